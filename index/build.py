@@ -1,0 +1,140 @@
+"""Building and refreshing the index incrementally.
+
+Unchanged documents (same sha256) keep their chunks, sentences and vectors; new or changed ones
+are split and embedded; removed ones drop out. A change of embedding model or chunking makes
+every old vector unusable, so the whole corpus is embedded again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from index.chunking import ChunkSettings, make_chunks, split_sentences
+from index.documents import Corpus, Document
+from index.embedding import Embedder
+from index.errors import IndexMissing, IndexStale, RagError
+from index.store import DocEntry, IndexStore, Manifest, VectorTable
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class BuildReport:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    embedded_units: int = 0
+    full_rebuild_reason: str = ""
+
+    @property
+    def touched(self) -> bool:
+        return bool(self.added or self.changed or self.removed or self.full_rebuild_reason)
+
+    def summary(self) -> str:
+        parts = [f"{len(v)} {k}" for k, v in
+                 (("added", self.added), ("changed", self.changed), ("removed", self.removed), ("unchanged", self.unchanged))]
+        text = ", ".join(parts) + f"; {self.embedded_units} units embedded"
+        if self.full_rebuild_reason:
+            text += f" (full rebuild: {self.full_rebuild_reason})"
+        return text
+
+
+def staleness(manifest: Manifest, corpus: Corpus | None, embed_model: str, chunking: ChunkSettings) -> str:
+    """Why an index no longer fits the corpus and settings, or '' if it does."""
+    if manifest.embed_model != embed_model:
+        return f"embedding model changed ({manifest.embed_model} -> {embed_model})"
+    if manifest.chunking != chunking.to_dict():
+        return f"chunking settings changed ({manifest.chunking} -> {chunking.to_dict()})"
+    if corpus is not None:
+        current = {d.doc_id: d.sha256 for d in corpus.documents}
+        indexed = {k: v.sha256 for k, v in manifest.documents.items()}
+        if current != indexed:
+            diff = sorted(set(current) ^ set(indexed)) or sorted(k for k in current if current[k] != indexed.get(k))
+            return f"documents changed since the index was built ({', '.join(diff[:5])})"
+    return ""
+
+
+def check_fresh(store: IndexStore, corpus: Corpus | None, embed_model: str, chunking: ChunkSettings) -> None:
+    reason = staleness(store.manifest, corpus, embed_model, chunking)
+    if reason:
+        raise IndexStale(f"index is stale: {reason}; rebuild with 'rag index'")
+
+
+def _reusable(index_dir: Path, embed_model: str, chunking: ChunkSettings) -> tuple[IndexStore | None, str]:
+    try:
+        store = IndexStore.load(index_dir)
+    except IndexMissing:
+        return None, ""
+    except RagError as exc:
+        return None, str(exc)
+    reason = staleness(store.manifest, None, embed_model, chunking)
+    return (None, reason) if reason else (store, "")
+
+
+def _split(doc: Document, chunking: ChunkSettings):
+    sentences = split_sentences(doc)
+    return make_chunks(doc, sentences, chunking), sentences
+
+
+def build_index(
+    corpus: Corpus,
+    index_dir: str | Path,
+    embedder: Embedder,
+    chunking: ChunkSettings = ChunkSettings(),
+    progress: Progress | None = None,
+) -> tuple[IndexStore, BuildReport]:
+    """Bring the index at `index_dir` up to date with `corpus`, re-embedding only what changed."""
+    index_dir = Path(index_dir)
+    old, reason = _reusable(index_dir, embedder.name, chunking)
+    report = BuildReport(full_rebuild_reason=reason)
+    old_docs = old.manifest.documents if old else {}
+
+    kept: dict[str, dict[str, tuple[list, np.ndarray]]] = {"chunks": {}, "sentences": {}}
+    fresh: list[Document] = []
+    for doc in corpus.documents:
+        entry = old_docs.get(doc.doc_id)
+        if old is not None and entry is not None and entry.sha256 == doc.sha256:
+            report.unchanged.append(doc.doc_id)
+            for name in kept:
+                table = old.table(name)
+                rows = table.rows_of(doc.doc_id)
+                kept[name][doc.doc_id] = ([table.units[r] for r in rows], table.vectors[rows])
+        else:
+            (report.changed if entry is not None else report.added).append(doc.doc_id)
+            fresh.append(doc)
+    current = {d.doc_id for d in corpus.documents}
+    report.removed = sorted(k for k in old_docs if k not in current)
+
+    pending = [(doc, *_split(doc, chunking)) for doc in fresh]
+    texts = [u.text for _, chunks, sents in pending for u in (*chunks, *sents)]
+    vectors = embedder.embed_many(texts, progress=progress)
+    report.embedded_units = len(texts)
+    offset = 0
+    for doc, chunks, sents in pending:
+        for name, units in (("chunks", chunks), ("sentences", sents)):
+            kept[name][doc.doc_id] = (units, vectors[offset : offset + len(units)])
+            offset += len(units)
+
+    tables = {}
+    for name, per_doc in kept.items():
+        ordered = [per_doc[d.doc_id] for d in corpus.documents if d.doc_id in per_doc]
+        units = [u for us, _ in ordered for u in us]
+        vecs = np.vstack([v for _, v in ordered]) if ordered else np.zeros((0, embedder.dimension), np.float32)
+        tables[name] = VectorTable(units, vecs.astype(np.float32))
+    manifest = Manifest(
+        embed_model=embedder.name,
+        dimension=embedder.dimension,
+        chunking=chunking.to_dict(),
+        documents={d.doc_id: DocEntry(d.source, d.sha256, d.title, d.publisher) for d in corpus.documents},
+    )
+    store = IndexStore(manifest=manifest, **tables)
+    if report.touched or old is None:
+        store.save(index_dir)
+    else:
+        store = old
+    return store, report

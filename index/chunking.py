@@ -1,0 +1,111 @@
+"""Splitting documents into sentences and chunks that keep `(start, end)` into the text.
+
+Sentence boundaries come from NLTK's trained English Punkt model, which llama-index-core ships
+(so nothing is downloaded); its `span_tokenize` reports offsets rather than rewritten strings, so every unit is a slice of the original text:
+`doc.text[unit.start:unit.end] == unit.text` holds by construction and is checked again here.
+Line breaks always end a sentence (headlines, bullet lists and bylines have no full stop).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, Iterator
+
+from index.documents import Document
+
+_LINE = re.compile(r"[^\n]+")
+_BULLET = re.compile(r"^[\-\u2022*\s]+")
+
+
+@dataclass(frozen=True)
+class TextUnit:
+    """A slice of one document: a sentence or a chunk."""
+
+    doc_id: str
+    start: int
+    end: int
+    text: str
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start < self.end:
+            raise ValueError(f"bad span {self.start}:{self.end} in {self.doc_id}")
+        if len(self.text) != self.end - self.start:
+            raise ValueError(f"text length does not match span {self.start}:{self.end} in {self.doc_id}")
+
+
+class Sentence(TextUnit):
+    pass
+
+
+class Chunk(TextUnit):
+    pass
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    """What decides the chunk boundaries; part of the index key, so a change forces a rebuild."""
+
+    max_chars: int = 700
+    overlap_sentences: int = 1
+
+    def to_dict(self) -> dict:
+        return {"max_chars": self.max_chars, "overlap_sentences": self.overlap_sentences}
+
+
+@lru_cache(maxsize=1)
+def _punkt():
+    # Touching globals_helper adds llama-index's bundled NLTK data folder to NLTK's search path.
+    # The trained English model knows abbreviations such as "U.S." that the untrained one splits.
+    from llama_index.core.utils import globals_helper
+    from nltk.tokenize import PunktTokenizer
+
+    globals_helper.wait_for_nltk_check()
+    return PunktTokenizer("english")
+
+
+def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink `[start, end)` past surrounding white space and list bullets."""
+    piece = text[start:end]
+    lead = len(piece) - len(piece.lstrip())
+    bullet = _BULLET.match(piece[lead:])
+    if bullet and piece[lead:].startswith(("- ", "\u2022 ", "* ")):
+        lead += bullet.end()
+    trail = len(piece) - len(piece.rstrip())
+    return start + lead, end - trail
+
+
+def split_sentences(doc: Document) -> list[Sentence]:
+    """Every sentence of `doc`, in order, as exact slices."""
+    tokenizer = _punkt()
+    sentences: list[Sentence] = []
+    for line in _LINE.finditer(doc.text):
+        for rel_start, rel_end in tokenizer.span_tokenize(line.group()):
+            start, end = _trimmed(doc.text, line.start() + rel_start, line.start() + rel_end)
+            if end > start:
+                sentences.append(Sentence(doc.doc_id, start, end, doc.text[start:end]))
+    return sentences
+
+
+def _windows(sentences: list[Sentence], settings: ChunkSettings) -> Iterator[tuple[int, int]]:
+    """Index ranges `[i, j)` of consecutive sentences that fit in `max_chars`."""
+    i = 0
+    n = len(sentences)
+    while i < n:
+        j = i + 1
+        while j < n and sentences[j].end - sentences[i].start <= settings.max_chars:
+            j += 1
+        yield i, j
+        if j >= n:
+            return
+        i = max(i + 1, j - settings.overlap_sentences)
+
+
+def make_chunks(doc: Document, sentences: Iterable[Sentence], settings: ChunkSettings) -> list[Chunk]:
+    """Group sentences into overlapping chunks; a chunk spans from its first to last sentence."""
+    sentences = list(sentences)
+    return [
+        Chunk(doc.doc_id, sentences[i].start, sentences[j - 1].end, doc.text[sentences[i].start : sentences[j - 1].end])
+        for i, j in _windows(sentences, settings)
+    ]

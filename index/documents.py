@@ -1,0 +1,122 @@
+"""Reading the corpus: every `*.txt` / `*.md` file becomes a `Document`, byte-exact.
+
+Offsets everywhere in the project are Python string indices into `Document.text`, which is
+the file decoded as UTF-8 and nothing more: no newline, quote or whitespace normalisation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from index.errors import CorpusError
+
+DOCUMENT_SUFFIXES = (".txt", ".md")
+MANIFEST_NAME = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Document:
+    doc_id: str
+    source: str  # path relative to the corpus folder, POSIX style
+    text: str = field(repr=False)
+    title: str = ""
+    publisher: str = ""
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class CorpusProblem:
+    """A file that was skipped, with the reason a person can act on."""
+
+    source: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Corpus:
+    root: Path
+    documents: tuple[Document, ...]
+    problems: tuple[CorpusProblem, ...] = ()
+
+    def get(self, doc_id: str) -> Document:
+        for doc in self.documents:
+            if doc.doc_id == doc_id:
+                return doc
+        raise KeyError(doc_id)
+
+    @property
+    def by_id(self) -> dict[str, Document]:
+        return {doc.doc_id: doc for doc in self.documents}
+
+
+def default_title(text: str) -> str:
+    """The first non-empty line, which is the headline in every article we carry."""
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def _read_manifest(root: Path) -> dict[str, dict]:
+    path = root / MANIFEST_NAME
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CorpusError(f"{path}: corpus manifest is not valid JSON ({exc}); fix or delete it") from exc
+    entries = data.get("documents", data) if isinstance(data, dict) else {}
+    return entries if isinstance(entries, dict) else {}
+
+
+def load_corpus(root: str | Path) -> Corpus:
+    """Read every document file under `root`; unusable files are listed, not fatal."""
+    root = Path(root)
+    if not root.is_dir():
+        raise CorpusError(f"corpus folder {root} does not exist; pass --corpus DIR or set RAG_CORPUS")
+    meta = _read_manifest(root)
+    documents: list[Document] = []
+    problems: list[CorpusProblem] = []
+    seen_ids: dict[str, str] = {}
+    for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in DOCUMENT_SUFFIXES):
+        if not path.is_file():
+            continue
+        source = path.relative_to(root).as_posix()
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problems.append(CorpusProblem(source, f"not valid UTF-8 (byte {exc.start}); re-save it as UTF-8"))
+            continue
+        except OSError as exc:
+            problems.append(CorpusProblem(source, f"unreadable ({exc.strerror or exc}); check its permissions"))
+            continue
+        if not text.strip():
+            problems.append(CorpusProblem(source, "empty file; add text or remove it"))
+            continue
+        doc_id = source.rsplit(".", 1)[0]
+        if doc_id in seen_ids:
+            problems.append(CorpusProblem(source, f"same document id as {seen_ids[doc_id]}; rename one of them"))
+            continue
+        seen_ids[doc_id] = source
+        info = meta.get(source, {}) if isinstance(meta.get(source, {}), dict) else {}
+        documents.append(
+            Document(
+                doc_id=doc_id,
+                source=source,
+                text=text,
+                title=info.get("title") or default_title(text).lstrip("\ufeff"),
+                publisher=info.get("publisher", ""),
+            )
+        )
+    if not documents and not problems:
+        raise CorpusError(f"corpus folder {root} has no *.txt or *.md files; add articles to it")
+    return Corpus(root=root, documents=tuple(documents), problems=tuple(problems))

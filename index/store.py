@@ -1,0 +1,212 @@
+"""The index on disk: FAISS vectors, the unit tables they point into, and a manifest.
+
+Layout of an index folder (format `rag-index v1`)::
+
+    manifest.json        format, embedding model, dimension, chunking, sha256 of each document
+                         and of every other file below
+    chunks.jsonl         one row per chunk: doc_id, start, end, text
+    chunks.npy           the chunk vectors (kept so incremental rebuilds reuse them)
+    chunks.faiss         FAISS index over chunks.npy
+    sentences.*          the same for sentences
+
+Saving writes a sibling temp folder and renames it into place, so a reader sees either the old
+index or the new one, never a half-written mix. Loading verifies every file's checksum.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from index.chunking import Chunk, Sentence, TextUnit
+from index.errors import IndexCorrupt, IndexMissing
+
+FORMAT = "rag-index v1"
+MANIFEST = "manifest.json"
+TABLES = {"chunks": Chunk, "sentences": Sentence}
+
+
+@dataclass(frozen=True)
+class DocEntry:
+    source: str
+    sha256: str
+    title: str = ""
+    publisher: str = ""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    embed_model: str
+    dimension: int
+    chunking: dict
+    documents: dict[str, DocEntry]
+    files: dict[str, str] = field(default_factory=dict)
+    format: str = FORMAT
+
+    def to_dict(self) -> dict:
+        return {
+            "format": self.format,
+            "embed_model": self.embed_model,
+            "dimension": self.dimension,
+            "chunking": self.chunking,
+            "documents": {k: vars(v) for k, v in sorted(self.documents.items())},
+            "files": dict(sorted(self.files.items())),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Manifest":
+        return cls(
+            embed_model=data["embed_model"],
+            dimension=int(data["dimension"]),
+            chunking=dict(data["chunking"]),
+            documents={k: DocEntry(**v) for k, v in data["documents"].items()},
+            files=dict(data.get("files", {})),
+            format=data["format"],
+        )
+
+
+def build_faiss(vectors: np.ndarray) -> faiss.Index:
+    """Exact inner-product search; vectors are normalised, so scores are cosines."""
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+@dataclass
+class VectorTable:
+    """Units of one kind (chunks or sentences) with their vectors and FAISS index."""
+
+    units: list[TextUnit]
+    vectors: np.ndarray
+    faiss_index: faiss.Index | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.units) != len(self.vectors):
+            raise ValueError("one vector per unit")
+        if self.faiss_index is None:
+            self.faiss_index = build_faiss(self.vectors)
+
+    def __len__(self) -> int:
+        return len(self.units)
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Row numbers and cosine scores of the `k` nearest units, best first."""
+        k = min(k, len(self.units))
+        if k <= 0:
+            return []
+        scores, rows = self.faiss_index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k)
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+
+    def rows_of(self, doc_id: str) -> list[int]:
+        return [i for i, u in enumerate(self.units) if u.doc_id == doc_id]
+
+
+@dataclass
+class IndexStore:
+    manifest: Manifest
+    chunks: VectorTable
+    sentences: VectorTable
+
+    def table(self, name: str) -> VectorTable:
+        return {"chunks": self.chunks, "sentences": self.sentences}[name]
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def save(self, index_dir: str | Path) -> None:
+        """Write atomically: build in a temp sibling folder, then swap it into place."""
+        index_dir = Path(index_dir)
+        index_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.tmp-", dir=index_dir.parent))
+        try:
+            files = {}
+            for name in TABLES:
+                files.update(_write_table(tmp, name, self.table(name)))
+            manifest = Manifest(**{**vars(self.manifest), "files": files})
+            _write_bytes(tmp / MANIFEST, json.dumps(manifest.to_dict(), indent=2).encode())
+            _swap_into_place(tmp, index_dir)
+            self.manifest = manifest
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, index_dir: str | Path) -> "IndexStore":
+        index_dir = Path(index_dir)
+        manifest_path = index_dir / MANIFEST
+        if not manifest_path.exists():
+            raise IndexMissing(f"no index at {index_dir}; build one with 'rag index'")
+        try:
+            manifest = Manifest.from_dict(json.loads(manifest_path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexCorrupt(f"{manifest_path} is unreadable ({exc}); rebuild with 'rag index'") from exc
+        if manifest.format != FORMAT:
+            raise IndexCorrupt(
+                f"{index_dir} has format {manifest.format!r}, this version reads {FORMAT!r}; rebuild with 'rag index'"
+            )
+        for name, digest in manifest.files.items():
+            path = index_dir / name
+            if not path.exists() or _sha256_file(path) != digest:
+                raise IndexCorrupt(f"{path} is missing or does not match its manifest checksum; rebuild with 'rag index'")
+        tables = {name: _read_table(index_dir, name, kind, manifest.dimension) for name, kind in TABLES.items()}
+        return cls(manifest=manifest, **tables)
+
+
+def _write_bytes(path: Path, data: bytes) -> str:
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return hashlib.sha256(data).hexdigest()
+
+
+def _sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_table(folder: Path, name: str, table: VectorTable) -> dict[str, str]:
+    rows = "".join(
+        json.dumps({"doc_id": u.doc_id, "start": u.start, "end": u.end, "text": u.text}, ensure_ascii=False) + "\n"
+        for u in table.units
+    )
+    out = {f"{name}.jsonl": _write_bytes(folder / f"{name}.jsonl", rows.encode("utf-8"))}
+    np.save(folder / f"{name}.npy", np.asarray(table.vectors, dtype=np.float32))
+    out[f"{name}.npy"] = _sha256_file(folder / f"{name}.npy")
+    faiss.write_index(table.faiss_index, str(folder / f"{name}.faiss"))
+    out[f"{name}.faiss"] = _sha256_file(folder / f"{name}.faiss")
+    return out
+
+
+def _read_table(folder: Path, name: str, kind: type[TextUnit], dimension: int) -> VectorTable:
+    try:
+        with open(folder / f"{name}.jsonl", encoding="utf-8") as fh:
+            units = [kind(**json.loads(line)) for line in fh if line.strip()]
+        vectors = np.load(folder / f"{name}.npy")
+        index = faiss.read_index(str(folder / f"{name}.faiss"))
+    except (OSError, ValueError, TypeError, RuntimeError) as exc:
+        raise IndexCorrupt(f"{folder / name}.* is unreadable ({exc}); rebuild with 'rag index'") from exc
+    if vectors.shape != (len(units), dimension) or index.ntotal != len(units):
+        raise IndexCorrupt(f"{folder / name}.* disagree in size; rebuild with 'rag index'")
+    return VectorTable(units, vectors, index)
+
+
+def _swap_into_place(tmp: Path, target: Path) -> None:
+    """Rename `tmp` to `target`; an existing `target` is moved aside first, then removed."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(target, old)
+    os.replace(tmp, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+

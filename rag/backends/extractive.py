@@ -1,0 +1,71 @@
+"""The default backend: no model. It answers with the best evidence sentence, cut to the
+shortest clause that still carries the question's terms and the figure it asks for."""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+from rag.backends import register
+from rag.backends.base import Draft
+from rag.evidence import asked_kind, has_kind
+from rag.terms import tokenize
+from rag.types import Evidence
+
+# Where a sentence may be cut into clauses: semicolons, dashes, and a comma before a
+# subordinate clause. Cuts keep the sentence's own characters; nothing is rewritten.
+_CLAUSE_BREAK = re.compile(
+    r";\s+|\s[\u2014\u2013]\s|,\s+(?=(?:which|while|with|of which|saying|asking|urging|even|as|though|"
+    r"although|but|calling|citing|stating|adding|noting|including|according)\b)"
+)
+KEEP_SHARE = 0.8  # a clause must keep this share of the sentence's matched question terms
+
+
+def clauses(text: str) -> list[tuple[int, int]]:
+    """Clause boundaries as offsets relative to `text`."""
+    cuts = [0]
+    for m in _CLAUSE_BREAK.finditer(text):
+        cuts += [m.start(), m.end()]
+    cuts.append(len(text))
+    return [(cuts[i], cuts[i + 1]) for i in range(0, len(cuts), 2) if cuts[i + 1] > cuts[i]]
+
+
+def shortest_answering_span(question: str, sentence: str) -> tuple[int, int]:
+    """Relative `(start, end)` of the shortest run of clauses that still answers."""
+    q_terms = set(tokenize(question))
+    kind = asked_kind(question)
+
+    def matched(text: str) -> int:
+        return len(q_terms & set(tokenize(text)))
+
+    need = matched(sentence) * KEEP_SHARE
+    need_kind = has_kind(sentence, kind)
+    parts = clauses(sentence)
+    best = (0, len(sentence))
+    for i in range(len(parts)):
+        for j in range(i, len(parts)):
+            start, end = parts[i][0], parts[j][1]
+            piece = sentence[start:end]
+            if end - start >= best[1] - best[0] or len(piece.split()) < 4:
+                continue
+            if matched(piece) >= need and (not need_kind or has_kind(piece, kind)):
+                best = (start, end)
+    return best
+
+
+class ExtractiveBackend:
+    name = "extractive"
+
+    def draft(self, question: str, evidence: Sequence[Evidence]) -> Draft:
+        if not evidence:
+            return Draft("", ())
+        top = evidence[0]
+        rel_start, rel_end = shortest_answering_span(question, top.text)
+        start, end = top.citation.start + rel_start, top.citation.start + rel_end
+        text = top.text[rel_start:rel_end]
+        return Draft(text, (top.id,), spans=((top.id, start, end),))
+
+
+@register("extractive")
+def _make(settings=None) -> ExtractiveBackend:
+    return ExtractiveBackend()

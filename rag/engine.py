@@ -1,0 +1,189 @@
+"""The public entry point: open (or build) the index for a corpus, then ask questions.
+
+    engine = Engine.open()                     # builds the index on first use
+    answer = engine.ask("How much must partners pay for Ukraine's defence in 2026?")
+    answer.to_dict()                           # exactly what `rag ask --json` prints
+
+The UI, the evaluation suite and the CLI all go through this class.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, TextIO
+
+from index.build import BuildReport, build_index, check_fresh
+from index.documents import Corpus, Document, load_corpus
+from index.embedding import Embedder, SentenceTransformerEmbedder
+from index.errors import IndexCorrupt, IndexMissing, IndexStale
+from index.store import IndexStore
+from rag import spans
+from rag.backends import get_backend
+from rag.backends.base import Draft
+from rag.errors import CorpusError, QuestionError
+from rag.evidence import EvidenceScorer
+from rag.retrieval import Retriever
+from rag.settings import Settings
+from rag.types import Answer, Citation, Evidence, Passage
+
+MAX_EVIDENCE = 12
+SENTENCE_HITS = 8
+ABSTAIN_TEXT = "The corpus does not cover this: no article states an answer to that question."
+
+
+def check_question(question: str, max_chars: int) -> str:
+    """The question stripped of surrounding space; raises `QuestionError` if unusable."""
+    if not isinstance(question, str) or not question.strip():
+        raise QuestionError("the question is empty; ask something, e.g. rag ask \"Who leads the US delegation?\"")
+    question = question.strip()
+    if len(question) > max_chars:
+        raise QuestionError(
+            f"the question is {len(question)} characters, over the limit of {max_chars}; "
+            "shorten it or raise RAG_MAX_QUESTION_CHARS"
+        )
+    return question
+
+
+@dataclass
+class Engine:
+    settings: Settings
+    corpus: Corpus
+    store: IndexStore
+    embedder: Embedder
+    build_report: BuildReport | None = None
+
+    def __post_init__(self) -> None:
+        self.retriever = Retriever(self.store, self.embedder)
+        self.scorer = EvidenceScorer(self.store)
+        self._docs = self.corpus.by_id
+
+    # -- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings | None = None,
+        *,
+        embedder: Embedder | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        log: TextIO | None = sys.stderr,
+    ) -> "Engine":
+        """Load the index for `settings.corpus_dir`, building or refreshing it when needed.
+
+        A missing, corrupt or stale index is never used: the reason is logged and it is rebuilt.
+        """
+        settings = settings or Settings.from_env()
+        corpus = load_corpus(settings.corpus_dir)
+        if not corpus.documents:
+            raise CorpusError(
+                f"no usable documents in {settings.corpus_dir}: " + "; ".join(map(str, corpus.problems))
+            )
+        embedder = embedder or SentenceTransformerEmbedder(settings.embed_model)
+        index_dir = settings.resolved_index_dir
+        report = None
+        try:
+            store = IndexStore.load(index_dir)
+            check_fresh(store, corpus, embedder.name, settings.chunking)
+        except (IndexMissing, IndexStale, IndexCorrupt) as exc:
+            if log is not None and not isinstance(exc, IndexMissing):
+                print(f"rag: {exc} - rebuilding", file=log)
+            elif log is not None:
+                print(f"rag: building the index at {index_dir} (first use)", file=log)
+            store, report = build_index(corpus, index_dir, embedder, settings.chunking, progress=progress)
+        return cls(settings, corpus, store, embedder, report)
+
+    def rebuild(self, progress: Callable[[int, int], None] | None = None) -> BuildReport:
+        """Re-read the corpus folder and bring the index up to date (incremental)."""
+        corpus = load_corpus(self.settings.corpus_dir)
+        store, report = build_index(
+            corpus, self.settings.resolved_index_dir, self.embedder, self.settings.chunking, progress=progress
+        )
+        self.corpus, self.store, self.build_report = corpus, store, report
+        self.__post_init__()
+        return report
+
+    # -- reading -----------------------------------------------------------------------------
+
+    @property
+    def documents(self) -> tuple[Document, ...]:
+        return self.corpus.documents
+
+    def document(self, doc_id: str) -> Document:
+        return self._docs[doc_id]
+
+    def _citation(self, unit) -> Citation:
+        return spans.cite(self._docs[unit.doc_id], unit.start, unit.end)
+
+    def retrieve(self, question: str, k: int | None = None, mode: str | None = None) -> list[Passage]:
+        """The top-`k` chunks for a question with their scores."""
+        question = check_question(question, self.settings.max_question_chars)
+        hits = self.retriever.search(question, self._k(k), "chunks", mode or self.settings.retrieval)
+        return [Passage(self._citation(h.unit), h.score, h.dense, h.bm25, rank=i + 1) for i, h in enumerate(hits)]
+
+    def _k(self, k: int | None) -> int:
+        k = self.settings.top_k if k is None else k
+        if k < 0:
+            raise QuestionError(f"k must be 0 or more, got {k}")
+        return k
+
+    def evidence(self, question: str, k: int | None = None, mode: str | None = None) -> tuple[list[Passage], list[Evidence]]:
+        """Retrieved passages, and the numbered, scored sentences inside them, best first."""
+        question = check_question(question, self.settings.max_question_chars)
+        k, mode = self._k(k), mode or self.settings.retrieval
+        qv = self.retriever.embed_question(question)
+        chunk_hits = self.retriever.search(question, k, "chunks", mode, query_vector=qv)
+        passages = [Passage(self._citation(h.unit), h.score, h.dense, h.bm25, rank=i + 1) for i, h in enumerate(chunk_hits)]
+        units = [s for h in chunk_hits for s in self.scorer.sentences_in(h.unit)]
+        if k > 0:
+            units += [h.unit for h in self.retriever.search(question, SENTENCE_HITS, "sentences", mode, query_vector=qv)]
+        scored = self.scorer.score(question, qv, units)[:MAX_EVIDENCE]
+        evidence = [Evidence(i + 1, self._citation(s.unit), s.score, s.dense, s.lexical) for i, s in enumerate(scored)]
+        return passages, evidence
+
+    # -- answering ---------------------------------------------------------------------------
+
+    def ask(self, question: str, k: int | None = None, backend: str | None = None) -> Answer:
+        """Answer from the corpus with exact citations, or abstain when the evidence is weak."""
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        question = check_question(question, self.settings.max_question_chars)
+        name = backend or self.settings.backend
+        chosen = get_backend(name, self.settings)
+        passages, evidence = self.evidence(question, k)
+        timings["retrieve_s"] = time.perf_counter() - t0
+        support = evidence[0].score if evidence else 0.0
+        if support < self.settings.min_support:
+            timings["total_s"] = time.perf_counter() - t0
+            return Answer(question, ABSTAIN_TEXT, (), True, name, timings, tuple(passages), support)
+        t1 = time.perf_counter()
+        draft = chosen.draft(question, evidence)
+        timings["generate_s"] = time.perf_counter() - t1
+        citations = self._resolve(draft, evidence)
+        abstained = not citations or not draft.text.strip()
+        text = ABSTAIN_TEXT if abstained else draft.text
+        timings["total_s"] = time.perf_counter() - t0
+        return Answer(question, text, () if abstained else citations, abstained, name, timings, tuple(passages), support)
+
+    def _resolve(self, draft: Draft, evidence: list[Evidence]) -> tuple[Citation, ...]:
+        """Map a draft's evidence ids (and sub-spans) to checked citations; unknown ids are dropped."""
+        by_id = {e.id: e for e in evidence}
+        narrowed = {i: (s, e) for i, s, e in draft.spans}
+        out: list[Citation] = []
+        for i in dict.fromkeys(draft.evidence_ids):
+            ev = by_id.get(i)
+            if ev is None:
+                continue
+            start, end = ev.citation.start, ev.citation.end
+            if i in narrowed and start <= narrowed[i][0] < narrowed[i][1] <= end:
+                start, end = narrowed[i]
+            doc = self._docs[ev.citation.doc_id]
+            out.append(spans.cite(doc, *spans.trim(doc, start, end)))
+        return tuple(out)
+
+
+def open_engine(corpus_dir: str | Path | None = None, index_dir: str | Path | None = None, **settings) -> Engine:
+    """Shorthand for `Engine.open(Settings.from_env(corpus_dir=..., index_dir=..., ...))`."""
+    return Engine.open(Settings.from_env(corpus_dir=corpus_dir, index_dir=index_dir, **settings))

@@ -1,0 +1,112 @@
+"""Choosing and scoring the sentences that may answer a question.
+
+Candidates are the sentences inside the retrieved chunks plus the best sentences found directly.
+Each gets a support score in 0..1 from three signals, all explainable:
+  dense    cosine between question and sentence embeddings
+  lexical  IDF-weighted share of the question's terms the sentence contains
+  kind     the sentence holds the kind of figure the question asks for (money, percent, count, date)
+The engine abstains when the best support is below `Settings.min_support`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.chunking import TextUnit
+from index.store import IndexStore
+from rag.spans import fold
+from rag.terms import tokenize
+
+W_DENSE, W_LEXICAL, W_KIND = 0.45, 0.45, 0.10
+
+_KIND_CUES = {
+    "money": re.compile(r"\bhow much\b|\bcost|\bpay\b|\bfund|\bfinanc|\bmoney|\bbudget|\bspend|\bdollar|\beuro|\bworth\b|\bassets?\b"),
+    "percent": re.compile(r"percent|percentage|\bshare\b|\bportion\b|\bfraction\b|%|\bproportion\b|\bhow big a part\b"),
+    "count": re.compile(r"\bhow many\b|\bnumber of\b|\bhow large\b|\bhow big\b|\bsize\b|\bstrength\b|\bhow strong\b"),
+    "date": re.compile(r"\bwhen\b|\bwhat year\b|\bwhich year\b|\bwhat day\b|\bwhich day\b|\bsince when\b"),
+}
+_KIND_FIGURES = {
+    "money": re.compile(r"[$€£]\s?\d|\b\d[\d,.]*\s?(?:billion|million|trillion)\b|\bdollars?\b|\beuros?\b"),
+    "percent": re.compile(r"\d\s?%|\bper ?cent\b|\bhalf\b|\ba (?:fifth|quarter|third)\b"),
+    "count": re.compile(r"\b\d[\d,.]*\b|\b(?:two|three|four|five|six|seven|eight|nine|ten|dozen|twenty|thirty)\b", re.I),
+    "date": re.compile(r"\b(?:19|20)\d\d\b|\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|"
+                       r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\b"),
+}
+
+
+def asked_kind(question: str) -> str | None:
+    """The kind of figure a question asks for, if any."""
+    q = fold(question).lower()
+    for kind in ("percent", "money", "count", "date"):
+        if _KIND_CUES[kind].search(q):
+            return kind
+    return None
+
+
+def has_kind(text: str, kind: str | None) -> bool:
+    return kind is not None and bool(_KIND_FIGURES[kind].search(fold(text)))
+
+
+@dataclass(frozen=True)
+class Scored:
+    unit: TextUnit
+    score: float
+    dense: float
+    lexical: float
+    kind: bool
+
+
+class EvidenceScorer:
+    """Scores sentences of one store against questions; IDF comes from the store's sentences."""
+
+    def __init__(self, store: IndexStore):
+        self.store = store
+        sentences = store.sentences.units
+        self._row = {(u.doc_id, u.start, u.end): i for i, u in enumerate(sentences)}
+        df = Counter(t for u in sentences for t in set(tokenize(u.text)))
+        n = max(len(sentences), 1)
+        self.vocabulary = frozenset(df)
+        self._idf = {t: math.log(1 + n / c) for t, c in df.items()}
+        self._unseen_idf = math.log(1 + n)
+
+    def idf(self, term: str) -> float:
+        return self._idf.get(term, self._unseen_idf)
+
+    def lexical(self, question_terms: list[str], text: str) -> float:
+        """IDF-weighted share of the question's distinct terms present in `text`."""
+        terms = set(question_terms)
+        if not terms:
+            return 0.0
+        present = set(tokenize(text))
+        total = sum(self.idf(t) for t in terms)
+        return sum(self.idf(t) for t in terms if t in present) / total
+
+    def unknown_terms(self, question: str) -> list[str]:
+        """Question terms that occur nowhere in the corpus."""
+        return [t for t in dict.fromkeys(tokenize(question)) if t not in self.vocabulary]
+
+    def sentences_in(self, chunk: TextUnit) -> list[TextUnit]:
+        return [u for u in self.store.sentences.units
+                if u.doc_id == chunk.doc_id and chunk.start <= u.start and u.end <= chunk.end]
+
+    def score(self, question: str, query_vector: np.ndarray, units: list[TextUnit]) -> list[Scored]:
+        """Support for each unit, best first; duplicates removed."""
+        terms = tokenize(question)
+        kind = asked_kind(question)
+        out: dict[tuple, Scored] = {}
+        for unit in units:
+            key = (unit.doc_id, unit.start, unit.end)
+            if key in out:
+                continue
+            row = self._row.get(key)
+            dense = float(self.store.sentences.vectors[row] @ query_vector) if row is not None else 0.0
+            lexical = self.lexical(terms, unit.text)
+            kind_ok = has_kind(unit.text, kind)
+            score = W_DENSE * max(dense, 0.0) + W_LEXICAL * lexical + (W_KIND if kind_ok else 0.0)
+            out[key] = Scored(unit, score, dense, lexical, kind_ok)
+        return sorted(out.values(), key=lambda s: (-s.score, s.unit.doc_id, s.unit.start))

@@ -1,0 +1,90 @@
+"""One settings object: defaults, then `RAG_*` environment variables, then explicit overrides.
+
+Nothing reads the environment at import time; `Settings.from_env()` does it when called.
+The fields that decide what the index contains (embedding model, chunking) form its key:
+an index built with other values is stale and is rebuilt, never silently used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from index.chunking import ChunkSettings
+from index.embedding import DEFAULT_MODEL
+from index.errors import RagError
+
+PACKAGED_CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+
+
+def _default_corpus() -> Path:
+    local = Path("corpus")
+    return local if local.is_dir() else PACKAGED_CORPUS
+
+
+def _doc(text: str, env: str | None = None) -> dict:
+    return {"help": text, "env": env}
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = field(default_factory=_default_corpus, metadata=_doc(
+        "Folder of *.txt / *.md articles; ./corpus if present, else the bundled corpus.", "RAG_CORPUS"))
+    index_dir: Path | None = field(default=None, metadata=_doc(
+        "Where the FAISS index lives; default ~/.cache/rag/<corpus name>-<hash of its path>.", "RAG_INDEX_DIR"))
+    embed_model: str = field(default=DEFAULT_MODEL, metadata=_doc(
+        "Installed package that ships its weights, or a local sentence-transformers folder.", "RAG_EMBED_MODEL"))
+    chunk_max_chars: int = field(default=700, metadata=_doc("Largest chunk, in characters.", "RAG_CHUNK_MAX_CHARS"))
+    chunk_overlap: int = field(default=1, metadata=_doc("Sentences shared by neighbouring chunks.", "RAG_CHUNK_OVERLAP"))
+    top_k: int = field(default=5, metadata=_doc("Chunks retrieved per question.", "RAG_TOP_K"))
+    retrieval: str = field(default="hybrid", metadata=_doc("hybrid, dense or bm25.", "RAG_RETRIEVAL"))
+    backend: str = field(default="extractive", metadata=_doc("Answer backend: extractive, litellm or local.", "RAG_BACKEND"))
+    model: str | None = field(default=None, metadata=_doc("litellm model string, e.g. openai/gpt-4o-mini.", "RAG_MODEL"))
+    api_base: str | None = field(default=None, metadata=_doc("Base URL of an OpenAI-compatible server.", "RAG_API_BASE"))
+    timeout: float = field(default=60.0, metadata=_doc("Seconds to wait for an LLM reply.", "RAG_TIMEOUT"))
+    max_question_chars: int = field(default=1000, metadata=_doc("Longer questions are refused.", "RAG_MAX_QUESTION_CHARS"))
+    min_support: float = field(default=0.45, metadata=_doc(
+        "Evidence score below which the answer abstains (calibrated on eval/dev_questions.json).", "RAG_MIN_SUPPORT"))
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            name = f.metadata.get("env")
+            if name and environ.get(name, "").strip():
+                values[f.name] = _coerce(f, environ[name].strip())
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return replace(cls(), **{k: _coerce(next(f for f in fields(cls) if f.name == k), v) for k, v in values.items()})
+
+    @property
+    def chunking(self) -> ChunkSettings:
+        return ChunkSettings(max_chars=self.chunk_max_chars, overlap_sentences=self.chunk_overlap)
+
+    @property
+    def resolved_index_dir(self) -> Path:
+        if self.index_dir is not None:
+            return Path(self.index_dir).expanduser()
+        corpus = Path(self.corpus_dir).expanduser().resolve()
+        digest = hashlib.sha1(str(corpus).encode()).hexdigest()[:10]
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        return cache / "rag" / f"{corpus.name}-{digest}"
+
+
+def _coerce(f, value):
+    if value is None or not isinstance(value, str):
+        return Path(value) if f.name in ("corpus_dir", "index_dir") and value is not None else value
+    kind = str(f.type)
+    try:
+        if "Path" in kind:
+            return Path(value)
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+    except ValueError as exc:
+        env = f.metadata.get("env")
+        raise RagError(f"setting {f.name} ({env}) must be a {kind}, got {value!r}") from exc
+    return value

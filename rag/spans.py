@@ -1,0 +1,52 @@
+"""The one place that turns offsets into citations, and checks them against the article.
+
+Everything else receives `Citation`s from here, so an unverified span cannot reach a user.
+Normalisation (quotes, dashes, spaces) is for *matching* only; cited text is always a slice.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from index.documents import Document
+from rag.types import Citation
+
+_FOLD = str.maketrans({
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"',
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
+    "\u00a0": " ", "\u202f": " ", "\u2009": " ", "\u200b": "",
+})
+_SPACE = re.compile(r"\s+")
+
+
+def fold(text: str) -> str:
+    """Canonical form for matching: NFKC, straight quotes, ASCII hyphens, single spaces."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).translate(_FOLD)).strip()
+
+
+def cite(doc: Document, start: int, end: int) -> Citation:
+    """A citation of `doc.text[start:end]`; raises if the span is out of range or empty."""
+    if not (0 <= start < end <= len(doc.text)):
+        raise ValueError(f"span {start}-{end} is outside {doc.source} (length {len(doc.text)})")
+    return Citation(doc.doc_id, doc.source, start, end, doc.text[start:end])
+
+
+def verify(citation: Citation, doc: Document) -> bool:
+    """True when the citation is still an exact slice of the article as it is now."""
+    return (
+        citation.doc_id == doc.doc_id
+        and 0 <= citation.start < citation.end <= len(doc.text)
+        and doc.text[citation.start : citation.end] == citation.text
+    )
+
+
+def trim(doc: Document, start: int, end: int) -> tuple[int, int]:
+    """Shrink a span past white space and trailing commas/semicolons, keeping it a slice."""
+    text = doc.text
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and (text[end - 1].isspace() or text[end - 1] in ",;:"):
+        end -= 1
+    return start, end

@@ -1,0 +1,73 @@
+"""Turning text into search terms for BM25 and lexical overlap.
+
+Numbers survive intact ("800,000" -> "800000", "0.25%" -> "0.25" + "percent", "$60" -> "60" +
+"usd") because figures are what users ask about and what dense embeddings blur. Curly quotes,
+Unicode dashes and no-break spaces are folded first, then words are Porter-stemmed.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from nltk.stem import PorterStemmer
+
+from rag.spans import fold
+
+_TOKEN = re.compile(r"[$€£]?\d+(?:[.,]\d+)*%?|[a-z]+")
+_CURRENCY = {"$": "usd", "€": "eur", "£": "gbp"}
+# British/American spellings that the articles mix.
+_SPELLING = {"defence": "defense", "favour": "favor", "programme": "program", "labour": "labor"}
+_EXTRA_STOP = {"also", "would", "could", "said", "say", "says", "according", "one", "much", "many", "whose"}
+
+# Country abbreviations that would otherwise vanish ("US" is the stopword "us", "U.S." splits
+# into single letters). Applied case-sensitively before lower-casing.
+_ALIASES = [
+    (re.compile(r"\bU\.S\.(?:A\.)?|\bUSA?\b|\bUnited States\b|\bAmerica\b"), " usa "),
+    (re.compile(r"\bU\.K\.|\bUK\b|\bUnited Kingdom\b|\bBritain\b"), " uk "),
+    (re.compile(r"\bE\.U\.|\bEU\b|\bEuropean Union\b"), " eu "),
+]
+
+_stemmer = PorterStemmer()
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    # llama-index-core ships NLTK's stopword list; no download.
+    from llama_index.core.utils import globals_helper
+
+    return frozenset(globals_helper.stopwords) | _EXTRA_STOP
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    word = _SPELLING.get(word, word)
+    if word.endswith(("ise", "ised", "ising", "isation")):
+        word = word.replace("is", "iz", 1) if word.count("is") == 1 else word
+    return _stemmer.stem(word)
+
+
+def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
+    out: list[str] = []
+    stop = stopwords()
+    text = fold(text)
+    for pattern, alias in _ALIASES:
+        text = pattern.sub(alias, text)
+    for raw in _TOKEN.findall(text.lower()):
+        if raw[0].isdigit() or raw[0] in _CURRENCY:
+            currency = _CURRENCY.get(raw[0])
+            number = raw.lstrip("$€£")
+            if number.endswith("%"):
+                out += [number[:-1].replace(",", ""), "percent"]
+            else:
+                out.append(number.replace(",", "").rstrip("."))
+            if currency:
+                out.append(currency)
+        elif keep_stopwords or (raw not in stop and len(raw) > 1):
+            out.append(_stem(raw))
+    return out
+
+
+def numbers_in(text: str) -> list[str]:
+    """The bare numbers a text states, normalised as `tokenize` does."""
+    return [t for t in tokenize(text, keep_stopwords=True) if t[0].isdigit()]

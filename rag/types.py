@@ -1,0 +1,96 @@
+"""The values the API returns: small, frozen, and serialisable to the CLI's JSON.
+
+`Answer.to_dict()` *is* the JSON contract of `rag ask --json`; tests pin its keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Citation:
+    """An exact span of an article. Build these with `rag.spans.cite`, which checks the slice."""
+
+    doc_id: str
+    source: str
+    start: int
+    end: int
+    text: str
+    # Spans in *other* articles that state the same thing (near-duplicate reporting). They are
+    # corroboration, not independent confirmation: see rag.dedup.
+    corroborated_by: tuple["Citation", ...] = ()
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.start < self.end) or len(self.text) != self.end - self.start:
+            raise ValueError(f"citation {self.source}:{self.start}-{self.end} does not match its text")
+
+    @property
+    def label(self) -> str:
+        return f"{self.source}:{self.start}-{self.end}"
+
+    def to_dict(self) -> dict:
+        out = {"doc_id": self.doc_id, "source": self.source, "start": self.start, "end": self.end, "text": self.text}
+        out["corroborated_by"] = [c.to_dict() for c in self.corroborated_by]
+        return out
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A numbered sentence shown to a backend; backends answer with these ids, never offsets."""
+
+    id: int
+    citation: Citation
+    score: float = 0.0  # relevance to the question, 0..1 (see rag.evidence)
+    dense: float = 0.0
+    lexical: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return self.citation.text
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its scores, for display and for evaluation."""
+
+    citation: Citation
+    score: float
+    dense: float | None = None
+    bm25: float | None = None
+    rank: int = 0
+
+    def to_dict(self) -> dict:
+        return {**self.citation.to_dict(), "score": round(self.score, 6), "rank": self.rank,
+                "dense": None if self.dense is None else round(self.dense, 6),
+                "bm25": None if self.bm25 is None else round(self.bm25, 6)}
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    abstained: bool
+    backend: str
+    timings: dict[str, float] = field(default_factory=dict)
+    passages: tuple[Passage, ...] = ()
+    support: float = 0.0  # best evidence score behind the answer
+    # Set by citation verification (rag.verify): None when nothing needed checking beyond spans.
+    verified: bool | None = None
+    fallback_reason: str = ""
+    claims: tuple[dict, ...] = ()  # per-claim support, see rag.verify
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "backend": self.backend,
+            "citations": [c.to_dict() for c in self.citations],
+            "support": round(self.support, 4),
+            "verified": self.verified,
+            "fallback_reason": self.fallback_reason,
+            "claims": list(self.claims),
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
