@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import Callable, Iterator, Sequence, TextIO
 
 from index.build import BuildReport, build_index, check_fresh
 from index.documents import Corpus, Document, load_corpus
@@ -23,6 +23,7 @@ from index.store import IndexStore
 from rag import spans
 from rag.backends import get_backend
 from rag.backends.base import Draft
+from rag.conversation import retrieval_query
 from rag.errors import CorpusError, QuestionError
 from rag.evidence import EvidenceScorer
 from rag.retrieval import Retriever
@@ -145,27 +146,42 @@ class Engine:
 
     # -- answering ---------------------------------------------------------------------------
 
-    def ask(self, question: str, k: int | None = None, backend: str | None = None) -> Answer:
-        """Answer from the corpus with exact citations, or abstain when the evidence is weak."""
+    def ask(
+        self, question: str, k: int | None = None, backend: str | None = None, history: Sequence[str] = ()
+    ) -> Answer:
+        """Answer from the corpus with exact citations, or abstain when the evidence is weak.
+
+        `history` holds the user's earlier questions, oldest first; a follow-up such as
+        "and what about Germany?" is searched together with the previous one.
+        """
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         question = check_question(question, self.settings.max_question_chars)
         name = backend or self.settings.backend
         chosen = get_backend(name, self.settings)
-        passages, evidence = self.evidence(question, k)
+        query = retrieval_query(question, history)
+        passages, evidence = self.evidence(query, k)
         timings["retrieve_s"] = time.perf_counter() - t0
         support = evidence[0].score if evidence else 0.0
         if support < self.settings.min_support:
             timings["total_s"] = time.perf_counter() - t0
             return Answer(question, ABSTAIN_TEXT, (), True, name, timings, tuple(passages), support)
         t1 = time.perf_counter()
-        draft = chosen.draft(question, evidence)
+        draft = chosen.draft(query, evidence)
         timings["generate_s"] = time.perf_counter() - t1
         citations = self._resolve(draft, evidence)
         abstained = not citations or not draft.text.strip()
         text = ABSTAIN_TEXT if abstained else draft.text
         timings["total_s"] = time.perf_counter() - t0
         return Answer(question, text, () if abstained else citations, abstained, name, timings, tuple(passages), support)
+
+    def ask_stream(
+        self, question: str, k: int | None = None, backend: str | None = None, history: Sequence[str] = ()
+    ) -> Iterator[str | Answer]:
+        """Yield answer text as it is produced, then the final checked `Answer` last."""
+        answer = self.ask(question, k=k, backend=backend, history=history)
+        yield answer.text
+        yield answer
 
     def _resolve(self, draft: Draft, evidence: list[Evidence]) -> tuple[Citation, ...]:
         """Map a draft's evidence ids (and sub-spans) to checked citations; unknown ids are dropped."""
