@@ -9,6 +9,7 @@ The UI, the evaluation suite and the CLI all go through this class.
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -28,11 +29,36 @@ from rag.errors import CorpusError, QuestionError
 from rag.evidence import EvidenceScorer
 from rag.retrieval import Retriever
 from rag.settings import Settings
+from rag.terms import tokenize
 from rag.types import Answer, Citation, Evidence, Passage
 
 MAX_EVIDENCE = 12
 SENTENCE_HITS = 8
 ABSTAIN_TEXT = "The corpus does not cover this: no article states an answer to that question."
+
+
+_NAME = re.compile(r"(?<![\w’'])[A-Z][\w’'\-]*")
+_QUESTION_WORDS = {"what", "who", "whom", "which", "when", "where", "why", "how", "is", "are", "was", "were",
+                   "do", "does", "did", "can", "could", "will", "would", "should", "has", "have", "had", "in", "on",
+                   "according", "under", "after", "before", "and", "but", "so", "tell", "give", "list", "name"}
+
+
+def unknown_names(question: str, vocabulary: frozenset[str]) -> list[str]:
+    """Capitalised names in the question that no article mentions at all.
+
+    A question about an actor or place the corpus never names cannot be answered from it, however
+    similar its other words are to some sentence; this catches near-miss questions that the
+    support score alone lets through.
+    """
+    out = []
+    for m in _NAME.finditer(question):
+        word = m.group()
+        if word.lower() in _QUESTION_WORDS and (m.start() == 0 or question[: m.start()].strip()[-1:] in ".?!"):
+            continue
+        terms = [t for t in tokenize(word) if not t[0].isdigit()]
+        if terms and all(t not in vocabulary for t in terms):
+            out.append(word.rstrip("’'s").rstrip("’'"))
+    return out
 
 
 def check_question(question: str, max_chars: int) -> str:
@@ -163,9 +189,11 @@ class Engine:
         passages, evidence = self.evidence(query, k)
         timings["retrieve_s"] = time.perf_counter() - t0
         support = evidence[0].score if evidence else 0.0
-        if support < self.settings.min_support:
+        missing = unknown_names(question, self.scorer.vocabulary)
+        if support < self.settings.min_support or missing:
             timings["total_s"] = time.perf_counter() - t0
-            return Answer(question, ABSTAIN_TEXT, (), True, name, timings, tuple(passages), support)
+            text = ABSTAIN_TEXT if not missing else f"The corpus does not cover this: no article mentions {', '.join(missing)}."
+            return Answer(question, text, (), True, name, timings, tuple(passages), support)
         t1 = time.perf_counter()
         draft = chosen.draft(query, evidence)
         timings["generate_s"] = time.perf_counter() - t1

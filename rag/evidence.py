@@ -25,7 +25,7 @@ from rag.terms import tokenize
 W_DENSE, W_LEXICAL, W_KIND = 0.45, 0.45, 0.10
 
 _KIND_CUES = {
-    "money": re.compile(r"\bhow much\b|\bcost|\bpay\b|\bfund|\bfinanc|\bmoney|\bbudget|\bspend|\bdollar|\beuro|\bworth\b|\bassets?\b"),
+    "money": re.compile(r"\bhow much\b|\bamount\b|\bsum\b|\bcost|\bpay\b|\bfund|\bfinanc|\bmoney|\bbudget|\bspend|\bdollar|\beuro|\bworth\b|\bassets?\b"),
     "percent": re.compile(r"percent|percentage|\bshare\b|\bportion\b|\bfraction\b|%|\bproportion\b|\bhow big a part\b"),
     "count": re.compile(r"\bhow many\b|\bnumber of\b|\bhow large\b|\bhow big\b|\bsize\b|\bstrength\b|\bhow strong\b"),
     "date": re.compile(r"\bwhen\b|\bwhat year\b|\bwhich year\b|\bwhat day\b|\bwhich day\b|\bsince when\b"),
@@ -50,6 +50,15 @@ def asked_kind(question: str) -> str | None:
 
 def has_kind(text: str, kind: str | None) -> bool:
     return kind is not None and bool(_KIND_FIGURES[kind].search(fold(text)))
+
+
+# A sentence that names its speaker only by pronoun ("he said", "she added") or continues a quote
+# belongs to the previous sentence's subject: "“2026 could be the year the war ends,” he said."
+_REFERS_BACK = re.compile(r"\b(?:he|she|they)\s+(?:said|added|noted|stressed|warned|argued|told)\b|^[\"“](?!.*[”\"]\s*$)|^(?:He|She|They)\b")
+
+
+def refers_back(text: str) -> bool:
+    return bool(_REFERS_BACK.search(text.strip()))
 
 
 @dataclass(frozen=True)
@@ -105,7 +114,12 @@ class EvidenceScorer:
                 continue
             row = self._row.get(key)
             dense = float(self.store.sentences.vectors[row] @ query_vector) if row is not None else 0.0
-            lexical = self.lexical(terms, unit.text)
+            context = unit.text
+            if row is not None and row > 0 and refers_back(unit.text):
+                previous = self.store.sentences.units[row - 1]
+                if previous.doc_id == unit.doc_id:
+                    context = f"{previous.text} {unit.text}"
+            lexical = self.lexical(terms, context)
             kind_ok = has_kind(unit.text, kind)
             score = W_DENSE * max(dense, 0.0) + W_LEXICAL * lexical + (W_KIND if kind_ok else 0.0)
             out[key] = Scored(unit, score, dense, lexical, kind_ok)

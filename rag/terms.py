@@ -18,6 +18,10 @@ _TOKEN = re.compile(r"[$€£]?\d+(?:[.,]\d+)*%?|[a-z]+")
 _CURRENCY = {"$": "usd", "€": "eur", "£": "gbp"}
 # British/American spellings that the articles mix.
 _SPELLING = {"defence": "defense", "favour": "favor", "programme": "program", "labour": "labor"}
+# Irregular verb forms Porter cannot join to their base ("led" vs "lead").
+_IRREGULAR = {"led": "lead", "held": "hold", "met": "meet", "took": "take", "gave": "give", "made": "make",
+              "sought": "seek", "sent": "send", "spent": "spend", "paid": "pay", "won": "win", "told": "tell",
+              "brought": "bring", "began": "begin", "chose": "choose", "drew": "draw", "fought": "fight"}
 _EXTRA_STOP = {"also", "would", "could", "said", "say", "says", "according", "one", "much", "many", "whose"}
 
 # Country abbreviations that would otherwise vanish ("US" is the stopword "us", "U.S." splits
@@ -41,7 +45,7 @@ def stopwords() -> frozenset[str]:
 
 @lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    word = _SPELLING.get(word, word)
+    word = _IRREGULAR.get(word, _SPELLING.get(word, word))
     if word.endswith(("ise", "ised", "ising", "isation")):
         word = word.replace("is", "iz", 1) if word.count("is") == 1 else word
     return _stemmer.stem(word)

@@ -34,6 +34,8 @@ def shortest_answering_span(question: str, sentence: str) -> tuple[int, int]:
     """Relative `(start, end)` of the shortest run of clauses that still answers."""
     q_terms = set(tokenize(question))
     kind = asked_kind(question)
+    if re.match(r"\s*(?:why|how come)\b", question, re.I):
+        return 0, len(sentence)  # the reason is usually the clause a cut would drop
 
     def matched(text: str) -> int:
         return len(q_terms & set(tokenize(text)))
