@@ -58,12 +58,16 @@ class Corpus:
         return {doc.doc_id: doc for doc in self.documents}
 
 
+TITLE_MAX_CHARS = 100
+
+
 def default_title(text: str) -> str:
-    """The first non-empty line, which is the headline in every article we carry."""
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
+    """The article's first line (its headline); a lead paragraph is cut to its first words."""
+    line = next((line.strip() for line in text.splitlines() if line.strip()), "").lstrip("\ufeff")
+    if len(line) <= TITLE_MAX_CHARS:
+        return line
+    cut = line[:TITLE_MAX_CHARS].rsplit(" ", 1)[0].rstrip(",;:")
+    return cut + "…"
 
 
 def _read_manifest(root: Path) -> dict[str, dict]:
@@ -88,7 +92,7 @@ def load_corpus(root: str | Path) -> Corpus:
     problems: list[CorpusProblem] = []
     seen_ids: dict[str, str] = {}
     for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in DOCUMENT_SUFFIXES):
-        if not path.is_file():
+        if not (path.is_file() or path.is_symlink()):  # a broken link is reported, not skipped
             continue
         source = path.relative_to(root).as_posix()
         try:
@@ -113,7 +117,7 @@ def load_corpus(root: str | Path) -> Corpus:
                 doc_id=doc_id,
                 source=source,
                 text=text,
-                title=info.get("title") or default_title(text).lstrip("\ufeff"),
+                title=info.get("title") or default_title(text),
                 publisher=info.get("publisher", ""),
             )
         )

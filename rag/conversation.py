@@ -1,8 +1,9 @@
 """Follow-up questions: "and what about Germany?" only makes sense with the previous turn.
 
-The retrieval query for a follow-up is the previous question with the follow-up appended, so
-both the earlier topic and the new focus take part in search. The answer still has to be
-supported by what is retrieved; nothing from the earlier answer is taken on trust.
+A follow-up is searched together with the previous question, or, when it points at a person by
+pronoun, with that question's subject: "and what did he say about Putin?" after a question about
+Keir Starmer becomes "Keir Starmer and what did he say about Putin?". The answer still has to be supported by what is retrieved; nothing from
+the earlier answer is taken on trust.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ _FOLLOW_UP = re.compile(
     re.IGNORECASE,
 )
 MAX_FOLLOW_UP_WORDS = 8
+_NAME_RUN = re.compile(r"(?<![\w’'])(?:[A-Z][\w’'\-.]*)(?:\s+[A-Z][\w’'\-.]*)*")
+_PERSON_PRONOUN = re.compile(r"\b(?:he|she|his|her|him)\b", re.IGNORECASE)
+_NOT_NAMES = {"What", "Who", "Whom", "Which", "When", "Where", "Why", "How", "Is", "Are", "Was", "Were", "Do",
+              "Does", "Did", "Can", "Could", "Will", "Would", "Should", "Has", "Have", "Had", "And", "But", "The"}
 
 
 def is_follow_up(question: str) -> bool:
@@ -23,9 +28,28 @@ def is_follow_up(question: str) -> bool:
     return len(words) <= MAX_FOLLOW_UP_WORDS and bool(_FOLLOW_UP.search(question.strip()))
 
 
+def names_in(text: str) -> list[str]:
+    """Runs of capitalised words, minus question words: "Keir Starmer", "UK", "France"."""
+    names = []
+    for m in _NAME_RUN.finditer(text):
+        words = [w for w in m.group().split() if w.strip(".") not in _NOT_NAMES]
+        if words:
+            names.append(" ".join(words).rstrip("?.!,").removesuffix("’s").removesuffix("'s"))
+    return names
+
+
 def retrieval_query(question: str, history: Sequence[str] = ()) -> str:
-    """The text to search with: the question itself, or previous question + follow-up."""
-    previous = [h for h in history if h and h.strip()]
+    """The text to search with: the question itself, or the follow-up joined to the last question.
+
+    "and what about Germany?" keeps the whole earlier question (its topic is what is being asked
+    about again); a follow-up that points at a person by pronoun ("what did he say about Putin?")
+    keeps only the earlier question's first name, its likely subject, so the old topic does not
+    drown the new one.
+    """
+    previous = [h.strip() for h in history if h and h.strip()]
     if not previous or not is_follow_up(question):
         return question
-    return f"{previous[-1].strip()} {question.strip()}"
+    names = names_in(previous[-1])
+    if _PERSON_PRONOUN.search(question) and names:
+        return f"{names[0]} {question.strip()}"
+    return f"{previous[-1]} {question.strip()}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator, Sequence, TextIO
 
@@ -24,7 +24,7 @@ from index.store import IndexStore
 from rag import spans
 from rag.backends import get_backend
 from rag.backends.base import Draft
-from rag.conversation import retrieval_query
+from rag.conversation import names_in, retrieval_query
 from rag.errors import CorpusError, QuestionError
 from rag.evidence import EvidenceScorer
 from rag.retrieval import Retriever
@@ -59,6 +59,15 @@ def unknown_names(question: str, vocabulary: frozenset[str]) -> list[str]:
         if terms and all(t not in vocabulary for t in terms):
             out.append(word.rstrip("’'s").rstrip("’'"))
     return out
+
+
+def _about(evidence: list[Evidence], names: list[str]) -> list[Evidence]:
+    """Keep the evidence that mentions one of `names` (a follow-up's new focus), renumbered."""
+    focus = {t for name in names for t in tokenize(name)}
+    if not focus:
+        return evidence
+    kept = [e for e in evidence if focus & set(tokenize(e.text))]
+    return [replace(e, id=i + 1) for i, e in enumerate(kept)]
 
 
 def check_question(question: str, max_chars: int) -> str:
@@ -187,6 +196,8 @@ class Engine:
         chosen = get_backend(name, self.settings)
         query = retrieval_query(question, history)
         passages, evidence = self.evidence(query, k)
+        if query != question:
+            evidence = _about(evidence, names_in(question))
         timings["retrieve_s"] = time.perf_counter() - t0
         support = evidence[0].score if evidence else 0.0
         missing = unknown_names(question, self.scorer.vocabulary)

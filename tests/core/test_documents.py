@@ -1,0 +1,71 @@
+"""The corpus is read byte-exactly; unusable files are named with a reason, the rest still load."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from index.documents import default_title, load_corpus
+from index.errors import CorpusError
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+
+
+def test_corpus_is_byte_for_byte_the_shared_articles(corpus_dir):
+    if not SHARED.is_dir():
+        pytest.skip("../shared/corpus is not beside this checkout")
+    ours = sorted(p.name for p in corpus_dir.glob("*.txt"))
+    assert ours == sorted(p.name for p in SHARED.glob("*.txt"))
+    for name in ours:
+        assert (corpus_dir / name).read_bytes() == (SHARED / name).read_bytes()
+
+
+def test_text_is_the_decoded_file_without_normalisation(corpus_dir):
+    for doc in load_corpus(corpus_dir).documents:
+        assert doc.text == (corpus_dir / doc.source).read_bytes().decode("utf-8")
+    texts = "".join(d.text for d in load_corpus(corpus_dir).documents)
+    assert "\u2011" in texts and "\u201c" in texts  # non-breaking hyphens and curly quotes kept
+
+
+def test_manifest_titles_and_publishers(corpus_dir):
+    corpus = load_corpus(corpus_dir)
+    manifest = json.loads((corpus_dir / "manifest.json").read_text(encoding="utf-8"))["documents"]
+    assert set(manifest) == {d.source for d in corpus.documents}
+    assert corpus.get("003_44c35423e110a14f").publisher == "Reuters"
+    assert corpus.get("000_75e6e878609b9bfe").title.startswith("US, Europe vow to secure Ukraine")
+
+
+def test_bad_files_are_reported_by_name_and_the_rest_load(corpus_copy):
+    (corpus_copy / "latin1.txt").write_bytes("Caf\xe9 au lait".encode("latin-1"))
+    (corpus_copy / "empty.md").write_text("  \n\n", encoding="utf-8")
+    (corpus_copy / "dangling.txt").symlink_to(corpus_copy / "does-not-exist.txt")
+    (corpus_copy / "notes.json").write_text("{}", encoding="utf-8")  # not a document type: ignored
+    corpus = load_corpus(corpus_copy)
+    assert len(corpus.documents) == 5
+    problems = {p.source: p.reason for p in corpus.problems}
+    assert set(problems) == {"latin1.txt", "empty.md", "dangling.txt"}
+    assert "UTF-8" in problems["latin1.txt"]
+    assert "empty" in problems["empty.md"]
+    assert "unreadable" in problems["dangling.txt"]
+
+
+def test_nested_markdown_is_a_document_with_a_relative_source(corpus_copy):
+    (corpus_copy / "more").mkdir()
+    (corpus_copy / "more" / "note.md").write_text("# A note\n\nKyiv asked for help.", encoding="utf-8")
+    doc = load_corpus(corpus_copy).get("more/note")
+    assert doc.source == "more/note.md" and doc.title == "# A note"
+
+
+def test_missing_or_empty_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(CorpusError, match="does not exist"):
+        load_corpus(tmp_path / "nope")
+    with pytest.raises(CorpusError, match="no \\*.txt or \\*.md"):
+        load_corpus(tmp_path)
+
+
+def test_long_first_lines_become_short_titles():
+    assert default_title("\n\nShort headline\nBody") == "Short headline"
+    title = default_title("word " * 100)
+    assert len(title) <= 101 and title.endswith("\u2026")
