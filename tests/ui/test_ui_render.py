@@ -1,0 +1,128 @@
+"""The HTML the app shows: highlights that slice exactly, markers placed for every citation."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rag import Answer, Citation, Passage
+from ui import render
+from ui.markers import place_markers
+
+TRICKY = ["\r\n", "\r", "\n", "<", ">", "&", "&amp;", '"', "'", "${x}", "{{x}}", "\u2019", "\u00a0", "\U0001f600",
+          "<script>alert(1)</script>", "\t", "é"]
+
+
+def cite(text: str, start: int, end: int, doc_id: str = "d") -> Citation:
+    return Citation(doc_id, f"{doc_id}.txt", start, end, text[start:end])
+
+
+class _MarkText(HTMLParser):
+    """Collects the text inside <mark> the way a DOM's textContent would (entities decoded)."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.depth, self.marked, self.all_text, self.marks = 0, [], [], 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "mark":
+            self.depth += 1
+            self.marks += 1
+
+    def handle_endtag(self, tag):
+        if tag == "mark":
+            self.depth -= 1
+
+    def handle_data(self, data):
+        self.all_text.append(data)
+        if self.depth:
+            self.marked.append(data)
+
+
+def parse(html: str) -> _MarkText:
+    parser = _MarkText()
+    parser.feed(html)
+    parser.close()
+    return parser
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(TRICKY), st.text(min_size=1, max_size=12)), min_size=1, max_size=30),
+       st.data())
+def test_highlight_is_exactly_the_slice(parts, data):
+    text = "".join(parts)
+    start = data.draw(st.integers(0, len(text) - 1))
+    end = data.draw(st.integers(start + 1, len(text)))
+    html = render.source_html(text, start, end, heading="h", detail="d")
+    article = html.split('<div class="rag-article">', 1)[1]
+    parsed = parse(article)
+    assert parsed.marks == 1
+    assert "".join(parsed.marked) == text[start:end]
+    # A raw carriage return would be folded into "\n" by a browser's parser; it must be a reference.
+    assert "\r" not in html
+    assert "<script>" not in html
+
+
+def test_markers_follow_verbatim_quotes():
+    doc = "Alpha beta gamma. Delta epsilon zeta. Eta theta."
+    first, second = cite(doc, 0, 17), cite(doc, 18, 37)
+    answer_text = f"{first.text} {second.text}"
+    placed = place_markers(answer_text, [first, second])
+    assert placed.text == answer_text
+    assert placed.markers == ((17, (1,)), (len(answer_text), (2,)))
+
+
+def test_paraphrased_answers_get_markers_at_the_closest_sentence_and_lose_model_ids():
+    doc = "Ukraine expects war costs of $120 billion in 2026. Germany pledged new air defence systems."
+    costs, germany = cite(doc, 0, 50), cite(doc, 51, len(doc))
+    text = "Germany will send air defence systems [2]. The war will cost Ukraine $120 billion next year [1]."
+    placed = place_markers(text, [costs, germany])
+    assert "[1]" not in placed.text and "[2]" not in placed.text
+    by_number = {n: point for point, numbers in placed.markers for n in numbers}
+    first_sentence_end = placed.text.index(".") + 1
+    assert by_number[2] == first_sentence_end  # the Germany sentence comes first in the answer
+    assert by_number[1] == len(placed.text)
+
+
+def test_every_citation_gets_one_marker_even_without_overlap():
+    doc = "Completely unrelated words here."
+    c = cite(doc, 0, len(doc))
+    placed = place_markers("Nothing in common.", [c, c])
+    assert sorted(n for _, numbers in placed.markers for n in numbers) == [1, 2]
+
+
+def _answer(text: str, citations, **kw) -> Answer:
+    return Answer("q?", text, tuple(citations), kw.pop("abstained", False), "extractive", **kw)
+
+
+def test_answer_message_escapes_text_and_links_each_citation():
+    doc = "Prices rose <5%> & more. Second fact here."
+    c1, c2 = cite(doc, 0, 24), cite(doc, 25, len(doc))
+    html = render.answer_html(_answer(f"{c1.text} {c2.text}", [c1, c2]), 7, {"d": "A <title>"})
+    assert "&lt;5%&gt; &amp; more." in html and "<5%>" not in html
+    assert html.count('href="#rag-c7-1"') == 2 and html.count('href="#rag-c7-2"') == 2  # inline + source list
+    assert "A &lt;title&gt;" in html
+
+
+def test_unverified_fallback_and_abstained_answers_are_marked():
+    doc = "A fact."
+    c = cite(doc, 0, len(doc))
+    plain = render.answer_html(_answer(doc, [c]), 1, {})
+    assert "rag-badge" not in plain
+    unverified = render.answer_html(_answer(doc, [c], verified=False, fallback_reason="figure 7 not in sources"), 1, {})
+    assert "not verified" in unverified and "fallback: figure 7 not in sources" in unverified
+    abstained = render.answer_html(_answer("No answer.", [], abstained=True), 1, {})
+    assert "no answer in the corpus" in abstained
+
+
+def test_passages_panel_marks_the_cited_ones():
+    doc = "One two three. Four five six. Seven eight nine."
+    cited = cite(doc, 15, 29)
+    passages = (Passage(cite(doc, 0, 29), 0.9, 0.8, 3.0, rank=1), Passage(cite(doc, 30, len(doc)), 0.5, 0.4, None, rank=2))
+    html = render.passages_html(_answer(cited.text, [cited], passages=passages), 3, {"d": "Doc"}, "earlier q? and this")
+    first, second = html.split('<li class="rag-passage')[1:]
+    assert "cited [1]" in first and 'href="#rag-p3-1"' in first
+    assert "not cited" in second and "bm25 -" in second
+    assert "Searched for: earlier q? and this" in html

@@ -1,0 +1,158 @@
+"""HTML for the chat: answers with clickable markers, the source view, passages and the corpus.
+
+Everything shown is sliced from the documents with Python string offsets and escaped here, so
+what the highlight covers is exactly `document.text[start:end]`. A carriage return is written
+as `&#13;`: a literal one would be folded into the next newline by the HTML parser and the
+highlighted text would no longer equal the cited span.
+
+References are links `#rag-<ref>`; `ui.assets` turns a click on one into a server event.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Sequence
+
+from rag import Answer, Citation, Passage
+from ui.markers import place_markers
+
+PREVIEW_CHARS = 220
+
+
+def text_html(text: str) -> str:
+    """Escaped text whose DOM text content equals `text`, character for character."""
+    return escape(text, quote=True).replace("\r", "&#13;")
+
+
+def ref_link(ref: str, label: str, title: str = "", css: str = "rag-cite") -> str:
+    tip = f' title="{escape(title)}"' if title else ""
+    return f'<a class="{css}" href="#rag-{escape(ref)}"{tip}>{escape(label)}</a>'
+
+
+def citation_ref(turn: int, number: int, corroboration: int = 0) -> str:
+    return f"c{turn}-{number}" + (f"-{corroboration}" if corroboration else "")
+
+
+def passage_ref(turn: int, rank: int) -> str:
+    return f"p{turn}-{rank}"
+
+
+def _badges(answer: Answer) -> str:
+    badges = []
+    if answer.abstained:
+        badges.append(("rag-badge-abstain", "no answer in the corpus"))
+    if answer.verified is False:
+        badges.append(("rag-badge-unverified", "not verified"))
+    elif answer.verified is True:
+        badges.append(("rag-badge-verified", "verified"))
+    if answer.fallback_reason:
+        badges.append(("rag-badge-fallback", f"fallback: {answer.fallback_reason}"))
+    return "".join(f'<span class="rag-badge {css}">{escape(label)}</span> ' for css, label in badges)
+
+
+def _paragraphs(html_text: str) -> str:
+    return html_text.replace("\n", "<br>")
+
+
+def answer_html(answer: Answer, turn: int, titles: dict[str, str]) -> str:
+    """The assistant's chat message: answer text with `[n]` links, badges and a source list."""
+    placed = place_markers(answer.text, answer.citations)
+    pieces, cursor = [], 0
+    for point, numbers in placed.markers:
+        pieces.append(text_html(placed.text[cursor:point]))
+        for n in numbers:
+            c = answer.citations[n - 1]
+            pieces.append(ref_link(citation_ref(turn, n), f"[{n}]", f"{c.source} {c.start}-{c.end}"))
+        cursor = point
+    pieces.append(text_html(placed.text[cursor:]))
+    body = f'<div class="rag-answer-text">{_paragraphs("".join(pieces))}</div>'
+    badges = _badges(answer)
+    head = f'<div class="rag-badges">{badges}</div>' if badges else ""
+    return f'<div class="rag-answer">{head}{body}{_source_list(answer.citations, turn, titles)}</div>'
+
+
+def _source_list(citations: Sequence[Citation], turn: int, titles: dict[str, str]) -> str:
+    if not citations:
+        return ""
+    items = []
+    for n, c in enumerate(citations, start=1):
+        title = titles.get(c.doc_id) or c.source
+        also = "".join(
+            " " + ref_link(citation_ref(turn, n, m), f"also in {titles.get(o.doc_id) or o.source}", o.label, "rag-cite rag-also")
+            for m, o in enumerate(c.corroborated_by, start=1)
+        )
+        items.append(f"<li>{ref_link(citation_ref(turn, n), f'[{n}]', c.label)} {escape(title)}{also}</li>")
+    return f'<ol class="rag-sources">{"".join(items)}</ol>'
+
+
+def notice_html(message: str, kind: str = "error") -> str:
+    """A friendly failure or hint in the chat, never a traceback."""
+    return f'<div class="rag-notice rag-notice-{escape(kind)}">{_paragraphs(text_html(message))}</div>'
+
+
+def user_html(question: str, limit: int = 400) -> str:
+    shown = question if len(question) <= limit else f"{question[:limit]}… ({len(question)} characters)"
+    return _paragraphs(text_html(shown))
+
+
+def source_html(text: str, start: int, end: int, *, heading: str, detail: str, ref: str = "") -> str:
+    """The whole article with `text[start:end]` in a `<mark>`; the page scrolls to the mark."""
+    article = text_html(text[:start]) + (
+        f'<mark class="rag-highlight" data-start="{start}" data-end="{end}">{text_html(text[start:end])}</mark>'
+    ) + text_html(text[end:])
+    return (
+        f'<div class="rag-source" data-ref="{escape(ref)}">'
+        f'<div class="rag-source-head"><strong>{escape(heading)}</strong><br><small>{escape(detail)}</small></div>'
+        f'<div class="rag-article">{article}</div></div>'
+    )
+
+
+def placeholder_html(message: str) -> str:
+    return f'<div class="rag-placeholder">{escape(message)}</div>'
+
+
+def _overlaps(p: Passage, citations: Sequence[Citation]) -> list[int]:
+    pc = p.citation
+    return [n for n, c in enumerate(citations, start=1) if c.doc_id == pc.doc_id and c.start < pc.end and pc.start < c.end]
+
+
+def _score(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def passages_html(answer: Answer, turn: int, titles: dict[str, str], query: str = "") -> str:
+    """The retrieved passages with their scores, marking the ones the answer cites."""
+    if not answer.passages:
+        return placeholder_html("No passages were retrieved.")
+    rows = []
+    for p in answer.passages:
+        cited = _overlaps(p, answer.citations)
+        flag = (
+            f'<span class="rag-badge rag-badge-cited">cited {" ".join(f"[{n}]" for n in cited)}</span>'
+            if cited else '<span class="rag-badge rag-badge-uncited">not cited</span>'
+        )
+        preview = p.citation.text if len(p.citation.text) <= PREVIEW_CHARS else p.citation.text[:PREVIEW_CHARS] + "…"
+        title = titles.get(p.citation.doc_id) or p.citation.source
+        rows.append(
+            f'<li class="rag-passage{" rag-passage-cited" if cited else ""}">'
+            f'<div>{ref_link(passage_ref(turn, p.rank), f"#{p.rank}", p.citation.label, "rag-cite rag-passage-link")} '
+            f'{escape(title)} {flag}</div>'
+            f'<div class="rag-scores">score {_score(p.score)} · dense {_score(p.dense)} · bm25 {_score(p.bm25)}</div>'
+            f'<div class="rag-preview">{text_html(preview)}</div></li>'
+        )
+    searched = f'<div class="rag-query">Searched for: {text_html(query)}</div>' if query and query != answer.question else ""
+    return f'{searched}<ol class="rag-passages">{"".join(rows)}</ol>'
+
+
+def corpus_html(documents: Sequence, build_summary: str = "") -> str:
+    """The articles with titles, publishers, files and sizes."""
+    rows = "".join(
+        f"<tr><td>{escape(d.title or d.source)}</td><td>{escape(d.publisher or '-')}</td>"
+        f"<td><code>{escape(d.source)}</code></td><td>{len(d.text):,}</td></tr>"
+        for d in documents
+    )
+    summary = f'<p class="rag-build">{escape(build_summary)}</p>' if build_summary else ""
+    return (
+        f'{summary}<table class="rag-corpus"><thead><tr><th>Title</th><th>Publisher</th><th>File</th>'
+        f"<th>Characters</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
