@@ -30,11 +30,11 @@ CHAT_CONCURRENCY = 4  # answers computed at once; the rest wait in Gradio's unbo
 SOURCE_HINT = "Select a [n] marker in an answer, or a passage below, to see the exact words in the article."
 
 
-def _corpus_table(shared: SharedEngine, summary: str = "") -> str:
+def _corpus_table(shared: SharedEngine) -> str:
     docs = shared.documents
     if not docs:
         return render.placeholder_html("No articles are loaded. Check the corpus folder, then press 'Rebuild index'.")
-    return render.corpus_html(docs, summary)
+    return render.corpus_html(docs)
 
 
 def build_app(source: Engine | SharedEngine) -> gr.Blocks:
@@ -62,7 +62,7 @@ def build_app(source: Engine | SharedEngine) -> gr.Blocks:
         except Exception as exc:  # shown next to the button; the app keeps serving
             return f"Rebuild failed: {friendly_error(exc)}", _corpus_table(shared)
         summary = build.summary() if build is not None else "The index was already up to date."
-        return f"Index rebuilt: {summary}", _corpus_table(shared, summary)
+        return f"Index rebuilt: {summary}", _corpus_table(shared)
 
     def answer(question: str, backend: str = "extractive", k: int = 5) -> dict:
         """One question, no history: the same JSON as `rag ask --json`."""

@@ -144,15 +144,14 @@ def passages_html(answer: Answer, turn: int, titles: dict[str, str], query: str 
     return f'{searched}<ol class="rag-passages">{"".join(rows)}</ol>'
 
 
-def corpus_html(documents: Sequence, build_summary: str = "") -> str:
+def corpus_html(documents: Sequence) -> str:
     """The articles with titles, publishers, files and sizes."""
     rows = "".join(
         f"<tr><td>{escape(d.title or d.source)}</td><td>{escape(d.publisher or '-')}</td>"
         f"<td><code>{escape(d.source)}</code></td><td>{len(d.text):,}</td></tr>"
         for d in documents
     )
-    summary = f'<p class="rag-build">{escape(build_summary)}</p>' if build_summary else ""
     return (
-        f'{summary}<table class="rag-corpus"><thead><tr><th>Title</th><th>Publisher</th><th>File</th>'
+        f'<table class="rag-corpus"><thead><tr><th>Title</th><th>Publisher</th><th>File</th>'
         f"<th>Characters</th></tr></thead><tbody>{rows}</tbody></table>"
     )

@@ -27,6 +27,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.fixture
+def closed_port() -> int:
+    """A 127.0.0.1 port where nothing listens, for backends that must fail to connect."""
+    return free_port()
+
+
 class Served:
     """A launched app: its URL and the Blocks, closed at teardown."""
 
@@ -46,6 +52,20 @@ def ui_server(engine):
     served = Served(engine)
     yield served
     served.close()
+
+
+@pytest.fixture
+def serve_app():
+    """Launch extra apps (over other engines) inside a test; all are closed afterwards."""
+    launched: list[Served] = []
+
+    def launch(source) -> Served:
+        launched.append(Served(source))
+        return launched[-1]
+
+    yield launch
+    for served in launched:
+        served.close()
 
 
 @pytest.fixture(scope="session")
