@@ -1,0 +1,51 @@
+"""The judge model for Ragas' LLM metrics, reached through litellm (any provider, or any
+OpenAI-compatible server via `api_base`).
+
+Ragas' classic metrics (Faithfulness, FactualCorrectness, AnswerAccuracy) call
+`agenerate_text` on a `BaseRagasLLM`; langchain's `ChatLiteLLM` wrapped in ragas'
+`LangchainLLMWrapper` is that, backed by litellm. Only built when `--judge` is given, so the
+non-LLM suite never imports a client or needs a key.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import index.offline  # noqa: F401  (litellm's cost map and telemetry stay local)
+
+JUDGE_UNANSWERABLE_REFERENCE = "The articles do not answer this question; the right response is to say so."
+
+
+def litellm_model(model: str, api_base: str | None) -> str:
+    """A bare model name behind an `api_base` is an OpenAI-compatible server: litellm wants `openai/`."""
+    return model if "/" in model or not api_base else f"openai/{model}"
+
+
+def judge_llm(model: str, api_base: str | None = None, timeout: float = 120.0, max_tokens: int = 1024):
+    """A ragas LLM that sends every judge prompt through litellm to `model`."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from langchain_community.chat_models import ChatLiteLLM
+        from ragas.llms import LangchainLLMWrapper
+
+    kwargs = {}
+    if api_base:
+        kwargs["api_base"] = api_base
+        # A local OpenAI-compatible server takes any key; litellm refuses to send none.
+        if not os.environ.get("OPENAI_API_KEY"):
+            kwargs["api_key"] = "sk-local"
+    chat = ChatLiteLLM(model=litellm_model(model, api_base), temperature=0.0, max_tokens=max_tokens,
+                       request_timeout=timeout, max_retries=1, **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return LangchainLLMWrapper(chat)
+
+
+def judge_metrics() -> list:
+    """Ragas' LLM-judged metrics: is the answer supported by the contexts, and is it right."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from ragas.metrics import AnswerAccuracy, FactualCorrectness, Faithfulness
+
+    return [Faithfulness(), FactualCorrectness(), AnswerAccuracy()]

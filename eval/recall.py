@@ -1,0 +1,50 @@
+"""Retrieval variants side by side: dense only, BM25 only and hybrid, by recall@k over gold evidence.
+
+Uses only `Engine.retrieve(question, k, mode)`, the chunks a backend is given. For one item:
+
+    recall@k = share of its gold evidence sentences that a top-k chunk overlaps
+    hit@k    = 1 if any of them is overlapped
+
+averaged over answerable items, per category and overall ("answerable").
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from eval.gold import GoldItem
+
+MODES = ("dense", "bm25", "hybrid")
+KS = (1, 3, 5)
+
+
+def _covered(passages, evidence) -> list[bool]:
+    return [
+        any(p.citation.source == e.source and p.citation.start < e.end and e.start < p.citation.end for p in passages)
+        for e in evidence
+    ]
+
+
+def retrieval_recall(engine, items: Sequence[GoldItem], modes: Sequence[str] = MODES, ks: Sequence[int] = KS) -> list[dict]:
+    """Rows `{"mode", "scope", "n", "recall@k"..., "hit@k"...}` for every mode and scope."""
+    answerable = [i for i in items if i.answerable]
+    depth = max(ks)
+    rows = []
+    for mode in modes:
+        per_item: list[tuple[str, dict[str, float]]] = []
+        for item in answerable:
+            passages = engine.retrieve(item.question, depth, mode)
+            scores = {}
+            for k in ks:
+                covered = _covered(passages[:k], item.evidence)
+                scores[f"recall@{k}"] = sum(covered) / len(covered)
+                scores[f"hit@{k}"] = float(any(covered))
+            per_item.append((item.category, scores))
+        scopes = sorted({c for c, _ in per_item}) + ["answerable"]
+        for scope in scopes:
+            chosen = [s for c, s in per_item if scope in ("answerable", c)]
+            row = {"mode": mode, "scope": scope, "n": len(chosen)}
+            for name in chosen[0] if chosen else ():
+                row[name] = sum(s[name] for s in chosen) / len(chosen)
+            rows.append(row)
+    return rows

@@ -1,0 +1,260 @@
+"""`rag eval`: answer every gold question through the public API, score the answers with one
+`ragas.evaluate` run per backend, compare retrieval variants, write the report, and gate.
+
+    rag eval                                  # non-LLM suite, default backend, report in eval/reports/<time>/
+    rag eval --gate --out eval/reports/ci     # what CI runs: exit 1 below eval/thresholds.toml
+    rag eval --backend extractive,litellm --model openai/gpt-4o-mini --judge openai/gpt-4o-mini
+
+Only `rag.Engine` (ask, retrieve), its `Answer`/`Passage` values and `index` readers are used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Sequence
+
+import index.offline  # noqa: F401  (RAGAS_DO_NOT_TRACK, HF offline: before ragas, torch, litellm)
+from eval.gate import GateFailure, check, load_thresholds
+from eval.gold import GoldItem, load_gold
+from eval.metrics import AnswerFacts, CorpusFiles, Span, is_nan, non_llm_metrics
+from eval.recall import MODES, retrieval_recall
+from rag.errors import RagError
+
+REPORTS = Path(__file__).resolve().parent / "reports"
+CATEGORY_ORDER = ("figure", "position", "multi_source", "unanswerable")
+
+
+@dataclass(frozen=True)
+class Judge:
+    model: str
+    api_base: str | None = None
+
+
+@dataclass
+class BackendRun:
+    backend: str
+    rows: list[dict]
+    summary: dict[str, dict[str, dict]]  # scope -> metric -> {"mean": float | None, "n": int}
+
+
+@dataclass
+class EvalResult:
+    config: dict
+    runs: list[BackendRun]
+    retrieval: list[dict]
+    retrieval_quality: list[dict] | None = None
+    retrieval_quality_note: str = ""
+    failures: list[GateFailure] = field(default_factory=list)
+
+    @property
+    def summaries(self) -> dict[str, dict]:
+        return {r.backend: r.summary for r in self.runs}
+
+
+# -- answering -----------------------------------------------------------------------------------
+
+
+def _answer_row(engine, item: GoldItem, backend: str, k: int | None) -> dict:
+    """Ask one question; a backend failure becomes an error row rather than ending the run."""
+    t0 = time.perf_counter()
+    try:
+        answer = engine.ask(item.question, k=k, backend=backend)
+    except RagError as exc:
+        return {"id": item.id, "category": item.category, "question": item.question, "backend": backend,
+                "keys": list(item.keys), "answer": "", "abstained": True, "citations": [], "passages": [], "error": str(exc),
+                "seconds": time.perf_counter() - t0}
+    return {
+        "id": item.id, "category": item.category, "question": item.question, "backend": backend,
+        "keys": list(item.keys), "answer": answer.text, "abstained": answer.abstained,
+        "citations": [c.to_dict() for c in answer.citations],
+        "passages": [p.to_dict() for p in answer.passages],
+        "error": "", "seconds": time.perf_counter() - t0,
+    }
+
+
+def _sample(row: dict, item: GoldItem, judged: bool):
+    from ragas.dataset_schema import SingleTurnSample
+
+    reference = item.reference
+    if not item.answerable and judged:
+        from eval.judge import JUDGE_UNANSWERABLE_REFERENCE
+
+        reference = JUDGE_UNANSWERABLE_REFERENCE
+    return SingleTurnSample(
+        user_input=item.question,
+        response=row["answer"],
+        retrieved_contexts=[p["text"] for p in row["passages"]],
+        retrieved_context_ids=[f"{p['source']}:{p['start']}-{p['end']}" for p in row["passages"]],
+        reference=reference,
+        reference_contexts=[e.text for e in item.evidence],
+        reference_context_ids=[f"{e.source}:{e.start}-{e.end}" for e in item.evidence],
+    )
+
+
+def _facts(row: dict, item: GoldItem) -> AnswerFacts:
+    spans = lambda seq: tuple(Span(s["source"], s["start"], s["end"], s["text"]) for s in seq)  # noqa: E731
+    return AnswerFacts(item.category, row["abstained"], spans(row["citations"]),
+                       spans(e.to_dict() for e in item.evidence), item.keys)
+
+
+def score_rows(rows: list[dict], items: Sequence[GoldItem], corpus_dir: Path, judge: Judge | None = None,
+               show_progress: bool = False) -> list[dict[str, float]]:
+    """One `ragas.evaluate` over the answers: per-row scores, in row order."""
+    from ragas import EvaluationDataset, evaluate
+    from ragas.run_config import RunConfig
+
+    by_question = {i.question: i for i in items}
+    facts = {r["question"]: _facts(r, by_question[r["question"]]) for r in rows}
+    metrics = non_llm_metrics(facts, CorpusFiles(corpus_dir))
+    llm = None
+    if judge is not None:
+        from eval.judge import judge_llm, judge_metrics
+
+        llm = judge_llm(judge.model, judge.api_base)
+        metrics += judge_metrics()
+    dataset = EvaluationDataset([_sample(r, by_question[r["question"]], judge is not None) for r in rows])
+    with warnings.catch_warnings():
+        # evaluate() is marked deprecated in favour of @experiment; it is still ragas' batch API.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        result = evaluate(dataset, metrics=metrics, llm=llm, show_progress=show_progress,
+                          run_config=RunConfig(max_workers=4 if judge else 16, timeout=300),
+                          raise_exceptions=judge is None)
+    return [{k: (None if is_nan(v) else round(float(v), 6)) for k, v in s.items()} for s in result.scores]
+
+
+def summarise(rows: list[dict]) -> dict[str, dict[str, dict]]:
+    """Mean of every metric per category, over answerable items, and over all, ignoring NaN."""
+    scopes: dict[str, list[dict]] = {c: [r for r in rows if r["category"] == c] for c in CATEGORY_ORDER}
+    scopes["answerable"] = [r for r in rows if r["category"] != "unanswerable"]
+    scopes["all"] = rows
+    metrics = list(dict.fromkeys(m for r in rows for m in r["scores"]))
+    out: dict[str, dict[str, dict]] = {}
+    for scope, chosen in scopes.items():
+        if not chosen:
+            continue
+        out[scope] = {}
+        for m in metrics:
+            values = [r["scores"].get(m) for r in chosen]
+            values = [v for v in values if v is not None and not math.isnan(v)]
+            out[scope][m] = {"mean": sum(values) / len(values) if values else None, "n": len(values)}
+    return out
+
+
+def _retrieval_quality(engine, items: Sequence[GoldItem]) -> tuple[list[dict] | None, str]:
+    """The retrieval engineer's wider comparison, when that module is present and works."""
+    try:
+        from eval.retrieval_quality import compare
+    except ImportError as exc:
+        return None, f"eval.retrieval_quality is not available ({exc})"
+    try:
+        return compare(engine, [i.to_dict() for i in items]), ""
+    except Exception as exc:  # a broken optional table must not hide the suite's own results
+        return None, f"eval.retrieval_quality.compare raised {type(exc).__name__}: {exc}"
+
+
+def run_eval(
+    engine,
+    items: Sequence[GoldItem],
+    backends: Sequence[str],
+    k: int | None = None,
+    judge: Judge | None = None,
+    retrieval_modes: Sequence[str] = MODES,
+    with_retrieval_quality: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> EvalResult:
+    """Answer, score and summarise every item for every backend; compare retrieval variants."""
+    say = progress or (lambda _msg: None)
+    corpus_dir = Path(engine.settings.corpus_dir)
+    runs = []
+    for backend in backends:
+        say(f"answering {len(items)} questions with the {backend} backend")
+        rows = [_answer_row(engine, item, backend, k) for item in items]
+        say(f"scoring {backend} answers with ragas" + (f" and judge {judge.model}" if judge else ""))
+        for row, scores in zip(rows, score_rows(rows, items, corpus_dir, judge)):
+            row["scores"] = scores
+        runs.append(BackendRun(backend, rows, summarise(rows)))
+    say(f"comparing retrieval variants ({', '.join(retrieval_modes)})")
+    retrieval = retrieval_recall(engine, items, retrieval_modes)
+    quality, note = (None, "skipped")
+    if with_retrieval_quality:
+        say("running eval.retrieval_quality.compare")
+        quality, note = _retrieval_quality(engine, items)
+    config = {
+        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "corpus": str(corpus_dir), "backends": list(backends),
+        "k": engine.settings.top_k if k is None else k, "retrieval": engine.settings.retrieval,
+        "min_support": engine.settings.min_support, "embed_model": engine.settings.embed_model,
+        "model": engine.settings.model, "judge": judge.model if judge else None, "items": len(items),
+    }
+    return EvalResult(config, runs, retrieval, quality, note)
+
+
+# -- the command --------------------------------------------------------------------------------
+
+
+def _settings(args: argparse.Namespace):
+    from rag.settings import Settings
+
+    return Settings.from_env(
+        corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index_dir", None),
+        backend=None, model=getattr(args, "model", None), api_base=getattr(args, "api_base", None),
+    )
+
+
+def _print_summary(result: EvalResult, out: Path) -> None:
+    for run in result.runs:
+        parts = []
+        for scope, metric in (("answerable", "context_recall"), ("answerable", "evidence_hit"),
+                              ("figure", "string_present"), ("all", "citation_exact"),
+                              ("unanswerable", "abstention_correct")):
+            cell = run.summary.get(scope, {}).get(metric, {})
+            value = cell.get("mean")
+            parts.append(f"{scope}.{metric}={'n/a' if value is None else f'{value:.3f}'}")
+        errors = sum(1 for r in run.rows if r["error"])
+        print(f"{run.backend}: " + "  ".join(parts) + (f"  ({errors} errors)" if errors else ""))
+    for r in result.retrieval:
+        if r["scope"] == "answerable":
+            print(f"retrieval {r['mode']}: " + "  ".join(f"{k}={r[k]:.3f}" for k in r if k.startswith("recall@")))
+    print(f"report: {out}")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the suite; exit 1 when `--gate` and a threshold is missed."""
+    from eval.report import write_latest, write_report
+    from rag.engine import Engine
+
+    settings = _settings(args)
+    backends = [b.strip() for b in (args.backend or settings.backend).split(",") if b.strip()]
+    items = load_gold()
+    thresholds = load_thresholds()  # fail on a broken thresholds file before the slow part
+    judge = Judge(args.judge, getattr(args, "judge_api_base", None)) if getattr(args, "judge", None) else None
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) if getattr(args, "out", None) else REPORTS / stamp
+    tty = sys.stderr.isatty()
+    say = (lambda msg: print(f"rag eval: {msg}", file=sys.stderr, flush=True)) if tty else None
+
+    t0 = time.perf_counter()
+    engine = Engine.open(settings)
+    result = run_eval(engine, items, backends, k=getattr(args, "k", None), judge=judge, progress=say)
+    result.failures = check(result.summaries, result.retrieval, thresholds)
+    result.config["seconds"] = round(time.perf_counter() - t0, 1)
+    result.config["gate"] = bool(getattr(args, "gate", False))
+    write_report(result, out, thresholds)
+    if not getattr(args, "out", None):
+        write_latest(result, out, thresholds, REPORTS / "latest")
+    _print_summary(result, out)
+    if result.failures:
+        label = "gate FAILED" if args.gate else "below thresholds (not gating)"
+        print(f"{label}: {len(result.failures)} metric(s)")
+        for failure in result.failures:
+            print(f"  {failure}")
+        return 1 if args.gate else 0
+    print(f"gate passed: {len(thresholds)} thresholds met")
+    return 0
