@@ -17,6 +17,7 @@ from typing import Iterator
 from rag import Answer, BackendError, CorpusError, IndexCorrupt, IndexMissing, IndexStale, QuestionError, RagError
 from rag.conversation import retrieval_query
 from ui import render
+from ui.markers import without_draft_markers
 from ui.shared_engine import SharedEngine
 
 log = logging.getLogger("rag.ui")
@@ -133,7 +134,7 @@ def respond(shared: SharedEngine, question: str, messages: list[dict] | None, st
         for item in _answer_in_background(shared, question, k, backend or None, history, model or None, api_base or None):
             if isinstance(item, str):
                 text += item
-                messages[-1] = _assistant(render.notice_html(text + " …", "streaming"))
+                messages[-1] = _assistant(render.notice_html(without_draft_markers(text) + " …", "streaming"))
                 yield ChatUpdate(list(messages), state)
             elif isinstance(item, Answer):
                 answer = item

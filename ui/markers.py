@@ -1,9 +1,10 @@
 """Where each citation's `[n]` marker goes in an answer's text.
 
-An extractive answer quotes its citation word for word, so the marker goes right after the
-quote. A model's answer paraphrases, so the marker goes at the end of the sentence that shares
-the most words with the cited span. Bracketed numbers a model wrote itself (`[3]`) refer to its
-prompt's evidence ids, which mean nothing to a reader; they are removed and replaced by ours.
+An extractive answer quotes its citations word for word, so each marker goes right after its
+quote. An LLM answer carries its own markers, which the engine has renumbered so that `[n]`
+names `answer.citations[n-1]`; those become the clickable markers, where the model put them.
+A marker that names no citation is dropped (it could not be checked). A citation that no
+marker names goes at the end of the sentence sharing the most words with the cited span.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Sequence
 
 from rag import Citation
 
-_MODEL_REFS = re.compile(r"\s?\[\d+(?:\s*[,;]\s*\d+)*\]")
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+_DRAFT_MARKER = re.compile(r"\s?\[\d{1,3}(?:\s*[,;]\s*\d{1,3})*\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?\u201d\"])\s+")
 _WORD = re.compile(r"\w{3,}")
 
@@ -27,8 +29,9 @@ class Placed:
     markers: tuple[tuple[int, tuple[int, ...]], ...]
 
 
-def strip_model_refs(text: str) -> str:
-    return _MODEL_REFS.sub("", text)
+def without_draft_markers(text: str) -> str:
+    """Streamed LLM text minus its markers: those name prompt evidence ids, renumbered at the end."""
+    return _DRAFT_MARKER.sub("", text)
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:
@@ -56,14 +59,34 @@ def _best_sentence_end(text: str, cited: str) -> int:
     return best_end
 
 
+def _take_markers(text: str, count: int) -> tuple[str, list[tuple[int, int]]]:
+    """The text without `[k]` markers, and (position, k) for each one naming a citation."""
+    kept, found, cursor = [], [], 0
+    for m in _MARKER.finditer(text):
+        kept.append(text[cursor:m.start()])
+        number = int(m.group(1))
+        if 1 <= number <= count:
+            found.append((sum(map(len, kept)), number))
+        cursor = m.end()
+    kept.append(text[cursor:])
+    cleaned = re.sub(r"[ \t]+([.,;:!?])", r"\1", "".join(kept)) if not found else "".join(kept)
+    return cleaned, found
+
+
 def place_markers(text: str, citations: Sequence[Citation]) -> Placed:
-    """Decide where `[1]`, `[2]`, ... go; every citation gets exactly one marker."""
-    verbatim = [text.find(c.text) for c in citations]
-    if citations and not all(pos >= 0 for pos in verbatim):
-        text = strip_model_refs(text)
-        verbatim = [text.find(c.text) for c in citations]
+    """Decide where `[1]`, `[2]`, ... go; every citation gets at least one marker."""
     at: dict[int, list[int]] = {}
-    for number, (citation, pos) in enumerate(zip(citations, verbatim), start=1):
-        point = pos + len(citation.text) if pos >= 0 else _best_sentence_end(text, citation.text)
-        at.setdefault(point, []).append(number)
-    return Placed(text, tuple((point, tuple(nums)) for point, nums in sorted(at.items())))
+    if all(c.text in text for c in citations):
+        for number, c in enumerate(citations, start=1):
+            at.setdefault(text.find(c.text) + len(c.text), []).append(number)
+    else:
+        text, found = _take_markers(text, len(citations))
+        for point, number in found:
+            if number not in at.get(point, []):
+                at.setdefault(point, []).append(number)
+        named = {number for _, number in found}
+        for number, c in enumerate(citations, start=1):
+            if number not in named:
+                point = text.find(c.text) + len(c.text) if c.text in text else _best_sentence_end(text, c.text)
+                at.setdefault(point, []).append(number)
+    return Placed(text, tuple((point, tuple(numbers)) for point, numbers in sorted(at.items())))

@@ -186,3 +186,17 @@ def test_state_keeps_a_bounded_number_of_turns(shared):
         state.add(turn)
     assert len(state.turns) == 50 and (min(state.turns), max(state.turns)) == (32, 81)
     assert re.search("earlier conversation", show_reference(shared, "c1-1", state))
+
+
+def test_llm_answers_stream_piece_by_piece_then_show_checked_citations(shared):
+    """The packaged local model (llama.cpp on 127.0.0.1): text streams in, then the verified answer."""
+    updates, last = run(shared, QUESTION, backend="local")
+    streamed = [u.messages[-1]["content"] for u in updates if "rag-notice-streaming" in u.messages[-1]["content"]]
+    assert len(set(streamed)) >= 3, "an LLM answer should appear piece by piece"
+    answer = last.state.turns[1].answer
+    final = last.messages[-1]["content"]
+    assert answer.backend == "local" and "rag-answer" in final
+    assert ("not verified" in final) == (answer.verified is False)
+    for n, citation in enumerate(answer.citations, start=1):
+        assert f'href="#rag-c1-{n}"' in final
+        assert mark_text(show_reference(shared, f"c1-{n}", last.state)) == citation.text

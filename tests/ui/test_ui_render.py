@@ -74,16 +74,34 @@ def test_markers_follow_verbatim_quotes():
     assert placed.markers == ((17, (1,)), (len(answer_text), (2,)))
 
 
-def test_paraphrased_answers_get_markers_at_the_closest_sentence_and_lose_model_ids():
-    doc = "Ukraine expects war costs of $120 billion in 2026. Germany pledged new air defence systems."
-    costs, germany = cite(doc, 0, 50), cite(doc, 51, len(doc))
-    text = "Germany will send air defence systems [2]. The war will cost Ukraine $120 billion next year [1]."
-    placed = place_markers(text, [costs, germany])
-    assert "[1]" not in placed.text and "[2]" not in placed.text
-    by_number = {n: point for point, numbers in placed.markers for n in numbers}
-    first_sentence_end = placed.text.index(".") + 1
-    assert by_number[2] == first_sentence_end  # the Germany sentence comes first in the answer
+DOC = "Ukraine expects war costs of $120 billion in 2026. Germany pledged new air defence systems."
+COSTS, GERMANY = cite(DOC, 0, 50), cite(DOC, 51, len(DOC))
+
+
+def numbers_at(placed) -> dict[int, int]:
+    return {n: point for point, numbers in placed.markers for n in numbers}
+
+
+def test_llm_markers_become_clickable_where_the_model_put_them():
+    # The engine renumbers markers so that [n] names answer.citations[n-1].
+    text = "Germany will send air defence systems [2]. The war will cost Ukraine $120 billion next year [1][2]."
+    placed = place_markers(text, [COSTS, GERMANY])
+    assert placed.text == "Germany will send air defence systems . The war will cost Ukraine $120 billion next year ."
+    assert placed.markers == ((38, (2,)), (len(placed.text) - 1, (1, 2)))
+
+
+def test_markers_naming_no_citation_are_dropped_and_paraphrases_get_the_closest_sentence():
+    text = "Germany will send air defence systems [7]. The war will cost Ukraine $120 billion next year."
+    placed = place_markers(text, [COSTS, GERMANY])
+    assert placed.text == "Germany will send air defence systems. The war will cost Ukraine $120 billion next year."
+    by_number = numbers_at(placed)
+    assert by_number[2] == placed.text.index(".") + 1  # the Germany sentence comes first in the answer
     assert by_number[1] == len(placed.text)
+
+
+def test_a_citation_no_marker_names_still_gets_one():
+    placed = place_markers("Germany will send air defence systems [2].", [COSTS, GERMANY])
+    assert sorted(numbers_at(placed)) == [1, 2]
 
 
 def test_every_citation_gets_one_marker_even_without_overlap():
@@ -126,3 +144,9 @@ def test_passages_panel_marks_the_cited_ones():
     assert "cited [1]" in first and 'href="#rag-p3-1"' in first
     assert "not cited" in second and "bm25 -" in second
     assert "Searched for: earlier q? and this" in html
+
+
+def test_streamed_draft_hides_prompt_evidence_ids():
+    from ui.markers import without_draft_markers
+
+    assert without_draft_markers("Costs rose [3]. Germany pledged [1, 4] aid [2].") == "Costs rose. Germany pledged aid."
