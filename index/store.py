@@ -1,16 +1,25 @@
 """The index on disk: FAISS vectors, the unit tables they point into, and a manifest.
 
-Layout of an index folder (format `rag-index v1`)::
+Layout of an index folder (format `rag-index v2`)::
 
-    manifest.json        format, embedding model, dimension, chunking, sha256 of each document
-                         and of every other file below
+    manifest.json        format, embedding model, dimension, chunking, sha256 of each document,
+                         the FAISS index kind of each table, and sha256 of every other file below
     chunks.jsonl         one row per chunk: doc_id, start, end, text
     chunks.npy           the chunk vectors (kept so incremental rebuilds reuse them)
     chunks.faiss         FAISS index over chunks.npy
     sentences.*          the same for sentences
 
 Saving writes a sibling temp folder and renames it into place, so a reader sees either the old
-index or the new one, never a half-written mix. Loading verifies every file's checksum.
+index or the new one, never a half-written mix. Loading verifies every file's checksum. An index
+written in another format (v1 had no index kinds) is reported as corrupt, which makes
+`Engine.open` and `rag index` rebuild it.
+
+The FAISS index kind follows the table's size (`index_kind`): exact `IndexFlatIP` below
+`HNSW_MIN_UNITS` units, `IndexHNSWFlat` (inner product) from there on. Exact search over n
+vectors costs O(n) per query; HNSW answers in roughly O(log n) at a small loss of recall, and
+needs no training, so incremental rebuilds stay simple. `eval/bench_scale.py` measures both kinds
+at 10k and 100k units (build time, memory, latency, recall@10 against exact search) and
+`eval/reports/latest/scale.md` has the numbers behind the threshold.
 """
 
 from __future__ import annotations
@@ -29,9 +38,15 @@ import numpy as np
 from index.chunking import Chunk, Sentence, TextUnit
 from index.errors import IndexCorrupt, IndexMissing
 
-FORMAT = "rag-index v1"
+FORMAT = "rag-index v2"
 MANIFEST = "manifest.json"
 TABLES = {"chunks": Chunk, "sentences": Sentence}
+
+INDEX_KINDS = ("flat", "hnsw")
+HNSW_MIN_UNITS = 50_000  # tables this big or bigger get an HNSW index; see eval/reports/latest/scale.md
+HNSW_M = 32  # graph neighbours per vector
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128  # candidates explored per query: the recall/latency knob
 
 
 @dataclass(frozen=True)
@@ -50,6 +65,7 @@ class Manifest:
     documents: dict[str, DocEntry]
     files: dict[str, str] = field(default_factory=dict)
     format: str = FORMAT
+    index_kinds: dict[str, str] = field(default_factory=dict)  # table -> "flat" | "hnsw", filled in on save
 
     def to_dict(self) -> dict:
         return {
@@ -58,6 +74,7 @@ class Manifest:
             "dimension": self.dimension,
             "chunking": self.chunking,
             "documents": {k: vars(v) for k, v in sorted(self.documents.items())},
+            "index_kinds": dict(sorted(self.index_kinds.items())),
             "files": dict(sorted(self.files.items())),
         }
 
@@ -70,15 +87,39 @@ class Manifest:
             documents={k: DocEntry(**v) for k, v in data["documents"].items()},
             files=dict(data.get("files", {})),
             format=data["format"],
+            index_kinds=dict(data.get("index_kinds", {})),
         )
 
 
-def build_faiss(vectors: np.ndarray) -> faiss.Index:
-    """Exact inner-product search; vectors are normalised, so scores are cosines."""
-    index = faiss.IndexFlatIP(vectors.shape[1])
+def index_kind(size: int) -> str:
+    """The FAISS index kind for a table of `size` units."""
+    return "hnsw" if size >= HNSW_MIN_UNITS else "flat"
+
+
+def build_faiss(vectors: np.ndarray, kind: str | None = None) -> faiss.Index:
+    """Inner-product search over normalised vectors (scores are cosines); `kind` defaults by size."""
+    kind = kind or index_kind(len(vectors))
+    if kind == "flat":
+        index = faiss.IndexFlatIP(vectors.shape[1])
+    elif kind == "hnsw":
+        index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    else:
+        raise ValueError(f"FAISS index kind must be one of {', '.join(INDEX_KINDS)}, got {kind!r}")
     if len(vectors):
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return tuned(index)
+
+
+def tuned(index: faiss.Index) -> faiss.Index:
+    """Set the search-time knobs, which a saved index does not carry reliably."""
+    if isinstance(index, faiss.IndexHNSW):
+        index.hnsw.efSearch = HNSW_EF_SEARCH
     return index
+
+
+def kind_of(index: faiss.Index) -> str:
+    return "hnsw" if isinstance(index, faiss.IndexHNSW) else "flat"
 
 
 @dataclass
@@ -97,6 +138,11 @@ class VectorTable:
 
     def __len__(self) -> int:
         return len(self.units)
+
+    @property
+    def kind(self) -> str:
+        """The FAISS index kind in use: "flat" (exact) or "hnsw" (approximate)."""
+        return kind_of(self.faiss_index)
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Row numbers and cosine scores of the `k` nearest units, best first."""
@@ -130,7 +176,8 @@ class IndexStore:
             files = {}
             for name in TABLES:
                 files.update(_write_table(tmp, name, self.table(name)))
-            manifest = Manifest(**{**vars(self.manifest), "files": files})
+            kinds = {name: self.table(name).kind for name in TABLES}
+            manifest = Manifest(**{**vars(self.manifest), "files": files, "index_kinds": kinds})
             _write_bytes(tmp / MANIFEST, json.dumps(manifest.to_dict(), indent=2).encode())
             _swap_into_place(tmp, index_dir)
             self.manifest = manifest
@@ -158,6 +205,10 @@ class IndexStore:
             if not path.exists() or _sha256_file(path) != digest:
                 raise IndexCorrupt(f"{path} is missing or does not match its manifest checksum; rebuild with 'rag index'")
         tables = {name: _read_table(index_dir, name, kind, manifest.dimension) for name, kind in TABLES.items()}
+        for name, table in tables.items():
+            if manifest.index_kinds.get(name, table.kind) != table.kind:
+                raise IndexCorrupt(f"{index_dir / name}.faiss is a {table.kind} index, its manifest says "
+                                   f"{manifest.index_kinds[name]}; rebuild with 'rag index'")
         return cls(manifest=manifest, **tables)
 
 
@@ -191,7 +242,7 @@ def _read_table(folder: Path, name: str, kind: type[TextUnit], dimension: int) -
         with open(folder / f"{name}.jsonl", encoding="utf-8") as fh:
             units = [kind(**json.loads(line)) for line in fh if line.strip()]
         vectors = np.load(folder / f"{name}.npy")
-        index = faiss.read_index(str(folder / f"{name}.faiss"))
+        index = tuned(faiss.read_index(str(folder / f"{name}.faiss")))
     except (OSError, ValueError, TypeError, RuntimeError) as exc:
         raise IndexCorrupt(f"{folder / name}.* is unreadable ({exc}); rebuild with 'rag index'") from exc
     if vectors.shape != (len(units), dimension) or index.ntotal != len(units):

@@ -39,10 +39,14 @@ _KIND_FIGURES = {
 }
 
 
+# The kinds of figure a question can ask for; `asked_kind` tries them in this order.
+FIGURE_KINDS = ("percent", "money", "count", "date")
+
+
 def asked_kind(question: str) -> str | None:
     """The kind of figure a question asks for, if any."""
     q = fold(question).lower()
-    for kind in ("percent", "money", "count", "date"):
+    for kind in FIGURE_KINDS:
         if _KIND_CUES[kind].search(q):
             return kind
     return None

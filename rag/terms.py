@@ -1,13 +1,16 @@
 """Turning text into search terms for BM25 and lexical overlap.
 
 Numbers survive intact ("800,000" -> "800000", "0.25%" -> "0.25" + "percent", "$60" -> "60" +
-"usd") because figures are what users ask about and what dense embeddings blur. Curly quotes,
-Unicode dashes and no-break spaces are folded first, then words are Porter-stemmed.
+"usd") because figures are what users ask about and what dense embeddings blur. The spelled-out
+forms meet the symbols: "euros" -> "eur", "per cent" -> "percent", "bn" -> "billion", "ten" ->
+"10". Curly quotes, Unicode dashes, no-break spaces and accents ("Sánchez", "Türkiye") are folded
+first, then words are Porter-stemmed.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 from nltk.stem import PorterStemmer
@@ -16,6 +19,20 @@ from rag.spans import fold
 
 _TOKEN = re.compile(r"[$€£]?\d+(?:[.,]\d+)*%?|[a-z]+")
 _CURRENCY = {"$": "usd", "€": "eur", "£": "gbp"}
+# Words that name a unit the symbols above or a number already stand for, mapped to that form,
+# so "210 billion euros" meets "€210 billion" and "ten leaders" meets "10 leaders".
+_UNIT_WORDS = {
+    "dollar": "usd", "dollars": "usd", "euro": "eur", "euros": "eur",
+    "percentage": "percent", "pct": "percent", "bn": "billion", "mn": "million", "tn": "trillion",
+}
+_NUMBER_WORDS = {
+    w: str(i) for i, w in enumerate(
+        "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen twenty".split())
+    if w != "_"
+} | {"thirty": "30", "forty": "40", "fifty": "50", "hundred": "100", "dozen": "12"}
+# "one" stays a word: it is mostly a pronoun ("the one who..."), not a count.
+_PER_CENT = re.compile(r"\bper\s+cent\b", re.I)
 # British/American spellings that the articles mix.
 _SPELLING = {"defence": "defense", "favour": "favor", "programme": "program", "labour": "labor"}
 # Irregular verb forms Porter cannot join to their base ("led" vs "lead").
@@ -51,12 +68,20 @@ def _stem(word: str) -> str:
     return _stemmer.stem(word)
 
 
+def _strip_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
+    """Search terms of `text`: figures kept whole, words folded and stemmed, stopwords dropped."""
     out: list[str] = []
     stop = stopwords()
-    text = fold(text)
+    # fold() keeps the currency symbols, which NFKD would not touch either.
+    text = _strip_accents(fold(text))
     for pattern, alias in _ALIASES:
         text = pattern.sub(alias, text)
+    text = _PER_CENT.sub(" percent ", text)
     for raw in _TOKEN.findall(text.lower()):
         if raw[0].isdigit() or raw[0] in _CURRENCY:
             currency = _CURRENCY.get(raw[0])
@@ -67,6 +92,10 @@ def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
                 out.append(number.replace(",", "").rstrip("."))
             if currency:
                 out.append(currency)
+        elif raw in _UNIT_WORDS:
+            out.append(_UNIT_WORDS[raw])
+        elif raw in _NUMBER_WORDS:
+            out.append(_NUMBER_WORDS[raw])
         elif keep_stopwords or (raw not in stop and len(raw) > 1):
             out.append(_stem(raw))
     return out

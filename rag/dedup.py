@@ -1,0 +1,225 @@
+"""Articles that tell the same story, and which of their sentences say the same thing.
+
+Two outlets often publish one wire story in different words (articles 000 and 001 of our corpus).
+Their agreement is not independent confirmation, and their paraphrased passages would otherwise
+fill the top-k twice. So:
+
+1. Stories: every sentence looks up its nearest sentences (FAISS, sentence embeddings). Two
+   articles are the same story when at least `STORY_OVERLAP` of their sentences have a match of
+   cosine >= `SENTENCE_MATCH` in the other (000/001 measure 0.68; distinct reports on the same
+   events at most 0.09).
+2. Twins: inside a story, a sentence's twin in the other article is its mutual best match with
+   cosine >= `TWIN_MIN`, or any match >= `TWIN_ANY` (one sentence rewritten as two), unless the
+   two state different numbers.
+3. Retrieval keeps the best-ranked unit and folds any later unit that repeats it (from another
+   article of the same story) into it; answers list the repeats as `Citation.corroborated_by`.
+   Corroboration only ever comes from same-story articles: it says "this story's other telling
+   states it too", never "a second independent source confirms it".
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterable, Sequence, TypeVar
+
+import numpy as np
+
+from index.chunking import TextUnit
+from index.store import VectorTable
+from rag.spans import cite
+from rag.terms import numbers_in
+
+SENTENCE_MATCH = 0.70
+STORY_OVERLAP = 0.40
+MIN_MATCHED = 3  # matched sentences a pair needs at all, so two one-line notes are not a "story"
+TWIN_MIN = 0.50
+TWIN_ANY = 0.75
+NEIGHBOURS = 8  # nearest sentences looked up per sentence when finding stories
+
+T = TypeVar("T")
+
+
+@dataclass
+class Stories:
+    """Same-story article groups and sentence twins for one sentence table."""
+
+    units: list[TextUnit]
+    story: dict[str, str]  # doc_id -> id of its story (the smallest doc_id in the group)
+    overlap: dict[tuple[str, str], float]  # (doc a, doc b), a < b -> share of matched sentences
+    twin_rows: dict[int, tuple[int, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._row = {(u.doc_id, u.start, u.end): i for i, u in enumerate(self.units)}
+        self._by_doc: dict[str, list[int]] = defaultdict(list)
+        for i, u in enumerate(self.units):
+            self._by_doc[u.doc_id].append(i)
+        for rows in self._by_doc.values():
+            rows.sort(key=lambda r: self.units[r].start)
+        self._starts = {d: [self.units[r].start for r in rows] for d, rows in self._by_doc.items()}
+
+    # -- building ----------------------------------------------------------------------------
+
+    @classmethod
+    def detect(cls, sentences: VectorTable) -> "Stories":
+        """Find stories and twins among the sentences of one index."""
+        units = sentences.units
+        docs = sorted({u.doc_id for u in units})
+        story = {d: d for d in docs}
+        if len(docs) < 2:
+            return cls(units, story, {})
+        doc_of = np.array([u.doc_id for u in units])
+        size = {d: int((doc_of == d).sum()) for d in docs}
+        matched: dict[tuple[str, str], set[int]] = defaultdict(set)
+        scores, rows = sentences.faiss_index.search(np.ascontiguousarray(sentences.vectors, dtype=np.float32),
+                                                    min(NEIGHBOURS, len(units)))
+        for i in range(len(units)):
+            for r, s in zip(rows[i], scores[i]):
+                if r >= 0 and s >= SENTENCE_MATCH and doc_of[r] != doc_of[i]:
+                    matched[(doc_of[i], doc_of[r])].add(i)
+        overlap: dict[tuple[str, str], float] = {}
+        for a, b in {tuple(sorted(pair)) for pair in matched}:
+            count = len(matched[(a, b)]) + len(matched[(b, a)])
+            overlap[(a, b)] = count / (size[a] + size[b])
+            if overlap[(a, b)] >= STORY_OVERLAP and count >= MIN_MATCHED:
+                _union(story, a, b)
+        story = {d: _find(story, d) for d in docs}
+        out = cls(units, story, overlap)
+        out.twin_rows = out._find_twins(sentences.vectors)
+        return out
+
+    def _find_twins(self, vectors: np.ndarray) -> dict[int, tuple[int, ...]]:
+        twins: dict[int, set[int]] = defaultdict(set)
+        members: dict[str, list[str]] = defaultdict(list)
+        for d, s in sorted(self.story.items()):
+            members[s].append(d)
+        for docs in members.values():
+            for i, a in enumerate(docs):
+                for b in docs[i + 1:]:
+                    ra, rb = self._by_doc[a], self._by_doc[b]
+                    sim = vectors[ra] @ vectors[rb].T
+                    best_b, best_a = sim.argmax(axis=1), sim.argmax(axis=0)
+                    for x in range(len(ra)):
+                        for y in range(len(rb)):
+                            mutual = best_b[x] == y and best_a[y] == x
+                            if (sim[x, y] >= TWIN_ANY or (mutual and sim[x, y] >= TWIN_MIN)) and \
+                                    _same_figures(self.units[ra[x]].text, self.units[rb[y]].text):
+                                twins[ra[x]].add(rb[y])
+                                twins[rb[y]].add(ra[x])
+        return {r: tuple(sorted(t, key=lambda t: (self.units[t].doc_id, self.units[t].start))) for r, t in twins.items()}
+
+    # -- asking ------------------------------------------------------------------------------
+
+    def same_story(self, a: str, b: str) -> bool:
+        return a != b and self.story.get(a, a) == self.story.get(b, b)
+
+    def groups(self) -> list[list[str]]:
+        """Stories told by more than one article, each as its sorted doc ids."""
+        members: dict[str, list[str]] = defaultdict(list)
+        for d, s in self.story.items():
+            members[s].append(d)
+        return sorted(sorted(m) for m in members.values() if len(m) > 1)
+
+    def sentence_rows(self, doc_id: str, start: int, end: int) -> list[int]:
+        """Rows of the sentences of `doc_id` that overlap `[start, end)`."""
+        rows, starts = self._by_doc.get(doc_id, []), self._starts.get(doc_id, [])
+        first = max(bisect.bisect_right(starts, start) - 1, 0)
+        out = []
+        for r in rows[first:]:
+            u = self.units[r]
+            if u.start >= end:
+                break
+            if u.end > start:
+                out.append(r)
+        return out
+
+    def twins(self, doc_id: str, start: int, end: int) -> list[TextUnit]:
+        """Sentences in same-story articles that state what `[start, end)` of `doc_id` states."""
+        seen: dict[int, None] = {}
+        for r in self.sentence_rows(doc_id, start, end):
+            for t in self.twin_rows.get(r, ()):
+                seen.setdefault(t)
+        return [self.units[t] for t in seen]
+
+    def repeats(self, unit: TextUnit, kept: TextUnit) -> bool:
+        """True when `unit` (from another article of `kept`'s story) mostly restates `kept`.
+
+        At least half of `unit`'s sentences must have a twin inside `kept`'s span.
+        """
+        if not self.same_story(unit.doc_id, kept.doc_id):
+            return False
+        rows = self.sentence_rows(unit.doc_id, unit.start, unit.end)
+        if not rows:
+            return False
+        inside = sum(
+            any(self.units[t].doc_id == kept.doc_id and kept.start <= self.units[t].start and self.units[t].end <= kept.end
+                for t in self.twin_rows.get(r, ()))
+            for r in rows
+        )
+        return inside * 2 >= len(rows)
+
+    def collapse(self, items: Iterable[T], unit_of: Callable[[T], TextUnit] = lambda x: x) -> list[tuple[T, list[T]]]:
+        """Keep items in order, folding each one that repeats an earlier kept item into it.
+
+        Returns `(kept item, [items that repeat it])` pairs, best first.
+        """
+        kept: list[tuple[T, list[T]]] = []
+        for item in items:
+            unit = unit_of(item)
+            for first, repeats in kept:
+                if self.repeats(unit, unit_of(first)):
+                    repeats.append(item)
+                    break
+            else:
+                kept.append((item, []))
+        return kept
+
+    def with_twins(self, citation, documents: dict):
+        """`citation` with its same-story twins as `corroborated_by` (`documents`: doc_id -> Document)."""
+        twins = self.twins(citation.doc_id, citation.start, citation.end)
+        return replace(citation, corroborated_by=tuple(cite(documents[t.doc_id], t.start, t.end)
+                                                       for t in twins if t.doc_id in documents))
+
+    def corroborate(self, citations: Sequence, documents: dict) -> tuple:
+        """Attach same-story twins to each citation; a citation repeating an earlier one is folded in.
+
+        `documents` maps doc_id -> `Document`. Returns new `Citation`s in the original order.
+        """
+        out: list = []
+        for c in citations:
+            earlier = next((i for i, o in enumerate(out) if self._restates(c, o)), None)
+            if earlier is not None:
+                o = out[earlier]
+                if not any(y.doc_id == c.doc_id and y.start < c.end and c.start < y.end for y in o.corroborated_by):
+                    out[earlier] = replace(o, corroborated_by=(*o.corroborated_by, replace(c, corroborated_by=())))
+                continue
+            out.append(self.with_twins(c, documents))
+        return tuple(out)
+
+    def _restates(self, c, earlier) -> bool:
+        """A citation restates an earlier one when its sentences are twins of the earlier's."""
+        if not self.same_story(c.doc_id, earlier.doc_id):
+            return False
+        rows = self.sentence_rows(c.doc_id, c.start, c.end)
+        covered = {r for r in self.sentence_rows(earlier.doc_id, earlier.start, earlier.end)}
+        return bool(rows) and all(covered & set(self.twin_rows.get(r, ())) for r in rows)
+
+
+def _same_figures(a: str, b: str) -> bool:
+    """Two sentences that both state numbers must share one to be the same statement."""
+    na, nb = set(numbers_in(a)), set(numbers_in(b))
+    return not (na and nb) or bool(na & nb)
+
+
+def _find(parent: dict[str, str], x: str) -> str:
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]
+        x = parent[x]
+    return x
+
+
+def _union(parent: dict[str, str], a: str, b: str) -> None:
+    ra, rb = _find(parent, a), _find(parent, b)
+    if ra != rb:
+        parent[max(ra, rb)] = min(ra, rb)

@@ -1,0 +1,85 @@
+"""Hybrid retrieval: figures and names found, fusion worked by hand, recall beats dense alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from eval import retrieval_quality as rq
+from rag.evidence import EvidenceScorer
+from rag.rerank import rerank
+from rag.retrieval import _top, answer_type_token, fuse, question_terms, unit_terms
+
+
+def test_answer_type_tokens_mark_figures_in_units_and_asks_in_questions():
+    assert answer_type_token("count") in unit_terms("Currently, 26 countries have pledged to provide equipment.")
+    assert answer_type_token("money") in unit_terms("approximately €210 billion in Russian sovereign assets")
+    assert answer_type_token("count") in question_terms("How many nations promised equipment?")
+    assert not any(t.startswith("<") for t in question_terms("Who leads the force?"))
+
+
+def test_fusion_worked_example():
+    # (1 - 0.25) * 0.8 + 0.25 * (5 / 10)
+    assert fuse(0.8, 5.0, 10.0) == pytest.approx(0.725)
+    assert fuse(0.8, 0.0, 0.0) == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize("n", [1, 5, 50])
+def test_top_n_matches_a_full_sort(n):
+    scores = np.random.default_rng(n).integers(0, 7, 40).astype(np.float32)  # many ties
+    assert _top(scores, n).tolist() == np.argsort(-scores, kind="stable")[:n].tolist()
+
+
+@pytest.mark.parametrize("question, needle", [
+    ("Bundestag approval", "Bundestag"),
+    ("Kiel Institute figures on aid", "Kiel Institute"),
+    ("0.25% of economic output", "0.25%"),
+    ("26 countries pledged", "26 countries"),
+])
+def test_names_and_figures_come_first_in_bm25_and_hybrid(engine, question, needle):
+    for mode in ("bm25", "hybrid"):
+        top = engine.retriever.search(question, 1, "sentences", mode)[0]
+        assert needle in top.unit.text, (mode, top.unit.text)
+
+
+def test_modes_and_fusions_are_checked(engine):
+    with pytest.raises(ValueError, match="hybrid, dense, bm25"):
+        engine.retriever.search("x", 3, mode="sparse")
+    with pytest.raises(ValueError, match="weighted, rrf"):
+        engine.retriever.search("x", 3, fusion="max")
+    rrf = engine.retriever.search("How many countries pledged equipment?", 5, "sentences", fusion="rrf")
+    assert len(rrf) == 5 and all(a.score >= b.score for a, b in zip(rrf, rrf[1:]))
+
+
+def test_hits_carry_exact_cosines(engine):
+    question = "Who leads the multinational force?"
+    q = engine.retriever.embed_question(question)
+    for h in engine.retriever.search(question, 5, "chunks", "hybrid", query_vector=q):
+        assert h.dense == pytest.approx(float(engine.store.chunks.vectors[h.row] @ q), abs=1e-5)
+
+
+def _recall_at(engine, items, variant, k):
+    ranks = [rq.first_hit_rank(rq.ranked_spans(engine, it["question"], variant, k), it["evidence"]) for it in items]
+    return sum(r is not None for r in ranks) / len(ranks)
+
+
+def test_hybrid_beats_dense_on_gold_figure_questions_at_3(engine):
+    """The issue's acceptance bar, on the gold set (the dev set, used for tuning, must not lose)."""
+    if not rq.GOLD.exists():
+        pytest.skip("eval/gold.jsonl not written yet")
+    figures = [it for it in rq.load_items(rq.GOLD) if it["category"] == "figure"]
+    assert len(figures) >= 10
+    assert _recall_at(engine, figures, "hybrid", 3) > _recall_at(engine, figures, "dense", 3)
+    dev = [it for it in rq.load_items(rq.DEV) if it["category"] == "figure"]
+    assert _recall_at(engine, dev, "hybrid", 3) >= _recall_at(engine, dev, "dense", 3)
+
+
+def test_rerank_orders_by_support_and_folds_twins(engine):
+    question = "What amount must come from Ukraine's partners?"
+    q = engine.retriever.embed_question(question)
+    units = [h.unit for h in engine.retriever.search(question, 12, "sentences", collapse_duplicates=False)]
+    scored = EvidenceScorer(engine.store).score(question, q, units)
+    kept = rerank(list(reversed(scored)), engine.retriever.stories)
+    assert [s.score for s, _ in kept] == sorted((s.score for s, _ in kept), reverse=True)
+    assert sum(len(r) for _, r in kept) + len(kept) == len(scored)
+    assert any(r for _, r in kept)
