@@ -27,6 +27,7 @@ from rag.backends.base import Draft
 from rag.conversation import names_in, retrieval_query
 from rag.errors import CorpusError, QuestionError
 from rag.evidence import EvidenceScorer
+from rag.rerank import rerank
 from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.terms import tokenize
@@ -171,12 +172,15 @@ class Engine:
         k, mode = self._k(k), mode or self.settings.retrieval
         qv = self.retriever.embed_question(question)
         chunk_hits = self.retriever.search(question, k, "chunks", mode, query_vector=qv)
-        passages = [Passage(self._citation(h.unit), h.score, h.dense, h.bm25, rank=i + 1) for i, h in enumerate(chunk_hits)]
+        passages = [Passage(replace(self._citation(h.unit), corroborated_by=tuple(map(self._citation, h.corroborated_by))),
+                            h.score, h.dense, h.bm25, rank=i + 1) for i, h in enumerate(chunk_hits)]
         units = [s for h in chunk_hits for s in self.scorer.sentences_in(h.unit)]
         if k > 0:
             units += [h.unit for h in self.retriever.search(question, SENTENCE_HITS, "sentences", mode, query_vector=qv)]
-        scored = self.scorer.score(question, qv, units)[:MAX_EVIDENCE]
-        evidence = [Evidence(i + 1, self._citation(s.unit), s.score, s.dense, s.lexical) for i, s in enumerate(scored)]
+        # Best support first; a sentence restating a better one from a same-story article is folded in.
+        kept = [s for s, _ in rerank(self.scorer.score(question, qv, units), self.retriever.stories)]
+        evidence = [Evidence(i + 1, self.retriever.stories.with_twins(self._citation(s.unit), self._docs), s.score, s.dense,
+                             s.lexical) for i, s in enumerate(kept[:MAX_EVIDENCE])]
         return passages, evidence
 
     # -- answering ---------------------------------------------------------------------------
@@ -236,7 +240,8 @@ class Engine:
                 start, end = narrowed[i]
             doc = self._docs[ev.citation.doc_id]
             out.append(spans.cite(doc, *spans.trim(doc, start, end)))
-        return tuple(out)
+        # Same-story twins become corroboration, never a second, "independent" citation.
+        return self.retriever.stories.corroborate(out, self._docs)
 
 
 def open_engine(corpus_dir: str | Path | None = None, index_dir: str | Path | None = None, **settings) -> Engine:
