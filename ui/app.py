@@ -27,6 +27,7 @@ from ui.chat import EXAMPLE_QUESTION, MAX_K, ChatState, friendly_error, respond,
 from ui.shared_engine import SharedEngine
 
 CHAT_CONCURRENCY = 4  # answers computed at once; the rest wait in Gradio's unbounded queue
+SESSIONS_KEPT = 1000  # browser sessions whose chat state stays in memory (each keeps <= MAX_TURNS answers)
 SOURCE_HINT = "Select a [n] marker in an answer, or a passage below, to see the exact words in the article."
 
 
@@ -84,7 +85,7 @@ def build_app(source: Engine | SharedEngine) -> gr.Blocks:
                         placeholder=f"Ask about the articles, e.g. “{EXAMPLE_QUESTION}”",
                     )
                     with gr.Row():
-                        question = gr.Textbox(show_label=False, placeholder="Your question", scale=5,
+                        question = gr.Textbox(label="Question", show_label=False, placeholder="Your question", scale=5,
                                               elem_id="rag-question", max_lines=4)
                         ask = gr.Button("Ask", variant="primary", scale=1, elem_id="rag-ask")
                     clear = gr.Button("New conversation", size="sm", elem_id="rag-clear")
@@ -128,7 +129,7 @@ def serve(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, *, block: b
     """Start the server (blocking unless `block=False`) and return its local URL."""
     try:
         _, url, _ = app.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=True,
-                               css=CSS, **privacy.private_launch_options())
+                               css=CSS, state_session_capacity=SESSIONS_KEPT, **privacy.private_launch_options())
     except OSError as exc:
         raise RagError(f"cannot serve on {host}:{port} ({exc}); pass another --port") from exc
     return url
@@ -157,7 +158,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"rag ui: listening on {args.host}: anyone who can reach this machine can use the app", file=sys.stderr)
     app = build_app(shared)
     url = serve(app, args.host, args.port, block=False)
-    print(f"rag ui: open {url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    print(f"rag ui: ready at {url} - open it in a browser (Ctrl-C stops)", file=sys.stderr, flush=True)
     try:
         app.block_thread()
     finally:

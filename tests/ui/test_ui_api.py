@@ -128,3 +128,52 @@ def test_rebuild_endpoint_picks_up_a_new_article(tmp_path, corpus_dir, embedder,
     assert status.startswith("Index rebuilt: 1 added, 0 changed, 0 removed, 1 unchanged")
     assert table.count("<tr>") == 3  # header + two articles
     assert second.name in table
+
+
+def test_app_that_cannot_open_its_corpus_still_serves_and_explains(tmp_path, serve_app):
+    from rag import Settings
+    from ui.shared_engine import SharedEngine
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    served = serve_app(SharedEngine(Settings(corpus_dir=empty, index_dir=tmp_path / "idx")))
+    client = client_for(served)
+    messages, _, _ = chat(client, QUESTION)
+    assert str(empty) in last_text(messages) and "Rebuild index" in last_text(messages)
+    status, table = client.predict(api_name="/rebuild")
+    assert status.startswith("Rebuild failed") and "No articles are loaded" in table
+    assert httpx.get(served.url, timeout=10).status_code == 200
+
+
+def test_rag_ui_command_serves_on_localhost_until_interrupted(engine, closed_port):
+    """What a new user runs: `rag ui`, then a question through the page's endpoint, then Ctrl-C."""
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    port = closed_port
+    command = [sys.executable, "-m", "rag.cli", "ui", "--port", str(port),
+               "--corpus", str(engine.settings.corpus_dir), "--index-dir", str(engine.settings.resolved_index_dir)]
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        for line in proc.stderr:
+            lines.append(line)
+            if "rag ui: ready at" in line:
+                ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        assert ready.wait(240), f"rag ui did not start: {''.join(lines)[-2000:]}"
+        url = f"http://127.0.0.1:{port}/"
+        assert f"rag ui: ready at {url}" in "".join(lines)
+        messages, _, _ = chat(Client(url, verbose=False), QUESTION)
+        assert 'href="#rag-c1-1"' in last_text(messages)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=60)
+    assert code == 0
+    assert "Traceback" not in "".join(lines)
