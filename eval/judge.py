@@ -35,10 +35,11 @@ def judge_llm(model: str, api_base: str | None = None, timeout: float = 120.0, m
         # A local OpenAI-compatible server takes any key; litellm refuses to send none.
         if not os.environ.get("OPENAI_API_KEY"):
             kwargs["api_key"] = "sk-local"
-    chat = ChatLiteLLM(model=litellm_model(model, api_base), temperature=0.0, max_tokens=max_tokens,
-                       request_timeout=timeout, max_retries=1, **kwargs)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
+        # langchain flags ChatLiteLLM as moving to the langchain-litellm package; same class.
+        warnings.simplefilter("ignore")
+        chat = ChatLiteLLM(model=litellm_model(model, api_base), temperature=0.0, max_tokens=max_tokens,
+                           request_timeout=timeout, max_retries=1, **kwargs)
         return LangchainLLMWrapper(chat)
 
 

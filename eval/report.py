@@ -1,8 +1,9 @@
 """The evaluation report: `results.json` (every row), `summary.md` (tables, gate, failures) and
 `scores.png` (scores per category and backend, recall@k per retrieval variant).
 
-`eval/reports/<timestamp>/` is gitignored; `eval/reports/latest/` keeps the summary of the last
-full run (no per-row JSON) and is committed, so a reviewer sees the numbers without running.
+`eval/reports/<timestamp>/` is gitignored; `eval/reports/latest/eval_summary.{md,json}` and
+`eval_scores.png` keep the last default run (no per-row JSON) and are committed, so a reviewer
+sees the numbers without running anything.
 """
 
 from __future__ import annotations
@@ -209,9 +210,10 @@ def write_report(result: "EvalResult", out: Path, thresholds: list["Threshold"])
 
 
 def write_latest(result: "EvalResult", out: Path, thresholds: list["Threshold"], latest: Path) -> None:
-    """Refresh the committed summary: summary.md, summary.json (no rows) and scores.png."""
+    """Refresh the committed summary (eval_summary.md/.json without rows, eval_scores.png);
+    other reports share the folder, hence the prefix."""
     latest.mkdir(parents=True, exist_ok=True)
-    (latest / "summary.json").write_text(
+    (latest / "eval_summary.json").write_text(
         json.dumps(_clean(_summary_json(result, thresholds)), ensure_ascii=False, indent=1), encoding="utf-8")
-    (latest / "summary.md").write_text(markdown(result, thresholds), encoding="utf-8")
-    (latest / "scores.png").write_bytes((out / "scores.png").read_bytes())
+    (latest / "eval_summary.md").write_text(markdown(result, thresholds), encoding="utf-8")
+    (latest / "eval_scores.png").write_bytes((out / "scores.png").read_bytes())

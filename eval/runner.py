@@ -33,8 +33,12 @@ CATEGORY_ORDER = ("figure", "position", "multi_source", "unanswerable")
 
 @dataclass(frozen=True)
 class Judge:
+    """The judge model for ragas' LLM metrics (litellm model string, optional server URL)."""
+
     model: str
     api_base: str | None = None
+    max_tokens: int = 1024  # per reply; ragas' claim lists need room
+    timeout: float = 120.0  # seconds per request
 
 
 @dataclass
@@ -117,14 +121,15 @@ def score_rows(rows: list[dict], items: Sequence[GoldItem], corpus_dir: Path, ju
     if judge is not None:
         from eval.judge import judge_llm, judge_metrics
 
-        llm = judge_llm(judge.model, judge.api_base)
+        llm = judge_llm(judge.model, judge.api_base, timeout=judge.timeout, max_tokens=judge.max_tokens)
         metrics += judge_metrics()
     dataset = EvaluationDataset([_sample(r, by_question[r["question"]], judge is not None) for r in rows])
     with warnings.catch_warnings():
         # evaluate() is marked deprecated in favour of @experiment; it is still ragas' batch API.
         warnings.simplefilter("ignore", DeprecationWarning)
         result = evaluate(dataset, metrics=metrics, llm=llm, show_progress=show_progress,
-                          run_config=RunConfig(max_workers=4 if judge else 16, timeout=300),
+                          run_config=RunConfig(max_workers=2 if judge else 16,
+                                               timeout=int(judge.timeout * 4) if judge else 60),
                           raise_exceptions=judge is None)
     return [{k: (None if is_nan(v) else round(float(v), 6)) for k, v in s.items()} for s in result.scores]
 
