@@ -35,7 +35,8 @@ import faiss
 from index.chunking import Chunk, split_sentences
 from index.documents import load_corpus
 from index.embedding import Embedder, SentenceTransformerEmbedder
-from index.store import HNSW_EF_SEARCH, HNSW_MIN_UNITS, DocEntry, IndexStore, Manifest, VectorTable, build_faiss, index_kind
+from index.store import (HNSW_EF_SEARCH, HNSW_MIN_UNITS, DocEntry, IndexStore, Manifest, VectorTable, build_faiss,
+                         index_kind, one_thread)
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT_DIR = ROOT / "eval" / "reports" / "latest"
@@ -133,11 +134,12 @@ def bench_index(vectors: np.ndarray, kind: str, qvecs: np.ndarray, exact: np.nda
     # Flat and HNSW indexes hold everything in their serialised form: vectors (+ graph links).
     size = faiss.serialize_index(index).nbytes
     times, found = [], []
-    for q in qvecs:  # one query at a time, as the engine asks
-        t = time.perf_counter()
-        _, rows = index.search(q.reshape(1, -1), K)
-        times.append(time.perf_counter() - t)
-        found.append(rows[0])
+    with one_thread():  # one query at a time, single-threaded, as `VectorTable.search` does
+        for q in qvecs:
+            t = time.perf_counter()
+            _, rows = index.search(q.reshape(1, -1), K)
+            times.append(time.perf_counter() - t)
+            found.append(rows[0])
     recall = float(np.mean([len(set(f) & set(e)) / K for f, e in zip(found, exact)]))
     out = {"kind": kind, "build_s": round(build_s, 3), "index_mib": round(size / 2**20, 1), **percentiles(times), "recall@10": round(recall, 4)}
     if kind == "hnsw":
@@ -152,11 +154,12 @@ def ef_sweep(index, qvecs: np.ndarray, exact: np.ndarray) -> list[dict]:
     for ef in (16, 32, 64, 128, 256):
         index.hnsw.efSearch = ef
         times, rec = [], []
-        for q, e in zip(qvecs, exact):
-            t = time.perf_counter()
-            _, found = index.search(q.reshape(1, -1), K)
-            times.append(time.perf_counter() - t)
-            rec.append(len(set(found[0]) & set(e)) / K)
+        with one_thread():
+            for q, e in zip(qvecs, exact):
+                t = time.perf_counter()
+                _, found = index.search(q.reshape(1, -1), K)
+                times.append(time.perf_counter() - t)
+                rec.append(len(set(found[0]) & set(e)) / K)
         rows.append({"ef_search": ef, **percentiles(times), "recall@10": round(float(np.mean(rec)), 4)})
     index.hnsw.efSearch = HNSW_EF_SEARCH
     return rows

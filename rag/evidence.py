@@ -56,6 +56,12 @@ def has_kind(text: str, kind: str | None) -> bool:
     return kind is not None and bool(_KIND_FIGURES[kind].search(fold(text)))
 
 
+def kinds_in(text: str) -> list[str]:
+    """Every kind of figure `text` states (one fold for all kinds: this runs on every unit)."""
+    folded = fold(text)
+    return [kind for kind in FIGURE_KINDS if _KIND_FIGURES[kind].search(folded)]
+
+
 # A sentence that names its speaker only by pronoun ("he said", "she added") or continues a quote
 # belongs to the previous sentence's subject: "“2026 could be the year the war ends,” he said."
 _REFERS_BACK = re.compile(r"\b(?:he|she|they)\s+(?:said|added|noted|stressed|warned|argued|told)\b|^[\"“](?!.*[”\"]\s*$)|^(?:He|She|They)\b")

@@ -69,6 +69,8 @@ def _stem(word: str) -> str:
 
 
 def _strip_accents(text: str) -> str:
+    if text.isascii():  # the common case once fold() has straightened quotes and dashes
+        return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
