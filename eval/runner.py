@@ -25,6 +25,7 @@ from eval.gate import GateFailure, check, load_thresholds
 from eval.gold import GoldItem, load_gold
 from eval.metrics import AnswerFacts, CorpusFiles, Span, is_nan, non_llm_metrics
 from eval.recall import MODES, retrieval_recall
+from rag.backends import available as available_backends
 from rag.errors import RagError
 
 REPORTS = Path(__file__).resolve().parent / "reports"
@@ -237,6 +238,10 @@ def main(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     backends = [b.strip() for b in (args.backend or settings.backend).split(",") if b.strip()]
+    unknown = [b for b in backends if b not in available_backends()]
+    if unknown:  # fail now, not with one error row per question
+        raise RagError(f"unknown backend(s) {', '.join(unknown)}; choose from {', '.join(available_backends())}, "
+                       "comma-separated, e.g. --backend extractive,local")
     items = load_gold()
     thresholds = load_thresholds()  # fail on a broken thresholds file before the slow part
     judge = Judge(args.judge, getattr(args, "judge_api_base", None)) if getattr(args, "judge", None) else None

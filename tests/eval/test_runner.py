@@ -108,3 +108,11 @@ def test_scoring_stays_offline(engine, gold_items, monkeypatch):
     scores = score_rows(result.runs[0].rows, items, engine.settings.corpus_dir)
     assert len(scores) == len(items)
     assert attempts == []
+
+
+def test_an_unknown_backend_is_refused_before_any_work(engine, tmp_path, make_eval_args):
+    from rag.errors import RagError
+
+    with pytest.raises(RagError, match="unknown backend.*nope.*extractive"):
+        main(make_eval_args(engine, tmp_path / "r", backend="extractive,nope"))
+    assert not (tmp_path / "r").exists()
