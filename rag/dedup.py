@@ -22,14 +22,16 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Sequence, TypeVar
+from typing import Callable, Iterable, Mapping, Sequence, TypeVar
 
 import numpy as np
 
 from index.chunking import TextUnit
+from index.documents import Document
 from index.store import VectorTable
 from rag.spans import cite
 from rag.terms import numbers_in
+from rag.types import Citation
 
 SENTENCE_MATCH = 0.70
 STORY_OVERLAP = 0.40
@@ -51,7 +53,6 @@ class Stories:
     twin_rows: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._row = {(u.doc_id, u.start, u.end): i for i, u in enumerate(self.units)}
         self._by_doc: dict[str, list[int]] = defaultdict(list)
         for i, u in enumerate(self.units):
             self._by_doc[u.doc_id].append(i)
@@ -69,8 +70,8 @@ class Stories:
         story = {d: d for d in docs}
         if len(docs) < 2:
             return cls(units, story, {})
-        doc_of = np.array([u.doc_id for u in units])
-        size = {d: int((doc_of == d).sum()) for d in docs}
+        doc_of = [u.doc_id for u in units]
+        size = {d: doc_of.count(d) for d in docs}
         matched: dict[tuple[str, str], set[int]] = defaultdict(set)
         scores, rows = sentences.faiss_index.search(np.ascontiguousarray(sentences.vectors, dtype=np.float32),
                                                     min(NEIGHBOURS, len(units)))
@@ -175,18 +176,18 @@ class Stories:
                 kept.append((item, []))
         return kept
 
-    def with_twins(self, citation, documents: dict):
+    def with_twins(self, citation: Citation, documents: Mapping[str, Document]) -> Citation:
         """`citation` with its same-story twins as `corroborated_by` (`documents`: doc_id -> Document)."""
         twins = self.twins(citation.doc_id, citation.start, citation.end)
         return replace(citation, corroborated_by=tuple(cite(documents[t.doc_id], t.start, t.end)
                                                        for t in twins if t.doc_id in documents))
 
-    def corroborate(self, citations: Sequence, documents: dict) -> tuple:
+    def corroborate(self, citations: Sequence[Citation], documents: Mapping[str, Document]) -> tuple[Citation, ...]:
         """Attach same-story twins to each citation; a citation repeating an earlier one is folded in.
 
         `documents` maps doc_id -> `Document`. Returns new `Citation`s in the original order.
         """
-        out: list = []
+        out: list[Citation] = []
         for c in citations:
             earlier = next((i for i, o in enumerate(out) if self._restates(c, o)), None)
             if earlier is not None:
@@ -197,7 +198,7 @@ class Stories:
             out.append(self.with_twins(c, documents))
         return tuple(out)
 
-    def _restates(self, c, earlier) -> bool:
+    def _restates(self, c: Citation, earlier: Citation) -> bool:
         """A citation restates an earlier one when its sentences are twins of the earlier's."""
         if not self.same_story(c.doc_id, earlier.doc_id):
             return False
