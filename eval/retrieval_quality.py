@@ -81,8 +81,11 @@ class LlamaIndexBaseline:
 
     def __init__(self, engine):
         from llama_index.core import Document, Settings, VectorStoreIndex
+        from llama_index.core.llms import MockLLM
 
-        Settings.llm = None  # retrieval only; never resolve a hosted LLM
+        # Retrieval only: what `Settings.llm = None` does (a MockLLM), without its print to stdout,
+        # so nothing ever resolves a hosted LLM.
+        Settings.llm = MockLLM()
         self._docs = {d.source: d for d in engine.documents}
         documents = [Document(text=d.text, id_=d.doc_id, metadata={"file_name": d.source}) for d in engine.documents]
         self.index = VectorStoreIndex.from_documents(documents, embed_model=_llama_embedding(engine.embedder))
