@@ -196,7 +196,7 @@ def run_eval(
         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "corpus": str(corpus_dir), "backends": list(backends),
         "k": engine.settings.top_k if k is None else k, "retrieval": engine.settings.retrieval,
-        "min_support": engine.settings.min_support, "embed_model": engine.settings.embed_model,
+        "min_support": engine.settings.min_support, "min_support_figure": engine.settings.min_support_figure, "embed_model": engine.settings.embed_model,
         "model": engine.settings.model, "judge": judge.model if judge else None, "items": len(items),
     }
     return EvalResult(config, runs, retrieval, quality, note)

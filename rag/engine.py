@@ -27,7 +27,7 @@ from rag.backends.base import Draft
 from rag.backends.extractive import ExtractiveBackend
 from rag.conversation import names_in, retrieval_query
 from rag.errors import CorpusError, QuestionError
-from rag.evidence import EvidenceScorer
+from rag.evidence import EvidenceScorer, asked_kind, has_kind
 from rag.prompting import renumber
 from rag.rerank import rerank
 from rag.retrieval import Retriever
@@ -40,27 +40,28 @@ SENTENCE_HITS = 8
 ABSTAIN_TEXT = "The corpus does not cover this: no article states an answer to that question."
 
 
-_NAME = re.compile(r"(?<![\w’'])[A-Z][\w’'\-]*")
 _QUESTION_WORDS = {"what", "who", "whom", "which", "when", "where", "why", "how", "is", "are", "was", "were",
                    "do", "does", "did", "can", "could", "will", "would", "should", "has", "have", "had", "in", "on",
                    "according", "under", "after", "before", "and", "but", "so", "tell", "give", "list", "name"}
+NAME_PREFIX = 5  # "Belgian" is known through "Belgium", "German" through "Germany"
 
 
 def unknown_names(question: str, vocabulary: frozenset[str]) -> list[str]:
-    """Capitalised names in the question that no article mentions at all.
+    """Names in the question (runs of capitalised words) that no article mentions at all.
 
     A question about an actor or place the corpus never names cannot be answered from it, however
     similar its other words are to some sentence; this catches near-miss questions that the
-    support score alone lets through.
+    support score alone lets through. A name counts as mentioned when any of its words, or a
+    word sharing its first five letters, occurs in the corpus.
     """
+    prefixes = {t[:NAME_PREFIX] for t in vocabulary if len(t) >= NAME_PREFIX}
     out = []
-    for m in _NAME.finditer(question):
-        word = m.group()
-        if word.lower() in _QUESTION_WORDS and (m.start() == 0 or question[: m.start()].strip()[-1:] in ".?!"):
-            continue
-        terms = [t for t in tokenize(word) if not t[0].isdigit()]
-        if terms and all(t not in vocabulary for t in terms):
-            out.append(word.rstrip("’'s").rstrip("’'"))
+    for name in names_in(question):
+        words = [w for w in name.split() if w.lower() not in _QUESTION_WORDS]
+        terms = [t for t in tokenize(" ".join(words)) if not t[0].isdigit()]
+        known = any(t in vocabulary or (len(t) >= NAME_PREFIX and t[:NAME_PREFIX] in prefixes) for t in terms)
+        if terms and not known:
+            out.append(" ".join(words))
     return out
 
 
@@ -70,6 +71,18 @@ def _about(evidence: list[Evidence], names: list[str]) -> list[Evidence]:
     if not focus:
         return evidence
     kept = [e for e in evidence if focus & set(tokenize(e.text))]
+    return [replace(e, id=i + 1) for i, e in enumerate(kept)]
+
+
+def _stating_kind(evidence: list[Evidence], kind: str | None) -> list[Evidence]:
+    """For a question that asks for a figure, only sentences stating that kind of figure count.
+
+    "How many British troops will deploy?" must not be answered by a sentence about troops that
+    gives no number; with no such sentence the evidence is empty and the engine abstains.
+    """
+    if kind is None:
+        return evidence
+    kept = [e for e in evidence if has_kind(e.text, kind)]
     return [replace(e, id=i + 1) for i, e in enumerate(kept)]
 
 
@@ -160,7 +173,12 @@ class Engine:
         """The top-`k` chunks for a question with their scores."""
         question = check_question(question, self.settings.max_question_chars)
         hits = self.retriever.search(question, self._k(k), "chunks", mode or self.settings.retrieval)
-        return [Passage(self._citation(h.unit), h.score, h.dense, h.bm25, rank=i + 1) for i, h in enumerate(hits)]
+        return [self._passage(h, i + 1) for i, h in enumerate(hits)]
+
+    def _passage(self, hit, rank: int) -> Passage:
+        """A retrieved chunk, with the same-story chunks folded into it listed as corroboration."""
+        citation = replace(self._citation(hit.unit), corroborated_by=tuple(map(self._citation, hit.corroborated_by)))
+        return Passage(citation, hit.score, hit.dense, hit.bm25, rank=rank)
 
     def _k(self, k: int | None) -> int:
         k = self.settings.top_k if k is None else k
@@ -174,8 +192,7 @@ class Engine:
         k, mode = self._k(k), mode or self.settings.retrieval
         qv = self.retriever.embed_question(question)
         chunk_hits = self.retriever.search(question, k, "chunks", mode, query_vector=qv)
-        passages = [Passage(replace(self._citation(h.unit), corroborated_by=tuple(map(self._citation, h.corroborated_by))),
-                            h.score, h.dense, h.bm25, rank=i + 1) for i, h in enumerate(chunk_hits)]
+        passages = [self._passage(h, i + 1) for i, h in enumerate(chunk_hits)]
         units = [s for h in chunk_hits for s in self.scorer.sentences_in(h.unit)]
         if k > 0:
             units += [h.unit for h in self.retriever.search(question, SENTENCE_HITS, "sentences", mode, query_vector=qv)]
@@ -224,9 +241,12 @@ class Engine:
         if query != question:
             evidence = _about(evidence, names_in(question))
         timings["retrieve_s"] = time.perf_counter() - t0
+        kind = asked_kind(question)
+        evidence = _stating_kind(evidence, kind)
         support = evidence[0].score if evidence else 0.0
+        threshold = self.settings.min_support if kind is None else self.settings.min_support_figure
         missing = unknown_names(question, self.scorer.vocabulary)
-        if support < self.settings.min_support or missing:
+        if support < threshold or missing:
             timings["total_s"] = time.perf_counter() - t0
             text = ABSTAIN_TEXT if not missing else f"The corpus does not cover this: no article mentions {', '.join(missing)}."
             answer = Answer(question, text, (), True, name, timings, tuple(passages), support)

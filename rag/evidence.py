@@ -5,7 +5,8 @@ Each gets a support score in 0..1 from three signals, all explainable:
   dense    cosine between question and sentence embeddings
   lexical  IDF-weighted share of the question's terms the sentence contains
   kind     the sentence holds the kind of figure the question asks for (money, percent, count, date)
-The engine abstains when the best support is below `Settings.min_support`.
+The engine abstains when the best support is below `Settings.min_support` (or, for questions
+asking for a figure, `min_support_figure`, counting only sentences that state that kind of figure).
 """
 
 from __future__ import annotations
@@ -25,14 +26,16 @@ from rag.terms import tokenize
 W_DENSE, W_LEXICAL, W_KIND = 0.45, 0.45, 0.10
 
 _KIND_CUES = {
-    "money": re.compile(r"\bhow much\b|\bamount\b|\bsum\b|\bcost|\bpay\b|\bfund|\bfinanc|\bmoney|\bbudget|\bspend|\bdollar|\beuro|\bworth\b|\bassets?\b"),
-    "percent": re.compile(r"percent|percentage|\bshare\b|\bportion\b|\bfraction\b|%|\bproportion\b|\bhow big a part\b"),
+    "money": re.compile(r"\bhow much\b|\bamount\b|\bsum\b|\bcost|\bpay\b|\bfund|\bfinanc|\bmoney|\bbudget|\bspend|"
+                       r"\bdollars?\b|\beuros?\b|\bworth\b|\bassets?\b|\bbill\b|\bprice\b"),
+    "percent": re.compile(r"percent|percentage|\bshare\b|\bportion\b|\bfraction\b|%|\bproportion\b|\bhow big a part\b|"
+                         r"\bby how much\b|\bhow many times\b|\bhow much of\b"),
     "count": re.compile(r"\bhow many\b|\bnumber of\b|\bhow large\b|\bhow big\b|\bsize\b|\bstrength\b|\bhow strong\b"),
-    "date": re.compile(r"\bwhen\b|\bwhat year\b|\bwhich year\b|\bwhat day\b|\bwhich day\b|\bsince when\b"),
+    "date": re.compile(r"\bwhen\b|\b(?:what|which) (?:year|day|date|month)\b|\bsince when\b|\bdate\b"),
 }
 _KIND_FIGURES = {
     "money": re.compile(r"[$€£]\s?\d|\b\d[\d,.]*\s?(?:billion|million|trillion)\b|\bdollars?\b|\beuros?\b"),
-    "percent": re.compile(r"\d\s?%|\bper ?cent\b|\bhalf\b|\ba (?:fifth|quarter|third)\b"),
+    "percent": re.compile(r"\d\s?%|\bper ?cent\b|\bhalf\b|\ba (?:fifth|quarter|third)\b|\bdoubles?\b|\btwice\b|\btimes\b"),
     "count": re.compile(r"\b\d[\d,.]*\b|\b(?:two|three|four|five|six|seven|eight|nine|ten|dozen|twenty|thirty)\b", re.I),
     "date": re.compile(r"\b(?:19|20)\d\d\b|\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|"
                        r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\b"),

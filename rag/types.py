@@ -31,7 +31,9 @@ class Citation:
 
     def to_dict(self) -> dict:
         out = {"doc_id": self.doc_id, "source": self.source, "start": self.start, "end": self.end, "text": self.text}
-        out["corroborated_by"] = [c.to_dict() for c in self.corroborated_by]
+        # Same story retold by another article: corroboration, not independent confirmation.
+        out["corroborated_by"] = [{**c.to_dict(), "relation": "same_story", "independent": False}
+                                  for c in self.corroborated_by]
         return out
 
 
