@@ -291,13 +291,13 @@ class Engine:
 
         outcome = verify.settle(
             attempt(draft),
-            lambda a: verify.check(a.text, a.cited, self._docs),
+            lambda a: verify.check(a.text, a.cited, self._docs, query),
             backend=name,
             repair=repair if callable(getattr(chosen, "repair", None)) else None,
             fallback=None if isinstance(chosen, ExtractiveBackend) else lambda: attempt(ExtractiveBackend().draft(query, evidence)),
         )
         text, citations = self._publish(outcome.attempt)
-        final = verify.check(text, dict(enumerate(citations, 1)), self._docs)
+        final = verify.check(text, dict(enumerate(citations, 1)), self._docs, query)
         timings["verify_s"] = time.perf_counter() - t - timings.get("repair_s", 0.0)
         if not citations or not text.strip():
             return Answer(question, ABSTAIN_TEXT, (), True, name, fallback_reason=outcome.reason)

@@ -7,6 +7,10 @@
   - that it shares at least a quarter of its content words with what it cites, which catches
     the empty or off-topic sentences a small model writes ("The evidence number is [3].");
     it is a floor, not a proof that the sentence follows from its span.
+  - that it is finished: a sentence ending in "is", "of", "the" or ":" before its marker
+    ("The size of the budget is [1].") put the citation where the answer should be.
+Given the question, the answer must also say something from its evidence that the question did
+not already say ("The size of the budget is [1]." repeats the question and cites a number).
 Answer-wide it checks that every citation is still an exact slice of its article and that every
 marker names a citation. A text without any markers (the extractive backend's) is one claim
 citing all its citations.
@@ -18,6 +22,7 @@ no figure absent from its cited spans reaches a user unmarked.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
@@ -29,7 +34,10 @@ from rag.terms import tokenize
 from rag.types import Citation
 
 MIN_WORD_SHARE = 0.25  # share of a sentence's content words that must appear in its cited spans
-MIN_WORDS_TO_CHECK = 3  # shorter sentences ("800,000 [1].") are judged by their figures alone
+# Words a finished sentence does not end on.
+_DANGLING = frozenset("""a an the is are was were be been being am of to for in on at by with from into about as
+than that which who whom whose and or but nor if because while its their his her our your my this these those
+has have had do does did will would shall should can could may might must""".split())
 
 # Verification outcomes, as `Answer.verification` reports them.
 VERIFIED, REPAIRED, FALLBACK, FAILED = "verified", "repaired", "fallback", "failed"
@@ -91,13 +99,30 @@ def _quote(text: str, limit: int = 60) -> str:
     return f'"{text}"' if len(text) <= limit else f'"{text[:limit - 3]}..."'
 
 
+def _unfinished(sentence: str) -> bool:
+    """A sentence cut off before its point: it ends on "is", "of", ":", an opening quote or a
+    lone letter ("... with regard to the U")."""
+    body = sentence.rstrip(" .!?")
+    if not body or body[-1] in "\u201c\u2018(,;:-\u2013\u2014" or body.endswith((' "', " '")):
+        return True
+    words = re.findall(r"[\w\u2019']+", body.rstrip("\"'\u201d\u2019)"))
+    if not words:
+        return True
+    last = words[-1]
+    return last.lower() in _DANGLING or (len(last) == 1 and last.isalpha() and last not in "IA")
+
+
 def _texts(c: Citation) -> list[str]:
     """What a citation states: its span, and the same-story spans shown with it as corroboration."""
     return [c.text, *(y.text for y in c.corroborated_by)]
 
 
-def check_claim(number: int, text: str, cites: Sequence[int], cited: Mapping[int, Citation]) -> ClaimCheck:
-    """Every figure in one sentence must be stated in the spans that sentence cites."""
+def check_claim(number: int, text: str, cites: Sequence[int], cited: Mapping[int, Citation], *,
+                written: bool = True) -> ClaimCheck:
+    """Every figure in one sentence must be stated in the spans that sentence cites.
+
+    `written` is False for a text without markers (the extractive backend's quote), which is a
+    clause of its citation: whether it reads as finished is not a question of support."""
     problems: list[str] = []
     if not cites:
         problems.append(f"sentence {number} {_quote(text)} cites no evidence")
@@ -110,15 +135,17 @@ def check_claim(number: int, text: str, cites: Sequence[int], cited: Mapping[int
         if where is None and cites:  # an uncited sentence is reported once, above
             shown = "".join(f"[{i}]" for i in cites) or "nothing"
             problems.append(f"figure {_quote(fig.text)} in sentence {number} is not stated in what it cites ({shown})")
+    if cites and written and _unfinished(text):
+        problems.append(f"sentence {number} {_quote(text)} is unfinished: its citation stands where the answer should be")
     words = set(tokenize(text))
-    if cites and len(words) >= MIN_WORDS_TO_CHECK:
+    if cites and words:
         cited_words = {w for i in cites if i in cited for t in _texts(cited[i]) for w in tokenize(t)}
-        if len(words & cited_words) < MIN_WORD_SHARE * len(words):
+        if len(words & cited_words) < max(1.0, MIN_WORD_SHARE * len(words)):
             problems.append(f"sentence {number} {_quote(text)} shares too few words with what it cites")
     return ClaimCheck(text, tuple(cites), tuple(checks), tuple(problems))
 
 
-def check(text: str, cited: Mapping[int, Citation], documents: Mapping[str, Document]) -> Verdict:
+def check(text: str, cited: Mapping[int, Citation], documents: Mapping[str, Document], question: str = "") -> Verdict:
     """Verify an answer whose markers "[n]" refer to `cited[n]`."""
     problems: list[str] = []
     if not text.strip():
@@ -135,10 +162,20 @@ def check(text: str, cited: Mapping[int, Citation], documents: Mapping[str, Docu
     else:
         body = strip_markers(text)
         claims = [Claim(body, tuple(cited))] if body else []
-    checked = tuple(check_claim(n, c.text, c.ids, cited) for n, c in enumerate(claims, 1))
+    written = has_markers(text)
+    checked = tuple(check_claim(n, c.text, c.ids, cited, written=written) for n, c in enumerate(claims, 1))
     if cited:  # with nothing cited at all, "cites no evidence" per sentence adds nothing
         problems += [p for c in checked for p in c.problems]
+    if question and cited and checked and not _adds_to(question, checked, cited):
+        problems.append("the answer only repeats the question: it states nothing from its evidence")
     return Verdict(checked, tuple(problems))
+
+
+def _adds_to(question: str, claims: Sequence[ClaimCheck], cited: Mapping[int, Citation]) -> bool:
+    """Whether some word of the answer, not in the question, comes from what it cites."""
+    new = {w for c in claims for w in tokenize(c.text)} - set(tokenize(question))
+    stated = {w for c in cited.values() for t in _texts(c) for w in tokenize(t)}
+    return bool(new & stated)
 
 
 # -- the policy -----------------------------------------------------------------------------

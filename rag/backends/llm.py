@@ -13,15 +13,15 @@ token, so a reader never sees text twice.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Callable, Iterator, Sequence
-from urllib.parse import urlparse
 
 import index.offline  # noqa: F401  (litellm must not fetch its cost map: set before importing it)
 from rag.backends import register
 from rag.backends.base import Draft
 from rag.errors import BackendError
-from rag.prompting import Reply, build_messages, parse_reply, repair_messages
+from rag.prompting import Reply, build_messages, citation_grammar, parse_reply, repair_messages
 from rag.types import Evidence
 
 BACKOFF_S = 0.5  # first pause between retries; doubles each time
@@ -35,11 +35,6 @@ def _litellm():
     litellm.suppress_debug_info = True  # no "Give Feedback" banners on our stderr
     litellm.telemetry = False
     return litellm
-
-
-def _is_local(api_base: str | None) -> bool:
-    host = urlparse(api_base or "").hostname or ""
-    return host in ("127.0.0.1", "localhost", "::1", "0.0.0.0")
 
 
 class LiteLLMBackend:
@@ -58,6 +53,7 @@ class LiteLLMBackend:
         max_evidence: int = DEFAULT_MAX_EVIDENCE,
         name: str = "litellm",
         api_key: str | None = None,
+        grammar: bool = False,
         completion_kwargs: dict | None = None,
     ):
         if not model or not model.strip():
@@ -69,6 +65,9 @@ class LiteLLMBackend:
         self.timeout, self.retries, self.max_tokens = timeout, max(retries, 0), max_tokens
         self.max_evidence = max(max_evidence, 1)
         self.api_key = api_key
+        # llama.cpp servers accept a GBNF grammar that keeps the reply in our citation format;
+        # other providers would reject the field, so it is only sent when asked for.
+        self.grammar = grammar
         self.completion_kwargs = dict(completion_kwargs or {})
         self.last_reply: Reply | None = None  # the latest parsed reply, for inspection and tests
 
@@ -76,20 +75,20 @@ class LiteLLMBackend:
 
     def draft(self, question: str, evidence: Sequence[Evidence]) -> Draft:
         evidence = evidence[: self.max_evidence]
-        reply = self._complete(build_messages(question, evidence))
+        reply = self._complete(build_messages(question, evidence), evidence)
         return self._draft(reply, evidence)
 
     def repair(self, question: str, evidence: Sequence[Evidence], previous: Draft, problems: Sequence[str]) -> Draft:
         """One more try, told exactly what verification rejected."""
         evidence = evidence[: self.max_evidence]
-        reply = self._complete(repair_messages(question, evidence, previous.text, problems))
+        reply = self._complete(repair_messages(question, evidence, previous.text, problems), evidence)
         return self._draft(reply, evidence)
 
     def draft_stream(self, question: str, evidence: Sequence[Evidence]) -> Iterator[str | Draft]:
         """Text pieces as the model writes them (raw, with its own markers), then the `Draft`."""
         evidence = evidence[: self.max_evidence]
         pieces: list[str] = []
-        for piece in self._stream(build_messages(question, evidence)):
+        for piece in self._stream(build_messages(question, evidence), evidence):
             pieces.append(piece)
             yield piece
         yield self._draft("".join(pieces), evidence)
@@ -101,15 +100,18 @@ class LiteLLMBackend:
         self.last_reply = reply
         return Draft(reply.text, reply.ids)
 
-    def _kwargs(self, messages: list[dict]) -> dict:
+    def _kwargs(self, messages: list[dict], evidence: Sequence[Evidence] = ()) -> dict:
         kwargs = dict(model=self.model, messages=messages, timeout=self.timeout, temperature=0.0,
                       max_tokens=self.max_tokens, max_retries=0)  # we retry ourselves, with backoff
+        if self.grammar and evidence:
+            kwargs["extra_body"] = {"grammar": citation_grammar([e.id for e in evidence])}
         if self.api_base:
             kwargs["api_base"] = self.api_base
         if self.api_key:
             kwargs["api_key"] = self.api_key
-        elif self.api_base and _is_local(self.api_base):
-            # A local OpenAI-compatible server needs no key, but the OpenAI client insists on one.
+        elif self.api_base and self.model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
+            # A self-hosted OpenAI-compatible server often needs no key, but the OpenAI client
+            # insists on one; a server that does want one answers 401, reported as a key problem.
             kwargs["api_key"] = "no-key-needed"
         kwargs.update(self.completion_kwargs)
         return kwargs
@@ -119,8 +121,10 @@ class LiteLLMBackend:
         self._check_keys()
 
     def _check_keys(self) -> None:
-        """Fail before any request when the provider's key is missing (litellm knows which)."""
-        if self.api_key or "mock_response" in self.completion_kwargs or (self.api_base and _is_local(self.api_base)):
+        """Fail before any request when a hosted provider's key is missing (litellm knows which).
+
+        With --api-base the server decides: self-hosted ones rarely need a key."""
+        if self.api_key or self.api_base or "mock_response" in self.completion_kwargs:
             return
         try:
             missing = _litellm().validate_environment(self.model, api_base=self.api_base).get("missing_keys", [])
@@ -133,21 +137,21 @@ class LiteLLMBackend:
                 f"in the environment, or point --api-base (RAG_API_BASE) at a server that needs none"
             )
 
-    def _complete(self, messages: list[dict]) -> str:
+    def _complete(self, messages: list[dict], evidence: Sequence[Evidence] = ()) -> str:
         self._ready()
-        response = self._retrying(lambda: _litellm().completion(**self._kwargs(messages)))
+        response = self._retrying(lambda: _litellm().completion(**self._kwargs(messages, evidence)))
         return response.choices[0].message.content or ""
 
-    def _stream(self, messages: list[dict]) -> Iterator[str]:
+    def _stream(self, messages: list[dict], evidence: Sequence[Evidence] = ()) -> Iterator[str]:
         self._ready()
-        stream = self._retrying(lambda: _litellm().completion(**self._kwargs(messages), stream=True))
+        stream = self._retrying(lambda: _litellm().completion(**self._kwargs(messages, evidence), stream=True))
         try:
             for chunk in stream:
                 piece = chunk.choices[0].delta.content if chunk.choices else None
                 if piece:
                     yield piece
         except Exception as exc:  # a stream that breaks midway is not retried: text was shown
-            raise self._error(exc) from exc
+            raise self._error(exc, 1) from exc
 
     def _retrying(self, call: Callable):
         delay = BACKOFF_S
@@ -156,12 +160,12 @@ class LiteLLMBackend:
                 return call()
             except Exception as exc:
                 if not _transient(exc) or attempt == self.retries:
-                    raise self._error(exc) from exc
+                    raise self._error(exc, attempt + 1) from exc
                 time.sleep(delay)
                 delay *= 2
         raise AssertionError("unreachable")
 
-    def _error(self, exc: Exception) -> BackendError:
+    def _error(self, exc: Exception, attempts: int) -> BackendError:
         """One message naming the backend, what failed and the setting that fixes it."""
         lite = _litellm()
         text = str(exc)
@@ -175,14 +179,14 @@ class LiteLLMBackend:
         if _unreachable(exc):
             fix = "start the server or fix --api-base (RAG_API_BASE)" if self.api_base else \
                 "check the network, or set --api-base (RAG_API_BASE) to a server you can reach"
-            return BackendError(f"{what} is unreachable (connection failed after {self.retries + 1} attempts); {fix}")
+            return BackendError(f"{what} is unreachable (connection failed, {attempts} attempt(s)); {fix}")
         if isinstance(exc, lite.NotFoundError):
             return BackendError(f"{what}: model not found ({_short(text)}); fix --model (RAG_MODEL)")
         if "LLM Provider NOT provided" in text:
             return BackendError(f"{what}: litellm does not know the provider in {self.model!r}; use a model string "
                                 "such as openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest or ollama/llama3.1 "
                                 "(--model, RAG_MODEL)")
-        return BackendError(f"{what} failed: {_short(text)} (after {self.retries + 1} attempts)")
+        return BackendError(f"{what} failed: {_short(text)} ({attempts} attempt(s))")
 
 
 def _short(text: str, limit: int = 200) -> str:

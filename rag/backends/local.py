@@ -196,12 +196,16 @@ def shared_server(model_path: Path) -> LocalServer:
 
 
 class LocalBackend(LiteLLMBackend):
-    """The litellm backend, pointed at a shared local server started on first use."""
+    """The litellm backend, pointed at a shared local server started on first use.
+
+    It sends llama.cpp a grammar (`rag.prompting.citation_grammar`) so the tiny model's replies
+    are short and carry in-range citation ids; what they claim is still checked afterwards.
+    """
 
     def __init__(self, model_path: Path, *, timeout: float = 60.0, retries: int = 2,
                  max_tokens: int = DEFAULT_MAX_TOKENS, max_evidence: int = DEFAULT_MAX_EVIDENCE):
         super().__init__(f"openai/{DEFAULT_ALIAS}", None, timeout=timeout, retries=retries,
-                         max_tokens=max_tokens, max_evidence=max_evidence, name="local")
+                         max_tokens=max_tokens, max_evidence=max_evidence, name="local", grammar=True)
         self.model_path = model_path
 
     def _ready(self) -> None:

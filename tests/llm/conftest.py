@@ -29,11 +29,11 @@ class ScriptedBackend(LiteLLMBackend):
     def _ready(self) -> None:  # no key check: nothing leaves the process
         pass
 
-    def _kwargs(self, messages):
+    def _kwargs(self, messages, evidence=()):
         if not self.replies:
             raise AssertionError("the scripted backend ran out of replies")
         self.prompts.append(messages)
-        return {**super()._kwargs(messages), "mock_response": self.replies.pop(0)}
+        return {**super()._kwargs(messages, evidence), "mock_response": self.replies.pop(0)}
 
 
 @pytest.fixture
@@ -67,3 +67,9 @@ def llm_engine(engine, local_server):
     """The session engine answering through litellm with the local server; short answers keep CI quick."""
     return engine_with(engine, backend="litellm", model=local_server.model, api_base=local_server.api_base,
                        max_tokens=120, timeout=300.0)
+
+
+@pytest.fixture(scope="session")
+def local_engine(engine, local_server):
+    """The session engine with the `local` backend (its own shared server, with the citation grammar)."""
+    return engine_with(engine, backend="local", max_tokens=200, timeout=300.0)

@@ -19,7 +19,7 @@ import pytest
 from rag import Answer
 from rag.backends.local import LocalServer, packaged_model_path
 from rag.figures import figures, supported_by
-from rag.prompting import strip_markers
+from rag.prompting import parse_reply, strip_markers
 
 QUESTIONS = [
     "How much do Ukrainian officials expect the country's defense to cost in 2026?",
@@ -106,3 +106,18 @@ def test_cli_local_backend_starts_its_own_server(engine):
     data = json.loads(result.stdout)
     assert data["backend"] == "local" and isinstance(data["verified"], bool) and data["citations"]
     assert data["verified"] or data["fallback_reason"]
+
+
+def test_the_local_backend_grammar_makes_every_sentence_cite_a_shown_id(local_engine):
+    # The `local` backend (shared server, GBNF grammar) in process, on a question it may well
+    # get wrong: whatever it says, each sentence carries an id of the evidence it was shown.
+    local = local_engine
+    question = QUESTIONS[0]
+    *pieces, final = list(local.ask_stream(question))
+    _, evidence = local.evidence(question)
+    shown = {e.id for e in evidence[: local.settings.llm_evidence]}
+    reply = parse_reply("".join(pieces), shown)
+    assert reply.claims and all(c.ids for c in reply.claims), reply
+    assert reply.dropped_ids == ()
+    assert final.backend == "local"
+    assert_guarantee(local, final)

@@ -208,3 +208,22 @@ def test_policy_without_repair_goes_straight_to_the_fallback(corpus, docs):
 def test_policy_without_fallback_reports_the_failure(docs):
     outcome = settle(Attempt("Ukraine needs $70 billion.", {}), lambda a: check(a.text, a.cited, docs), backend="x")
     assert outcome.status == FAILED and "cites no evidence" in outcome.reason
+
+
+def test_a_citation_standing_where_the_answer_should_be_is_rejected(remaining, docs):
+    for text in ["The amount partners must pay is [1].", "The evidence is [1].", "Partners must give the following: [1]",
+                 "Shmyhal said partners must give “ [1].", "Partners must give money to the U [1]."]:
+        verdict = check(text, {1: remaining}, docs)
+        assert any("unfinished" in p for p in verdict.problems), (text, verdict.problems)
+
+
+def test_a_quoted_clause_without_markers_is_not_judged_as_unfinished(remaining, docs):
+    clause = spans.cite(docs[remaining.doc_id], remaining.start, remaining.start + 20)  # opens a quotation
+    assert clause.text.startswith("\u201c") and check(clause.text, {1: clause}, docs).ok
+
+
+def test_an_answer_that_only_repeats_the_question_is_rejected(remaining, docs):
+    question = "How much must come from the partners?"
+    verdict = check("It must come from the partners [1].", {1: remaining}, docs, question)
+    assert "the answer only repeats the question: it states nothing from its evidence" in verdict.problems
+    assert check("The remaining $60 billion must come from the partners [1].", {1: remaining}, docs, question).ok
