@@ -5,6 +5,10 @@ Uses only `Engine.retrieve(question, k, mode)`, the chunks a backend is given. F
     recall@k = share of its gold evidence sentences that a top-k chunk overlaps
     hit@k    = 1 if any of them is overlapped
 
+A chunk covers what it overlaps and what its same-story corroboration overlaps: collapsing a
+near-duplicate article's restatement into the better chunk (`rag.dedup`) is the design, so the
+twin's sentence is retrieved, as corroboration, not lost. Every mode is counted the same way.
+
 averaged over answerable items, per category and overall ("answerable").
 """
 
@@ -19,10 +23,8 @@ KS = (1, 3, 5)
 
 
 def _covered(passages, evidence) -> list[bool]:
-    return [
-        any(p.citation.source == e.source and p.citation.start < e.end and e.start < p.citation.end for p in passages)
-        for e in evidence
-    ]
+    spans = [c for p in passages for c in (p.citation, *p.citation.corroborated_by)]
+    return [any(c.source == e.source and c.start < e.end and e.start < c.end for c in spans) for e in evidence]
 
 
 def retrieval_recall(engine, items: Sequence[GoldItem], modes: Sequence[str] = MODES, ks: Sequence[int] = KS) -> list[dict]:

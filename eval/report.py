@@ -115,9 +115,13 @@ def markdown(result: "EvalResult", thresholds: list["Threshold"]) -> str:
     ]
     for run in result.runs:
         lines += [f"## Scores per category — {run.backend}", ""] + _score_table(run.summary) + [""]
-    lines += ["## Retrieval variants — recall@k over gold evidence (Engine.retrieve chunks)", ""]
+    lines += ["## Chunk retrieval — recall@k over gold evidence (Engine.retrieve chunks)", "",
+              "recall@k: share of an item's gold evidence sentences inside a top-k chunk (or the same-story "
+              "chunk folded into it as corroboration); hit@k: any of them.", ""]
     lines += _retrieval_table(result.retrieval) + [""]
-    lines += ["## eval.retrieval_quality.compare", ""]
+    lines += ["## Evidence-sentence retrieval — gold evidence in the top k (eval.retrieval_quality)", "",
+              "recall@k: share of items whose gold evidence sentence is ranked within the top k sentences "
+              "(llama-index: top-k nodes); what the backends read, after chunk retrieval.", ""]
     if result.retrieval_quality:
         lines += _generic_table(result.retrieval_quality) + [""]
     else:
