@@ -5,11 +5,11 @@ Uses only `Engine.retrieve(question, k, mode)`, the chunks a backend is given. F
     recall@k = share of its gold evidence sentences that a top-k chunk overlaps
     hit@k    = 1 if any of them is overlapped
 
+averaged over answerable items, per category and overall ("answerable").
+
 A chunk covers what it overlaps and what its same-story corroboration overlaps: collapsing a
 near-duplicate article's restatement into the better chunk (`rag.dedup`) is the design, so the
 twin's sentence is retrieved, as corroboration, not lost. Every mode is counted the same way.
-
-averaged over answerable items, per category and overall ("answerable").
 """
 
 from __future__ import annotations
