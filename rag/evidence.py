@@ -3,7 +3,8 @@
 Candidates are the sentences inside the retrieved chunks plus the best sentences found directly.
 Each gets a support score in 0..1 from three signals, all explainable:
   dense    cosine between question and sentence embeddings
-  lexical  IDF-weighted share of the question's terms the sentence contains
+  lexical  IDF-weighted share of the question's terms the sentence contains (a WordNet synonym
+           of a term counts half: `rag.thesaurus`)
   kind     the sentence holds the kind of figure the question asks for (money, percent, count, date)
 The engine abstains when the best support is below `Settings.min_support` (or, for questions
 asking for a figure, `min_support_figure`, counting only sentences that state that kind of figure).
@@ -22,8 +23,16 @@ from index.chunking import TextUnit
 from index.store import IndexStore
 from rag.spans import fold
 from rag.terms import tokenize
+from rag.thesaurus import expansions, lemmas_in
 
 W_DENSE, W_LEXICAL, W_KIND = 0.45, 0.45, 0.10
+# What a question term is worth when the sentence has only a WordNet synonym of it ("truce" met by
+# "ceasefire"): a synonym may be meant in another sense, so it counts for less than the word itself.
+W_SYNONYM = 0.5
+# What a question term is worth when it is not in the sentence but in the CONTEXT_SENTENCES before
+# it in the same article: news states the setting ("in Paris on Sunday") once, then the details.
+W_CONTEXT = 0.25
+CONTEXT_SENTENCES = 1
 
 _KIND_CUES = {
     "money": re.compile(r"\bhow much\b|\bamount\b|\bsum\b|\bcost|\bpay\b|\bfund|\bfinanc|\bmoney|\bbudget|\bspend|"
@@ -99,14 +108,28 @@ class EvidenceScorer:
     def idf(self, term: str) -> float:
         return self._idf.get(term, self._unseen_idf)
 
-    def lexical(self, question_terms: list[str], text: str) -> float:
-        """IDF-weighted share of the question's distinct terms present in `text`."""
+    def lexical(self, question_terms: list[str], text: str,
+                synonyms: dict[str, frozenset[tuple[str, ...]]] | None = None, before: str = "") -> float:
+        """IDF-weighted share of the question's distinct terms present in `text`; a term met only
+        through one of its `synonyms` (all of a synonym's terms present) counts `W_SYNONYM`."""
         terms = set(question_terms)
         if not terms:
             return 0.0
         present = set(tokenize(text))
-        total = sum(self.idf(t) for t in terms)
-        return sum(self.idf(t) for t in terms if t in present) / total
+        synonyms = {t: alts for t, alts in (synonyms or {}).items() if t in terms and t not in present}
+        lemmas = lemmas_in(text) if synonyms else frozenset()
+        setting = set(tokenize(before)) if before else set()
+
+        def credit(term: str) -> float:
+            if term in present:
+                return 1.0
+            if any(lemmas.issuperset(alternative) for alternative in synonyms.get(term, ())):
+                return W_SYNONYM
+            if term in setting:
+                return W_CONTEXT
+            return 0.0
+
+        return sum(self.idf(t) * credit(t) for t in terms) / sum(self.idf(t) for t in terms)
 
     def unknown_terms(self, question: str) -> list[str]:
         """Question terms that occur nowhere in the corpus."""
@@ -116,9 +139,17 @@ class EvidenceScorer:
         return [u for u in self.store.sentences.units
                 if u.doc_id == chunk.doc_id and chunk.start <= u.start and u.end <= chunk.end]
 
+    def _before(self, row: int | None, unit: TextUnit) -> str:
+        """The text of the CONTEXT_SENTENCES sentences before `unit` in its article."""
+        if row is None or not W_CONTEXT:
+            return ""
+        units = self.store.sentences.units[max(row - CONTEXT_SENTENCES, 0): row]
+        return " ".join(u.text for u in units if u.doc_id == unit.doc_id)
+
     def score(self, question: str, query_vector: np.ndarray, units: list[TextUnit]) -> list[Scored]:
         """Support for each unit, best first; duplicates removed."""
         terms = tokenize(question)
+        synonyms = expansions(question)
         kind = asked_kind(question)
         out: dict[tuple, Scored] = {}
         for unit in units:
@@ -132,7 +163,7 @@ class EvidenceScorer:
                 previous = self.store.sentences.units[row - 1]
                 if previous.doc_id == unit.doc_id:
                     context = f"{previous.text} {unit.text}"
-            lexical = self.lexical(terms, context)
+            lexical = self.lexical(terms, context, synonyms, self._before(row, unit))
             kind_ok = has_kind(unit.text, kind)
             score = W_DENSE * max(dense, 0.0) + W_LEXICAL * lexical + (W_KIND if kind_ok else 0.0)
             out[key] = Scored(unit, score, dense, lexical, kind_ok)
