@@ -41,16 +41,16 @@ def test_every_citation_slices_exactly_from_its_file(engine, corpus_dir):
 
 
 def test_dev_questions_meet_the_quality_bar(engine):
-    """Answerable dev questions right (figure/position in the answer + the stating sentence cited),
-    and every unanswerable one abstains. 0.8 is the bar reached on all 46 dev questions (27/32);
-    the first 30, written with the sentences in view, reach 0.95 (21/22); see eval/dev_check.py."""
+    """The issue's bar: >= 90% of answerable dev questions right (figure/position in the answer and
+    the stating sentence cited), and every unanswerable one abstains. All 46 reach 0.906 (29/32);
+    the first 30, written with the sentences in view, reach 1.0 (22/22); see eval/dev_check.py."""
     items = load_items()
     result = run(engine, items)
     failures = [r for r in result["rows"] if not r["ok"]]
-    assert result["accuracy_answerable"] >= 0.8, failures
+    assert result["accuracy_answerable"] >= 0.9, failures
     assert result["abstention_accuracy"] == 1.0, failures
     first = run(engine, items[:30])
-    assert first["accuracy_answerable"] >= 0.9, failures
+    assert first["accuracy_answerable"] >= 0.95, failures
 
 
 def test_answer_is_short_and_cites_the_stating_sentence(engine):
