@@ -6,15 +6,14 @@ figure in every sentence, altered, must be rejected), and the repair/fallback po
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 import pytest
 
 from index.chunking import split_sentences
+from eval.bench_llm import plant
 from index.documents import load_corpus
 from rag import spans
-from rag.figures import figures
 from rag.verify import FAILED, FALLBACK, REPAIRED, VERIFIED, Attempt, check, settle
 
 
@@ -113,51 +112,20 @@ def test_text_without_markers_is_one_claim_citing_everything(remaining, docs):
 
 
 # -- planted figures: every figure of every sentence in the corpus, altered ------------------
-
-_OTHER_WORD = {"half": "a third", "a fifth": "a quarter", "a quarter": "a fifth", "a third": "half",
-               "two": "seven", "three": "eight", "four": "nine", "five": "eleven", "six": "nine", "ten": "twelve",
-               "a dozen": "twenty", "twenty": "forty", "thirty": "sixty",
-               "Monday": "Friday", "Tuesday": "Saturday", "Sunday": "Thursday", "March": "October"}
-_OTHER_CURRENCY = {"$": "€", "€": "£", "£": "$"}
-
-
-def _planted(text: str) -> list[str]:
-    """`text` (one figure as written) with its value changed, in every way a rule applies."""
-    out = []
-    digits = re.search(r"\d+(?:[.,]\d+)*", text)
-    if digits:
-        raw = digits.group()
-        new = float(raw.replace(",", "")) * 7 + 3
-        shown = f"{new:,.2f}".rstrip("0").rstrip(".") if "." in raw else f"{int(new):,}"
-        out.append(text[: digits.start()] + shown + text[digits.end():])
-        if text[0] in _OTHER_CURRENCY:
-            out.append(_OTHER_CURRENCY[text[0]] + text[1:])
-    other = _OTHER_WORD.get(text) or _OTHER_WORD.get(text.lower())
-    if other:
-        out.append(other)
-    return out
-
-
-def _planted_cases(corpus):
-    for doc in corpus.documents:
-        for s in split_sentences(doc):
-            citation = spans.cite(doc, s.start, s.end)
-            for f in figures(s.text):
-                for wrong in _planted(f.text):
-                    if re.sub(r"[,\s]", "", wrong).lower() in re.sub(r"[,\s]", "", s.text).lower():
-                        continue  # the altered figure happens to be stated in the sentence anyway
-                    yield citation, f, s.text[: f.start] + wrong + s.text[f.end:]
+# The alterations are eval.bench_llm's (`plant`), the same ones its report counts.
 
 
 def test_every_planted_wrong_figure_is_rejected(corpus, docs):
-    cases = list(_planted_cases(corpus))
-    assert len(cases) >= 80  # every figure the corpus states, most in two ways
-    accepted = []
-    for citation, original, planted in cases:
-        assert check(citation.text + " [1].", {1: citation}, docs).ok  # the true sentence passes
-        if check(planted + " [1].", {1: citation}, docs).ok:
-            accepted.append((original.text, planted))
-    assert accepted == []
+    planted, escaped = 0, []
+    for doc in corpus.documents:
+        for s in split_sentences(doc):
+            cited = {1: spans.cite(doc, s.start, s.end)}
+            assert check(s.text + " [1].", cited, docs).ok  # the true sentence passes
+            result = plant(s.text + " [1].", cited, docs)
+            planted += result["planted"]
+            escaped += result["escaped"]
+    assert planted >= 80  # every figure the corpus states, most in two ways
+    assert escaped == []
 
 
 def test_planted_figures_in_paraphrases_are_rejected(remaining, docs):
