@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -70,11 +71,14 @@ class WordNet:
         self._exceptions = {pos: self._read_exceptions(pos) for pos in POS}
         self._index_files = {pos: (self.root / f"index.{name}").open("rb") for pos, name in POS.items()}
         self._data_files = {pos: (self.root / f"data.{name}").open("rb") for pos, name in POS.items()}
+        # A lookup is seek-then-read on a shared file; the UI answers several users at once.
+        self._lock = threading.Lock()
 
     @lru_cache(maxsize=65536)
     def senses(self, lemma: str, pos: str) -> tuple[int, ...]:
         """Synset offsets of a lemma, most frequent sense first; () when WordNet lacks it."""
-        line = _find_line(self._index_files[pos], lemma.encode("utf-8"))
+        with self._lock:
+            line = _find_line(self._index_files[pos], lemma.encode("utf-8"))
         if line is None:
             return ()
         fields = line.decode("utf-8").split()
@@ -94,7 +98,8 @@ class WordNet:
     @lru_cache(maxsize=65536)
     def synset(self, pos: str, offset: int) -> tuple[tuple[str, ...], tuple[tuple[str, int, str, int], ...]]:
         """A synset's words, and its pointers as (symbol, offset, pos, source word number)."""
-        line = _find_line(self._data_files[pos], b"%08d" % offset)
+        with self._lock:
+            line = _find_line(self._data_files[pos], b"%08d" % offset)
         if line is None:
             raise ThesaurusError(f"WordNet data.{POS[pos]} has no synset {offset}: the files in {self.root} are damaged")
         fields = line.decode("utf-8").split(" | ")[0].split()

@@ -86,3 +86,15 @@ def test_setting_comes_from_the_same_article_only(engine):
     first_of_second_doc = next(i for i, u in enumerate(units) if u.doc_id != units[0].doc_id)
     assert scorer._before(first_of_second_doc, units[first_of_second_doc]) == ""
     assert scorer._before(1, units[1]) == units[0].text
+
+
+def test_lookups_from_many_threads_agree_with_one_thread(tmp_path):
+    """The UI answers several users at once; lookups seek in shared files."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    words = ["truce", "outstrip", "ratify", "yearly", "parliaments", "negotiations", "assistance", "monitoring"] * 25
+    expected = {w: thesaurus.WordNet().related(w) for w in set(words)}
+    fresh = thesaurus.WordNet()  # empty caches: every thread really reads the files
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(fresh.related, words))
+    assert got == [expected[w] for w in words]
