@@ -4,7 +4,7 @@ Candidates are the sentences inside the retrieved chunks plus the best sentences
 Each gets a support score in 0..1 from three signals, all explainable:
   dense    cosine between question and sentence embeddings
   lexical  IDF-weighted share of the question's terms the sentence contains (a WordNet synonym
-           of a term counts half: `rag.thesaurus`)
+           of a term counts half: `rag.thesaurus`; a term in the sentence before, a quarter)
   kind     the sentence holds the kind of figure the question asks for (money, percent, count, date)
 The engine abstains when the best support is below `Settings.min_support` (or, for questions
 asking for a figure, `min_support_figure`, counting only sentences that state that kind of figure).
@@ -23,7 +23,7 @@ from index.chunking import TextUnit
 from index.store import IndexStore
 from rag.spans import fold
 from rag.terms import tokenize
-from rag.thesaurus import expansions, lemmas_in
+from rag.thesaurus import Synonym, expansions, lemmas_in
 
 W_DENSE, W_LEXICAL, W_KIND = 0.45, 0.45, 0.10
 # What a question term is worth when the sentence has only a WordNet synonym of it ("truce" met by
@@ -109,9 +109,10 @@ class EvidenceScorer:
         return self._idf.get(term, self._unseen_idf)
 
     def lexical(self, question_terms: list[str], text: str,
-                synonyms: dict[str, frozenset[tuple[str, ...]]] | None = None, before: str = "") -> float:
+                synonyms: dict[str, frozenset[Synonym]] | None = None, before: str = "") -> float:
         """IDF-weighted share of the question's distinct terms present in `text`; a term met only
-        through one of its `synonyms` (all of a synonym's terms present) counts `W_SYNONYM`."""
+        through one of its `synonyms` (all of a synonym's words present) counts `W_SYNONYM`, one
+        met only in the text `before` it counts `W_CONTEXT`."""
         terms = set(question_terms)
         if not terms:
             return 0.0
@@ -139,11 +140,11 @@ class EvidenceScorer:
         return [u for u in self.store.sentences.units
                 if u.doc_id == chunk.doc_id and chunk.start <= u.start and u.end <= chunk.end]
 
-    def _before(self, row: int | None, unit: TextUnit) -> str:
-        """The text of the CONTEXT_SENTENCES sentences before `unit` in its article."""
-        if row is None or not W_CONTEXT:
+    def _before(self, row: int | None, unit: TextUnit, n: int = CONTEXT_SENTENCES) -> str:
+        """The text of the `n` sentences before `unit` (at `row` of the sentence table) in its article."""
+        if row is None:
             return ""
-        units = self.store.sentences.units[max(row - CONTEXT_SENTENCES, 0): row]
+        units = self.store.sentences.units[max(row - n, 0): row]
         return " ".join(u.text for u in units if u.doc_id == unit.doc_id)
 
     def score(self, question: str, query_vector: np.ndarray, units: list[TextUnit]) -> list[Scored]:
@@ -159,10 +160,8 @@ class EvidenceScorer:
             row = self._row.get(key)
             dense = float(self.store.sentences.vectors[row] @ query_vector) if row is not None else 0.0
             context = unit.text
-            if row is not None and row > 0 and refers_back(unit.text):
-                previous = self.store.sentences.units[row - 1]
-                if previous.doc_id == unit.doc_id:
-                    context = f"{previous.text} {unit.text}"
+            if refers_back(unit.text) and (previous := self._before(row, unit, 1)):
+                context = f"{previous} {unit.text}"
             lexical = self.lexical(terms, context, synonyms, self._before(row, unit))
             kind_ok = has_kind(unit.text, kind)
             score = W_DENSE * max(dense, 0.0) + W_LEXICAL * lexical + (W_KIND if kind_ok else 0.0)

@@ -44,6 +44,9 @@ _SUFFIXES = {
     "r": [],
 }
 _ADJ_MARKER = re.compile(r"\([a-z]+\)$")
+_WORD = re.compile(r"[A-Za-z]+")
+
+Synonym = tuple[str, ...]  # the words of a synonym, each matched by dictionary form
 
 
 class ThesaurusError(RagError):
@@ -167,14 +170,6 @@ def wordnet() -> WordNet:
     return WordNet()
 
 
-# A question word is not expanded when it is capitalised mid-sentence: names mean exactly what they
-# say, and WordNet's senses for them ("Washington" -> "capital") only add false matches.
-_WORD = re.compile(r"[A-Za-z]+")
-
-
-Synonym = tuple[str, ...]  # the words of a synonym, each matched by dictionary form
-
-
 def expansions(question: str) -> dict[str, frozenset[Synonym]]:
     """For each expandable question term (as `tokenize` spells it), the synonyms that stand for
     it: their words, plus a spaced or hyphenated one written as one word ("cease-fire" ->
@@ -183,6 +178,8 @@ def expansions(question: str) -> dict[str, frozenset[Synonym]]:
     for i, match in enumerate(_WORD.finditer(fold(question))):
         raw = match.group()
         stems = tokenize(raw)
+        # A word capitalised mid-question is a name: it means exactly what it says, and WordNet's
+        # senses for names ("Washington" -> "capital") only add false matches.
         if len(stems) != 1 or (i > 0 and raw[0].isupper()):
             continue
         own = wordnet().lemmas(raw)
