@@ -46,6 +46,42 @@ def test_figure_keys_are_stated_in_the_evidence(gold):
             assert any(fold(k).lower() in stated for k in item.keys), item.id
 
 
+def _surname(name: str) -> str:
+    return _words(name)[-1]
+
+
+def test_attribution_items_name_their_speaker(gold):
+    """Every attribution item has a speaker; at least one of them is asked for in both
+    same-story articles (000 and 001), and the speakers are varied."""
+    attribution = [i for i in gold if i.category == "attribution"]
+    assert all(i.speaker for i in attribution)
+    assert len({i.speaker for i in attribution}) >= 8
+    both = [i for i in attribution if {e.source[:3] for e in i.evidence} >= {"000", "001"}]
+    assert len(both) >= 2
+
+
+def test_misattribution_items_ask_the_wrong_speaker(gold):
+    """The asked speaker is named in the question, is not the true speaker, and the true speaker
+    is not named in the question (the question must not give the answer away)."""
+    items = [i for i in gold if i.category == "misattribution"]
+    assert any(i.true_speaker is None for i in items) and sum(i.true_speaker is not None for i in items) >= 10
+    for item in items:
+        question = " ".join(_words(item.question))
+        assert " ".join(_words(item.asked_speaker)) in question, item.id
+        if item.true_speaker:
+            assert _surname(item.asked_speaker) != _surname(item.true_speaker), item.id
+            assert _surname(item.true_speaker) not in _words(item.question), item.id
+            assert item.evidence, item.id
+        else:
+            assert not item.evidence, item.id
+
+
+def test_items_round_trip_through_to_dict(gold, tmp_path):
+    path = tmp_path / "gold.jsonl"
+    path.write_text("".join(json.dumps(i.to_dict(), ensure_ascii=False) + "\n" for i in gold), encoding="utf-8")
+    assert load_gold(path) == gold
+
+
 def test_multi_source_items_cite_several_articles(gold):
     for item in gold:
         if item.category == "multi_source":
@@ -89,6 +125,21 @@ def test_a_shifted_offset_is_reported(gold, corpus_dir, tmp_path):
     ('{"id": "x", "category": "unanswerable", "question": "q", "reference": "", "keys": ["1"], "evidence": []}', "empty keys"),
     ('{"id": "x", "category": "figure", "question": "q", "reference": "r", "keys": ["1"], "evidence": []}', "need a reference and evidence"),
     ("not json", "not valid JSON"),
+    ('{"id": "x", "category": "offtopic", "question": "q", "reference": "r", "keys": [], '
+     '"evidence": [{"source": "a.txt", "start": 0, "end": 1, "text": "a"}]}', "offtopic items must have empty keys and evidence"),
+    ('{"id": "x", "category": "misattribution", "question": "q", "reference": "r", "keys": [], "evidence": [], '
+     '"asked_speaker": "Zelensky", "true_speaker": "Denys Shmyhal"}', "needs the true speaker's sentence"),
+    ('{"id": "x", "category": "misattribution", "question": "q", "reference": "r", "keys": [], '
+     '"evidence": [{"source": "a.txt", "start": 0, "end": 1, "text": "a"}], '
+     '"asked_speaker": "Costa", "true_speaker": null}', "must have empty evidence"),
+    ('{"id": "x", "category": "misattribution", "question": "q", "reference": "r", "keys": [], "evidence": [], '
+     '"true_speaker": null}', "need field.s. asked_speaker"),
+    ('{"id": "x", "category": "attribution", "question": "q", "reference": "r", "keys": [], '
+     '"evidence": [{"source": "a.txt", "start": 0, "end": 1, "text": "a"}]}', "need field.s. speaker"),
+    ('{"id": "x", "category": "attribution", "question": "q", "reference": "r", "keys": [], '
+     '"evidence": [{"source": "a.txt", "start": 0, "end": 1, "text": "a"}], "speaker": ""}', "must be a name"),
+    ('{"id": "x", "category": "figure", "question": "q", "reference": "r", "keys": ["1"], '
+     '"evidence": [{"source": "a.txt", "start": 0, "end": 1, "text": "a"}], "speaker": "Merz"}', "do not belong"),
 ])
 def test_malformed_lines_are_named(tmp_path, bad, message):
     path = tmp_path / "gold.jsonl"
