@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 import typing as t
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from ragas.metrics import NonLLMContextPrecisionWithReference, NonLLMContextRecall, StringPresence
 
+from eval.gold import ABSTAIN, ANSWERABLE_ALL
 from rag.spans import fold
 
 NAN = float("nan")
@@ -64,10 +66,18 @@ class AnswerFacts:
     citations: tuple[Span, ...]
     evidence: tuple[Span, ...]
     keys: tuple[str, ...]
+    asked_speaker: str | None = None  # misattribution: the speaker the question names
+    true_speaker: str | None = None  # misattribution: who did say it (None: nobody)
+    speakers: tuple[str, ...] = ()  # structured speakers the answer names, if its JSON has any
 
     @property
     def answerable(self) -> bool:
-        return self.category != "unanswerable"
+        """The right behaviour is to answer (figure, position, multi_source, attribution)."""
+        return self.category in ANSWERABLE_ALL
+
+    @property
+    def should_abstain(self) -> bool:
+        return self.category in ABSTAIN
 
 
 class CorpusFiles:
@@ -267,26 +277,138 @@ class FiguresInCitations(_FactsMetric):
 
 @dataclass
 class EvidenceHit(_FactsMetric):
-    """1 when a citation overlaps a gold evidence span; 0 when none does or the engine abstained."""
+    """1 when a citation overlaps a gold evidence span; 0 when none does or the engine abstained.
+
+    Misattribution items with a true speaker count only when the answer does not abstain (then
+    it should cite the true speaker's sentence); NaN for items without evidence."""
 
     name: str = "evidence_hit"
 
     async def _single_turn_ascore(self, sample: SingleTurnSample, callbacks) -> float:
         facts = self._facts(sample)
-        if not facts.answerable:
+        if facts.category == "misattribution":
+            if facts.abstained or not facts.evidence:
+                return NAN
+        elif not facts.answerable:
             return NAN
         return float(any(c.overlaps(e) for c in facts.citations for e in facts.evidence))
 
 
 @dataclass
 class AbstentionCorrect(_FactsMetric):
-    """1 when the engine abstained exactly on the unanswerable items (answered the rest)."""
+    """1 when the engine abstained exactly on the items it should (unanswerable, offtopic) and
+    answered the rest; NaN on misattribution items, where both are right."""
 
     name: str = "abstention_correct"
 
     async def _single_turn_ascore(self, sample: SingleTurnSample, callbacks) -> float:
         facts = self._facts(sample)
-        return float(facts.abstained == (not facts.answerable))
+        if facts.category == "misattribution":
+            return NAN
+        return float(facts.abstained == facts.should_abstain)
+
+
+# -- wrong_speaker: presenting the asked speaker as the source on a misattribution item --------
+
+# A sentence that says the asked speaker did NOT say it ("the articles do not quote Merz",
+# "Merz did not say this", "no statement by Merz", "attributed to Sánchez rather than Merz").
+_DENIAL = re.compile(
+    r"\b(?:do|does|did)\s+not\s+(?:quote|say|state|attribute|mention|report|contain)"
+    r"|n't\s+(?:quote|say|state|attribute|mention|report|contain)"
+    r"|\bnot\s+(?:quoted|said|stated|attributed|mentioned|reported)\b"
+    r"|\bnever\s+(?:quoted|said|says|stated)\b"
+    r"|\bno\s+(?:quotes?|quotations?|statements?|record|remarks?)\b"
+    r"|\brather\s+than\b|\bmisattribut|\bnot\s+(?:by|from)\b",
+    re.IGNORECASE,
+)
+# A sentence that presents someone as the source: a reporting verb or "according to".
+_ATTRIBUTES = re.compile(
+    r"\b(?:said|says|say|saying|told|tells|stated|states|stating|described|describes|called|calls|"
+    r"noted|notes|argued|argues|warned|warns|stressed|stresses|emphasi[sz]ed|added|revealed|"
+    r"highlighted|remarked|insisted|declared|announced|asserted|explained|urged|reaffirmed|"
+    r"signall?ed|indicated|expressed|predicted|claimed|believes?|thinks?|according\s+to|in\s+\w+'s\s+words)\b",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)\]]*\s+|\n+")
+
+
+def _plain(text: str) -> str:
+    """Lower case, accents dropped, quotes and dashes folded: "Sánchez" and "Sanchez" match."""
+    decomposed = unicodedata.normalize("NFKD", fold(text))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
+
+
+def _name_pattern(name: str) -> re.Pattern:
+    """A person is matched by their surname, the last word of the name, at a word start (so
+    "Zelensky" also finds "Zelenskyy"); a title ("the German chancellor") as the whole phrase
+    after "the"."""
+    words = re.findall(r"\w+", _plain(name))
+    if not words:
+        raise ValueError(f"speaker name {name!r} has no letters")
+    if words[0] == "the" and len(words) > 1:
+        return re.compile(r"\b" + r"\W+".join(map(re.escape, words[1:])) + r"\b")
+    return re.compile(r"\b" + re.escape(words[-1]))
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+def wrong_speaker(text: str, abstained: bool, asked: str, true: str | None, speakers: t.Sequence[str] = ()) -> float:
+    """1.0 when a non-abstaining answer presents `asked` as the source of the statement, else 0.0.
+
+    The rule, computed from the answer JSON alone:
+
+    * An abstention is never a wrong speaker (0).
+    * A *claim* is an answer sentence that names the asked speaker with a reporting verb
+      ("said", "according to", ...) and neither denies it (`_DENIAL`: "do not quote",
+      "did not say", "rather than", ...) nor names the true speaker. One claim makes it 1.
+    * A *correction* is a sentence that names the asked speaker and denies it, or any sentence
+      naming the true speaker. An answer with no correction is 1 even without naming anyone:
+      answering "what did X say" with the statement and no speaker presents X as its source.
+    * Structured speakers (`speakers`: the `speaker` of any statement, claim or citation in the
+      answer JSON) take part when present: one matching the asked speaker (and not the true
+      one) is a claim, one matching the true speaker is a correction.
+
+    Known limit: a sentence that names both speakers is never a claim ("Shmyhal, not Zelensky,
+    said ..." must not count), so "Zelensky said ..., as Shmyhal also did" slips through.
+    """
+    if abstained:
+        return 0.0
+    asked_re = _name_pattern(asked)
+    true_re = _name_pattern(true) if true else None
+    claimed = corrected = False
+    for sentence in _sentences(text):
+        plain = _plain(sentence)
+        names_asked = bool(asked_re.search(plain))
+        names_true = bool(true_re and true_re.search(plain))
+        denies = bool(_DENIAL.search(plain))
+        if names_asked and not denies and not names_true and _ATTRIBUTES.search(plain):
+            claimed = True
+        if names_true or (names_asked and denies):
+            corrected = True
+    for speaker in speakers:
+        plain = _plain(speaker)
+        if true_re and true_re.search(plain):
+            corrected = True
+        elif asked_re.search(plain):
+            claimed = True
+    return float(claimed or not corrected)
+
+
+@dataclass
+class WrongSpeaker(_FactsMetric):
+    """Misattribution items: 1 when the answer presents the asked speaker as the source (see
+    `wrong_speaker`); NaN on every other category. Lower is better; gated as a maximum."""
+
+    name: str = "wrong_speaker"
+
+    async def _single_turn_ascore(self, sample: SingleTurnSample, callbacks) -> float:
+        facts = self._facts(sample)
+        if facts.category != "misattribution" or not facts.asked_speaker:
+            return NAN
+        return wrong_speaker(sample.response or "", facts.abstained, facts.asked_speaker, facts.true_speaker,
+                             facts.speakers)
 
 
 def non_llm_metrics(facts: t.Mapping[str, AnswerFacts], corpus: CorpusFiles) -> list[SingleTurnMetric]:
@@ -300,6 +422,7 @@ def non_llm_metrics(facts: t.Mapping[str, AnswerFacts], corpus: CorpusFiles) -> 
         FiguresInCitations(facts=facts),
         EvidenceHit(facts=facts),
         AbstentionCorrect(facts=facts),
+        WrongSpeaker(facts=facts),
     ]
 
 

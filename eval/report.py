@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from eval.gate import Threshold
     from eval.runner import EvalResult
 
-SCOPES = ("figure", "position", "multi_source", "unanswerable", "answerable", "all")
+SCOPES = ("figure", "position", "multi_source", "attribution", "misattribution", "unanswerable", "offtopic",
+          "answerable", "answerable_all", "unanswerable_offtopic", "all")
+CHART_SCOPES = ("figure", "position", "multi_source", "attribution", "misattribution", "unanswerable", "offtopic", "all")
 METRIC_NOTES = {
     "context_recall": "ragas NonLLMContextRecall: share of gold evidence sentences found inside a retrieved chunk",
     "context_precision": "ragas NonLLMContextPrecisionWithReference: average precision of the retrieved chunks",
@@ -26,13 +28,16 @@ METRIC_NOTES = {
     "citation_exact": "span grounding: share of citations whose offsets slice exactly to their text",
     "figures_grounded": "span grounding: share of the answer's figures present in its cited spans",
     "evidence_hit": "span grounding: a citation overlaps a gold evidence span (0 when abstaining)",
-    "abstention_correct": "span grounding: abstained exactly when the item is unanswerable",
+    "abstention_correct": "span grounding: abstained exactly when the item is unanswerable or offtopic "
+                          "(not scored on misattribution, where correcting and abstaining are both right)",
+    "wrong_speaker": "misattribution: the answer presents the asked speaker as the source (lower is better; "
+                     "rule in eval.metrics.wrong_speaker)",
     "faithfulness": "ragas Faithfulness (judge): answer claims supported by the retrieved contexts",
     "factual_correctness(mode=f1)": "ragas FactualCorrectness (judge): claim F1 against the reference answer",
     "nv_accuracy": "ragas AnswerAccuracy (judge): agreement with the reference answer",
 }
 CHART_METRICS = ("context_recall", "context_precision", "evidence_hit", "string_present", "citation_exact",
-                 "abstention_correct", "faithfulness", "factual_correctness(mode=f1)", "nv_accuracy")
+                 "abstention_correct", "wrong_speaker", "faithfulness", "factual_correctness(mode=f1)", "nv_accuracy")
 
 
 def _clean(value):
@@ -52,7 +57,9 @@ def _fmt(value: float | None) -> str:
 
 def row_problems(row: dict) -> list[str]:
     """Why a row counts as a failure, in words; empty when it passed every check."""
-    s, answerable = row.get("scores", {}), row["category"] != "unanswerable"
+    from eval.gold import ABSTAIN, ANSWERABLE_ALL
+
+    s, answerable = row.get("scores", {}), row["category"] in ANSWERABLE_ALL
     out = []
     if row.get("error"):
         out.append(f"backend error: {row['error']}")
@@ -62,8 +69,12 @@ def row_problems(row: dict) -> list[str]:
         out.append("no citation overlaps the gold evidence")
     if s.get("string_present") == 0 and not row["abstained"]:
         out.append(f"no key figure in the answer (keys: {', '.join(row.get('keys', []))})")
-    if not answerable and not row["abstained"]:
-        out.append("answered an unanswerable question")
+    if row["category"] in ABSTAIN and not row["abstained"]:
+        out.append(f"answered an {row['category']} question")
+    if s.get("wrong_speaker") == 1:
+        out.append("presented the asked speaker as the source of a statement they did not make")
+    if row["category"] == "misattribution" and s.get("evidence_hit") == 0:
+        out.append("answered without citing the true speaker's sentence")
     if s.get("citation_exact") is not None and s["citation_exact"] < 1:
         out.append("a citation does not slice exactly from its article")
     if s.get("figures_grounded") is not None and s["figures_grounded"] < 1:
@@ -132,8 +143,8 @@ def markdown(result: "EvalResult", thresholds: list["Threshold"]) -> str:
         lines += [f"- {f}" for f in result.failures] + [""]
     else:
         lines += [f"Passed: all {len(thresholds)} thresholds met.", ""]
-    lines += ["| where | threshold | minimum |", "|---|---|---|"]
-    lines += [f"| {t.scope} | {t.metric} | {t.minimum:.3f} |" for t in thresholds] + [""]
+    lines += ["| where | threshold | bound |", "|---|---|---|"]
+    lines += [f"| {t.scope} | {t.metric} | {'≤' if t.kind == 'max' else '≥'} {t.limit:.3f} |" for t in thresholds] + [""]
     lines += ["## Failures per question", ""]
     any_failure = False
     for run in result.runs:
@@ -159,7 +170,7 @@ def chart(result: "EvalResult", path: Path) -> None:
     panels = len(result.runs) + 1
     fig, axes = plt.subplots(panels, 1, figsize=(12, 3.6 * panels), squeeze=False)
     for ax, run in zip(axes[:, 0], result.runs):
-        scopes = [s for s in ("figure", "position", "multi_source", "unanswerable", "all") if s in run.summary]
+        scopes = [s for s in CHART_SCOPES if s in run.summary]
         metrics = [m for m in CHART_METRICS if any(run.summary[s].get(m, {}).get("n") for s in scopes)]
         width = 0.8 / max(len(metrics), 1)
         x = np.arange(len(scopes))
@@ -186,6 +197,10 @@ def chart(result: "EvalResult", path: Path) -> None:
     plt.close(fig)
 
 
+def _bound_key(t: "Threshold") -> str:
+    return "maximum" if t.kind == "max" else "minimum"
+
+
 def _summary_json(result: "EvalResult", thresholds: list["Threshold"]) -> dict:
     return {
         "config": result.config,
@@ -195,9 +210,9 @@ def _summary_json(result: "EvalResult", thresholds: list["Threshold"]) -> dict:
         "retrieval_quality_note": result.retrieval_quality_note,
         "gate": {
             "passed": not result.failures,
-            "thresholds": [{"scope": t.scope, "metric": t.metric, "minimum": t.minimum} for t in thresholds],
+            "thresholds": [{"scope": t.scope, "metric": t.metric, _bound_key(t): t.limit} for t in thresholds],
             "failures": [{"where": f.where, "scope": f.threshold.scope, "metric": f.threshold.metric,
-                          "value": f.value, "minimum": f.threshold.minimum} for f in result.failures],
+                          "value": f.value, _bound_key(f.threshold): f.threshold.limit} for f in result.failures],
         },
     }
 

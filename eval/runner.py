@@ -22,14 +22,18 @@ from typing import Callable, Sequence
 
 import index.offline  # noqa: F401  (RAGAS_DO_NOT_TRACK, HF offline: before ragas, torch, litellm)
 from eval.gate import GateFailure, check, load_thresholds
-from eval.gold import GoldItem, load_gold
+from eval.gold import ABSTAIN, ANSWERABLE, ANSWERABLE_ALL, CATEGORIES, GoldItem, load_gold
 from eval.metrics import AnswerFacts, CorpusFiles, Span, is_nan, non_llm_metrics
 from eval.recall import MODES, retrieval_recall
 from rag.backends import available as available_backends
 from rag.errors import RagError
 
 REPORTS = Path(__file__).resolve().parent / "reports"
-CATEGORY_ORDER = ("figure", "position", "multi_source", "unanswerable")
+CATEGORY_ORDER = CATEGORIES
+# Scopes over several categories (eval/gold.py): `answerable` keeps its meaning (figure, position,
+# multi_source: what the thresholds were set on); `answerable_all` adds attribution;
+# `unanswerable_offtopic` is every category where abstaining is right.
+GROUP_SCOPES = {"answerable": ANSWERABLE, "answerable_all": ANSWERABLE_ALL, "unanswerable_offtopic": ABSTAIN}
 
 
 @dataclass(frozen=True)
@@ -75,11 +79,14 @@ def _answer_row(engine, item: GoldItem, backend: str, k: int | None) -> dict:
         return {"id": item.id, "category": item.category, "question": item.question, "backend": backend,
                 "keys": list(item.keys), "answer": "", "abstained": True, "citations": [], "passages": [], "error": str(exc),
                 "seconds": time.perf_counter() - t0}
+    as_json = answer.to_dict()
     return {
         "id": item.id, "category": item.category, "question": item.question, "backend": backend,
         "keys": list(item.keys), "answer": answer.text, "abstained": answer.abstained,
         "citations": [c.to_dict() for c in answer.citations],
         "passages": [p.to_dict() for p in answer.passages],
+        # who the answer says said what, when its JSON has it (wrong_speaker reads these)
+        "statements": as_json.get("statements", []), "claims": as_json.get("claims", []),
         "error": "", "seconds": time.perf_counter() - t0,
     }
 
@@ -88,7 +95,7 @@ def _sample(row: dict, item: GoldItem, judged: bool):
     from ragas.dataset_schema import SingleTurnSample
 
     reference = item.reference
-    if not item.answerable and judged:
+    if item.expects_abstention and judged:
         from eval.judge import JUDGE_UNANSWERABLE_REFERENCE
 
         reference = JUDGE_UNANSWERABLE_REFERENCE
@@ -103,10 +110,18 @@ def _sample(row: dict, item: GoldItem, judged: bool):
     )
 
 
+def answer_speakers(row: dict) -> tuple[str, ...]:
+    """The `speaker` of every statement, claim and citation in an answer row, where present."""
+    parts = [*row.get("statements", []), *row.get("claims", []), *row.get("citations", [])]
+    return tuple(p["speaker"] for p in parts if isinstance(p, dict) and isinstance(p.get("speaker"), str) and p["speaker"])
+
+
 def _facts(row: dict, item: GoldItem) -> AnswerFacts:
     spans = lambda seq: tuple(Span(s["source"], s["start"], s["end"], s["text"]) for s in seq)  # noqa: E731
     return AnswerFacts(item.category, row["abstained"], spans(row["citations"]),
-                       spans(e.to_dict() for e in item.evidence), item.keys)
+                       spans(e.to_dict() for e in item.evidence), item.keys,
+                       asked_speaker=item.asked_speaker, true_speaker=item.true_speaker,
+                       speakers=answer_speakers(row))
 
 
 def score_rows(rows: list[dict], items: Sequence[GoldItem], corpus_dir: Path, judge: Judge | None = None,
@@ -136,9 +151,10 @@ def score_rows(rows: list[dict], items: Sequence[GoldItem], corpus_dir: Path, ju
 
 
 def summarise(rows: list[dict]) -> dict[str, dict[str, dict]]:
-    """Mean of every metric per category, over answerable items, and over all, ignoring NaN."""
+    """Mean of every metric per category, per `GROUP_SCOPES` group, and over all, ignoring NaN."""
     scopes: dict[str, list[dict]] = {c: [r for r in rows if r["category"] == c] for c in CATEGORY_ORDER}
-    scopes["answerable"] = [r for r in rows if r["category"] != "unanswerable"]
+    for scope, categories in GROUP_SCOPES.items():
+        scopes[scope] = [r for r in rows if r["category"] in categories]
     scopes["all"] = rows
     metrics = list(dict.fromkeys(m for r in rows for m in r["scores"]))
     out: dict[str, dict[str, dict]] = {}

@@ -23,12 +23,17 @@ def test_the_report_has_every_row_a_table_and_a_chart(baseline_report, gold_item
     _, out, data = baseline_report
     assert [r["id"] for r in data["rows"]] == [i.id for i in gold_items]
     assert {"context_recall", "context_precision", "string_present", "quoted_spans_alignment", "citation_exact",
-            "figures_grounded", "evidence_hit", "abstention_correct"} <= set(data["rows"][0]["scores"])
+            "figures_grounded", "evidence_hit", "abstention_correct", "wrong_speaker"} <= set(data["rows"][0]["scores"])
     summary = data["summary"]["extractive"]
-    assert set(summary) == {"figure", "position", "multi_source", "unanswerable", "answerable", "all"}
+    assert set(summary) == {"figure", "position", "multi_source", "attribution", "misattribution", "unanswerable",
+                            "offtopic", "answerable", "answerable_all", "unanswerable_offtopic", "all"}
+    assert summary["answerable"]["evidence_hit"]["n"] == sum(i.category in ("figure", "position", "multi_source")
+                                                             for i in gold_items)
+    assert summary["misattribution"]["wrong_speaker"]["n"] == sum(i.category == "misattribution" for i in gold_items)
     assert {r["mode"] for r in data["retrieval"]} == {"dense", "bm25", "hybrid"}
     md = (out / "summary.md").read_text(encoding="utf-8")
-    assert "| metric | figure | position | multi_source | unanswerable | answerable | all |" in md
+    assert ("| metric | figure | position | multi_source | attribution | misattribution | unanswerable | offtopic | "
+            "answerable | answerable_all | unanswerable_offtopic | all |") in md
     assert "## Failures per question" in md and "recall@5" in md
     assert (out / "scores.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     json.loads((out / "results.json").read_text(encoding="utf-8"), parse_constant=pytest.fail)  # no NaN
@@ -37,7 +42,8 @@ def test_the_report_has_every_row_a_table_and_a_chart(baseline_report, gold_item
 def test_rows_that_miss_are_listed_as_failures(baseline_report):
     _, out, data = baseline_report
     md = (out / "summary.md").read_text(encoding="utf-8")
-    missed = [r for r in data["rows"] if r["category"] != "unanswerable" and r["scores"]["evidence_hit"] == 0]
+    missed = [r for r in data["rows"] if r["scores"]["evidence_hit"] == 0 or r["scores"]["wrong_speaker"] == 1
+              or (r["category"] in ("unanswerable", "offtopic") and not r["abstained"])]
     for row in missed:
         assert f"**extractive {row['id']}**" in md
 
