@@ -30,8 +30,8 @@ METRIC_NOTES = {
     "evidence_hit": "span grounding: a citation overlaps a gold evidence span (0 when abstaining)",
     "abstention_correct": "span grounding: abstained exactly when the item is unanswerable or offtopic "
                           "(not scored on misattribution, where correcting and abstaining are both right)",
-    "wrong_speaker": "misattribution: the answer presents the asked speaker as the source (lower is better; "
-                     "rule in eval.metrics.wrong_speaker)",
+    "wrong_speaker": "misattribution: a non-abstaining answer credits the asked speaker, or neither denies "
+                     "them nor names the true speaker (lower is better; rule in eval.metrics.wrong_speaker)",
     "faithfulness": "ragas Faithfulness (judge): answer claims supported by the retrieved contexts",
     "factual_correctness(mode=f1)": "ragas FactualCorrectness (judge): claim F1 against the reference answer",
     "nv_accuracy": "ragas AnswerAccuracy (judge): agreement with the reference answer",
@@ -72,7 +72,8 @@ def row_problems(row: dict) -> list[str]:
     if row["category"] in ABSTAIN and not row["abstained"]:
         out.append(f"answered an {row['category']} question")
     if s.get("wrong_speaker") == 1:
-        out.append("presented the asked speaker as the source of a statement they did not make")
+        out.append("wrong speaker: the answer credits the asked speaker, or gives the statement without saying "
+                   "the articles do not quote them")
     if row["category"] == "misattribution" and s.get("evidence_hit") == 0:
         out.append("answered without citing the true speaker's sentence")
     if s.get("citation_exact") is not None and s["citation_exact"] < 1:
