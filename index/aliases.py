@@ -1,8 +1,8 @@
 """Which names stand for the same actor: a country, its people, its capital, its seat of power,
 and the people the articles tie to it by title or apposition.
 
-News writes one actor many ways: "Ukraine", "Ukrainian officials", "Kyiv says"; "the Kremlin",
-"Moscow", "Russia's". Matching a question's actor against a sentence's speakers and owners needs
+News writes one actor many ways: "Japan", "Japanese officials", "Tokyo says"; "the White House",
+"Washington", "America's". Matching a question's actor against a sentence's speakers and owners needs
 those to compare equal, and it must not rely on a list of one corpus' names. Two sources do it:
 
 - general knowledge: every country's name, alternative spellings, demonym and capital from the
@@ -13,7 +13,7 @@ those to compare equal, and it must not rely on a list of one corpus' names. Two
   (`index.analysis.Speaker`: the fullest name plus an affiliation such as "German") so a person's
   full name or surname resolves to their country or body.
 
-`canonical(name)` gives the actor's canonical name ("Ukraine" for "Ukrainian", "Kyiv", "Ukraine's");
+`canonical(name)` gives the actor's canonical name ("Japan" for "Japanese", "Tokyo", "Japan's");
 a name no table knows comes back cleaned ("the Kiel Institute's" -> "Kiel Institute"), so equal
 unknown names still compare equal through `same_actor`.
 """
@@ -47,11 +47,10 @@ SEATS: Mapping[str, str] = {
 }
 # Short forms English news uses that the country data does not list.
 SHORT_FORMS: Mapping[str, tuple[str, ...]] = {
-    "United States": ("US", "USA", "America", "United States of America", "the States"),
+    "United States": ("US", "USA", "America", "United States of America"),
     "United Kingdom": ("UK", "Britain", "Great Britain"),
     "Netherlands": ("Holland",),
     "Turkey": ("Türkiye", "Turkiye"),
-    "Ukraine": ("Kiev",),
     "Czechia": ("Czech Republic",),
     "South Korea": ("Korea", "Republic of Korea"),
     "North Korea": ("DPRK",),
@@ -69,10 +68,10 @@ BODIES: Mapping[str, tuple[str, ...]] = {
     "G20": ("Group of Twenty",),
 }
 # A surname this close to a known one (rapidfuzz ratio, 0-100) is the same person spelled another
-# way ("Zelensky" / "Zelenskyy"); only for surnames of at least SURNAME_MIN_CHARS letters.
+# way ("Okonkwo" / "Okonkvo"); only for surnames of at least SURNAME_MIN_CHARS letters.
 SURNAME_SIMILARITY = 88
 SURNAME_MIN_CHARS = 5
-# "NATO-style", "U.S.-led": the actor before a hyphenated modifier.
+# "EU-style", "U.S.-led": the actor before a hyphenated modifier.
 _MODIFIER = re.compile(r"[-‐‑–](?:led|backed|run|style|based|made|hosted|brokered|funded|imposed)$", re.I)
 _POSSESSIVE = re.compile(r"(?:['’]s|['’])$")
 
@@ -91,7 +90,7 @@ def fold_key(text: str) -> str:
 
 
 def clean_name(text: str) -> str:
-    """A name as written minus possessive, hyphenated modifier and leading "the" ("the Kremlin's" -> "Kremlin")."""
+    """A name as written minus possessive, hyphenated modifier and leading "the" ("the Pentagon's" -> "Pentagon")."""
     text = _MODIFIER.sub("", text.strip().replace("’", "'"))
     text = _POSSESSIVE.sub("", text).strip()
     return re.sub(r"^the\s+", "", text, flags=re.I)
@@ -168,7 +167,7 @@ def general_actor(name: str) -> str | None:
     if key in names:
         return names[key]
     if key.endswith("s") and key[:-1] in names:
-        return names[key[:-1]]  # "Ukrainians", "Germans"
+        return names[key[:-1]]  # "Brazilians", "Kenyans"
     return None
 
 
@@ -197,7 +196,7 @@ class ActorIndex:
                 name = clean_name(speaker.name)
                 key = fold_key(name)
                 if not key or general_actor(name) is not None:
-                    continue  # "Russia said": a country speaking, not a person
+                    continue  # "Canada said": a country speaking, not a person
                 if len(name) > len(full.get(key, "")):
                     full[key] = name
                 if speaker.affiliation:
@@ -210,7 +209,7 @@ class ActorIndex:
 
     def add(self, person: Person) -> None:
         key = fold_key(person.name)
-        # A shorter form of a name already known ("Zelenskyy" after "Volodymyr Zelenskyy") is the same person.
+        # A shorter form of a name already known ("Okonkwo" after "Ada Okonkwo") is the same person.
         known = self.person(person.name)
         if known is not None and len(known.name) >= len(person.name):
             if known.actor is None and person.actor is not None:
@@ -238,7 +237,7 @@ class ActorIndex:
         if not candidates:
             return None
         given = key.split()[:-1]
-        if given:  # "Donald Trump" must not resolve to another Trump
+        if given:  # "Ada Okonkwo" must not resolve to another Okonkwo
             candidates = {k for k in candidates if k.split()[0] == given[0]} or (
                 candidates if len(candidates) == 1 and len(next(iter(candidates)).split()) == 1 else set())
         if len({self.people[k].name for k in candidates}) != 1:

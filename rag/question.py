@@ -1,12 +1,12 @@
 """What a question asks: whose words or figure, which relation, and what is counted.
 
-A reader that matches words answers "How many troops does Russia have in Ukraine?" with the size
-of Ukraine's army and "What did X say about Y?" with a sentence that mentions Y but quotes someone
+A reader that matches words answers "How many troops does X have in Y?" with the size of Y's
+army and "What did X say about Y?" with a sentence that mentions Y but quotes someone
 else. `analyse_question` reads the question's grammar (spaCy, one short parse) into an `Ask`:
 
 - the asked **actor**: the one who speaks or holds a position ("What did X say", "How has X
   responded", "What is X's position"), or who owns the figure ("X's troops", "does X have",
-  "Russian soldiers"). A place the question only mentions ("in Berlin", "to Ukraine") is not an
+  "Chilean soldiers"). A place the question only mentions ("in Lima", "to Peru") is not an
   actor. Names are kept as written plus their canonical actor (`index.aliases`);
 - the asked **relation**: `statement` (say, announce, warn, call ...), `position` (think, respond,
   react, position on, view ...), `figure` (how many, how much, what share, when ...) or `other`;
@@ -37,11 +37,14 @@ RELATIONS = ("statement", "position", "figure", "other")
 # Verbs (lemmas) that ask what someone said, and what someone thinks or did in response.
 STATEMENT_VERBS = frozenset(
     "say announce warn tell state claim call describe add note insist stress emphasise emphasize declare write "
-    "argue comment mention urge suggest propose explain reply confirm deny admit predict ask demand pledge "
+    "argue comment mention urge suggest sum summarise summarize propose explain reply confirm deny admit predict ask demand pledge "
     "promise vow threaten accuse criticise criticize praise characterise characterize label".split())
 POSITION_VERBS = frozenset(
     "think believe feel want hope expect respond react view see consider oppose support favour favor stand "
-    "seek prefer fear reject accept welcome regard plan intend".split())
+    "seek prefer fear reject accept welcome regard plan intend judge assess evaluate".split())
+# "Is X willing to ...", "Was X satisfied with ...": a stance asked with an adjective.
+POSITION_ADJECTIVES = frozenset("willing ready prepared satisfied opposed open keen reluctant eager happy "
+                                "unwilling dissatisfied".split())
 POSITION_NOUNS = frozenset(
     "position stance view opinion response reaction attitude stand take thinking assessment verdict "
     "objection demand goal aim".split())
@@ -57,6 +60,8 @@ DATE_NOUNS = frozenset("date day year month time week decade".split())
 AMOUNT_NOUNS = frozenset("amount sum value cost price".split())
 COUNT_NOUNS = frozenset("number".split())
 SIZE_ADJECTIVES = frozenset("big large strong small".split())
+# "what is the size of X", "what troop strength": the figure is X's count or amount.
+SIZE_NOUNS = frozenset("size strength scale".split())
 WH_WORDS = frozenset("what how who whom whose which when where why".split())
 # Entity labels that name an actor; places are actors only as owners or speakers, never as "in X".
 ACTOR_LABELS = ("PERSON", "GPE", "NORP", "ORG", "FAC", "LOC")
@@ -90,7 +95,7 @@ class Ask:
     actor: AskedActor | None = None
     measure: str | None = None  # lemma of what the figure counts, or of X in "what is the X"
     kind: str | None = None  # one of index.analysis.FIGURE_KINDS for figure questions
-    topic: tuple[str, ...] = ()  # content lemmas the answer should be about ("nato", "membership")
+    topic: tuple[str, ...] = ()  # content lemmas the answer should be about ("trade", "deal")
 
     def to_dict(self) -> dict:
         return {"text": self.text, "relation": self.relation,
@@ -191,10 +196,16 @@ def _figure_ask(doc: "Doc") -> tuple[str | None, "Token | None", str | None]:
                 return "money", of_noun or noun, _lemma(of_noun) if of_noun is not None else lemma
             if lemma in COUNT_NOUNS:
                 return "count", of_noun or noun, _lemma(of_noun) if of_noun is not None else None
+            if lemma in SIZE_NOUNS:
+                return _size(noun)
         if word == "what" and nxt.lower_ in ("is", "was", "are", "were") and i + 2 < len(doc):
             noun = _noun_after(doc, i + 2)
             if noun is not None and _lemma(noun) in SHARE_NOUNS:
                 return _share(noun)
+            if noun is not None and _lemma(noun) in SIZE_NOUNS:
+                return _size(noun)
+            if noun is not None and _lemma(noun) in MONEY_NOUNS - AMOUNT_NOUNS - {"support", "aid", "assistance", "package"}:
+                return "money", noun, _lemma(noun)  # "what is the annual budget of ..."
             if noun is not None and _lemma(noun) in AMOUNT_NOUNS | COUNT_NOUNS:
                 of_noun = _of_object(noun)
                 kind = "count" if _lemma(noun) in COUNT_NOUNS else "money"
@@ -216,6 +227,17 @@ def _share(noun: "Token") -> tuple[str, "Token", str | None]:
         return "percent", of_noun, _lemma(of_noun)
     compound = [c for c in noun.children if c.dep_ == "compound" and c.pos_ == "NOUN"]
     return "percent", noun, _lemma(compound[0]) if compound else _lemma(noun)
+
+
+def _size(noun: "Token") -> tuple[str, "Token", str | None]:
+    """The size of X: an amount of money when X is money ("size of the budget"), else a count;
+    "troop strength" counts troops."""
+    of_noun = _of_object(noun)
+    if of_noun is not None:
+        lemma = _lemma(of_noun)
+        return ("money" if lemma in MONEY_NOUNS else "count"), of_noun, lemma
+    compound = [c for c in noun.children if c.dep_ == "compound" and c.pos_ == "NOUN"]
+    return "count", noun, _lemma(compound[0]) if compound else None
 
 
 def _how_much(doc: "Doc", i: int) -> tuple[str | None, "Token | None", str | None]:
@@ -283,6 +305,10 @@ def _relation(doc: "Doc") -> tuple[str, "Token | None"]:
             return "statement", t
         if _is_verb(t) and lemma in POSITION_VERBS and _has_subject(t):
             return "position", t
+        if t.pos_ == "ADJ" and lemma in POSITION_ADJECTIVES and _has_subject(t.head):
+            return "position", t.head
+        if t.pos_ == "ADJ" and lemma in POSITION_ADJECTIVES and t.head.pos_ in ("NOUN", "PROPN"):
+            return "position", t  # mis-parsed "Was X satisfied": the adjective hangs on X
         if t.pos_ == "NOUN" and lemma in POSITION_NOUNS and not _is_verb(t):
             return "position", t
     return "other", None
@@ -305,7 +331,7 @@ def _entity_span(token: "Token") -> "Span | None":
         for ent in doc.ents:
             if ent.start <= token.i < ent.end:
                 return ent
-    if token.pos_ == "PROPN" or general_actor(token.text) is not None:
+    if token.pos_ == "PROPN" or general_actor(token.text) is not None or _looks_named(token):
         start = end = token.i
         while start > 0 and doc[start - 1].pos_ == "PROPN" and doc[start - 1].dep_ == "compound":
             start -= 1
@@ -315,12 +341,28 @@ def _entity_span(token: "Token") -> "Span | None":
     return None
 
 
+def _looks_named(token: "Token") -> bool:
+    """A capitalised word inside the question that the small model tagged as a common noun
+    ("Was Zelenskyy satisfied"): a name it does not know."""
+    return token.i > 0 and token.pos_ == "NOUN" and token.text[:1].isupper() and token.dep_ in ("nsubj", "nsubjpass")
+
+
+def _path_up(token: "Token", top: "Token") -> list["Token"]:
+    """`token` and its ancestors below `top`."""
+    path = []
+    while token.i != top.i and token.head.i != token.i:  # spaCy makes a new Token per access: compare indices
+        path.append(token)
+        token = token.head
+    return path
+
+
 def _named_in(token: "Token") -> "Span | None":
     """The actor named by a noun phrase: a person first (a titled name: "German minister X" -> X),
     then a possessor or modifier that is a country or body ("China's foreign ministry")."""
-    phrase = list(token.subtree)
-    phrase = [t for t in phrase if not (t.dep_ == "prep" and t.head == token) and
-              all(a.dep_ != "prep" or a.head != token for a in t.ancestors if a.i in {p.i for p in phrase})]
+    # The noun and its modifiers ("China's foreign ministry", "German minister X"), not its
+    # prepositional phrases or clauses ("X satisfied with the Paris meeting").
+    phrase = [t for t in token.subtree if all(
+        a.dep_ in ("poss", "compound", "amod", "nmod", "case", "det", "appos", "flat") for a in _path_up(t, token))]
     for label in ("PERSON",):
         for t in phrase:
             if t.ent_type_ == label:
@@ -329,11 +371,11 @@ def _named_in(token: "Token") -> "Span | None":
     if span is not None and (span.label_ in ACTOR_LABELS or general_actor(span.text) is not None):
         return span
     for t in phrase:
-        if t is not token and (t.dep_ in ("poss", "compound", "amod", "nmod") or t.ent_type_ in ACTOR_LABELS):
+        if t.i != token.i and (t.dep_ in ("poss", "compound", "amod", "nmod") or t.ent_type_ in ACTOR_LABELS):
             found = _entity_span(t)
             if found is not None and (found.label_ in ACTOR_LABELS or general_actor(found.text) is not None):
                 return found
-    if span is not None and any(t.pos_ == "PROPN" for t in span):
+    if span is not None and any(t.pos_ == "PROPN" or _looks_named(t) for t in span):
         return span  # a name the tagger knows only as a proper noun ("the Pope")
     return None
 
@@ -342,7 +384,9 @@ def _holder(doc: "Doc", cue: "Token | None") -> "Span | None":
     """Who says or thinks: the cue verb's subject, or the owner of a position noun."""
     if cue is None:
         return None
-    if cue.pos_ == "NOUN":
+    if cue.pos_ == "ADJ":
+        return _named_in(cue.head)
+    if cue.pos_ == "NOUN" and not _is_verb(cue):
         for child in cue.children:
             if child.dep_ == "poss":
                 return _named_in(child)
@@ -354,21 +398,32 @@ def _holder(doc: "Doc", cue: "Token | None") -> "Span | None":
         if child.dep_ in ("nsubj", "nsubjpass") or (child.dep_ == "compound" and child.i < cue.i):
             if child.lower_ in WH_WORDS:
                 continue
-            return _named_in(child)
+            # "officials in X", "diplomats from X": unnamed speakers of a named place
+            return _named_in(child) or next((named for named in map(_named_in, _place_objects(child))
+                                             if named is not None), None)
     return _subject_actor(doc)
 
 
+def _place_objects(noun: "Token") -> list["Token"]:
+    return [obj for prep in noun.children if prep.dep_ == "prep" and prep.lower_ in ("in", "from", "of")
+            for obj in prep.children if obj.dep_ == "pobj"]
+
+
 def _figure_owner(doc: "Doc", measured: "Token | None") -> "Span | None":
-    """Whose figure: the measured noun's possessor or nationality ("Russia's troops", "Russian
-    soldiers"), else the named subject of the verb ("does Russia have")."""
+    """Whose figure: the measured noun's possessor or nationality ("Chile's troops", "Chilean
+    soldiers"), else the named subject of the verb ("does Chile have")."""
     if measured is not None:
         if _is_actor_token(measured):
             return _entity_span(measured)
         for child in measured.children:
-            if child.dep_ in ("poss", "amod", "compound", "nmod"):
-                span = _entity_span(child)
-                if span is not None and (span.label_ in ACTOR_LABELS or general_actor(span.text) is not None):
-                    return span
+            span = _entity_span(child) if child.dep_ in ("poss", "amod", "compound", "nmod") else None
+            if span is None:
+                continue
+            if child.dep_ == "poss" and (span.label_ in ACTOR_LABELS or general_actor(span.text) is not None):
+                return span
+            # "Russian soldiers", "EU funds"; not "Patriot systems" (a product named like a person)
+            if span.label_ in ("GPE", "NORP") or general_actor(span.text) is not None:
+                return span
     return _subject_actor(doc, exclude=measured)
 
 
@@ -379,7 +434,7 @@ def _subject_actor(doc: "Doc", exclude: "Token | None" = None) -> "Span | None":
         # A named "compound" before a root noun is a subject the small model mis-parsed ("did the UK pledge").
         subject = t.dep_ in ("nsubj", "nsubjpass") or (t.dep_ == "compound" and t.head.dep_ == "ROOT"
                                                         and t.pos_ == "PROPN" and t.i < t.head.i)
-        if subject and t is not exclude and t.lower_ not in WH_WORDS:
+        if subject and (exclude is None or t.i != exclude.i) and t.lower_ not in WH_WORDS:
             span = _named_in(t)
             if span is not None:
                 return span
@@ -399,8 +454,8 @@ def _copular_thing(doc: "Doc") -> str | None:
 def _asked_actor(span: "Span", actors: ActorIndex) -> AskedActor:
     text = clean_name(span.text)
     person = actors.person(text)
-    is_person = person is not None or span.label_ == "PERSON" or (
-        general_actor(text) is None and all(t.ent_type_ == "PERSON" for t in span))
+    is_person = general_actor(text) is None and (person is not None or span.label_ == "PERSON" or all(
+        t.ent_type_ == "PERSON" for t in span))
     canonical = actors.canonical(text)
     if is_person and person is None:
         # A titled name in the question itself ("German Foreign Minister X") gives the affiliation.

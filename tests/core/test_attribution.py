@@ -163,3 +163,20 @@ def test_to_dict_is_plain_data():
     result = attribute(RUSSIA_TROOP_ASK, UKRAINE_ARMY, INDEX)
     data = result.to_dict()
     assert data["verdict"] == WRONG_OWNER and data["owner"] == "Ukraine" and data["figure"]["text"] == "800,000"
+
+
+@pytest.mark.parametrize("question, analysis, verdict", [
+    ("How many troops does Russia have in Ukraine?", UKRAINE_ARMY, WRONG_OWNER),
+    ("How many troops does Russia have in Ukraine?", RUSSIA_TROOPS, MATCH),
+    ("How many soldiers does Ukraine have?", UKRAINE_ARMY, MATCH),
+    ("What did Zelensky say about NATO membership?", PISTORIUS, WRONG_SPEAKER),
+    ("What is Ukraine's position on ceding territory?", KREMLIN_DEMAND, WRONG_SPEAKER),
+    ("What is Ukraine's position on ceding territory?", PARTNERS_SHARE, MATCH),
+    ("What is the weather in Berlin this week?", BERLIN_TALKS, WRONG_MEASURE),
+    ("How did the Kremlin react to the framework?", RUSSIA_REJECTS, MATCH),
+    ("What share of GDP should allies commit?", COUNTRIES, NO_FIGURE),
+])
+def test_from_question_text_to_verdict(question, analysis, verdict):
+    from rag.question import analyse_question
+
+    assert attribute(analyse_question(question, INDEX), analysis, INDEX).verdict == verdict
