@@ -23,9 +23,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterable, Mapping
 
 from index.analysis import SentenceAnalysis
 
@@ -72,7 +72,7 @@ BODIES: Mapping[str, tuple[str, ...]] = {
 SURNAME_SIMILARITY = 88
 SURNAME_MIN_CHARS = 5
 # "EU-style", "U.S.-led": the actor before a hyphenated modifier.
-_MODIFIER = re.compile(r"[-‐‑–](?:led|backed|run|style|based|made|hosted|brokered|funded|imposed)$", re.I)
+_MODIFIER = re.compile(r"[-‐‑–](?:led|backed|run|style|based|made|hosted|brokered|funded|imposed)$", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"(?:['’]s|['’])$")
 
 
@@ -83,7 +83,7 @@ def fold_key(text: str) -> str:
     text = _POSSESSIVE.sub("", text).strip()
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c))
-    text = re.sub(r"^the\s+", "", text, flags=re.I)
+    text = re.sub(r"^the\s+", "", text, flags=re.IGNORECASE)
     text = text.replace(".", "")
     text = re.sub(r"[‐‑–]", "-", text)  # one hyphen; a hyphenated surname stays one word
     return re.sub(r"\s+", " ", text).strip().lower()
@@ -93,7 +93,7 @@ def clean_name(text: str) -> str:
     """A name as written minus possessive, hyphenated modifier and leading "the" ("the Pentagon's" -> "Pentagon")."""
     text = _MODIFIER.sub("", text.strip().replace("’", "'"))
     text = _POSSESSIVE.sub("", text).strip()
-    return re.sub(r"^the\s+", "", text, flags=re.I)
+    return re.sub(r"^the\s+", "", text, flags=re.IGNORECASE)
 
 
 def _is_code(alias: str) -> bool:
@@ -187,7 +187,7 @@ class ActorIndex:
     _surnames: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
     @classmethod
-    def from_analyses(cls, analyses: Iterable[SentenceAnalysis]) -> "ActorIndex":
+    def from_analyses(cls, analyses: Iterable[SentenceAnalysis]) -> ActorIndex:
         """People from every speaker the index found; a person's actor is their most frequent affiliation."""
         affiliations: dict[str, Counter[str]] = defaultdict(Counter)
         full: dict[str, str] = {}

