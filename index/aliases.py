@@ -68,7 +68,7 @@ BODIES: Mapping[str, tuple[str, ...]] = {
     "G20": ("Group of Twenty",),
 }
 # A surname this close to a known one (rapidfuzz ratio, 0-100) is the same person spelled another
-# way ("Okonkwo" / "Okonkvo"); only for surnames of at least SURNAME_MIN_CHARS letters.
+# way ("Okonkwo" / "Okonkwoh"); only for surnames of at least SURNAME_MIN_CHARS letters.
 SURNAME_SIMILARITY = 88
 SURNAME_MIN_CHARS = 5
 # "EU-style", "U.S.-led": the actor before a hyphenated modifier.
@@ -171,6 +171,16 @@ def general_actor(name: str) -> str | None:
     return None
 
 
+# Lower-case words that belong inside personal names ("Ursula von der Leyen", "Abu Bakr al-...").
+NAME_PARTICLES = frozenset("von van der den de del della da di du le la al bin ibn ben dos das y".split())
+
+
+def _is_group(name: str) -> bool:
+    """"German officials", "Smith and Jones": speakers that are not one named person."""
+    words = re.findall(r"[\w'-]+", name)
+    return any(w.islower() and w not in NAME_PARTICLES for w in words)
+
+
 @dataclass(frozen=True)
 class Person:
     """A person the articles quote, with the actor their title or apposition ties them to."""
@@ -195,14 +205,15 @@ class ActorIndex:
             for speaker in analysis.speakers:
                 name = clean_name(speaker.name)
                 key = fold_key(name)
-                if not key or general_actor(name) is not None:
-                    continue  # "Canada said": a country speaking, not a person
+                if not key or general_actor(name) is not None or _is_group(name):
+                    continue  # "Canada said", "German officials said": not one person
                 if len(name) > len(full.get(key, "")):
                     full[key] = name
                 if speaker.affiliation:
                     affiliations[key][canonical_general(speaker.affiliation)] += 1
         index = cls()
-        for key, name in full.items():
+        # Fullest names first, so a later bare surname joins its person instead of shadowing it.
+        for key, name in sorted(full.items(), key=lambda item: -len(item[0].split())):
             counts = affiliations.get(key)
             index.add(Person(name, counts.most_common(1)[0][0] if counts else None))
         return index
@@ -236,7 +247,7 @@ class ActorIndex:
                     candidates |= keys
         if not candidates:
             return None
-        given = key.split()[:-1]
+        given = [w for w in key.split()[:-1] if w not in NAME_PARTICLES]  # "von der Berg" has no given name
         if given:  # "Ada Okonkwo" must not resolve to another Okonkwo
             candidates = {k for k in candidates if k.split()[0] == given[0]} or (
                 candidates if len(candidates) == 1 and len(next(iter(candidates)).split()) == 1 else set())

@@ -111,3 +111,16 @@ def test_same_person_across_spellings_with_corpus_people():
     assert index.same_person("Zelensky", "Volodymyr Zelenskyy")
     assert index.canonical("Zelensky") == "Ukraine"
     assert not index.same_person("Zelensky", "Friedrich Merz")
+
+
+def test_bare_surname_seen_first_joins_the_full_name_and_groups_are_not_people():
+    index = ActorIndex.from_analyses([
+        SentenceAnalysis(speakers=(Speaker("Okonkwo"),)),
+        SentenceAnalysis(speakers=(Speaker("Ada Okonkwo", "Nigerian"),)),
+        SentenceAnalysis(speakers=(Speaker("Chilean officials", "Chilean"),)),
+        SentenceAnalysis(speakers=(Speaker("Ana von der Berg", "Dutch"),)),
+    ])
+    assert index.person("Okonkwo") == Person("Ada Okonkwo", "Nigeria")
+    assert index.person("Okonkwoh") == Person("Ada Okonkwo", "Nigeria")
+    assert index.person("Chilean officials") is None
+    assert index.canonical("von der Berg") == "Netherlands"
