@@ -48,6 +48,13 @@ MEASURE_FAMILIES: tuple[frozenset[str], ...] = tuple(frozenset(f.split()) for f 
     "person people civilian resident citizen inhabitant",
     "death casualty fatality dead killed",
 ))
+# Lemmas by which a sentence tells someone's stance without quoting them; general English.
+STANCE_WORDS = frozenset(
+    "say state tell announce reject dismiss oppose opposition welcome accept insist insistence demand call "
+    "position stance view willingness unwillingness refuse refusal support back favour favor agree disagree "
+    "warn criticise criticize condemn deny respond response react reaction urge hope want seek believe think "
+    "consider argue object objection propose proposal endorse praise signal indicate express vow pledge "
+    "promise threaten claim suggest expect fear".split())
 # An asked measure this general fits any figure of the asked kind.
 GENERIC_MEASURES = frozenset("amount number figure total sum value quantity size level".split())
 
@@ -93,6 +100,10 @@ def _speaker_verdict(ask: Ask, analysis: SentenceAnalysis, actors: ActorIndex) -
     # No one is quoted. A country's or body's position or reaction may be told without a quote
     # ("Peru has rejected the plan"); a person's words need that person in the sentence.
     assert ask.actor is not None
+    # Without a quote, a sentence tells a stance only with a stance word ("X has rejected ...");
+    # "talks to end X's war" mentions X but says nothing of what X thinks.
+    if analysis.lemmas and not STANCE_WORDS & {w.lower() for w in analysis.lemmas}:
+        return Attribution(NO_ACTOR_INFO)
     for actor in analysis.actors:
         if _actor_is_asked(ask, actor, actors):
             return Attribution(MATCH)

@@ -189,3 +189,11 @@ def test_from_question_text_to_verdict(question, analysis, verdict):
     from rag.question import analyse_question
 
     assert attribute(analyse_question(question, INDEX), analysis, INDEX).verdict == verdict
+
+
+def test_a_sentence_that_only_mentions_the_actor_tells_no_stance():
+    # "Negotiators wrapped up talks to end Russia's invasion": Russia is named, its view is not.
+    mention = SentenceAnalysis(actors=("Russia's",), lemmas=("negotiator", "wrap", "talk", "end", "invasion"))
+    ask = Ask("How has Russia responded?", "position", country("Russia"))
+    assert attribute(ask, mention, INDEX).verdict == NO_ACTOR_INFO
+    assert attribute(ask, RUSSIA_REJECTS, INDEX).verdict == MATCH  # "rejected" tells a stance
