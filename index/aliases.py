@@ -269,7 +269,15 @@ class ActorIndex:
         return general_actor(name) is not None or self.person(name) is not None
 
     def same_actor(self, a: str, b: str) -> bool:
-        return fold_key(self.canonical(a)) == fold_key(self.canonical(b))
+        """Equal canonical actors; for names no table knows, also a short form of a longer one
+        ("the Commission" and "European Commission")."""
+        ka, kb = fold_key(self.canonical(a)), fold_key(self.canonical(b))
+        if ka == kb:
+            return True
+        if not ka or not kb or self.is_known(a) and self.is_known(b):
+            return False
+        short, long = sorted((ka.split(), kb.split()), key=len)
+        return long[-len(short):] == short
 
     def same_person(self, a: str, b: str) -> bool:
         """Whether two names are one person (a known person by any form, else equal cleaned names)."""

@@ -47,7 +47,12 @@ MEASURE_FAMILIES: tuple[frozenset[str], ...] = tuple(frozenset(f.split()) for f 
     "gdp output economy product power income",
     "person people civilian resident citizen inhabitant",
     "death casualty fatality dead killed",
+    "territory land area region soil ground",
+    "part component element pillar piece section plank",
+    "asset wealth reserve holding property fund",
 ))
+# "half", "a fifth", "two-thirds": a share written as a fraction (an index may file it as a count).
+_FRACTION = re.compile(r"\b(?:half|halves|thirds?|quarters?|fifths?|sixths?|tenths?)\b", re.IGNORECASE)
 # Lemmas by which a sentence tells someone's stance without quoting them; general English.
 STANCE_WORDS = frozenset(
     "say state tell announce reject dismiss oppose opposition welcome accept insist insistence demand call "
@@ -131,7 +136,8 @@ def _actor_is_asked(ask: Ask, actor: str, actors: ActorIndex) -> bool:
 
 
 def _figure_verdict(ask: Ask, analysis: SentenceAnalysis, actors: ActorIndex) -> Attribution:
-    figures = [f for f in analysis.figures if ask.kind is None or f.kind == ask.kind]
+    figures = [f for f in analysis.figures if ask.kind is None or f.kind == ask.kind
+               or (ask.kind == "percent" and _FRACTION.search(f.text))]
     if not figures:
         return Attribution(NO_FIGURE)
     verdicts = [_one_figure(ask, figure, analysis, actors) for figure in figures]
@@ -142,16 +148,18 @@ def _figure_verdict(ask: Ask, analysis: SentenceAnalysis, actors: ActorIndex) ->
 
 
 def _one_figure(ask: Ask, figure: Figure, analysis: SentenceAnalysis, actors: ActorIndex) -> Attribution:
+    if ask.kind == "date":
+        return Attribution(MATCH, figure=figure)  # a date belongs to an event, not to an actor
     if ask.actor is not None:
         if figure.owner:
             if not _actor_is_asked(ask, figure.owner, actors) and not actors.same_actor(figure.owner,
                                                                                          ask.actor.canonical):
                 return Attribution(WRONG_OWNER, owner=clean_name(figure.owner), figure=figure, measure=figure.measure)
         elif not _sentence_names(ask, analysis, actors):
-            if not measure_compatible(ask.measure, figure.measure):
+            if not measure_compatible(ask.measure, figure.measure, ask.kind):
                 return Attribution(WRONG_MEASURE, figure=figure, measure=figure.measure)
             return Attribution(NO_ACTOR_INFO, figure=figure)
-    if ask.kind != "date" and not measure_compatible(ask.measure, figure.measure):
+    if not measure_compatible(ask.measure, figure.measure, ask.kind):
         return Attribution(WRONG_MEASURE, figure=figure, measure=figure.measure)
     return Attribution(MATCH, figure=figure)
 
@@ -162,8 +170,12 @@ def _sentence_names(ask: Ask, analysis: SentenceAnalysis, actors: ActorIndex) ->
         _is_asked(ask, s, actors) for s in analysis.speakers)
 
 
-def measure_compatible(asked: str | None, stated: str | None) -> bool:
-    """False only when both measures are known and name different things."""
+def measure_compatible(asked: str | None, stated: str | None, kind: str | None = "count") -> bool:
+    """False only when both measures are known and name different things.
+
+    Counts are strict: "how many tanks" is never answered by a number of troops. Money and shares
+    are named far more loosely ("wealth" for "assets", "economic power" for "output"), so there a
+    mismatch counts only between two different known families (a cost is not a troop count)."""
     if not asked or not stated:
         return True
     asked, stated = asked.lower(), stated.lower()
@@ -171,7 +183,11 @@ def measure_compatible(asked: str | None, stated: str | None) -> bool:
         return True
     if any(asked in family and stated in family for family in MEASURE_FAMILIES):
         return True
-    return bool({stated, _joined(stated)} & _related(asked)) or bool({asked, _joined(asked)} & _related(stated))
+    if {stated, _joined(stated)} & _related(asked) or {asked, _joined(asked)} & _related(stated):
+        return True
+    if kind in ("money", "percent"):
+        return not (any(asked in f for f in MEASURE_FAMILIES) and any(stated in f for f in MEASURE_FAMILIES))
+    return False
 
 
 def _related(word: str) -> set[str]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from index.aliases import ActorIndex, clean_name, general_actor
+from index.aliases import NAME_PARTICLES, ActorIndex, clean_name, general_actor
 from rag.errors import RagError
 
 if TYPE_CHECKING:
@@ -62,6 +62,9 @@ COUNT_NOUNS = frozenset("number".split())
 SIZE_ADJECTIVES = frozenset("big large strong small".split())
 # "what is the size of X", "what troop strength": the figure is X's count or amount.
 SIZE_NOUNS = frozenset("size strength scale".split())
+# Counted things that are actors themselves: a nationality before them classifies, not owns.
+ACTOR_NOUNS = frozenset("country nation state government ally partner member leader official "
+                        "minister party company firm".split())
 WH_WORDS = frozenset("what how who whom whose which when where why".split())
 # Entity labels that name an actor; places are actors only as owners or speakers, never as "in X".
 ACTOR_LABELS = ("PERSON", "GPE", "NORP", "ORG", "FAC", "LOC")
@@ -219,6 +222,10 @@ def _figure_ask(doc: Doc) -> tuple[str | None, Token | None, str | None]:
     first = words[0] if words else ""
     if first == "when" or "since when" in " ".join(words):
         return "date", None, None
+    for t in doc:  # "..., in number of countries?"
+        if t.lower_ == "number" and _of_object(t) is not None:
+            measured = _of_object(t)
+            return "count", measured, _lemma(measured)
     return None, None, None
 
 
@@ -310,6 +317,8 @@ def _relation(doc: Doc) -> tuple[str, Token | None]:
             return "statement", t
         if _is_verb(t) and lemma in POSITION_VERBS and _has_subject(t):
             return "position", t
+        if t.pos_ == "ADJ" and not t.text.islower():
+            continue  # part of a name ("the Coalition of the Willing")
         if t.pos_ == "ADJ" and lemma in POSITION_ADJECTIVES and _has_subject(t.head):
             return "position", t.head
         if t.pos_ == "ADJ" and lemma in POSITION_ADJECTIVES and t.head.pos_ in ("NOUN", "PROPN"):
@@ -335,7 +344,7 @@ def _entity_span(token: Token) -> Span | None:
     if token.ent_type_ in ACTOR_LABELS:
         for ent in doc.ents:
             if ent.start <= token.i < ent.end:
-                return ent
+                return _with_particles(ent)
     if token.pos_ == "PROPN" or general_actor(token.text) is not None or _looks_named(token):
         start = end = token.i
         while start > 0 and doc[start - 1].pos_ == "PROPN" and doc[start - 1].dep_ == "compound":
@@ -344,6 +353,18 @@ def _entity_span(token: Token) -> Span | None:
             end += 1
         return doc[start:end + 1]
     return None
+
+
+def _with_particles(span: Span) -> Span:
+    """A name the model cut at a particle ("von der" + "Leyen"): the whole of it."""
+    doc, start, end = span.doc, span.start, span.end
+    while start > 0 and doc[start - 1].lower_ in NAME_PARTICLES and doc[start - 1].text.islower():
+        start -= 1
+    if start < span.start and start > 0 and doc[start - 1].pos_ == "PROPN":
+        start -= 1  # the given name before the particle ("Ursula von der Leyen")
+    while end < len(doc) and doc[end - 1].lower_ in NAME_PARTICLES and doc[end].pos_ == "PROPN":
+        end += 1
+    return span if (start, end) == (span.start, span.end) else doc[start:end]
 
 
 def _looks_named(token: Token) -> bool:
@@ -426,8 +447,10 @@ def _figure_owner(doc: Doc, measured: Token | None) -> Span | None:
                 continue
             if child.dep_ == "poss" and (span.label_ in ACTOR_LABELS or general_actor(span.text) is not None):
                 return span
-            # "Russian soldiers", "EU funds"; not "Patriot systems" (a product named like a person)
-            if span.label_ in ("GPE", "NORP") or general_actor(span.text) is not None:
+            # "Chilean soldiers", "EU funds"; not "Patriot systems" (a product named like a person), and
+            # not "European countries", where the adjective says which countries, not whose.
+            if (span.label_ in ("GPE", "NORP") or general_actor(span.text) is not None) and \
+                    _lemma(measured) not in ACTOR_NOUNS:
                 return span
     return _subject_actor(doc, exclude=measured)
 
@@ -459,7 +482,7 @@ def _copular_thing(doc: Doc) -> str | None:
 def _asked_actor(span: Span, actors: ActorIndex) -> AskedActor:
     text = clean_name(span.text)
     person = actors.person(text)
-    is_person = general_actor(text) is None and (person is not None or span.label_ == "PERSON" or all(
+    is_person = general_actor(text) is None and (person is not None or span.label_ == "PERSON" or any(
         t.ent_type_ == "PERSON" for t in span))
     canonical = actors.canonical(text)
     if is_person and person is None:

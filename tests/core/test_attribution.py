@@ -197,3 +197,29 @@ def test_a_sentence_that_only_mentions_the_actor_tells_no_stance():
     ask = Ask("How has Russia responded?", "position", country("Russia"))
     assert attribute(ask, mention, INDEX).verdict == NO_ACTOR_INFO
     assert attribute(ask, RUSSIA_REJECTS, INDEX).verdict == MATCH  # "rejected" tells a stance
+
+
+def test_share_written_as_a_fraction_answers_a_share_question():
+    ask = Ask("What share of its costs can Chile pay itself?", "figure", country("Chile"), "cost", "percent")
+    half = SentenceAnalysis(actors=("Chile",), figures=(Figure("half", 0, 4, "count", None, None),))
+    assert attribute(ask, half, INDEX).verdict == MATCH
+
+
+def test_money_and_share_measures_are_matched_loosely_counts_strictly():
+    assert measure_compatible("wealth", "asset", "money")
+    assert measure_compatible("bill", "spending", "money")
+    assert measure_compatible("reserve", "budget", "money") is False  # two different known families
+    assert measure_compatible("output", "power", "percent")
+    assert measure_compatible("tank", "jet", "count") is False
+
+
+def test_dates_have_no_owner():
+    ask = Ask("When did Peru sign the accord?", "figure", country("Peru"), None, "date")
+    assert attribute(ask, BERLIN_TALKS, INDEX).verdict == MATCH
+
+
+def test_a_body_named_short_matches_its_full_name():
+    ask = Ask("What did the Commission say?", "statement", AskedActor("Commission", "Commission"))
+    quoted = SentenceAnalysis(speakers=(Speaker("Ada Mensah", "European Commission"),))
+    assert attribute(ask, quoted, INDEX).verdict == MATCH
+    assert not INDEX.same_actor("Commission", "Germany")

@@ -61,6 +61,12 @@ CASES = [
     ("Since when has Washington suspended military assistance to Ukraine?", "figure", "Washington", "United States",
      None, None, "date"),
     ("How much gas does Europe still import from Russia?", "figure", "Europe", "Europe", None, "gas", None),
+    ("About how many European countries were represented at the talks?", "figure", None, None, None, "country",
+     "count"),
+    ("What was the attendance at the Coalition of the Willing summit, in number of countries?", "figure",
+     None, None, None, "country", "count"),
+    ("What did von der Leyen say about the budget?", "statement", "von der Leyen", "von der Leyen",
+     "von der Leyen", None, None),
     # other
     ("Who will lead the multinational force agreed in Paris?", "other", None, None, None, None, None),
 ]
