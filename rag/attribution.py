@@ -173,9 +173,9 @@ def _sentence_names(ask: Ask, analysis: SentenceAnalysis, actors: ActorIndex) ->
 def measure_compatible(asked: str | None, stated: str | None, kind: str | None = "count") -> bool:
     """False only when both measures are known and name different things.
 
-    Counts are strict: "how many tanks" is never answered by a number of troops. Money and shares
-    are named far more loosely ("wealth" for "assets", "economic power" for "output"), so there a
-    mismatch counts only between two different known families (a cost is not a troop count)."""
+    Counts and shares are strict: "how many tanks" is never answered by a number of troops, nor
+    the inflation rate by a share of GDP. Money is named far more loosely ("the tab", "the bill",
+    "wealth" for "assets"), so there a mismatch counts only between two different known families."""
     if not asked or not stated:
         return True
     asked, stated = asked.lower(), stated.lower()
@@ -185,7 +185,7 @@ def measure_compatible(asked: str | None, stated: str | None, kind: str | None =
         return True
     if {stated, _joined(stated)} & _related(asked) or {asked, _joined(asked)} & _related(stated):
         return True
-    if kind in ("money", "percent"):
+    if kind == "money":
         return not (any(asked in f for f in MEASURE_FAMILIES) and any(stated in f for f in MEASURE_FAMILIES))
     return False
 

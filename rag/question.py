@@ -266,7 +266,7 @@ def _how_much(doc: Doc, i: int) -> tuple[str | None, Token | None, str | None]:
         return None, noun, _lemma(noun) if noun is not None else None
     if noun is not None:
         lemma = _lemma(noun)
-        if lemma in MONEY_NOUNS or verbs & MONEY_VERBS:
+        if lemma in MONEY_NOUNS:
             return "money", noun, lemma
         return None, noun, lemma  # an amount of something else ("how much gas", "how much of its territory")
     money_verbs = verbs & MONEY_VERBS
@@ -282,7 +282,8 @@ def _noun_after(doc: Doc, start: int) -> Token | None:
             while t.dep_ == "compound" and t.head.pos_ in ("NOUN", "PROPN") and t.head.i > t.i:
                 t = t.head
             return t
-        if t.pos_ in ("DET", "ADJ", "NUM", "PROPN", "PART", "ADV") or t.ent_type_ in ("NORP", "GPE", "DATE"):
+        if t.pos_ in ("DET", "ADJ", "NUM", "PROPN", "PART", "ADV") or t.ent_type_ in ("NORP", "GPE", "DATE") or \
+                (t.pos_ == "PRON" and t.dep_ == "poss"):
             continue
         break
     return None

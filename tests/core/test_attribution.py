@@ -205,11 +205,12 @@ def test_share_written_as_a_fraction_answers_a_share_question():
     assert attribute(ask, half, INDEX).verdict == MATCH
 
 
-def test_money_and_share_measures_are_matched_loosely_counts_strictly():
+def test_money_measures_are_matched_loosely_counts_and_shares_strictly():
     assert measure_compatible("wealth", "asset", "money")
     assert measure_compatible("bill", "spending", "money")
     assert measure_compatible("reserve", "budget", "money") is False  # two different known families
-    assert measure_compatible("output", "power", "percent")
+    assert measure_compatible("output", "power", "percent")  # one family
+    assert measure_compatible("inflation", "gdp", "percent") is False
     assert measure_compatible("tank", "jet", "count") is False
 
 

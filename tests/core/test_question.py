@@ -67,6 +67,7 @@ CASES = [
      None, None, None, "country", "count"),
     ("What did von der Leyen say about the budget?", "statement", "von der Leyen", "von der Leyen",
      "von der Leyen", None, None),
+    ("How much of its territory was Peru pressed to give up?", "figure", "Peru", "Peru", None, "territory", None),
     # other
     ("Who will lead the multinational force agreed in Paris?", "other", None, None, None, None, None),
 ]
