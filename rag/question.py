@@ -132,9 +132,15 @@ def _load_pipeline() -> Language:
         "at run time.")
 
 
+_parse_lock = threading.Lock()
+
+
 def parse(text: str) -> Doc:
-    """One spaCy parse of a (short) question; the pipeline is loaded once per process."""
-    return _pipeline()(text)
+    """One spaCy parse of a (short) question; the pipeline is loaded once per process. Parses take
+    turns: spaCy does not promise that one pipeline may run in several threads at once."""
+    pipeline = _pipeline()
+    with _parse_lock:
+        return pipeline(text)
 
 
 def analyse_question(text: str, actors: ActorIndex | None = None) -> Ask:
@@ -223,9 +229,9 @@ def _figure_ask(doc: Doc) -> tuple[str | None, Token | None, str | None]:
     if first == "when" or "since when" in " ".join(words):
         return "date", None, None
     for t in doc:  # "..., in number of countries?"
-        if t.lower_ == "number" and _of_object(t) is not None:
-            measured = _of_object(t)
-            return "count", measured, _lemma(measured)
+        counted = _of_object(t) if t.lower_ == "number" else None
+        if counted is not None:
+            return "count", counted, _lemma(counted)
     return None, None, None
 
 
