@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from index.analysis import SentenceAnalysis
+from index.errors import RagError
 
 # Seats of power named in place of their government (metonyms); general knowledge, not a corpus list.
 SEATS: Mapping[str, str] = {
@@ -76,6 +77,10 @@ _MODIFIER = re.compile(r"[-‐‑–](?:led|backed|run|style|based|made|hosted|b
 _POSSESSIVE = re.compile(r"(?:['’]s|['’])$")
 
 
+class AliasDataError(RagError):
+    """The general country data behind actor aliases is not installed."""
+
+
 def fold_key(text: str) -> str:
     """The comparison form of a name: accents, case, dots, possessive and a leading "the" dropped."""
     text = text.strip().replace("’", "'")
@@ -108,7 +113,13 @@ def general_aliases() -> tuple[Mapping[str, str], Mapping[str, str]]:
     country. Where two entries share an alias ("French": France and French Guiana) the more
     populous wins. ISO codes of two letters are left out ("IT", "IN", "AI" are words too).
     """
-    from countryinfo import CountryInfo  # the data is read once; importing costs ~0.1 s
+    try:
+        from countryinfo import (
+            CountryInfo,  # the data is read once; importing costs ~0.1 s
+        )
+    except ImportError as exc:
+        raise AliasDataError("Country data for actor names is missing: the `countryinfo` package is not "
+                             "installed. Install the project again (`pip install -e .`).") from exc
 
     names: dict[str, tuple[int, str]] = {}
     codes: dict[str, str] = {}

@@ -124,3 +124,18 @@ def test_bare_surname_seen_first_joins_the_full_name_and_groups_are_not_people()
     assert index.person("Okonkwoh") == Person("Ada Okonkwo", "Nigeria")
     assert index.person("Chilean officials") is None
     assert index.canonical("von der Berg") == "Netherlands"
+
+
+def test_missing_country_data_is_a_clear_error(monkeypatch):
+    import sys
+
+    from index import aliases
+
+    aliases.general_actor("Japan")  # loaded once before, as in a running program
+    with monkeypatch.context() as patch:
+        patch.setitem(sys.modules, "countryinfo", None)  # the import now fails
+        aliases.general_aliases.cache_clear()
+        with pytest.raises(aliases.AliasDataError, match="countryinfo.*pip install"):
+            aliases.general_actor("Japan")
+    aliases.general_aliases.cache_clear()
+    assert aliases.general_actor("Japan") == "Japan"
