@@ -195,8 +195,7 @@ def _figure_ask(doc: Doc) -> tuple[str | None, Token | None, str | None]:
         if word == "how" and nxt.lower_ in SIZE_ADJECTIVES:
             noun = _subject_noun(doc)
             return "count", noun, _lemma(noun) if noun is not None else None
-        if word in ("what", "which") and nxt.pos_ == "NOUN" or (word in ("what", "which") and _noun_after(doc, i + 1)
-                                                               is not None and doc[i + 1].pos_ == "ADJ"):
+        if word in ("what", "which") and nxt.pos_ in ("NOUN", "ADJ"):  # "what share", "what annual budget"
             noun = _noun_after(doc, i + 1)
             if noun is None:
                 continue
