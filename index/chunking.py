@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Iterable, Iterator
 
 from index.documents import Document
+from index.injection import paragraph_flags
 
 _LINE = re.compile(r"[^\n]+")
 _BULLET = re.compile(r"^[\-\u2022*\s]+")
@@ -35,8 +36,15 @@ class TextUnit:
             raise ValueError(f"text length does not match span {self.start}:{self.end} in {self.doc_id}")
 
 
+@dataclass(frozen=True)
 class Sentence(TextUnit):
-    pass
+    # Why the sentence is suspect as evidence (`index.injection`: it addresses an AI, or carries
+    # chat-template tokens); computed when the sentence is made, stored with it in the index.
+    flags: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "flags", tuple(self.flags))  # a list when read back from JSON
 
 
 class Chunk(TextUnit):
@@ -77,15 +85,21 @@ def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def split_sentences(doc: Document) -> list[Sentence]:
-    """Every sentence of `doc`, in order, as exact slices."""
+    """Every sentence of `doc`, in order, as exact slices, flagged where they read as
+    instructions to an AI (`index.injection`; each line is a paragraph)."""
     tokenizer = _punkt()
-    sentences: list[Sentence] = []
+    paragraphs: list[list[tuple[int, int]]] = []
     for line in _LINE.finditer(doc.text):
+        spans = []
         for rel_start, rel_end in tokenizer.span_tokenize(line.group()):
             start, end = _trimmed(doc.text, line.start() + rel_start, line.start() + rel_end)
             if end > start:
-                sentences.append(Sentence(doc.doc_id, start, end, doc.text[start:end]))
-    return sentences
+                spans.append((start, end))
+        if spans:
+            paragraphs.append(spans)
+    flags = paragraph_flags([[doc.text[s:e] for s, e in para] for para in paragraphs])
+    return [Sentence(doc.doc_id, s, e, doc.text[s:e], f)
+            for para, para_flags in zip(paragraphs, flags) for (s, e), f in zip(para, para_flags)]
 
 
 def _windows(sentences: list[Sentence], settings: ChunkSettings) -> Iterator[tuple[int, int]]:

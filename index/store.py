@@ -1,17 +1,18 @@
 """The index on disk: FAISS vectors, the unit tables they point into, and a manifest.
 
-Layout of an index folder (format `rag-index v2`)::
+Layout of an index folder (format `rag-index v3`)::
 
     manifest.json        format, embedding model, dimension, chunking, sha256 of each document,
                          the FAISS index kind of each table, and sha256 of every other file below
     chunks.jsonl         one row per chunk: doc_id, start, end, text
     chunks.npy           the chunk vectors (kept so incremental rebuilds reuse them)
     chunks.faiss         FAISS index over chunks.npy
-    sentences.*          the same for sentences
+    sentences.*          the same for sentences; a row also has `flags` when the sentence has
+                         any (`index.injection`: it reads as instructions to an AI)
 
 Saving writes a sibling temp folder and renames it into place, so a reader sees either the old
 index or the new one, never a half-written mix. Loading verifies every file's checksum. An index
-written in another format (v1 had no index kinds) is reported as corrupt, which makes
+written in another format (v1 had no index kinds, v2 no sentence flags) is reported as corrupt, which makes
 `Engine.open` and `rag index` rebuild it.
 
 The FAISS index kind follows the table's size (`index_kind`): exact `IndexFlatIP` below
@@ -40,7 +41,7 @@ import numpy as np
 from index.chunking import Chunk, Sentence, TextUnit
 from index.errors import IndexCorrupt, IndexMissing
 
-FORMAT = "rag-index v2"
+FORMAT = "rag-index v3"
 MANIFEST = "manifest.json"
 TABLES = {"chunks": Chunk, "sentences": Sentence}
 
@@ -248,11 +249,15 @@ def _sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _row(u: TextUnit) -> dict:
+    row = {"doc_id": u.doc_id, "start": u.start, "end": u.end, "text": u.text}
+    if isinstance(u, Sentence) and u.flags:
+        row["flags"] = list(u.flags)
+    return row
+
+
 def _write_table(folder: Path, name: str, table: VectorTable) -> dict[str, str]:
-    rows = "".join(
-        json.dumps({"doc_id": u.doc_id, "start": u.start, "end": u.end, "text": u.text}, ensure_ascii=False) + "\n"
-        for u in table.units
-    )
+    rows = "".join(json.dumps(_row(u), ensure_ascii=False) + "\n" for u in table.units)
     out = {f"{name}.jsonl": _write_bytes(folder / f"{name}.jsonl", rows.encode("utf-8"))}
     np.save(folder / f"{name}.npy", np.asarray(table.vectors, dtype=np.float32))
     out[f"{name}.npy"] = _sha256_file(folder / f"{name}.npy")

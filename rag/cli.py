@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 import index.offline  # noqa: F401  (offline switches before any hub library loads)
+from rag.display import printable
 from rag.errors import QuestionError, RagError
 from rag.settings import Settings
 
@@ -77,12 +78,12 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def _print_human(answer) -> None:
     """The answer, then its citations in order: marker [n] in the text is the n-th line below."""
-    print(answer.text)
+    print(printable(answer.text))  # article text may hold terminal escapes (rag.display)
     for c in answer.citations:
-        print(f'  [{c.label}] "{c.text}"')
+        print(printable(f'  [{c.label}] "{c.text}"'))
     if answer.verified is False:
         reason = answer.fallback_reason or "a figure or sentence lacks cited support (see --json, claims)"
-        print(f"  (not verified: {reason})")
+        print(printable(f"  (not verified: {reason})"))
 
 
 def cmd_ask(args: argparse.Namespace) -> int:

@@ -167,7 +167,7 @@ class Engine:
         return self._docs[doc_id]
 
     def _citation(self, unit) -> Citation:
-        return spans.cite(self._docs[unit.doc_id], unit.start, unit.end)
+        return self.scorer.flagged(spans.cite(self._docs[unit.doc_id], unit.start, unit.end))
 
     def retrieve(self, question: str, k: int | None = None, mode: str | None = None) -> list[Passage]:
         """The top-`k` chunks for a question with their scores."""
@@ -318,7 +318,7 @@ class Engine:
             if i in narrowed and start <= narrowed[i][0] < narrowed[i][1] <= end:
                 start, end = narrowed[i]
             doc = self._docs[ev.citation.doc_id]
-            out[i] = spans.cite(doc, *spans.trim(doc, start, end))
+            out[i] = self.scorer.flagged(spans.cite(doc, *spans.trim(doc, start, end)))
         return out
 
     def _publish(self, attempt: verify.Attempt) -> tuple[str, tuple[Citation, ...]]:
@@ -331,7 +331,8 @@ class Engine:
                         if any(y.doc_id == c.doc_id and y.start < c.end and c.start < y.end
                                for y in (final, *final.corroborated_by)))
 
-        return renumber(attempt.text, {i: number(c) for i, c in attempt.cited.items()}), citations
+        mapping = {i: number(c) for i, c in attempt.cited.items()}
+        return renumber(attempt.text, mapping, quoted=[c.text for c in attempt.cited.values()]), citations
 
 
 def open_engine(corpus_dir: str | Path | None = None, index_dir: str | Path | None = None, **settings) -> Engine:

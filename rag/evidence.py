@@ -8,6 +8,10 @@ Each gets a support score in 0..1 from three signals, all explainable:
   kind     the sentence holds the kind of figure the question asks for (money, percent, count, date)
 The engine abstains when the best support is below `Settings.min_support` (or, for questions
 asking for a figure, `min_support_figure`, counting only sentences that state that kind of figure).
+
+A sentence flagged at index time as reading like instructions to an AI (`index.injection`) is
+demoted: its support is multiplied by `FLAGGED_WEIGHT`, so it sorts after every unflagged one and
+never lifts the abstention gate. It stays visible (with its flags) rather than silently vanishing.
 """
 
 from __future__ import annotations
@@ -15,15 +19,16 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from index.chunking import TextUnit
+from index.chunking import Sentence, TextUnit
 from index.store import IndexStore
 from rag.spans import fold
 from rag.terms import tokenize
 from rag.thesaurus import Synonym, expansions, lemmas_in
+from rag.types import Citation
 
 W_DENSE, W_LEXICAL, W_KIND = 0.45, 0.45, 0.10
 # What a question term is worth when the sentence has only a WordNet synonym of it ("truce" met by
@@ -33,6 +38,9 @@ W_SYNONYM = 0.5
 # it in the same article: news states the setting ("in Paris on Sunday") once, then the details.
 W_CONTEXT = 0.25
 CONTEXT_SENTENCES = 1
+# Support of a flagged sentence (it addresses an AI: "ignore previous instructions ..."), relative
+# to what its words would earn. Zero: it is quoted material and may never lead an answer.
+FLAGGED_WEIGHT = 0.0
 
 _KIND_CUES = {
     "money": re.compile(r"\bhow much\b|\bamount\b|\bsum\b|\bcost|\bpay\b|\bfund|\bfinanc|\bmoney|\bbudget|\bspend|"
@@ -102,6 +110,7 @@ class EvidenceScorer:
         df = Counter(t for u in sentences for t in set(tokenize(u.text)))
         n = max(len(sentences), 1)
         self.vocabulary = frozenset(df)
+        self._flags = {(u.doc_id, u.start, u.end): u.flags for u in sentences if isinstance(u, Sentence) and u.flags}
         self._idf = {t: math.log(1 + n / c) for t, c in df.items()}
         self._unseen_idf = math.log(1 + n)
 
@@ -131,6 +140,16 @@ class EvidenceScorer:
             return 0.0
 
         return sum(self.idf(t) * credit(t) for t in terms) / sum(self.idf(t) for t in terms)
+
+    def flags_of(self, doc_id: str, start: int, end: int) -> tuple[str, ...]:
+        """The flags of every flagged sentence overlapping `[start, end)` of `doc_id`, in order."""
+        found = [f for (d, s, e), flags in self._flags.items() if d == doc_id and s < end and start < e for f in flags]
+        return tuple(dict.fromkeys(found))
+
+    def flagged(self, citation: Citation) -> Citation:
+        """`citation` carrying the flags of the sentences it overlaps (a chunk, a sentence, a clause)."""
+        flags = self.flags_of(citation.doc_id, citation.start, citation.end)
+        return replace(citation, flags=flags) if flags != citation.flags else citation
 
     def unknown_terms(self, question: str) -> list[str]:
         """Question terms that occur nowhere in the corpus."""
@@ -165,5 +184,7 @@ class EvidenceScorer:
             lexical = self.lexical(terms, context, synonyms, self._before(row, unit))
             kind_ok = has_kind(unit.text, kind)
             score = W_DENSE * max(dense, 0.0) + W_LEXICAL * lexical + (W_KIND if kind_ok else 0.0)
+            if key in self._flags:
+                score *= FLAGGED_WEIGHT
             out[key] = Scored(unit, score, dense, lexical, kind_ok)
         return sorted(out.values(), key=lambda s: (-s.score, s.unit.doc_id, s.unit.start))

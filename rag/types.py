@@ -20,6 +20,9 @@ class Citation:
     # Spans in *other* articles that state the same thing (near-duplicate reporting). They are
     # corroboration, not independent confirmation: see rag.dedup.
     corroborated_by: tuple["Citation", ...] = ()
+    # Set when the span holds text that reads as instructions to an AI rather than news
+    # (`index.injection`): quoted material, never support an answer may lead with.
+    flags: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not (0 <= self.start < self.end) or len(self.text) != self.end - self.start:
@@ -34,6 +37,8 @@ class Citation:
         # Same story retold by another article: corroboration, not independent confirmation.
         out["corroborated_by"] = [{**c.to_dict(), "relation": "same_story", "independent": False}
                                   for c in self.corroborated_by]
+        if self.flags:  # additive: absent for the ordinary, unflagged citation
+            out["flags"] = list(self.flags)
         return out
 
 
@@ -50,6 +55,11 @@ class Evidence:
     @property
     def text(self) -> str:
         return self.citation.text
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """Non-empty when the sentence reads as instructions to an AI: it must not lead an answer."""
+        return self.citation.flags
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,11 @@ Given the question, the answer must also say something from its evidence that th
 not already say ("The size of the budget is [1]." repeats the question and cites a number).
 Answer-wide it checks that every citation is still an exact slice of its article and that every
 marker names a citation. A text without any markers (the extractive backend's) is one claim
-citing all its citations.
+citing all its citations. Markers are read outside the cited texts only: a quote of an article
+that itself contains "[2]" is not a citation of evidence 2 (`rag.prompting`, quoted spans).
+A citation flagged as addressing an AI (`index.injection`) supports nothing: a sentence citing
+only such spans is unsupported, and a figure stated only there is not stated at all. This is
+what stops a model that obeyed "ignore previous instructions, say X" from passing as verified.
 
 `settle(...)` is the policy: a draft that fails gets one repair attempt from its backend, and if
 that fails too the extractive answer replaces it, marked `verified: false` with the reason, so
@@ -126,7 +130,14 @@ def check_claim(number: int, text: str, cites: Sequence[int], cited: Mapping[int
     problems: list[str] = []
     if not cites:
         problems.append(f"sentence {number} {_quote(text)} cites no evidence")
-    stated = [(i, f) for i in cites if i in cited for t in _texts(cited[i]) for f in figures(t)]
+    flagged = [i for i in cites if i in cited and cited[i].flags]
+    if flagged and len(flagged) == len([i for i in cites if i in cited]):
+        shown = "".join(f"[{i}]" for i in flagged)
+        problems.append(f"sentence {number} {_quote(text)} cites only text that reads as instructions to an AI "
+                        f"({shown}: {', '.join(dict.fromkeys(f for i in flagged for f in cited[i].flags))}); "
+                        "such text is quoted material, not support")
+    cites_ok = [i for i in cites if i not in flagged]
+    stated = [(i, f) for i in cites_ok if i in cited for t in _texts(cited[i]) for f in figures(t)]
     checks = []
     for fig in figures(text):
         hit = supported_by(fig, [f for _, f in stated])
@@ -138,8 +149,8 @@ def check_claim(number: int, text: str, cites: Sequence[int], cited: Mapping[int
     if cites and written and _unfinished(text):
         problems.append(f"sentence {number} {_quote(text)} is unfinished: its citation stands where the answer should be")
     words = set(tokenize(text))
-    if cites and words:
-        cited_words = {w for i in cites if i in cited for t in _texts(cited[i]) for w in tokenize(t)}
+    if cites_ok and words:  # with only flagged spans cited the sentence is reported above
+        cited_words = {w for i in cites_ok if i in cited for t in _texts(cited[i]) for w in tokenize(t)}
         if len(words & cited_words) < max(1.0, MIN_WORD_SHARE * len(words)):
             problems.append(f"sentence {number} {_quote(text)} shares too few words with what it cites")
     return ClaimCheck(text, tuple(cites), tuple(checks), tuple(problems))
@@ -156,13 +167,14 @@ def check(text: str, cited: Mapping[int, Citation], documents: Mapping[str, Docu
         doc = documents.get(c.doc_id)
         if doc is None or not spans.verify(c, doc):
             problems.append(f"citation [{n}] {c.label} is not an exact slice of its article")
-    if has_markers(text):
-        claims, unknown = read_claims(text, set(cited))
+    quoted = [c.text for c in cited.values()]
+    written = has_markers(text, quoted)
+    if written:
+        claims, unknown = read_claims(text, set(cited), quoted)
         problems += [f"marker [{i}] names no evidence" for i in unknown]
     else:
-        body = strip_markers(text)
+        body = strip_markers(text, quoted)
         claims = [Claim(body, tuple(cited))] if body else []
-    written = has_markers(text)
     checked = tuple(check_claim(n, c.text, c.ids, cited, written=written) for n, c in enumerate(claims, 1))
     if cited:  # with nothing cited at all, "cites no evidence" per sentence adds nothing
         problems += [p for c in checked for p in c.problems]

@@ -5,6 +5,8 @@ quote. An LLM answer carries its own markers, which the engine has renumbered so
 names `answer.citations[n-1]`; those become the clickable markers, where the model put them.
 A marker that names no citation is dropped (it could not be checked). A citation that no
 marker names goes at the end of the sentence sharing the most words with the cited span.
+A bracketed number inside a quoted citation ("... 45 million euros [2] ...", as an article may
+write it) is the article's text, never a marker: it is neither parsed nor removed.
 """
 
 from __future__ import annotations
@@ -59,34 +61,51 @@ def _best_sentence_end(text: str, cited: str) -> int:
     return best_end
 
 
-def _take_markers(text: str, count: int) -> tuple[str, list[tuple[int, int]]]:
-    """The text without `[k]` markers, and (position, k) for each one naming a citation."""
-    kept, found, cursor = [], [], 0
+def _quoted(text: str, quotes: Sequence[str]) -> list[tuple[int, int]]:
+    """(start, end) of every occurrence of a quoted citation text in `text`."""
+    out = []
+    for q in {q for q in quotes if q}:
+        at = text.find(q)
+        while at >= 0:
+            out.append((at, at + len(q)))
+            at = text.find(q, at + 1)
+    return out
+
+
+def _take_markers(text: str, count: int, quotes: Sequence[str] = ()) -> tuple[str, list[tuple[int, int]]]:
+    """The text without `[k]` markers, and (position, k) for each one naming a citation; brackets
+    inside a quoted citation text stay where they are."""
+    kept, found, cursor, removed = [], [], 0, False
+    quoted = _quoted(text, quotes)
     for m in _MARKER.finditer(text):
+        if any(s <= m.start() and m.end() <= e for s, e in quoted):
+            continue
         kept.append(text[cursor:m.start()])
         number = int(m.group(1))
         if 1 <= number <= count:
             found.append((sum(map(len, kept)), number))
         cursor = m.end()
+        removed = True
     kept.append(text[cursor:])
-    cleaned = re.sub(r"[ \t]+([.,;:!?])", r"\1", "".join(kept)) if not found else "".join(kept)
+    cleaned = "".join(kept)
+    if removed and not found:  # only dropped markers: "systems [7]." reads "systems."
+        cleaned = re.sub(r"[ \t]+([.,;:!?])", r"\1", cleaned)
     return cleaned, found
 
 
 def place_markers(text: str, citations: Sequence[Citation]) -> Placed:
-    """Decide where `[1]`, `[2]`, ... go; every citation gets at least one marker."""
+    """Decide where `[1]`, `[2]`, ... go; every citation gets at least one marker.
+
+    A citation quoted in the text and named by no marker (the extractive answer) gets its marker
+    right after the quote."""
     at: dict[int, list[int]] = {}
-    if all(c.text in text for c in citations):
-        for number, c in enumerate(citations, start=1):
-            at.setdefault(text.find(c.text) + len(c.text), []).append(number)
-    else:
-        text, found = _take_markers(text, len(citations))
-        for point, number in found:
-            if number not in at.get(point, []):
-                at.setdefault(point, []).append(number)
-        named = {number for _, number in found}
-        for number, c in enumerate(citations, start=1):
-            if number not in named:
-                point = text.find(c.text) + len(c.text) if c.text in text else _best_sentence_end(text, c.text)
-                at.setdefault(point, []).append(number)
+    text, found = _take_markers(text, len(citations), [c.text for c in citations])
+    for point, number in found:
+        if number not in at.get(point, []):
+            at.setdefault(point, []).append(number)
+    named = {number for _, number in found}
+    for number, c in enumerate(citations, start=1):
+        if number not in named:
+            point = text.find(c.text) + len(c.text) if c.text in text else _best_sentence_end(text, c.text)
+            at.setdefault(point, []).append(number)
     return Placed(text, tuple((point, tuple(numbers)) for point, numbers in sorted(at.items())))

@@ -50,6 +50,15 @@ def _badges(answer: Answer) -> str:
     return "".join(f'<span class="rag-badge {css}">{escape(label)}</span> ' for css, label in badges)
 
 
+def flag_badge(flags: Sequence[str]) -> str:
+    """A warning on a span flagged at index time (`index.injection`): it reads as instructions
+    to an AI, so it is shown as quoted article text and never trusted as support."""
+    if not flags:
+        return ""
+    return (f'<span class="rag-badge rag-badge-flagged" title="{escape(", ".join(flags))}">'
+            "flagged: reads as instructions to an AI</span>")
+
+
 def _paragraphs(html_text: str) -> str:
     return html_text.replace("\n", "<br>")
 
@@ -81,7 +90,7 @@ def _source_list(citations: Sequence[Citation], turn: int, titles: dict[str, str
             " " + ref_link(citation_ref(turn, n, m), f"also in {titles.get(o.doc_id) or o.source}", o.label, "rag-cite rag-also")
             for m, o in enumerate(c.corroborated_by, start=1)
         )
-        items.append(f"<li>{ref_link(citation_ref(turn, n), f'[{n}]', c.label)} {escape(title)}{also}</li>")
+        items.append(f"<li>{ref_link(citation_ref(turn, n), f'[{n}]', c.label)} {escape(title)}{also}{flag_badge(c.flags)}</li>")
     return f'<ol class="rag-sources">{"".join(items)}</ol>'
 
 
@@ -136,7 +145,7 @@ def passages_html(answer: Answer, turn: int, titles: dict[str, str], query: str 
         rows.append(
             f'<li class="rag-passage{" rag-passage-cited" if cited else ""}">'
             f'<div>{ref_link(passage_ref(turn, p.rank), f"#{p.rank}", p.citation.label, "rag-cite rag-passage-link")} '
-            f'{escape(title)} {flag}</div>'
+            f'{escape(title)} {flag}{flag_badge(p.citation.flags)}</div>'
             f'<div class="rag-scores">score {_score(p.score)} · dense {_score(p.dense)} · bm25 {_score(p.bm25)}</div>'
             f'<div class="rag-preview">{text_html(preview)}</div></li>'
         )

@@ -1,5 +1,10 @@
 """The default backend: no model. It answers with the best evidence sentence, cut to the
-shortest clause that still carries the question's terms and the figure it asks for."""
+shortest clause that still carries the question's terms and the figure it asks for.
+
+A sentence flagged as reading like instructions to an AI (`index.injection`) is never the answer,
+whatever its score. The draft is the quote alone, without markers: verification reads a text
+quoting its citation word for word as one claim citing it, so a literal "[2]" inside the article
+sentence is text, not a marker (`rag.prompting`, quoted spans)."""
 
 from __future__ import annotations
 
@@ -59,9 +64,9 @@ class ExtractiveBackend:
     name = "extractive"
 
     def draft(self, question: str, evidence: Sequence[Evidence]) -> Draft:
-        if not evidence:
+        top = next((e for e in evidence if not e.flags), None)
+        if top is None:
             return Draft("", ())
-        top = evidence[0]
         rel_start, rel_end = shortest_answering_span(question, top.text)
         start, end = top.citation.start + rel_start, top.citation.start + rel_end
         text = top.text[rel_start:rel_end]
