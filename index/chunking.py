@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable, Iterator
 
+from index.analysis import SentenceAnalysis
 from index.documents import Document
 
 _LINE = re.compile(r"[^\n]+")
@@ -35,8 +36,10 @@ class TextUnit:
             raise ValueError(f"text length does not match span {self.start}:{self.end} in {self.doc_id}")
 
 
+@dataclass(frozen=True)
 class Sentence(TextUnit):
-    pass
+    # Who speaks, who acts, what each figure measures: filled in by index/parsing.py at build time.
+    analysis: SentenceAnalysis | None = None
 
 
 class Chunk(TextUnit):
