@@ -53,6 +53,8 @@ REPORTING_VERBS = frozenset("""
     write ask urge call express portray tout concede complain assert brief mention observe estimate
     forecast report cite
 """.split())
+# Reporting verbs that report whatever follows them ("X stated following the meeting that ...").
+ALWAYS_REPORTING = frozenset({"say", "state", "tell", "declare"})
 # Complements that make a reporting verb report something ("He reports on the arms trade" does not).
 REPORT_COMPLEMENTS = frozenset({"ccomp", "dobj", "xcomp", "parataxis", "oprd", "dative", "advcl", "attr"})
 PERSON_PRONOUNS = frozenset({"he", "she", "him", "her"})
@@ -275,9 +277,11 @@ def _people(doc: "Doc") -> _People:
         is_person = any(_label(t) == "PERSON" for t in name_tokens) or mention.titled or bool(apps)
         if is_person and not all(_label(t) in ("GPE", "NORP") for t in name_tokens):
             persons.append((mention, apps))
-    # A one-word "person" the article also names as a place is the place ("Commander Europe").
-    places = {_clean(e.text).lower() for e in doc.ents if e.label_ in ("GPE", "LOC", "NORP")}
-    persons = [(m, a) for m, a in persons if len(_words(m.name)) > 1 or m.name.lower() not in places]
+    # The small model's entities are noisy: a one-word name is a person only when the article titles
+    # it or every occurrence is tagged PERSON ("Commander Europe" and a stray PERSON "Kyiv" are not).
+    single = {m.name for m, _ in persons if len(_words(m.name)) == 1}
+    untagged = {t.text for t in doc if t.text in single and t.ent_type_ != "PERSON"}
+    persons = [(m, a) for m, a in persons if len(_words(m.name)) > 1 or m.titled or a or m.name not in untagged]
     forms = sorted({m.name for m, _ in persons}, key=lambda n: -len(_words(n)))
     for name in forms:
         words = _words(name)
@@ -362,7 +366,7 @@ def _reports(verb: "Token") -> bool:
     lemma = verb.lemma_.lower()
     if lemma not in REPORTING_VERBS or verb.pos_ not in ("VERB", "AUX"):
         return False
-    if lemma == "say":
+    if lemma in ALWAYS_REPORTING:
         return True
     if lemma == "call" and any(c.dep_ == "prep" and c.lower_ == "for" for c in verb.children):
         return False  # "called for": a demand, not a statement
@@ -410,10 +414,25 @@ def _antecedent(pronoun: "Token", people: _People, doc: "Doc") -> str | None:
     """"its"/"their": the nearest named body before it in the sentence; "his"/"her": the last person."""
     if pronoun.lower_ in ("his", "her"):
         return people.last_before(pronoun.idx)
+    verb = next((t for t in pronoun.ancestors if t.pos_ in ("VERB", "AUX")), None)
+    subject = _clause_subject(verb) if verb is not None else None
+    if subject is not None and subject.pos_ == "PROPN" and not people.known(_mention(subject).name):
+        return _owner_name(subject, people, doc) or _mention(subject).name
     for token in reversed(doc[pronoun.sent.start : pronoun.i]):
         ent = _entity_of(token)
         if ent is not None and ent.label_ in ("GPE", "ORG") and not people.known(_clean(ent.text)):
             return _clean(ent.text)
+    return None
+
+
+def _clause_subject(verb: "Token") -> "Token | None":
+    """The subject of `verb`; for "urging Kyiv to relinquish", the object of the verb it completes."""
+    subjects = [c for c in verb.children if c.dep_ == "nsubj"]
+    if subjects:
+        return subjects[0]
+    if verb.dep_ == "xcomp":
+        objects = [c for c in verb.head.children if c.dep_ == "dobj"]
+        return objects[0] if objects else _clause_subject(verb.head) if verb.head is not verb else None
     return None
 
 
@@ -481,6 +500,9 @@ def _measured(root: "Token") -> "Token | None":
                 if objects and objects[0].lemma_.lower() not in SCALE_NOUNS:
                     return objects[0]
         if token.dep_ in ("nummod", "quantmod", "compound", "amod", "npadvmod", "advmod") and head is not token:
+            hyphenated = token.i + 1 < len(token.doc) and token.doc[token.i + 1].text in HYPHENS
+            if hyphenated and head.dep_ in ("compound", "amod") and head.head.pos_ in ("NOUN", "PROPN"):
+                return head.head  # "a 20-point plan": the plan, not the points
             if head.pos_ == "NOUN" and head.lemma_.lower() not in SCALE_NOUNS:
                 return head
             if head.pos_ == "ADJ" and head.dep_ == "amod" and head.head.pos_ == "NOUN":
@@ -506,8 +528,12 @@ def _measured(root: "Token") -> "Token | None":
 
 def _verb_measure(verb: "Token", exclude: "Token") -> "Token | None":
     """"predicted the costs at $120 billion", "spending will reach $120 billion": the verb's noun."""
-    for dep in ("dobj", "nsubj", "nsubjpass"):
+    for dep in ("dobj", "prep", "nsubj", "nsubjpass"):
         for child in verb.children:
+            if dep == "prep" and child.dep_ == "prep" and child.lower_ in ("on", "for"):
+                child = next((o for o in child.children if o.dep_ == "pobj"), child)  # "spend $4 billion on plants"
+                if child.pos_ == "NOUN" and child.lemma_.lower() not in SCALE_NOUNS and not child.ent_type_:
+                    return child
             if child.dep_ == dep and child.i != exclude.i and child.pos_ == "NOUN" \
                     and child.lemma_.lower() not in SCALE_NOUNS and not child.ent_type_:
                 return child
