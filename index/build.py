@@ -1,8 +1,9 @@
 """Building and refreshing the index incrementally.
 
 Unchanged documents (same sha256) keep their chunks, sentences (with their analysis) and vectors;
-new or changed ones are split, parsed (index/parsing.py) and embedded; removed ones drop out. A change of embedding model or chunking makes
-every old vector unusable, so the whole corpus is embedded again.
+new or changed ones are split, parsed (index/parsing.py) and embedded; removed ones drop out. A
+change of embedding model or chunking makes every old vector unusable, so the whole corpus is
+embedded again.
 """
 
 from __future__ import annotations

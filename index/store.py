@@ -12,8 +12,8 @@ Layout of an index folder (format `rag-index v3`)::
 
 Saving writes a sibling temp folder and renames it into place, so a reader sees either the old
 index or the new one, never a half-written mix. Loading verifies every file's checksum. An index
-written in another format (v1 had no index kinds, v2 no sentence analysis) is reported as corrupt, which makes
-`Engine.open` and `rag index` rebuild it.
+written in another format (v1 had no index kinds, v2 no sentence analysis) is reported as
+corrupt, which makes `Engine.open` and `rag index` rebuild it.
 
 The FAISS index kind follows the table's size (`index_kind`): exact `IndexFlatIP` below
 `HNSW_MIN_UNITS` units, `IndexHNSWFlat` (inner product) from there on. Exact search over n

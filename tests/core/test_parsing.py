@@ -323,7 +323,7 @@ def test_analysis_is_stored_and_kept_for_unchanged_documents(tmp_path, corpus_co
     assert [s.analysis.lemmas for s in loaded.sentences.units] == [s.analysis.lemmas for s in store.sentences.units]
     assert any(s.analysis.speakers for s in loaded.sentences.units)
 
-    first = sorted(corpus_copy.glob("*.txt"))[0]
+    first = min(corpus_copy.glob("*.txt"))
     first.write_text(first.read_text(encoding="utf-8") + "\nThe mayor, Lena Ortiz, said the bridge cost 3 million.\n",
                      encoding="utf-8")
     counted.clear()
