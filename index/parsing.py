@@ -632,7 +632,9 @@ def _figures(doc: Doc, start: int, end: int, people: _People) -> list[Figure]:
 
 
 def _lemmas(tokens: list[Token]) -> tuple[str, ...]:
-    return tuple(t.lemma_.lower() for t in tokens if t.pos_ in CONTENT_POS and not t.is_stop and t.is_alpha)
+    # Names are kept even when they spell a stop word ("US").
+    return tuple(t.lemma_.lower() for t in tokens
+                 if t.pos_ in CONTENT_POS and (t.pos_ == "PROPN" or not t.is_stop) and t.is_alpha)
 
 
 def _quote_depth(text: str, depth: int) -> int:

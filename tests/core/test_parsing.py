@@ -235,6 +235,7 @@ def test_lemmas_are_content_words(analysed):
     analysis = _sentence(analysed, "002", "Ukraine would maintain an 800,000-strong")
     assert {"maintain", "army", "support"} <= set(analysis.lemmas)
     assert not {"an", "would", "under"} & set(analysis.lemmas)
+    assert "us" in _sentence(analysed, "002", "US officials briefed").lemmas  # a name, though a stop word
 
 
 # A made-up article: other people, other countries, other figures. Nothing above may be corpus-specific.
