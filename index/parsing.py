@@ -18,6 +18,10 @@ The rules read the dependency tree and know only English grammar and general voc
   nationality modifiers of subjects ("Russian troops");
 - figures: spaCy's MONEY, PERCENT, CARDINAL, QUANTITY and DATE entities plus bare fractions and
   digits it missed, each with the noun it quantifies and that noun's owner.
+
+Cost, measured on the five articles of corpus/ on a busy 2-core machine: loading the pipeline
+takes 13-19 s once per process, parsing and analysing the articles ~5 s, so a full index build
+took 45-48 s instead of 41 s. Unchanged documents are never parsed again (index/build.py).
 """
 
 from __future__ import annotations
