@@ -1,13 +1,14 @@
 """Building and refreshing the index incrementally.
 
-Unchanged documents (same sha256) keep their chunks, sentences and vectors; new or changed ones
-are split and embedded; removed ones drop out. A change of embedding model or chunking makes
-every old vector unusable, so the whole corpus is embedded again.
+Unchanged documents (same sha256) keep their chunks, sentences (with their analysis) and vectors;
+new or changed ones are split, parsed (index/parsing.py) and embedded; removed ones drop out. A
+change of embedding model or chunking makes every old vector unusable, so the whole corpus is
+embedded again.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -17,6 +18,7 @@ from index.chunking import ChunkSettings, make_chunks, split_sentences
 from index.documents import Corpus, Document
 from index.embedding import Embedder
 from index.errors import IndexMissing, IndexStale, RagError
+from index.parsing import analyse
 from index.store import DocEntry, IndexStore, Manifest, VectorTable
 
 Progress = Callable[[int, int], None]
@@ -78,6 +80,8 @@ def _reusable(index_dir: Path, embed_model: str, chunking: ChunkSettings) -> tup
 
 def _split(doc: Document, chunking: ChunkSettings):
     sentences = split_sentences(doc)
+    # Parsed here, once per new or changed document; unchanged ones keep their stored analysis.
+    sentences = [replace(s, analysis=a) for s, a in zip(sentences, analyse(doc, sentences), strict=True)]
     return make_chunks(doc, sentences, chunking), sentences
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable, Iterator
 
+from index.analysis import SentenceAnalysis
 from index.documents import Document
 from index.injection import paragraph_flags
 
@@ -38,6 +39,8 @@ class TextUnit:
 
 @dataclass(frozen=True)
 class Sentence(TextUnit):
+    # Who speaks, who acts, what each figure measures: filled in by index/parsing.py at build time.
+    analysis: SentenceAnalysis | None = None
     # Why the sentence is suspect as evidence (`index.injection`: it addresses an AI, or carries
     # chat-template tokens); computed when the sentence is made, stored with it in the index.
     flags: tuple[str, ...] = ()

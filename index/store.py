@@ -7,13 +7,14 @@ Layout of an index folder (format `rag-index v3`)::
     chunks.jsonl         one row per chunk: doc_id, start, end, text
     chunks.npy           the chunk vectors (kept so incremental rebuilds reuse them)
     chunks.faiss         FAISS index over chunks.npy
-    sentences.*          the same for sentences; a row also has `flags` when the sentence has
-                         any (`index.injection`: it reads as instructions to an AI)
+    sentences.*          the same for sentences; each row also carries its analysis (speakers,
+                         actors, figures, lemmas: index/analysis.py) and `flags` when the sentence
+                         has any (`index.injection`: it reads as instructions to an AI)
 
 Saving writes a sibling temp folder and renames it into place, so a reader sees either the old
 index or the new one, never a half-written mix. Loading verifies every file's checksum. An index
-written in another format (v1 had no index kinds, v2 no sentence flags) is reported as corrupt, which makes
-`Engine.open` and `rag index` rebuild it.
+written in another format (v1 had no index kinds, v2 no sentence analysis or flags) is reported
+as corrupt, which makes `Engine.open` and `rag index` rebuild it.
 
 The FAISS index kind follows the table's size (`index_kind`): exact `IndexFlatIP` below
 `HNSW_MIN_UNITS` units, `IndexHNSWFlat` (inner product) from there on. Exact search over n
@@ -38,6 +39,7 @@ from typing import Iterator
 import faiss
 import numpy as np
 
+from index.analysis import SentenceAnalysis
 from index.chunking import Chunk, Sentence, TextUnit
 from index.errors import IndexCorrupt, IndexMissing
 
@@ -249,13 +251,6 @@ def _sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _row(u: TextUnit) -> dict:
-    row = {"doc_id": u.doc_id, "start": u.start, "end": u.end, "text": u.text}
-    if isinstance(u, Sentence) and u.flags:
-        row["flags"] = list(u.flags)
-    return row
-
-
 def _write_table(folder: Path, name: str, table: VectorTable) -> dict[str, str]:
     rows = "".join(json.dumps(_row(u), ensure_ascii=False) + "\n" for u in table.units)
     out = {f"{name}.jsonl": _write_bytes(folder / f"{name}.jsonl", rows.encode("utf-8"))}
@@ -266,13 +261,28 @@ def _write_table(folder: Path, name: str, table: VectorTable) -> dict[str, str]:
     return out
 
 
+def _row(unit: TextUnit) -> dict:
+    row = {"doc_id": unit.doc_id, "start": unit.start, "end": unit.end, "text": unit.text}
+    if isinstance(unit, Sentence) and unit.analysis is not None:
+        row["analysis"] = unit.analysis.to_dict()
+    if isinstance(unit, Sentence) and unit.flags:
+        row["flags"] = list(unit.flags)
+    return row
+
+
+def _fields(row: dict) -> dict:
+    if row.get("analysis") is not None:
+        row["analysis"] = SentenceAnalysis.from_dict(row["analysis"])
+    return row
+
+
 def _read_table(folder: Path, name: str, kind: type[TextUnit], dimension: int) -> VectorTable:
     try:
         with open(folder / f"{name}.jsonl", encoding="utf-8") as fh:
-            units = [kind(**json.loads(line)) for line in fh if line.strip()]
+            units = [kind(**_fields(json.loads(line))) for line in fh if line.strip()]
         vectors = np.load(folder / f"{name}.npy")
         index = tuned(faiss.read_index(str(folder / f"{name}.faiss")))
-    except (OSError, ValueError, TypeError, RuntimeError) as exc:
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise IndexCorrupt(f"{folder / name}.* is unreadable ({exc}); rebuild with 'rag index'") from exc
     if vectors.shape != (len(units), dimension) or index.ntotal != len(units):
         raise IndexCorrupt(f"{folder / name}.* disagree in size; rebuild with 'rag index'")
