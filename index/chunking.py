@@ -101,7 +101,7 @@ def split_sentences(doc: Document) -> list[Sentence]:
         if spans:
             paragraphs.append(spans)
     flags = paragraph_flags([[doc.text[s:e] for s, e in para] for para in paragraphs])
-    return [Sentence(doc.doc_id, s, e, doc.text[s:e], f)
+    return [Sentence(doc.doc_id, s, e, doc.text[s:e], flags=f)
             for para, para_flags in zip(paragraphs, flags) for (s, e), f in zip(para, para_flags)]
 
 
