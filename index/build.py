@@ -17,7 +17,16 @@ from index.chunking import ChunkSettings, make_chunks, split_sentences
 from index.documents import Corpus, Document
 from index.embedding import Embedder
 from index.errors import IndexMissing, IndexStale, RagError
-from index.store import DocEntry, IndexStore, Manifest, VectorTable
+from index.lock import Log, index_lock
+from index.store import (
+    DocEntry,
+    IndexStore,
+    Manifest,
+    VectorTable,
+    check_location,
+    claim,
+    clean,
+)
 
 Progress = Callable[[int, int], None]
 
@@ -76,6 +85,13 @@ def _reusable(index_dir: Path, embed_model: str, chunking: ChunkSettings) -> tup
     return (None, reason) if reason else (store, "")
 
 
+def _rows_by_doc(table: VectorTable) -> dict[str, list[int]]:
+    rows: dict[str, list[int]] = {}
+    for i, unit in enumerate(table.units):
+        rows.setdefault(unit.doc_id, []).append(i)
+    return rows
+
+
 def _split(doc: Document, chunking: ChunkSettings):
     sentences = split_sentences(doc)
     return make_chunks(doc, sentences, chunking), sentences
@@ -87,14 +103,32 @@ def build_index(
     embedder: Embedder,
     chunking: ChunkSettings = ChunkSettings(),
     progress: Progress | None = None,
+    log: Log | None = None,
 ) -> tuple[IndexStore, BuildReport]:
-    """Bring the index at `index_dir` up to date with `corpus`, re-embedding only what changed."""
+    """Bring the index at `index_dir` up to date with `corpus`, re-embedding only what changed.
+
+    `index_dir` must be new, empty or an index of ours, outside the corpus (`IndexDirRefused`
+    otherwise). One build at a time holds its lock; a second waits (telling `log`), then finds
+    the index the first one saved and embeds only what is still missing, usually nothing.
+    """
     index_dir = Path(index_dir)
+    check_location(index_dir, corpus.root)
+    claim(index_dir)
+    with index_lock(index_dir, log):
+        clean(index_dir)
+        return _build_locked(corpus, index_dir, embedder, chunking, progress)
+
+
+def _build_locked(
+    corpus: Corpus, index_dir: Path, embedder: Embedder, chunking: ChunkSettings, progress: Progress | None
+) -> tuple[IndexStore, BuildReport]:
     old, reason = _reusable(index_dir, embedder.name, chunking)
     report = BuildReport(full_rebuild_reason=reason)
     old_docs = old.manifest.documents if old else {}
 
     kept: dict[str, dict[str, tuple[list, np.ndarray]]] = {"chunks": {}, "sentences": {}}
+    # Rows grouped once per table: asking `rows_of` per document scanned every unit each time.
+    old_rows = {name: _rows_by_doc(old.table(name)) for name in kept} if old is not None else {}
     fresh: list[Document] = []
     for doc in corpus.documents:
         entry = old_docs.get(doc.doc_id)
@@ -102,7 +136,7 @@ def build_index(
             report.unchanged.append(doc.doc_id)
             for name in kept:
                 table = old.table(name)
-                rows = table.rows_of(doc.doc_id)
+                rows = old_rows[name].get(doc.doc_id, [])
                 kept[name][doc.doc_id] = ([table.units[r] for r in rows], table.vectors[rows])
         else:
             (report.changed if entry is not None else report.added).append(doc.doc_id)
