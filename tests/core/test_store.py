@@ -35,6 +35,14 @@ def test_round_trip_preserves_units_vectors_and_manifest(built):
         np.testing.assert_array_equal(loaded.table(name).vectors, store.table(name).vectors)
 
 
+def test_each_stored_vector_is_its_units_embedding(built, embedder):
+    _, store, _ = built  # built embeds shortest first and puts the rows back in document order
+    for table in (store.chunks, store.sentences):
+        rows = [0, len(table) // 2, len(table) - 1]
+        expected = embedder.embed_batch([table.units[r].text for r in rows])
+        np.testing.assert_allclose(table.vectors[rows], expected, atol=1e-5)
+
+
 def test_faiss_top_k_equals_brute_force(built, embedder):
     _, store, _ = built
     for question in ["How much money must partners provide?", "Who leads the multinational force?", "Bundestag"]:
