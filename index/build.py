@@ -19,7 +19,16 @@ from index.documents import Corpus, Document
 from index.embedding import Embedder
 from index.errors import IndexMissing, IndexStale, RagError
 from index.parsing import analyse
-from index.store import DocEntry, IndexStore, Manifest, VectorTable
+from index.lock import Log, index_lock
+from index.store import (
+    DocEntry,
+    IndexStore,
+    Manifest,
+    VectorTable,
+    check_location,
+    claim,
+    clean,
+)
 
 Progress = Callable[[int, int], None]
 
@@ -78,6 +87,27 @@ def _reusable(index_dir: Path, embed_model: str, chunking: ChunkSettings) -> tup
     return (None, reason) if reason else (store, "")
 
 
+def _rows_by_doc(table: VectorTable) -> dict[str, list[int]]:
+    rows: dict[str, list[int]] = {}
+    for i, unit in enumerate(table.units):
+        rows.setdefault(unit.doc_id, []).append(i)
+    return rows
+
+
+def _embed_by_length(embedder: Embedder, texts: list[str], progress: Progress | None) -> np.ndarray:
+    """Embed shortest first, so each batch pads to similar lengths; rows come back in `texts` order.
+
+    A batch is padded to its longest text; in document order a 700-character chunk sits beside
+    short sentences. Measured with the model's tokenizer, document order processed 1.87x the real
+    tokens on corpus/ and length order 1.31x (1.21x and 1.12x on a 250 KB article).
+    """
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    sorted_vectors = embedder.embed_many([texts[i] for i in order], progress=progress)
+    vectors = np.empty_like(sorted_vectors)
+    vectors[order] = sorted_vectors
+    return vectors
+
+
 def _split(doc: Document, chunking: ChunkSettings):
     sentences = split_sentences(doc)
     # Parsed here, once per new or changed document; unchanged ones keep their stored analysis.
@@ -91,14 +121,32 @@ def build_index(
     embedder: Embedder,
     chunking: ChunkSettings = ChunkSettings(),
     progress: Progress | None = None,
+    log: Log | None = None,
 ) -> tuple[IndexStore, BuildReport]:
-    """Bring the index at `index_dir` up to date with `corpus`, re-embedding only what changed."""
+    """Bring the index at `index_dir` up to date with `corpus`, re-embedding only what changed.
+
+    `index_dir` must be new, empty or an index of ours, outside the corpus (`IndexDirRefused`
+    otherwise). One build at a time holds its lock; a second waits (telling `log`), then finds
+    the index the first one saved and embeds only what is still missing, usually nothing.
+    """
     index_dir = Path(index_dir)
+    check_location(index_dir, corpus.root)
+    claim(index_dir)
+    with index_lock(index_dir, log):
+        clean(index_dir)
+        return _build_locked(corpus, index_dir, embedder, chunking, progress)
+
+
+def _build_locked(
+    corpus: Corpus, index_dir: Path, embedder: Embedder, chunking: ChunkSettings, progress: Progress | None
+) -> tuple[IndexStore, BuildReport]:
     old, reason = _reusable(index_dir, embedder.name, chunking)
     report = BuildReport(full_rebuild_reason=reason)
     old_docs = old.manifest.documents if old else {}
 
     kept: dict[str, dict[str, tuple[list, np.ndarray]]] = {"chunks": {}, "sentences": {}}
+    # Rows grouped once per table: asking `rows_of` per document scanned every unit each time.
+    old_rows = {name: _rows_by_doc(old.table(name)) for name in kept} if old is not None else {}
     fresh: list[Document] = []
     for doc in corpus.documents:
         entry = old_docs.get(doc.doc_id)
@@ -106,7 +154,7 @@ def build_index(
             report.unchanged.append(doc.doc_id)
             for name in kept:
                 table = old.table(name)
-                rows = table.rows_of(doc.doc_id)
+                rows = old_rows[name].get(doc.doc_id, [])
                 kept[name][doc.doc_id] = ([table.units[r] for r in rows], table.vectors[rows])
         else:
             (report.changed if entry is not None else report.added).append(doc.doc_id)
@@ -116,7 +164,7 @@ def build_index(
 
     pending = [(doc, *_split(doc, chunking)) for doc in fresh]
     texts = [u.text for _, chunks, sents in pending for u in (*chunks, *sents)]
-    vectors = embedder.embed_many(texts, progress=progress)
+    vectors = _embed_by_length(embedder, texts, progress)
     report.embedded_units = len(texts)
     offset = 0
     for doc, chunks, sents in pending:

@@ -5,6 +5,7 @@
     ├── IndexMissing     no index on disk where one was expected
     ├── IndexStale       the index was built from other documents or settings
     ├── IndexCorrupt     the index files do not match their manifest
+    ├── IndexDirRefused  the index folder holds files that are not an index of ours
     ├── QuestionError    the question itself is unusable (empty, too long)
     └── BackendError     an answer backend failed (defined in rag.errors)
 
@@ -32,6 +33,10 @@ class IndexStale(RagError):
 
 class IndexCorrupt(RagError):
     """The index files are unreadable or disagree with their manifest."""
+
+
+class IndexDirRefused(RagError):
+    """The index folder is not ours to write: it holds other files, or is (inside) the corpus."""
 
 
 class QuestionError(RagError):

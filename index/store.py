@@ -2,19 +2,35 @@
 
 Layout of an index folder (format `rag-index v3`)::
 
-    manifest.json        format, embedding model, dimension, chunking, sha256 of each document,
-                         the FAISS index kind of each table, and sha256 of every other file below
-    chunks.jsonl         one row per chunk: doc_id, start, end, text
-    chunks.npy           the chunk vectors (kept so incremental rebuilds reuse them)
-    chunks.faiss         FAISS index over chunks.npy
-    sentences.*          the same for sentences; each row also carries its analysis (speakers,
-                         actors, figures, lemmas: index/analysis.py) and `flags` when the sentence
-                         has any (`index.injection`: it reads as instructions to an AI)
+    rag-index.marker     says "this folder is a rag index"; without it a non-empty folder is refused
+    write.lock           flock'ed by the one writer at a time (index/lock.py)
+    read.lock            shared-locked by readers while they load; old generations wait for them
+    CURRENT              the name of the generation folder readers use, replaced atomically
+    gen-<16 hex>/        one complete index:
+        manifest.json    format, embedding model, dimension, chunking, sha256 of each document,
+                         the FAISS index kind of each table, and sha256 of every other file here
+        chunks.jsonl     one row per chunk: doc_id, start, end, text
+        chunks.npy       the chunk vectors (kept so incremental rebuilds reuse them)
+        chunks.faiss     FAISS index over chunks.npy
+        sentences.*      the same for sentences; each row also carries its analysis (speakers,
+                         actors, figures, lemmas: index/analysis.py) and `flags` when the
+                         sentence has any (`index.injection`: it reads as instructions to an AI)
+    tmp-*/               a generation being written (left behind only by a killed save)
 
-Saving writes a sibling temp folder and renames it into place, so a reader sees either the old
-index or the new one, never a half-written mix. Loading verifies every file's checksum. An index
-written in another format (v1 had no index kinds, v2 no sentence analysis or flags) is reported
-as corrupt, which makes `Engine.open` and `rag index` rebuild it.
+Why generations: the index folder is the user's choice (`--index-dir`), so it is never moved or
+deleted wholesale. A save writes and fsyncs a new generation folder, then atomically replaces
+`CURRENT` (`os.replace`), then removes older generations. A kill at any step leaves `CURRENT`
+naming either the old or the new complete generation; leftovers (temp folders, unreferenced
+generations) are removed by the next writer, under the lock. Nothing that is not ours by name
+inside a marked folder is ever deleted: foreign files there are left alone.
+
+Readers resolve `CURRENT` once and read that generation, holding a shared lock that keeps
+writers from removing it meanwhile (index/lock.py); should a generation still fail and `CURRENT`
+have moved on (an index copied without its lock files), they resolve again. Loading verifies every file's checksum, and
+every expected file must have one. An index in another format (v2 kept its files directly in the
+folder, v1 had no index kinds) is reported as corrupt, which makes `Engine.open` and `rag index`
+rebuild it; a v2 folder holding only its own files is adopted and its files removed after the
+first v3 save.
 
 The FAISS index kind follows the table's size (`index_kind`): exact `IndexFlatIP` below
 `HNSW_MIN_UNITS` units, `IndexHNSWFlat` (inner product) from there on. Exact search over n
@@ -29,6 +45,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import secrets
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -41,11 +59,26 @@ import numpy as np
 
 from index.analysis import SentenceAnalysis
 from index.chunking import Chunk, Sentence, TextUnit
-from index.errors import IndexCorrupt, IndexMissing
+from index.errors import IndexCorrupt, IndexDirRefused, IndexMissing
+from index.lock import LOCK_NAME, READ_LOCK_NAME, index_lock, no_readers, reading
 
 FORMAT = "rag-index v3"
 MANIFEST = "manifest.json"
 TABLES = {"chunks": Chunk, "sentences": Sentence}
+TABLE_FILES = ("jsonl", "npy", "faiss")
+EXPECTED_FILES = frozenset(f"{name}.{ext}" for name in TABLES for ext in TABLE_FILES)
+
+MARKER = "rag-index.marker"
+MARKER_TEXT = (f"This folder is an index written by rag ({FORMAT}).\n"
+               "rag replaces the generations inside it on every rebuild; keep no other files here.\n")
+POINTER = "CURRENT"
+GENERATION_PREFIX = "gen-"
+TEMP_PREFIX = "tmp-"
+_GENERATION = re.compile(r"gen-[0-9a-f]{16}")
+LEGACY_FILES = EXPECTED_FILES | {MANIFEST}  # a v2 index kept exactly these directly in the folder
+# A reader whose generation vanished (a writer swapped and cleaned up meanwhile) resolves CURRENT
+# again; more than one retry only matters if several saves complete during one load.
+RESOLVE_ATTEMPTS = 3
 
 INDEX_KINDS = ("flat", "hnsw")
 # Tables this big or bigger get an HNSW index. Measured (eval/reports/latest/scale.md, 2 cores):
@@ -89,16 +122,39 @@ class Manifest:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Manifest":
+    def from_dict(cls, data: object) -> "Manifest":
+        """Parse a manifest; `ValueError` names the first field of the wrong shape."""
+        if not isinstance(data, dict):
+            raise ValueError("the manifest is not a JSON object")
+        documents = _mapping_of(data, "documents", dict)
+        try:
+            entries = {k: DocEntry(**v) for k, v in documents.items()}
+        except TypeError as exc:
+            raise ValueError(f"a 'documents' entry has the wrong fields ({exc})") from exc
+        if not all(isinstance(x, str) for e in entries.values() for x in vars(e).values()):
+            raise ValueError("a 'documents' entry has a field that is not a string")
+        dimension = data.get("dimension")
+        if not isinstance(dimension, int) or isinstance(dimension, bool) or dimension <= 0:
+            raise ValueError(f"'dimension' must be a positive integer, got {dimension!r}")
+        for key in ("embed_model", "format"):
+            if not isinstance(data.get(key), str):
+                raise ValueError(f"{key!r} must be a string, got {data.get(key)!r}")
         return cls(
             embed_model=data["embed_model"],
-            dimension=int(data["dimension"]),
-            chunking=dict(data["chunking"]),
-            documents={k: DocEntry(**v) for k, v in data["documents"].items()},
-            files=dict(data.get("files", {})),
+            dimension=dimension,
+            chunking=_mapping_of(data, "chunking", object),
+            documents=entries,
+            files=_mapping_of(data, "files", str),
             format=data["format"],
-            index_kinds=dict(data.get("index_kinds", {})),
+            index_kinds=_mapping_of(data, "index_kinds", str),
         )
+
+
+def _mapping_of(data: dict, key: str, value_type: type) -> dict:
+    value = data.get(key)
+    if not isinstance(value, dict) or not all(isinstance(v, value_type) for v in value.values()):
+        raise ValueError(f"{key!r} must be an object of {value_type.__name__} values, got {type(value).__name__}")
+    return dict(value)
 
 
 def index_kind(size: int) -> str:
@@ -195,48 +251,206 @@ class IndexStore:
     # -- writing -----------------------------------------------------------------------------
 
     def save(self, index_dir: str | Path) -> None:
-        """Write atomically: build in a temp sibling folder, then swap it into place."""
+        """Write a new generation and point `CURRENT` at it; see the module docstring for why."""
         index_dir = Path(index_dir)
-        index_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.tmp-", dir=index_dir.parent))
-        try:
-            files = {}
-            for name in TABLES:
-                files.update(_write_table(tmp, name, self.table(name)))
-            kinds = {name: self.table(name).kind for name in TABLES}
-            manifest = Manifest(**{**vars(self.manifest), "files": files, "index_kinds": kinds})
-            _write_bytes(tmp / MANIFEST, json.dumps(manifest.to_dict(), indent=2).encode())
-            _swap_into_place(tmp, index_dir)
-            self.manifest = manifest
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        claim(index_dir)
+        with index_lock(index_dir):
+            clean(index_dir)
+            tmp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=index_dir))
+            try:
+                files = {}
+                for name in TABLES:
+                    files.update(_write_table(tmp, name, self.table(name)))
+                kinds = {name: self.table(name).kind for name in TABLES}
+                manifest = Manifest(**{**vars(self.manifest), "files": files, "index_kinds": kinds})
+                _write_bytes(tmp / MANIFEST, json.dumps(manifest.to_dict(), indent=2).encode())
+                for path in tmp.iterdir():  # np.save and faiss do not fsync
+                    _fsync(path)
+                _fsync(tmp)
+                generation = index_dir / f"{GENERATION_PREFIX}{secrets.token_hex(8)}"
+                os.replace(tmp, generation)
+                _point_to(index_dir, generation.name)
+                self.manifest = manifest
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+            clean(index_dir)
 
     # -- reading -----------------------------------------------------------------------------
 
     @classmethod
     def load(cls, index_dir: str | Path) -> "IndexStore":
+        """The index `CURRENT` names; resolved again if that generation vanishes mid-read."""
         index_dir = Path(index_dir)
-        manifest_path = index_dir / MANIFEST
-        if not manifest_path.exists():
-            raise IndexMissing(f"no index at {index_dir}; build one with 'rag index'")
+        for attempt in range(RESOLVE_ATTEMPTS):
+            with reading(index_dir):
+                folder = current_dir(index_dir)
+                try:
+                    return cls._load_generation(folder)
+                except IndexCorrupt:
+                    if attempt + 1 == RESOLVE_ATTEMPTS or not _pointer_moved(index_dir, folder):
+                        raise
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def _load_generation(cls, folder: Path) -> "IndexStore":
+        manifest_path = folder / MANIFEST
         try:
-            manifest = Manifest.from_dict(json.loads(manifest_path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            data = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
             raise IndexCorrupt(f"{manifest_path} is unreadable ({exc}); rebuild with 'rag index'") from exc
-        if manifest.format != FORMAT:
-            raise IndexCorrupt(
-                f"{index_dir} has format {manifest.format!r}, this version reads {FORMAT!r}; rebuild with 'rag index'"
-            )
+        found = data.get("format") if isinstance(data, dict) else None
+        if found != FORMAT:
+            raise IndexCorrupt(f"{folder} has format {found!r}, this version reads {FORMAT!r}; rebuild with 'rag index'")
+        try:
+            manifest = Manifest.from_dict(data)
+        except ValueError as exc:
+            raise IndexCorrupt(f"{manifest_path} has the wrong shape ({exc}); rebuild with 'rag index'") from exc
+        if set(manifest.files) != EXPECTED_FILES:
+            missing = sorted(EXPECTED_FILES - set(manifest.files)) or sorted(set(manifest.files) - EXPECTED_FILES)
+            raise IndexCorrupt(f"{manifest_path} lists checksums for other files than the index has "
+                               f"({', '.join(missing)}); rebuild with 'rag index'")
         for name, digest in manifest.files.items():
-            path = index_dir / name
-            if not path.exists() or _sha256_file(path) != digest:
+            path = folder / name
+            if _sha256_file(path) != digest:
                 raise IndexCorrupt(f"{path} is missing or does not match its manifest checksum; rebuild with 'rag index'")
-        tables = {name: _read_table(index_dir, name, kind, manifest.dimension) for name, kind in TABLES.items()}
+        tables = {name: _read_table(folder, name, kind, manifest.dimension) for name, kind in TABLES.items()}
         for name, table in tables.items():
-            if manifest.index_kinds.get(name, table.kind) != table.kind:
-                raise IndexCorrupt(f"{index_dir / name}.faiss is a {table.kind} index, its manifest says "
-                                   f"{manifest.index_kinds[name]}; rebuild with 'rag index'")
+            if manifest.index_kinds.get(name) != table.kind:
+                raise IndexCorrupt(f"{folder / name}.faiss is a {table.kind} index, its manifest says "
+                                   f"{manifest.index_kinds.get(name)}; rebuild with 'rag index'")
         return cls(manifest=manifest, **tables)
+
+
+# -- the index folder: ours or refused, one current generation, leftovers cleaned --------------
+
+
+def check_location(index_dir: str | Path, corpus_dir: str | Path) -> None:
+    """Refuse an index folder that is the corpus folder or lies inside it."""
+    index_path, corpus_path = Path(index_dir).expanduser().resolve(), Path(corpus_dir).expanduser().resolve()
+    if index_path == corpus_path or corpus_path in index_path.parents:
+        where = "is the corpus folder" if index_path == corpus_path else f"is inside the corpus folder {corpus_path}"
+        raise IndexDirRefused(f"index folder {index_dir} {where}; the index would be mixed with the articles. "
+                              "Choose a folder outside the corpus (--index-dir or RAG_INDEX_DIR)")
+
+
+def claim(index_dir: str | Path) -> None:
+    """Make `index_dir` an index folder, or refuse it untouched if it holds anything else.
+
+    A missing or empty folder gets the marker; a folder with the marker is already ours; a v2
+    index (only its own files) is adopted. Anything else may be someone's documents.
+    """
+    index_dir = Path(index_dir)
+    if index_dir.exists() and not index_dir.is_dir():
+        raise IndexDirRefused(f"index folder {index_dir} is a file; choose a folder (--index-dir or RAG_INDEX_DIR)")
+    if (index_dir / MARKER).is_file():
+        return
+    index_dir.mkdir(parents=True, exist_ok=True)
+    entries = sorted(p.name for p in index_dir.iterdir())
+    if entries and not _legacy_format(index_dir):
+        shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+        raise IndexDirRefused(
+            f"index folder {index_dir} is not empty ({shown}) and is not a rag index (it has no {MARKER}); "
+            "nothing was changed. Choose a new or empty folder (--index-dir or RAG_INDEX_DIR)")
+    try:  # O_EXCL: two first builds racing both succeed, and no one sees a half-made temp name
+        with open(index_dir / MARKER, "x", encoding="utf-8") as fh:
+            fh.write(MARKER_TEXT)
+    except FileExistsError:
+        pass
+
+
+def current_dir(index_dir: str | Path) -> Path:
+    """The generation folder `CURRENT` names."""
+    index_dir = Path(index_dir)
+    try:
+        if not (index_dir / MARKER).is_file():
+            raise FileNotFoundError(index_dir / MARKER)
+        name = (index_dir / POINTER).read_text(encoding="utf-8").strip()
+    except FileNotFoundError as exc:
+        legacy = _legacy_format(index_dir)
+        if legacy:
+            raise IndexCorrupt(f"{index_dir} has format {legacy!r}, this version reads {FORMAT!r}; "
+                               "rebuild with 'rag index'") from exc
+        raise IndexMissing(f"no index at {index_dir}; build one with 'rag index'") from exc
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"{index_dir / POINTER} is unreadable ({exc}); rebuild with 'rag index'") from exc
+    if not _GENERATION.fullmatch(name):
+        raise IndexCorrupt(f"{index_dir / POINTER} names {name!r}, not a generation folder; rebuild with 'rag index'")
+    return index_dir / name
+
+
+def clean(index_dir: str | Path) -> list[str]:
+    """Remove what a killed or finished save left: temp folders, old generations, v2 files
+    (once a v3 generation replaces them).
+
+    Only names of ours inside a marked folder, and never the current generation; call it with
+    the write lock held, since a temp folder may be another writer's work in progress.
+    Returns the names removed.
+    """
+    index_dir = Path(index_dir)
+    if not (index_dir / MARKER).is_file():
+        return []
+    try:
+        keep = current_dir(index_dir).name
+    except (IndexMissing, IndexCorrupt):
+        keep = None
+    removed = []
+    with no_readers(index_dir) as unread:
+        for path in index_dir.iterdir():
+            name = path.name
+            if path.is_symlink() or name in (MARKER, POINTER, LOCK_NAME, READ_LOCK_NAME, keep):
+                continue
+            if _remove_ours(path, old_generations=unread and keep is not None):
+                removed.append(name)
+    return sorted(removed)
+
+
+def _remove_ours(path: Path, old_generations: bool) -> bool:
+    """Remove `path` if it is a leftover of ours; False if it is someone else's (or still read)."""
+    name = path.name
+    if path.is_dir() and (name.startswith(TEMP_PREFIX) or (old_generations and _GENERATION.fullmatch(name))):
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.is_file() and (name.startswith(f"{POINTER}.{TEMP_PREFIX}") or (old_generations and name in LEGACY_FILES)):
+        path.unlink(missing_ok=True)
+    else:
+        return False  # not ours, or a generation a reader may be loading: left alone
+    return True
+
+
+def _legacy_format(index_dir: Path) -> str:
+    """The format of a v2-style index kept directly in `index_dir` (only its files), or ''."""
+    try:
+        entries = {p.name for p in index_dir.iterdir()} - {MARKER, LOCK_NAME, READ_LOCK_NAME}  # adopted, not yet replaced
+        if MANIFEST not in entries or not entries <= LEGACY_FILES:
+            return ""
+        data = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    found = data.get("format") if isinstance(data, dict) else None
+    return found if isinstance(found, str) and found.startswith("rag-index") else ""
+
+
+def _pointer_moved(index_dir: Path, folder: Path) -> bool:
+    try:
+        return current_dir(index_dir) != folder
+    except (IndexMissing, IndexCorrupt):
+        return False
+
+
+def _point_to(index_dir: Path, generation: str) -> None:
+    """Atomically make `generation` the current one."""
+    tmp = index_dir / f"{POINTER}.{TEMP_PREFIX}{os.getpid()}"
+    _write_bytes(tmp, f"{generation}\n".encode())
+    os.replace(tmp, index_dir / POINTER)
+    _fsync(index_dir)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's data, or a folder's entries, to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _write_bytes(path: Path, data: bytes) -> str:
@@ -248,7 +462,11 @@ def _write_bytes(path: Path, data: bytes) -> str:
 
 
 def _sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """The file's sha256, or '' if it cannot be read (vanished, unreadable)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
 
 
 def _write_table(folder: Path, name: str, table: VectorTable) -> dict[str, str]:
@@ -287,16 +505,3 @@ def _read_table(folder: Path, name: str, kind: type[TextUnit], dimension: int) -
     if vectors.shape != (len(units), dimension) or index.ntotal != len(units):
         raise IndexCorrupt(f"{folder / name}.* disagree in size; rebuild with 'rag index'")
     return VectorTable(units, vectors, index)
-
-
-def _swap_into_place(tmp: Path, target: Path) -> None:
-    """Rename `tmp` to `target`; an existing `target` is moved aside first, then removed."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(target, old)
-    os.replace(tmp, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-

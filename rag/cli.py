@@ -63,13 +63,14 @@ def cmd_index(args: argparse.Namespace) -> int:
     from index.embedding import SentenceTransformerEmbedder
 
     settings = _settings(args)
-    corpus = load_corpus(settings.corpus_dir)
+    corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes)
     for problem in corpus.problems:
         print(f"rag: skipped {problem}", file=sys.stderr)
     progress, close = _progress_bar(sys.stderr.isatty())
     try:
         embedder = SentenceTransformerEmbedder(settings.embed_model)
-        _, report = build_index(corpus, settings.resolved_index_dir, embedder, settings.chunking, progress=progress)
+        _, report = build_index(corpus, settings.resolved_index_dir, embedder, settings.chunking, progress=progress,
+                                log=lambda m: print(f"rag: {m}", file=sys.stderr))
     finally:
         close()
     print(f"index at {settings.resolved_index_dir}: {report.summary()}")

@@ -128,7 +128,7 @@ class Engine:
         A missing, corrupt or stale index is never used: the reason is logged and it is rebuilt.
         """
         settings = settings or Settings.from_env()
-        corpus = load_corpus(settings.corpus_dir)
+        corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes)
         if not corpus.documents:
             raise CorpusError(
                 f"no usable documents in {settings.corpus_dir}: " + "; ".join(map(str, corpus.problems))
@@ -144,12 +144,13 @@ class Engine:
                 print(f"rag: {exc} - rebuilding", file=log)
             elif log is not None:
                 print(f"rag: building the index at {index_dir} (first use)", file=log)
-            store, report = build_index(corpus, index_dir, embedder, settings.chunking, progress=progress)
+            store, report = build_index(corpus, index_dir, embedder, settings.chunking, progress=progress,
+                                        log=None if log is None else lambda m: print(f"rag: {m}", file=log))
         return cls(settings, corpus, store, embedder, report)
 
     def rebuild(self, progress: Callable[[int, int], None] | None = None) -> BuildReport:
         """Re-read the corpus folder and bring the index up to date (incremental)."""
-        corpus = load_corpus(self.settings.corpus_dir)
+        corpus = load_corpus(self.settings.corpus_dir, self.settings.max_file_bytes)
         store, report = build_index(
             corpus, self.settings.resolved_index_dir, self.embedder, self.settings.chunking, progress=progress
         )

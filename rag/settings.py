@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from index.chunking import ChunkSettings
+from index.documents import MAX_FILE_BYTES
 from index.embedding import DEFAULT_MODEL
 from index.errors import RagError
 
@@ -38,6 +39,9 @@ class Settings:
         "Installed package that ships its weights, or a local sentence-transformers folder.", "RAG_EMBED_MODEL"))
     chunk_max_chars: int = field(default=700, metadata=_doc("Largest chunk, in characters.", "RAG_CHUNK_MAX_CHARS"))
     chunk_overlap: int = field(default=1, metadata=_doc("Sentences shared by neighbouring chunks.", "RAG_CHUNK_OVERLAP"))
+    max_file_bytes: int = field(default=MAX_FILE_BYTES, metadata=_doc(
+        "Larger corpus files are skipped and reported (a long feature is ~60 KB; bigger takes minutes to embed).",
+        "RAG_MAX_FILE_BYTES"))
     top_k: int = field(default=5, metadata=_doc("Chunks retrieved per question.", "RAG_TOP_K"))
     retrieval: str = field(default="hybrid", metadata=_doc("hybrid, dense or bm25.", "RAG_RETRIEVAL"))
     backend: str = field(default="extractive", metadata=_doc("Answer backend: extractive, litellm or local.", "RAG_BACKEND"))

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from index.store import current_dir
+
 CONTRACT = {"question": str, "answer": str, "abstained": bool, "backend": str, "citations": list}
 CITATION = {"doc_id": str, "source": str, "start": int, "end": int, "text": str}
 
@@ -71,7 +73,7 @@ def test_index_reports_bad_files_and_exits_nonzero(corpus_copy, tmp_path):
     assert result.returncode == 1
     assert "broken.txt" in result.stderr and "UTF-8" in result.stderr
     assert "5 added" in result.stdout
-    assert (tmp_path / "idx" / "manifest.json").exists()
+    assert (current_dir(tmp_path / "idx") / "manifest.json").exists()
 
 
 def test_missing_corpus_is_one_line_error(tmp_path):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from index.documents import default_title, load_corpus
+from index.documents import MAX_FILE_BYTES, default_title, load_corpus
 from index.errors import CorpusError
+from rag.settings import Settings
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 
@@ -69,3 +71,40 @@ def test_long_first_lines_become_short_titles():
     assert default_title("\n\nShort headline\nBody") == "Short headline"
     title = default_title("word " * 100)
     assert len(title) <= 101 and title.endswith("\u2026")
+
+
+def test_links_that_leave_the_corpus_are_reported_and_never_read(corpus_copy, tmp_path):
+    secret = tmp_path / "outside" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_text("Private words that are not an article.", encoding="utf-8")
+    (corpus_copy / "passwd.txt").symlink_to(secret)
+    (corpus_copy / "inside.txt").symlink_to(corpus_copy / "000_75e6e878609b9bfe.txt")  # stays inside: read
+    (corpus_copy / "loop.txt").symlink_to(corpus_copy / "loop.txt")
+    corpus = load_corpus(corpus_copy)
+    problems = {p.source: p.reason for p in corpus.problems}
+    assert "outside the corpus" in problems["passwd.txt"] and str(secret) in problems["passwd.txt"]
+    assert "loop" in problems["loop.txt"]
+    assert not any("Private words" in d.text for d in corpus.documents)
+    assert "inside" in corpus.by_id and len(corpus.documents) == 6
+
+
+def test_a_file_name_that_is_not_utf8_is_named_escaped_and_skipped(corpus_copy):
+    with open(os.fsencode(corpus_copy) + b"/caf\xe9.txt", "wb") as fh:
+        fh.write(b"A fine article about coffee.")
+    corpus = load_corpus(corpus_copy)
+    assert len(corpus.documents) == 5
+    (problem,) = corpus.problems
+    assert problem.source == "caf\\xe9.txt" and "not valid UTF-8" in problem.reason
+    str(problem).encode("utf-8")  # printable and storable as it is
+
+
+def test_files_over_the_size_limit_are_skipped_with_the_setting_to_raise(corpus_copy, monkeypatch):
+    (corpus_copy / "huge.txt").write_text("Words. " * 400, encoding="utf-8")
+    corpus = load_corpus(corpus_copy, max_file_bytes=2000)
+    problems = {p.source: p.reason for p in corpus.problems}
+    assert "2,800 bytes" in problems["huge.txt"] and "RAG_MAX_FILE_BYTES" in problems["huge.txt"]
+    assert "huge" not in corpus.by_id
+    assert "huge" in load_corpus(corpus_copy).by_id  # under the default limit
+    monkeypatch.setenv("RAG_MAX_FILE_BYTES", "2000")
+    assert Settings.from_env().max_file_bytes == 2000
+    assert Settings().max_file_bytes == MAX_FILE_BYTES

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from eval.dev_check import load_items, run
+from index.store import current_dir
 from rag import Engine, QuestionError, Settings
 from rag.conversation import is_follow_up, retrieval_query
 from rag.engine import unknown_names
@@ -117,7 +118,7 @@ def test_follow_up_answer_uses_history(engine):
 def test_stale_or_corrupt_index_is_rebuilt_with_a_message(engine, embedder, tmp_path, capsys):
     index_dir = tmp_path / "idx"
     shutil.copytree(engine.settings.resolved_index_dir, index_dir)
-    (index_dir / "chunks.npy").write_bytes(b"garbage")
+    (current_dir(index_dir) / "chunks.npy").write_bytes(b"garbage")
     log = tmp_path / "log.txt"
     with open(log, "w") as fh:
         rebuilt = Engine.open(Settings(corpus_dir=engine.settings.corpus_dir, index_dir=index_dir), embedder=embedder, log=fh)

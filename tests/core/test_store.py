@@ -13,7 +13,7 @@ from index.build import build_index, check_fresh
 from index.chunking import ChunkSettings
 from index.documents import load_corpus
 from index.errors import IndexCorrupt, IndexMissing, IndexStale
-from index.store import FORMAT, IndexStore
+from index.store import FORMAT, IndexStore, current_dir
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +35,14 @@ def test_round_trip_preserves_units_vectors_and_manifest(built):
         np.testing.assert_array_equal(loaded.table(name).vectors, store.table(name).vectors)
 
 
+def test_each_stored_vector_is_its_units_embedding(built, embedder):
+    _, store, _ = built  # built embeds shortest first and puts the rows back in document order
+    for table in (store.chunks, store.sentences):
+        rows = [0, len(table) // 2, len(table) - 1]
+        expected = embedder.embed_batch([table.units[r].text for r in rows])
+        np.testing.assert_allclose(table.vectors[rows], expected, atol=1e-5)
+
+
 def test_faiss_top_k_equals_brute_force(built, embedder):
     _, store, _ = built
     for question in ["How much money must partners provide?", "Who leads the multinational force?", "Bundestag"]:
@@ -49,7 +57,7 @@ def test_faiss_top_k_equals_brute_force(built, embedder):
 
 def test_manifest_records_model_dimension_chunking_and_hashes(built, embedder):
     folder, store, _ = built
-    data = json.loads((folder / "manifest.json").read_text())
+    data = json.loads((current_dir(folder) / "manifest.json").read_text())
     assert data["embed_model"] == embedder.name and data["dimension"] == 384
     assert data["chunking"] == ChunkSettings().to_dict()
     doc = load_corpus(store_module.Path(__file__).parents[2] / "corpus").documents[0]
@@ -107,15 +115,15 @@ def test_missing_and_corrupt_indexes_are_detected(built, tmp_path):
         IndexStore.load(tmp_path / "nothing")
     copy = tmp_path / "idx"
     shutil.copytree(folder, copy)
-    with open(copy / "sentences.jsonl", "a", encoding="utf-8") as fh:
+    with open(current_dir(copy) / "sentences.jsonl", "a", encoding="utf-8") as fh:
         fh.write("{}\n")
     with pytest.raises(IndexCorrupt, match="sentences.jsonl"):
         IndexStore.load(copy)
     shutil.rmtree(copy)
     shutil.copytree(folder, copy)
-    data = json.loads((copy / "manifest.json").read_text())
+    data = json.loads((current_dir(copy) / "manifest.json").read_text())
     data["format"] = "rag-index v0"
-    (copy / "manifest.json").write_text(json.dumps(data))
+    (current_dir(copy) / "manifest.json").write_text(json.dumps(data))
     with pytest.raises(IndexCorrupt, match="format"):
         IndexStore.load(copy)
 
@@ -124,7 +132,7 @@ def test_interrupted_save_leaves_the_old_index_intact(built, monkeypatch, tmp_pa
     folder, store, _ = built
     copy = tmp_path / "idx"
     shutil.copytree(folder, copy)
-    before = {p.name: p.read_bytes() for p in copy.iterdir()}
+    before = _files(copy)
     real = store_module._write_table
     calls = []
 
@@ -137,6 +145,13 @@ def test_interrupted_save_leaves_the_old_index_intact(built, monkeypatch, tmp_pa
     monkeypatch.setattr(store_module, "_write_table", crash_on_second_table)
     with pytest.raises(KeyboardInterrupt):
         store.save(copy)
-    assert {p.name: p.read_bytes() for p in copy.iterdir()} == before
+    assert _files(copy) == before
     assert IndexStore.load(copy).manifest.to_dict() == store.manifest.to_dict()
     assert [p.name for p in tmp_path.iterdir()] == ["idx"]  # no temp folder left behind
+    assert sorted(p.name for p in copy.iterdir() if p.is_dir()) == [current_dir(copy).name]
+
+
+def _files(folder):
+    """Every file below `folder` with its bytes (the lock file records the last writer's pid)."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*")
+            if p.is_file() and p.name != "write.lock"}

@@ -13,7 +13,7 @@ from index.build import build_index
 from index.chunking import Chunk
 from index.documents import load_corpus
 from index.errors import IndexCorrupt
-from index.store import FORMAT, IndexStore, VectorTable, build_faiss, index_kind
+from index.store import FORMAT, IndexStore, VectorTable, build_faiss, current_dir, index_kind
 
 
 def _vectors(n: int, d: int = 32, seed: int = 0) -> np.ndarray:
@@ -60,7 +60,7 @@ def saved(tmp_path_factory, embedder, corpus_dir):
 
 
 def test_manifest_records_each_tables_kind_and_it_survives_a_round_trip(saved, monkeypatch, tmp_path):
-    data = json.loads((saved / "manifest.json").read_text())
+    data = json.loads((current_dir(saved) / "manifest.json").read_text())
     assert data["format"] == FORMAT == "rag-index v3"
     assert data["index_kinds"] == {"chunks": "flat", "sentences": "flat"}
     store = IndexStore.load(saved)
@@ -78,10 +78,10 @@ def test_manifest_records_each_tables_kind_and_it_survives_a_round_trip(saved, m
 def test_a_v1_index_needs_a_rebuild(saved, embedder, corpus_dir, tmp_path):
     old = tmp_path / "idx"
     shutil.copytree(saved, old)
-    data = json.loads((old / "manifest.json").read_text())
+    data = json.loads((current_dir(old) / "manifest.json").read_text())
     data["format"] = "rag-index v1"
     del data["index_kinds"]
-    (old / "manifest.json").write_text(json.dumps(data))
+    (current_dir(old) / "manifest.json").write_text(json.dumps(data))
     with pytest.raises(IndexCorrupt, match="rebuild"):
         IndexStore.load(old)
     _, report = build_index(load_corpus(corpus_dir), old, embedder)
@@ -92,8 +92,8 @@ def test_a_v1_index_needs_a_rebuild(saved, embedder, corpus_dir, tmp_path):
 def test_a_manifest_that_disagrees_with_the_index_kind_is_corrupt(saved, tmp_path):
     copy = tmp_path / "idx"
     shutil.copytree(saved, copy)
-    data = json.loads((copy / "manifest.json").read_text())
+    data = json.loads((current_dir(copy) / "manifest.json").read_text())
     data["index_kinds"]["chunks"] = "hnsw"
-    (copy / "manifest.json").write_text(json.dumps(data))
+    (current_dir(copy) / "manifest.json").write_text(json.dumps(data))
     with pytest.raises(IndexCorrupt, match="flat index"):
         IndexStore.load(copy)
