@@ -17,7 +17,7 @@ from index.build import build_index
 from index.chunking import Sentence, split_sentences
 from index.documents import Document, load_corpus
 from index.injection import CHAT_TEMPLATE, INSTRUCTIONS, NEAR_INSTRUCTIONS, neutralised, paragraph_flags, sentence_flags
-from index.store import IndexStore
+from index.store import IndexStore, current_dir
 from rag import Engine, Settings, backends, evidence as evidence_module, spans, verify
 from rag.backends.base import Draft
 from rag.cli import _print_human
@@ -164,7 +164,7 @@ def test_flags_survive_save_load_and_an_incremental_rebuild(planted, embedder, t
 
 
 def test_sentence_rows_carry_flags_only_when_there_are_some(planted):
-    rows = (planted.settings.resolved_index_dir / "sentences.jsonl").read_text(encoding="utf-8").splitlines()
+    rows = (current_dir(planted.settings.resolved_index_dir) / "sentences.jsonl").read_text(encoding="utf-8").splitlines()
     with_flags = [r for r in rows if '"flags"' in r]
     assert len(with_flags) == 2 and all("900_injected" in r for r in with_flags)
 

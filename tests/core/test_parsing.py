@@ -344,13 +344,14 @@ def test_an_index_without_analysis_is_rebuilt(tmp_path, corpus_copy, embedder):
 
     from index.build import build_index
     from index.errors import IndexCorrupt
-    from index.store import IndexStore
+    from index.store import IndexStore, current_dir
 
     folder = tmp_path / "idx"
     build_index(load_corpus(corpus_copy), folder, embedder)
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest_path = current_dir(folder) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
     manifest["format"] = "rag-index v2"
-    (folder / "manifest.json").write_text(json.dumps(manifest))
+    manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(IndexCorrupt, match="rag-index v3"):
         IndexStore.load(folder)
 
