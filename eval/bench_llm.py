@@ -32,7 +32,7 @@ from pathlib import Path
 import index.offline  # noqa: F401
 from index.chunking import split_sentences
 from rag import Answer, Engine, Settings, spans
-from rag.backends.local import packaged_model_path, shared_server
+from rag.backends.local import LocalServer, packaged_model_path
 from rag.figures import Figure, figures
 from rag.prompting import strip_markers
 from rag.verify import check
@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     items = load_questions()
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
-    server = shared_server(packaged_model_path())  # the server the local backend uses; reused below
+    server = LocalServer(packaged_model_path()).start()  # for the litellm run; `local` starts its own
     server_start = time.perf_counter() - started
     runs, all_rows = {}, []
     for name in [b.strip() for b in args.backends.split(",") if b.strip()]:

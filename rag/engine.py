@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator, Sequence, TextIO
 
@@ -22,11 +23,11 @@ from index.embedding import Embedder, SentenceTransformerEmbedder
 from index.errors import IndexCorrupt, IndexMissing, IndexStale
 from index.store import IndexStore
 from rag import spans, verify
-from rag.backends import get_backend
-from rag.backends.base import Draft
+from rag.backends import backend_class
+from rag.backends.base import Backend, BackendOptions, Deadline, Draft
 from rag.backends.extractive import ExtractiveBackend
 from rag.conversation import names_in, retrieval_query
-from rag.errors import CorpusError, QuestionError
+from rag.errors import BackendTimeout, CorpusError, QuestionError
 from rag.evidence import EvidenceScorer, asked_kind, has_kind
 from rag.prompting import renumber
 from rag.rerank import rerank
@@ -37,6 +38,7 @@ from rag.types import Answer, Citation, Evidence, Passage
 
 MAX_EVIDENCE = 12
 SENTENCE_HITS = 8
+MAX_BACKENDS = 16  # backends kept per engine, one per (name, options); the oldest is closed beyond this
 ABSTAIN_TEXT = "The corpus does not cover this: no article states an answer to that question."
 
 
@@ -106,6 +108,10 @@ class Engine:
     store: IndexStore
     embedder: Embedder
     build_report: BuildReport | None = None
+    # What a failed draft is replaced by; the verification step gets it from here.
+    fallback: Backend = field(default_factory=ExtractiveBackend, repr=False)
+    _backends: dict[tuple, Backend] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _backends_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.retriever = Retriever(self.store, self.embedder)
@@ -203,23 +209,67 @@ class Engine:
                              s.lexical) for i, s in enumerate(kept[:MAX_EVIDENCE])]
         return passages, evidence
 
+    # -- backends ----------------------------------------------------------------------------
+
+    @property
+    def backend_options(self) -> BackendOptions:
+        """The options a question gets when it passes none: from this engine's settings."""
+        return BackendOptions.from_settings(self.settings)
+
+    def backend(self, name: str | None = None, options: BackendOptions | None = None) -> Backend:
+        """The backend `name` with `options`, created on first use and kept for this engine.
+
+        One backend serves every question with the same name and options (what the backend
+        depends on of them, `options_key`); a model switch is another backend, never another index.
+        """
+        name = name or self.settings.backend
+        cls = backend_class(name)
+        if cls is type(self.fallback):
+            return self.fallback
+        key = (name, cls, cls.options_key(options or self.backend_options))
+        with self._backends_lock:
+            chosen = self._backends.get(key)
+            if chosen is None:
+                chosen = self._backends[key] = cls.create(key[2])
+                evicted = list(self._backends)[:-MAX_BACKENDS]
+                for old in evicted:
+                    self._backends.pop(old).close()
+            return chosen
+
+    def close(self) -> None:
+        """Close every backend this engine opened (stops a local model server)."""
+        with self._backends_lock:
+            backends, self._backends = list(self._backends.values()), {}
+        for chosen in (*backends, self.fallback):
+            chosen.close()
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     # -- answering ---------------------------------------------------------------------------
 
     def ask(
-        self, question: str, k: int | None = None, backend: str | None = None, history: Sequence[str] = ()
+        self, question: str, k: int | None = None, backend: str | None = None, history: Sequence[str] = (),
+        options: BackendOptions | None = None,
     ) -> Answer:
         """Answer from the corpus with exact citations, or abstain when the evidence is weak.
 
         `history` holds the user's earlier questions, oldest first; a follow-up such as
         "and what about Germany?" is searched together with the previous one. Every answer is
         verified (`rag.verify`): a failing one is repaired once, then replaced by the extractive
-        answer with `verified=False` and the reason.
+        answer with `verified=False` and the reason. `options` (model, API base, time budget)
+        apply to this question only; by default they come from the engine's settings. A backend
+        that runs out of its time budget (`options.timeout`) is replaced the same way.
         """
-        *_, answer = self._answer(question, k, backend, history, stream=False)
+        *_, answer = self._answer(question, k, backend, history, options, stream=False)
         return answer
 
     def ask_stream(
-        self, question: str, k: int | None = None, backend: str | None = None, history: Sequence[str] = ()
+        self, question: str, k: int | None = None, backend: str | None = None, history: Sequence[str] = (),
+        options: BackendOptions | None = None,
     ) -> Iterator[str | Answer]:
         """Yield answer text as it is produced, then the final checked `Answer` last.
 
@@ -227,16 +277,18 @@ class Engine:
         the finished text, and the final `Answer` (renumbered markers, or the extractive fallback)
         is what to show once it arrives. Other backends yield their whole text as one piece.
         """
-        yield from self._answer(question, k, backend, history, stream=True)
+        yield from self._answer(question, k, backend, history, options, stream=True)
 
     def _answer(
-        self, question: str, k: int | None, backend: str | None, history: Sequence[str], stream: bool
+        self, question: str, k: int | None, backend: str | None, history: Sequence[str],
+        options: BackendOptions | None, stream: bool
     ) -> Iterator[str | Answer]:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         question = check_question(question, self.settings.max_question_chars)
         name = backend or self.settings.backend
-        chosen = get_backend(name, self.settings)
+        options = options or self.backend_options
+        chosen = self.backend(name, options)
         query = retrieval_query(question, history)
         passages, evidence = self.evidence(query, k)
         if query != question:
@@ -255,48 +307,83 @@ class Engine:
                 yield answer.text
             yield answer
             return
+        chosen.open()  # a local server starts here, before the question's clock
+        deadline = Deadline(options.timeout)
+        streaming = stream and chosen.can_stream
         t1 = time.perf_counter()
-        draft_stream = getattr(chosen, "draft_stream", None) if stream else None
-        if draft_stream is None:
-            draft = chosen.draft(query, evidence)
-        else:
-            draft = None
-            for piece in draft_stream(query, evidence):
-                if isinstance(piece, Draft):
-                    draft = piece
-                else:
-                    timings.setdefault("first_token_s", time.perf_counter() - t1)
-                    yield piece
+        draft: Draft | None = None
+        late: BackendTimeout | None = None
+        try:
+            if streaming:
+                for piece in chosen.draft_stream(query, evidence, deadline=deadline):
+                    if isinstance(piece, Draft):
+                        draft = piece
+                    else:
+                        timings.setdefault("first_token_s", time.perf_counter() - t1)
+                        yield piece
+            else:
+                draft = chosen.draft(query, evidence, deadline=deadline)
+        except BackendTimeout as exc:
+            late = exc
         timings["generate_s"] = time.perf_counter() - t1
-        answer = self._checked(question, name, chosen, query, evidence, draft, timings)
+        if draft is None:
+            reason = str(late) if late is not None else f"the {name} backend's stream ended without a draft"
+            answer = self._checked_fallback(question, name, query, evidence, timings, reason)
+        else:
+            answer = self._checked(question, name, chosen, query, evidence, draft, timings, deadline)
         timings["total_s"] = time.perf_counter() - t0
         answer = replace(answer, timings=timings, passages=tuple(passages), support=support)
-        if stream and draft_stream is None:
+        if stream and not streaming:
             yield answer.text
         yield answer
 
-    def _checked(self, question: str, name: str, chosen, query: str, evidence: list[Evidence], draft: Draft,
-                 timings: dict[str, float]) -> Answer:
-        """Verify a draft; on failure one repair (if the backend offers it), then the extractive answer."""
+    def _checked(self, question: str, name: str, chosen: Backend, query: str, evidence: list[Evidence], draft: Draft,
+                 timings: dict[str, float], deadline: Deadline) -> Answer:
+        """Verify a draft; on failure one repair (if the backend offers it), then the fallback answer."""
         t = time.perf_counter()
+        check = self._checker(query)
+        asked: list[str] = []
 
         def attempt(d: Draft) -> verify.Attempt:
             return verify.Attempt(d.text, self._resolve(d, evidence))
 
         def repair(problems) -> verify.Attempt:
+            asked.extend(problems)
             t_repair = time.perf_counter()
             try:
-                return attempt(chosen.repair(query, evidence, draft, problems))
+                return attempt(chosen.repair(query, evidence, draft, problems, deadline=deadline))
             finally:
                 timings["repair_s"] = time.perf_counter() - t_repair
 
-        outcome = verify.settle(
-            attempt(draft),
-            lambda a: verify.check(a.text, a.cited, self._docs, query),
-            backend=name,
-            repair=repair if callable(getattr(chosen, "repair", None)) else None,
-            fallback=None if isinstance(chosen, ExtractiveBackend) else lambda: attempt(ExtractiveBackend().draft(query, evidence)),
-        )
+        try:
+            outcome = verify.settle(
+                attempt(draft), check, backend=name,
+                repair=repair if chosen.can_repair else None,
+                fallback=None if chosen is self.fallback else lambda: attempt(self.fallback.draft(query, evidence)),
+            )
+        except BackendTimeout as exc:  # the repair ran out of the question's time
+            failed = verify.Verdict((), tuple(asked)).reason
+            return self._checked_fallback(question, name, query, evidence, timings,
+                                          f"the {name} answer failed verification ({failed}); its repair: {exc}")
+        return self._settled(question, name, query, outcome, timings, t)
+
+    def _checker(self, query: str) -> Callable[[verify.Attempt], verify.Verdict]:
+        return lambda a: verify.check(a.text, a.cited, self._docs, query)
+
+    def _checked_fallback(self, question: str, name: str, query: str, evidence: list[Evidence],
+                          timings: dict[str, float], reason: str) -> Answer:
+        """The fallback's answer, verified, in place of a backend that gave none in time."""
+        t = time.perf_counter()
+        d = self.fallback.draft(query, evidence)
+        plain = verify.Attempt(d.text, self._resolve(d, evidence))
+        verdict = self._checker(query)(plain)
+        outcome = verify.Outcome(plain, verdict, verify.FALLBACK,
+                                 f"{reason}; showing the {self.fallback.name} answer instead", (verdict,))
+        return self._settled(question, name, query, outcome, timings, t)
+
+    def _settled(self, question: str, name: str, query: str, outcome: verify.Outcome, timings: dict[str, float],
+                 t: float) -> Answer:
+        """The answer users see for a settled outcome: renumbered, checked once more as published."""
         text, citations = self._publish(outcome.attempt)
         final = verify.check(text, dict(enumerate(citations, 1)), self._docs, query)
         timings["verify_s"] = time.perf_counter() - t - timings.get("repair_s", 0.0)

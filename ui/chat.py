@@ -97,9 +97,10 @@ def _answer_in_background(shared: SharedEngine, question: str, k: int, backend: 
 
     def work() -> None:
         try:
-            with shared.use(model, api_base) as engine:
+            with shared.use() as engine:
                 titles = {d.doc_id: d.title for d in engine.documents}
-                for item in engine.ask_stream(question, k=k, backend=backend, history=history):
+                options = shared.options(model, api_base)
+                for item in engine.ask_stream(question, k=k, backend=backend, history=history, options=options):
                     items.put(item)
                 items.put(titles)
         except BaseException as exc:  # handed to the request thread, which reports it

@@ -3,20 +3,20 @@
 Answers only read the engine, so many may run at once; a rebuild replaces its index, so it
 waits for answers in flight and holds new ones back until it is done (a readers-writer lock).
 If the engine cannot be opened (no corpus, broken index) the app still serves, and each
-question reports why; the Rebuild button tries again.
+question reports why; the Rebuild button tries again. A per-request model or API base is a
+`BackendOptions` passed with the question (`options`), never another engine.
 """
 
 from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Callable, Iterator
 
 from rag import Engine, Settings
+from rag.backends import BackendOptions
 
 ProgressFn = Callable[[int, int], None]
-MAX_CONFIGURED = 8  # engine views kept for distinct (model, api base) pairs
 
 
 class ReadWriteLock:
@@ -63,8 +63,6 @@ class SharedEngine:
         self._engine = engine
         self._open = open_engine or (lambda progress=None: Engine.open(self.settings, progress=progress, log=None))
         self._lock = ReadWriteLock()
-        self._configured: dict[tuple[str | None, str | None], Engine] = {}
-        self._configured_lock = threading.Lock()  # readers share the cache of views
 
     def _ensure_open(self) -> Engine:
         if self._engine is None:
@@ -74,34 +72,19 @@ class SharedEngine:
         return self._engine
 
     @contextmanager
-    def use(self, model: str | None = None, api_base: str | None = None) -> Iterator[Engine]:
-        """The engine for one request, configured for a per-request LLM model / API base.
-
-        Raises the engine's `RagError` when it cannot be opened.
-        """
-        self._ensure_open()
+    def use(self) -> Iterator[Engine]:
+        """The engine for one request; raises the engine's `RagError` when it cannot be opened."""
+        engine = self._ensure_open()
         with self._lock.reading():
-            yield self._configured_for(self._engine, model or None, api_base or None)
+            yield engine
 
-    def _configured_for(self, engine: Engine, model: str | None, api_base: str | None) -> Engine:
-        s = engine.settings
-        wanted = (model or s.model, api_base or s.api_base)
-        if wanted == (s.model, s.api_base):
-            return engine
-        with self._configured_lock:
-            view = self._configured.get(wanted)
-            if view is None:
-                # Same corpus, index and embedder; only the backend options differ.
-                view = replace(engine, settings=replace(s, model=wanted[0], api_base=wanted[1]))
-                if len(self._configured) >= MAX_CONFIGURED:
-                    self._configured.pop(next(iter(self._configured)))
-                self._configured[wanted] = view
-            return view
+    def options(self, model: str | None = None, api_base: str | None = None) -> BackendOptions:
+        """Backend options for one request: the settings' own, with a model / API base if given."""
+        return BackendOptions.from_settings(self.settings).with_model(model or None, api_base or None)
 
     def rebuild(self, progress: ProgressFn | None = None):
         """Bring the index up to date with the corpus folder; opens the engine if it never opened."""
         with self._lock.writing():
-            self._configured.clear()
             if self._engine is None:
                 self._engine = self._open(progress=progress)
                 return self._engine.build_report
@@ -112,3 +95,9 @@ class SharedEngine:
         """The articles, or none when the engine cannot be opened."""
         with self._lock.reading():
             return self._engine.documents if self._engine is not None else ()
+
+    def close(self) -> None:
+        """Close the engine's backends (a local model server); the app calls it on shutdown."""
+        with self._lock.writing():
+            if self._engine is not None:
+                self._engine.close()

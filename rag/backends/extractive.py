@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from rag.backends import register
-from rag.backends.base import Draft
+from rag.backends.base import Backend, BackendOptions, Deadline, Draft
 from rag.evidence import asked_kind, has_kind
 from rag.terms import tokenize
 from rag.types import Evidence
@@ -60,10 +59,16 @@ def shortest_answering_span(question: str, sentence: str) -> tuple[int, int]:
     return best
 
 
-class ExtractiveBackend:
+class ExtractiveBackend(Backend):
+    """Needs nothing and never fails: also the fallback the engine shows when a draft fails."""
+
     name = "extractive"
 
-    def draft(self, question: str, evidence: Sequence[Evidence]) -> Draft:
+    @classmethod
+    def options_key(cls, options: BackendOptions) -> BackendOptions:
+        return BackendOptions()  # no option changes what it writes
+
+    def draft(self, question: str, evidence: Sequence[Evidence], *, deadline: Deadline | None = None) -> Draft:
         top = next((e for e in evidence if not e.flags), None)
         if top is None:
             return Draft("", ())
@@ -72,7 +77,3 @@ class ExtractiveBackend:
         text = top.text[rel_start:rel_end]
         return Draft(text, (top.id,), spans=((top.id, start, end),))
 
-
-@register("extractive")
-def _make(settings=None) -> ExtractiveBackend:
-    return ExtractiveBackend()

@@ -7,8 +7,9 @@ The model only chooses words and evidence ids (see `rag.prompting`); the engine 
 exact spans and `rag.verify` checks every figure afterwards, so nothing here is trusted.
 Provider failures become one `BackendError` that names the backend and the setting to fix.
 Transient failures (connection refused while a server starts, rate limits, 5xx) are retried
-with exponential backoff, `Settings.retries` times; a stream is retried only before its first
-token, so a reader never sees text twice.
+with exponential backoff, up to `retries` times; a stream is retried only before its first
+token, so a reader never sees text twice. Every request, pause and retry of one question draws
+on one `Deadline` (`RAG_TIMEOUT`, 30 s by default); when it runs out, `BackendTimeout`.
 """
 
 from __future__ import annotations
@@ -18,15 +19,23 @@ import time
 from typing import Callable, Iterator, Sequence
 
 import index.offline  # noqa: F401  (litellm must not fetch its cost map: set before importing it)
-from rag.backends import register
-from rag.backends.base import Draft
-from rag.errors import BackendError
-from rag.prompting import Reply, build_messages, citation_grammar, parse_reply, repair_messages
+from rag.backends.base import (
+    DEFAULT_MAX_EVIDENCE,
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT_S,
+    Backend,
+    BackendOptions,
+    Deadline,
+    Draft,
+)
+from rag.errors import BackendError, BackendTimeout
+from rag.prompting import build_messages, citation_grammar, parse_reply, repair_messages
 from rag.types import Evidence
 
 BACKOFF_S = 0.5  # first pause between retries; doubles each time
-DEFAULT_MAX_TOKENS = 200
-DEFAULT_MAX_EVIDENCE = 6
+
+__all__ = ["DEFAULT_MAX_EVIDENCE", "DEFAULT_MAX_TOKENS", "LiteLLMBackend"]
 
 
 def _litellm():
@@ -37,18 +46,21 @@ def _litellm():
     return litellm
 
 
-class LiteLLMBackend:
+class LiteLLMBackend(Backend):
     """Grounded answers from `model` (a litellm model string), optionally at `api_base`."""
 
     name = "litellm"
+    can_stream = True
+    can_repair = True
+    needs_model = True
 
     def __init__(
         self,
         model: str | None,
         api_base: str | None = None,
         *,
-        timeout: float = 60.0,
-        retries: int = 2,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        retries: int = DEFAULT_RETRIES,
         max_tokens: int = DEFAULT_MAX_TOKENS,
         max_evidence: int = DEFAULT_MAX_EVIDENCE,
         name: str = "litellm",
@@ -69,26 +81,36 @@ class LiteLLMBackend:
         # other providers would reject the field, so it is only sent when asked for.
         self.grammar = grammar
         self.completion_kwargs = dict(completion_kwargs or {})
-        self.last_reply: Reply | None = None  # the latest parsed reply, for inspection and tests
+
+    @classmethod
+    def create(cls, options: BackendOptions) -> "LiteLLMBackend":
+        return cls(options.model, options.api_base, timeout=options.timeout, retries=options.retries,
+                   max_tokens=options.max_tokens, max_evidence=options.llm_evidence)
 
     # -- the Backend interface ---------------------------------------------------------------
 
-    def draft(self, question: str, evidence: Sequence[Evidence]) -> Draft:
+    def open(self) -> None:
+        self._check_keys()
+
+    def draft(self, question: str, evidence: Sequence[Evidence], *, deadline: Deadline | None = None) -> Draft:
         evidence = evidence[: self.max_evidence]
-        reply = self._complete(build_messages(question, evidence), evidence)
+        reply = self._complete(build_messages(question, evidence), evidence, deadline or Deadline(self.timeout))
         return self._draft(reply, evidence)
 
-    def repair(self, question: str, evidence: Sequence[Evidence], previous: Draft, problems: Sequence[str]) -> Draft:
+    def repair(self, question: str, evidence: Sequence[Evidence], previous: Draft, problems: Sequence[str],
+               *, deadline: Deadline | None = None) -> Draft:
         """One more try, told exactly what verification rejected."""
         evidence = evidence[: self.max_evidence]
-        reply = self._complete(repair_messages(question, evidence, previous.text, problems), evidence)
-        return self._draft(reply, evidence)
+        messages = repair_messages(question, evidence, previous.text, problems)
+        return self._draft(self._complete(messages, evidence, deadline or Deadline(self.timeout)), evidence)
 
-    def draft_stream(self, question: str, evidence: Sequence[Evidence]) -> Iterator[str | Draft]:
+    def draft_stream(
+        self, question: str, evidence: Sequence[Evidence], *, deadline: Deadline | None = None
+    ) -> Iterator[str | Draft]:
         """Text pieces as the model writes them (raw, with its own markers), then the `Draft`."""
         evidence = evidence[: self.max_evidence]
         pieces: list[str] = []
-        for piece in self._stream(build_messages(question, evidence), evidence):
+        for piece in self._stream(build_messages(question, evidence), evidence, deadline or Deadline(self.timeout)):
             pieces.append(piece)
             yield piece
         yield self._draft("".join(pieces), evidence)
@@ -97,7 +119,6 @@ class LiteLLMBackend:
 
     def _draft(self, raw: str, evidence: Sequence[Evidence]) -> Draft:
         reply = parse_reply(raw, {e.id for e in evidence})
-        self.last_reply = reply
         return Draft(reply.text, reply.ids)
 
     def _kwargs(self, messages: list[dict], evidence: Sequence[Evidence] = ()) -> dict:
@@ -116,10 +137,6 @@ class LiteLLMBackend:
         kwargs.update(self.completion_kwargs)
         return kwargs
 
-    def _ready(self) -> None:
-        """Runs before every request; the local backend starts its server here."""
-        self._check_keys()
-
     def _check_keys(self) -> None:
         """Fail before any request when a hosted provider's key is missing (litellm knows which).
 
@@ -137,45 +154,64 @@ class LiteLLMBackend:
                 f"in the environment, or point --api-base (RAG_API_BASE) at a server that needs none"
             )
 
-    def _complete(self, messages: list[dict], evidence: Sequence[Evidence] = ()) -> str:
-        self._ready()
-        response = self._retrying(lambda: _litellm().completion(**self._kwargs(messages, evidence)))
+    def _request(self, messages: list[dict], evidence: Sequence[Evidence], deadline: Deadline, **extra):
+        """One litellm call, given what is left of the question's budget (never more than `timeout`)."""
+        kwargs = self._kwargs(messages, evidence)
+        kwargs["timeout"] = min(kwargs["timeout"], deadline.remaining())
+        return _litellm().completion(**kwargs, **extra)
+
+    def _complete(self, messages: list[dict], evidence: Sequence[Evidence], deadline: Deadline) -> str:
+        self.open()
+        response = self._retrying(lambda: self._request(messages, evidence, deadline), deadline)
         return response.choices[0].message.content or ""
 
-    def _stream(self, messages: list[dict], evidence: Sequence[Evidence] = ()) -> Iterator[str]:
-        self._ready()
-        stream = self._retrying(lambda: _litellm().completion(**self._kwargs(messages, evidence), stream=True))
+    def _stream(self, messages: list[dict], evidence: Sequence[Evidence], deadline: Deadline) -> Iterator[str]:
+        self.open()
+        stream = self._retrying(lambda: self._request(messages, evidence, deadline, stream=True), deadline)
         try:
             for chunk in stream:
                 piece = chunk.choices[0].delta.content if chunk.choices else None
                 if piece:
                     yield piece
+                if deadline.expired:  # a server that trickles tokens is held to the budget too
+                    raise self._out_of_time(deadline, 1)
+        except BackendError:
+            raise
         except Exception as exc:  # a stream that breaks midway is not retried: text was shown
-            raise self._error(exc, 1) from exc
+            raise self._error(exc, 1, deadline) from exc
 
-    def _retrying(self, call: Callable):
+    def _retrying(self, call: Callable, deadline: Deadline):
         delay = BACKOFF_S
         for attempt in range(self.retries + 1):
+            if deadline.expired:
+                raise self._out_of_time(deadline, attempt)
             try:
                 return call()
             except Exception as exc:
-                if not _transient(exc) or attempt == self.retries:
-                    raise self._error(exc, attempt + 1) from exc
+                if not _transient(exc) or attempt == self.retries or deadline.remaining() <= delay:
+                    raise self._error(exc, attempt + 1, deadline) from exc
                 time.sleep(delay)
                 delay *= 2
         raise AssertionError("unreachable")
 
-    def _error(self, exc: Exception, attempts: int) -> BackendError:
+    def _out_of_time(self, deadline: Deadline, attempts: int) -> BackendTimeout:
+        return BackendTimeout(f"{self._what()} gave no complete reply within this question's {deadline.budget_s:g} s "
+                              f"budget ({attempts} attempt(s)); raise RAG_TIMEOUT or check the server")
+
+    def _what(self) -> str:
+        where = f" at {self.api_base}" if self.api_base else ""
+        return f"the {self.name} backend ({self.model}{where})"
+
+    def _error(self, exc: Exception, attempts: int, deadline: Deadline | None = None) -> BackendError:
         """One message naming the backend, what failed and the setting that fixes it."""
         lite = _litellm()
         text = str(exc)
-        where = f" at {self.api_base}" if self.api_base else ""
-        what = f"the {self.name} backend ({self.model}{where})"
+        what = self._what()
         if isinstance(exc, lite.AuthenticationError) or "Missing credentials" in text:
             return BackendError(f"{what} was refused: missing or wrong API key; set the provider's key "
                                 f"variable (e.g. OPENAI_API_KEY) and try again")
         if isinstance(exc, lite.Timeout) or "timed out" in text.lower():
-            return BackendError(f"{what} sent no reply within {self.timeout:g} s; raise RAG_TIMEOUT or check the server")
+            return self._out_of_time(deadline or Deadline(self.timeout), attempts)
         if _unreachable(exc):
             fix = "start the server or fix --api-base (RAG_API_BASE)" if self.api_base else \
                 "check the network, or set --api-base (RAG_API_BASE) to a server you can reach"
@@ -208,20 +244,3 @@ def _transient(exc: Exception) -> bool:
     return _unreachable(exc) or isinstance(
         exc, (lite.Timeout, lite.RateLimitError, lite.ServiceUnavailableError, lite.InternalServerError)
     )
-
-
-def from_settings(settings, *, name: str = "litellm", model: str | None = None, api_base: str | None = None) -> LiteLLMBackend:
-    return LiteLLMBackend(
-        model if model is not None else settings.model,
-        api_base if api_base is not None else settings.api_base,
-        timeout=settings.timeout,
-        retries=getattr(settings, "retries", 2),
-        max_tokens=getattr(settings, "max_tokens", DEFAULT_MAX_TOKENS),
-        max_evidence=getattr(settings, "llm_evidence", DEFAULT_MAX_EVIDENCE),
-        name=name,
-    )
-
-
-@register("litellm")
-def _make(settings) -> LiteLLMBackend:
-    return from_settings(settings)

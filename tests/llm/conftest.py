@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from rag import Engine
-from rag import backends
+from rag import Engine, backends
+from rag.backends.base import Backend
 from rag.backends.llm import LiteLLMBackend
 
 
@@ -26,7 +26,7 @@ class ScriptedBackend(LiteLLMBackend):
         self.replies.extend(replies)
         return self
 
-    def _ready(self) -> None:  # no key check: nothing leaves the process
+    def open(self) -> None:  # no key check: nothing leaves the process
         pass
 
     def _kwargs(self, messages, evidence=()):
@@ -37,11 +37,29 @@ class ScriptedBackend(LiteLLMBackend):
 
 
 @pytest.fixture
-def scripted(monkeypatch):
+def serve():
+    """`serve(name, backend)`: the engine answers `backend=name` with this very instance, in this test."""
+    names = []
+
+    def register(name: str, instance: Backend) -> Backend:
+        class Serving(type(instance)):  # a new class per test: the engine's cache never hands back an old one
+            @classmethod
+            def create(cls, options):
+                return instance
+
+        backends.register(name)(Serving)
+        names.append(name)
+        return instance
+
+    yield register
+    for name in names:
+        backends.unregister(name)
+
+
+@pytest.fixture
+def scripted(serve):
     """A fresh scripted backend, reachable as `engine.ask(..., backend="scripted")` in this test."""
-    backend = ScriptedBackend()
-    monkeypatch.setitem(backends._FACTORIES, "scripted", lambda settings=None: backend)
-    return backend
+    return serve("scripted", ScriptedBackend())
 
 
 def engine_with(engine: Engine, **settings) -> Engine:
@@ -71,5 +89,7 @@ def llm_engine(engine, local_server):
 
 @pytest.fixture(scope="session")
 def local_engine(engine, local_server):
-    """The session engine with the `local` backend (its own shared server, with the citation grammar)."""
-    return engine_with(engine, backend="local", max_tokens=200, timeout=300.0)
+    """The session engine with the `local` backend (its own server, with the citation grammar)."""
+    local = engine_with(engine, backend="local", max_tokens=200, timeout=300.0)
+    yield local
+    local.close()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from rag import Answer
-from rag.backends.base import Draft
+from rag.backends.base import Backend, Draft
 from rag.figures import figures
 
 QUESTION = "How much must Ukraine's partners pay next year?"
@@ -120,15 +120,13 @@ def test_the_extractive_answer_runs_the_same_check(engine):
     assert answer.claims and all(c["supported"] for c in answer.claims)
 
 
-def test_a_backend_that_invents_without_repair_is_caught(engine, monkeypatch):
-    from rag import backends
-
-    class Inventive:
+def test_a_backend_that_invents_without_repair_is_caught(engine, serve):
+    class Inventive(Backend):
         name = "inventive"
 
-        def draft(self, question, evidence):
+        def draft(self, question, evidence, *, deadline=None):
             return Draft("Partners must pay $61 billion.", (evidence[0].id,))
 
-    monkeypatch.setitem(backends._FACTORIES, "inventive", lambda settings=None: Inventive())
+    serve("inventive", Inventive())
     answer = engine.ask(QUESTION, backend="inventive")
     assert answer.verified is False and answer.verification == "fallback" and '"$61 billion"' in answer.fallback_reason

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 
 import pytest
@@ -63,6 +64,47 @@ def test_the_server_stops_when_the_block_ends():
     assert not server.running
     with pytest.raises(OSError):
         urllib.request.urlopen(f"{base}/models", timeout=5)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process runs (a zombie nobody reaped has ended)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_killed_python_leaves_no_model_server_behind():
+    code = ("import time; from rag.backends.local import LocalServer; "
+            "s = LocalServer().start(); print(s.pid, flush=True); time.sleep(600)")
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(parent.stdout.readline())
+        assert _alive(pid)
+    finally:
+        parent.kill()  # SIGKILL: no atexit, no finally in the parent
+        parent.wait()
+    for _ in range(600):  # the server polls for its parent every second; this only bounds a hang
+        if not _alive(pid):
+            break
+        time.sleep(0.1)
+    assert not _alive(pid)
+
+
+def test_the_local_backend_owns_its_server(engine):
+    from rag import Engine
+    from rag.backends.local import LocalBackend
+
+    local = Engine(engine.settings, engine.corpus, engine.store, engine.embedder)
+    backend = local.backend("local")
+    assert isinstance(backend, LocalBackend) and backend.server is None  # started lazily
+    local.ask(QUESTIONS[1], backend="local")
+    server = backend.server
+    assert server is not None and server.running
+    assert local.backend("local", local.backend_options.with_model("openai/other")) is backend  # model is not its option
+    local.close()
+    assert not server.running and backend.server is None
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
