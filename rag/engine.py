@@ -32,6 +32,7 @@ from rag.evidence import EvidenceScorer, asked_kind, has_kind
 from rag.prompting import renumber
 from rag.rerank import rerank
 from rag.retrieval import Retriever
+from rag.selection import SentenceFacts
 from rag.settings import Settings
 from rag.terms import tokenize
 from rag.types import Answer, Citation, Evidence, Passage
@@ -116,6 +117,7 @@ class Engine:
     def __post_init__(self) -> None:
         self.retriever = Retriever(self.store, self.embedder)
         self.scorer = EvidenceScorer(self.store)
+        self.facts = SentenceFacts(self.store.sentences.units)
         self._docs = self.corpus.by_id
 
     # -- opening -----------------------------------------------------------------------------
@@ -205,7 +207,7 @@ class Engine:
             units += [h.unit for h in self.retriever.search(question, SENTENCE_HITS, "sentences", mode, query_vector=qv)]
         # Best support first; a sentence restating a better one from a same-story article is folded in.
         kept = [s for s, _ in rerank(self.scorer.score(question, qv, units), self.retriever.stories)]
-        evidence = [Evidence(i + 1, self.retriever.stories.with_twins(self._citation(s.unit), self._docs), s.score, s.dense,
+        evidence = [Evidence(i + 1, self.facts.with_speaker(self.retriever.stories.with_twins(self._citation(s.unit), self._docs)), s.score, s.dense,
                              s.lexical) for i, s in enumerate(kept[:MAX_EVIDENCE])]
         return passages, evidence
 
@@ -294,14 +296,24 @@ class Engine:
         if query != question:
             evidence = _about(evidence, names_in(question))
         timings["retrieve_s"] = time.perf_counter() - t0
+        selection = self.facts.select(self.facts.ask(question), evidence)
         kind = asked_kind(question)
-        evidence = _stating_kind(evidence, kind)
+        relevant = _stating_kind(evidence, kind)  # before the structural check, to tell why it refused
+        evidence = _stating_kind(selection.evidence, kind)
         support = evidence[0].score if evidence else 0.0
         threshold = self.settings.min_support if kind is None else self.settings.min_support_figure
+        notice = None
+        if support < threshold and selection.other and selection.other[0].score >= threshold:
+            # The asked actor's own sentences do not answer; someone else's does: say whose it is.
+            evidence, support, notice = selection.other, selection.other[0].score, selection.notice
         missing = unknown_names(question, self.scorer.vocabulary)
-        if support < threshold or missing:
+        if support < threshold or missing or selection.refusal:
             timings["total_s"] = time.perf_counter() - t0
-            text = ABSTAIN_TEXT if not missing else f"The corpus does not cover this: no article mentions {', '.join(missing)}."
+            text = ABSTAIN_TEXT
+            if missing:
+                text = f"The corpus does not cover this: no article mentions {', '.join(missing)}."
+            elif selection.refusal and relevant and relevant[0].score >= threshold:
+                text = selection.refusal
             answer = Answer(question, text, (), True, name, timings, tuple(passages), support)
             if stream:
                 yield answer.text
@@ -331,6 +343,8 @@ class Engine:
             answer = self._checked_fallback(question, name, query, evidence, timings, reason)
         else:
             answer = self._checked(question, name, chosen, query, evidence, draft, timings, deadline)
+        if notice and not answer.abstained:
+            answer = replace(answer, text=f"{notice} {answer.text}")
         timings["total_s"] = time.perf_counter() - t0
         answer = replace(answer, timings=timings, passages=tuple(passages), support=support)
         if stream and not streaming:
@@ -406,7 +420,7 @@ class Engine:
             if i in narrowed and start <= narrowed[i][0] < narrowed[i][1] <= end:
                 start, end = narrowed[i]
             doc = self._docs[ev.citation.doc_id]
-            out[i] = self.scorer.flagged(spans.cite(doc, *spans.trim(doc, start, end)))
+            out[i] = self.facts.with_speaker(self.scorer.flagged(spans.cite(doc, *spans.trim(doc, start, end))))
         return out
 
     def _publish(self, attempt: verify.Attempt) -> tuple[str, tuple[Citation, ...]]:

@@ -23,6 +23,8 @@ class Citation:
     # Set when the span holds text that reads as instructions to an AI rather than news
     # (`index.injection`): quoted material, never support an answer may lead with.
     flags: tuple[str, ...] = ()
+    # Who the article says is speaking in the cited sentence (`index.analysis`), when it says.
+    speaker: str | None = None
 
     def __post_init__(self) -> None:
         if not (0 <= self.start < self.end) or len(self.text) != self.end - self.start:
@@ -39,6 +41,8 @@ class Citation:
                                   for c in self.corroborated_by]
         if self.flags:  # additive: absent for the ordinary, unflagged citation
             out["flags"] = list(self.flags)
+        if self.speaker:  # additive: absent when the article names no speaker
+            out["speaker"] = self.speaker
         return out
 
 

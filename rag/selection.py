@@ -1,0 +1,113 @@
+"""Which evidence may answer a question, judged on structure: who speaks, whose figure, what it counts.
+
+Word overlap answers "How many troops does X have?" with Y's army size and "What did X say?" with
+a quote from Y. The index stores each sentence's analysis (`index.analysis`: speakers, actors,
+figures with measure and owner); here the question's `Ask` (`rag.question`) is held against it
+(`rag.attribution`), and only sentences that answer for the asked actor and measure stay
+evidence. When none does:
+
+- for a statement or position question that someone *else* answers in the corpus, the answer says
+  so plainly and names the real speaker ("The articles do not quote X on this; Y said: ...");
+- otherwise the engine abstains and says what is missing ("The articles give no troop figure for X").
+
+Questions that ask neither for a statement, a position nor a figure pass through unchanged: the
+support thresholds in the engine decide them as before.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Sequence
+
+from index.aliases import ActorIndex
+from index.analysis import SentenceAnalysis
+from index.chunking import Sentence, TextUnit
+from rag.attribution import MATCH, NO_ACTOR_INFO, WRONG_SPEAKER, Attribution, attribute, notice
+from rag.question import Ask, analyse_question
+from rag.types import Citation, Evidence
+
+# Asks judged on structure; an "other" question ("what is the weather in X?") is held only to the
+# thing it asks about, when it names one.
+STRUCTURED_RELATIONS = ("statement", "position", "figure")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The evidence allowed to answer, best first and renumbered, and what to tell the reader."""
+
+    evidence: list[Evidence]
+    # Set when nothing may answer: the abstention text.
+    refusal: str | None = None
+    # For a statement or position question: the best sentence in which someone *else* says it,
+    # and the notice naming them, used when the asked actor's own sentences do not answer.
+    other: list[Evidence] = field(default_factory=list)
+    notice: str | None = None
+    verdicts: tuple[Attribution, ...] = ()
+
+
+class SentenceFacts:
+    """Each indexed sentence's analysis, found by span, and the actor index built from them all."""
+
+    def __init__(self, sentences: Iterable[TextUnit]):
+        self._by_doc: dict[str, list[tuple[int, int, SentenceAnalysis]]] = {}
+        for u in sentences:
+            if isinstance(u, Sentence) and u.analysis is not None:
+                self._by_doc.setdefault(u.doc_id, []).append((u.start, u.end, u.analysis))
+        for rows in self._by_doc.values():
+            rows.sort(key=lambda r: r[0])
+        self._starts = {d: [r[0] for r in rows] for d, rows in self._by_doc.items()}
+        self.actors = ActorIndex.from_analyses(a for rows in self._by_doc.values() for _, _, a in rows)
+
+    def analysis(self, doc_id: str, start: int, end: int) -> SentenceAnalysis:
+        """The analysis of the sentence holding `start` (a clause lies inside one sentence)."""
+        rows = self._by_doc.get(doc_id, [])
+        i = bisect.bisect_right(self._starts.get(doc_id, []), start) - 1
+        if 0 <= i < len(rows) and rows[i][0] <= start < rows[i][1]:
+            return rows[i][2]
+        return SentenceAnalysis()
+
+    def speaker(self, citation: Citation) -> str | None:
+        speakers = self.analysis(citation.doc_id, citation.start, citation.end).speakers
+        return speakers[0].name if speakers else None
+
+    def with_speaker(self, citation: Citation) -> Citation:
+        """`citation` naming the speaker of its sentence, when the article says who speaks."""
+        speaker = self.speaker(citation)
+        return replace(citation, speaker=speaker) if speaker != citation.speaker else citation
+
+    def ask(self, question: str) -> Ask:
+        return analyse_question(question, self.actors)
+
+    def select(self, ask: Ask, evidence: Sequence[Evidence]) -> Selection:
+        """Keep the evidence that answers `ask` for its actor and measure; see the module doc."""
+        if not evidence or ask.relation not in STRUCTURED_RELATIONS and not (ask.relation == "other" and ask.measure):
+            return Selection(list(evidence))
+        verdicts = tuple(attribute(ask, self.analysis(e.citation.doc_id, e.citation.start, e.citation.end),
+                                   self.actors) for e in evidence)
+        kept = [e for e, v in zip(evidence, verdicts) if _answers(ask, v)]
+        other, said = [], None
+        wrong = [(e, v) for e, v in zip(evidence, verdicts) if v.verdict == WRONG_SPEAKER and not e.flags]
+        if wrong and ask.relation in ("statement", "position"):
+            other, said = _renumbered([wrong[0][0]]), notice(ask, wrong[0][1])
+        if kept or other:
+            return Selection(_renumbered(kept), other=other, notice=said, verdicts=verdicts)
+        first = next((v for v in verdicts if v.verdict != MATCH), verdicts[0])
+        missing = _lower_first(notice(ask, first) or "The articles do not say.").rstrip(":.")
+        return Selection([], refusal=f"The corpus does not cover this: {missing}.", verdicts=verdicts)
+
+
+def _answers(ask: Ask, verdict: Attribution) -> bool:
+    """A match answers; a figure whose owner the sentence does not name may answer a question that
+    names no owner, but never one that asks for a particular actor's figure."""
+    if verdict.verdict == MATCH:
+        return True
+    return verdict.verdict == NO_ACTOR_INFO and ask.relation == "figure" and ask.actor is None
+
+
+def _renumbered(evidence: list[Evidence]) -> list[Evidence]:
+    return [replace(e, id=i + 1) for i, e in enumerate(evidence)]
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[:4] == "The " else text
