@@ -53,15 +53,18 @@ def _model_choice(settings: Settings, endpoints: EndpointPolicy) -> tuple[gr.Com
     own = f"server default ({settings.model})" if settings.model else "server default"
     if endpoints.allow_client:
         model = gr.Dropdown([(own, ""), *((n, n) for n in endpoints.choices())], value="",
-                            allow_custom_value=True, label="Model (litellm backend)",
+                            allow_custom_value=True, label="Model (litellm backend)", elem_id="rag-model",
                             info="blank: the server's own; or one offered; or openai/NAME of your own server")
-        api_base = gr.Textbox("", label="API base of your own server", placeholder="e.g. http://127.0.0.1:8080/v1")
+        api_base = gr.Textbox("", label="API base of your own server", placeholder="e.g. http://127.0.0.1:8080/v1",
+                              elem_id="rag-api-base")
     elif endpoints.endpoints:
         model = gr.Dropdown([(own, ""), *((e.name, e.name) for e in endpoints.endpoints)], value="",
-                            label="Model (litellm backend)", info="the model servers this app offers")
-        api_base = gr.Textbox("", visible=False)
+                            label="Model (litellm backend)", info="the model servers this app offers",
+                            elem_id="rag-model")
+        api_base = gr.Textbox("", visible=False, elem_id="rag-api-base")
     else:
-        model, api_base = gr.Textbox("", visible=False), gr.Textbox("", visible=False)
+        model = gr.Textbox("", visible=False, elem_id="rag-model")
+        api_base = gr.Textbox("", visible=False, elem_id="rag-api-base")
     return model, api_base
 
 
@@ -131,7 +134,7 @@ def build_app(source: Engine | SharedEngine, endpoints: EndpointPolicy | None = 
                         ask = gr.Button("Ask", variant="primary", scale=1, elem_id="rag-ask")
                     clear = gr.Button("New conversation", size="sm", elem_id="rag-clear")
                     with gr.Accordion("Settings", open=False):
-                        backend = gr.Dropdown(available(), value=settings.backend, label="Backend",
+                        backend = gr.Dropdown(available(), value=settings.backend, label="Backend", elem_id="rag-backend",
                                               info="extractive quotes the articles (no model); local and litellm use an LLM")
                         model, api_base = _model_choice(settings, endpoints)
                         k = gr.Slider(1, MAX_K, value=settings.top_k, step=1, label="Passages to retrieve")
