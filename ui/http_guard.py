@@ -21,12 +21,13 @@ import ipaddress
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from urllib.parse import urlsplit
 
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-MAX_BODY_BYTES = 1_000_000  # the biggest request the app takes; a long chat's history is far below
+MAX_BODY_BYTES = 1_000_000  # the biggest request the app takes; a chat sends its history, about 1 KB a turn
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 WRONG_HOST = ("This server answers only to its own address (Host header {host!r} refused). "
               "Open it at {url}, or start it with --allowed-host NAME.")
@@ -83,12 +84,13 @@ class HostPolicy:
     def loopback_only(self) -> bool:
         return _is_loopback(self.bound_host)
 
-    def _names(self) -> set[str]:
+    @cached_property
+    def _names(self) -> frozenset[str]:
+        """Loopback names, the bound address, and (off loopback) this machine's names; looked up once."""
         names = {*LOOPBACK_NAMES, self.bound_host.strip("[]").lower()}
         if not self.loopback_only:
-            for name in (socket.gethostname(), socket.getfqdn()):
-                names.add(name.lower())
-        return names
+            names |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+        return frozenset(names)
 
     def allows(self, host_header: str, default_port: int = 80) -> bool:
         parsed = _split_host(host_header, default_port)
@@ -103,7 +105,7 @@ class HostPolicy:
             return False
         if self.loopback_only:
             return _is_loopback(name) and (name in LOOPBACK_NAMES or _is_ip(name))
-        return name in self._names() or _is_ip(name)
+        return name in self._names or _is_ip(name)
 
     def url(self) -> str:
         host = "127.0.0.1" if _is_wildcard(self.bound_host) else self.bound_host
