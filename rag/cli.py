@@ -163,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=7860)
+    from ui.options import add_ui_arguments  # the ui verb's own flags: endpoints, allowed hosts
+    add_ui_arguments(p)
     p.set_defaults(func=cmd_ui)
     return parser
 

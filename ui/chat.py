@@ -1,24 +1,28 @@
 """What happens when someone asks, follows up, or selects a citation; no Gradio in here.
 
 Every failure becomes a message in the chat (never a traceback) and the app keeps serving.
-Answers are produced on a worker thread that holds the engine's read lock, so a browser that
-goes away mid-answer cannot leave the lock held and block a rebuild.
+A model server's own error text never reaches the user: it is summarised ("answered HTTP 401",
+"could not connect") and the details go to the server log. Answers are produced on a worker
+thread that holds the engine's read lock and an answer slot (`ui.slots`), so a browser that
+goes away mid-answer cannot leave either held; the request itself only awaits, holding no thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import queue
 import re
 import threading
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from rag import Answer, BackendError, CorpusError, IndexCorrupt, IndexMissing, IndexStale, QuestionError, RagError
 from rag.conversation import retrieval_query
 from ui import render
+from ui.endpoints import Endpoint, EndpointError, EndpointPolicy
 from ui.markers import without_draft_markers
 from ui.shared_engine import SharedEngine
+from ui.slots import AnswerSlots
 
 log = logging.getLogger("rag.ui")
 
@@ -26,6 +30,15 @@ MAX_K = 20
 MAX_TURNS = 50  # turns whose citations stay clickable; older markers say so
 EXAMPLE_QUESTION = "How much must partners pay for Ukraine's defence in 2026?"
 _REF = re.compile(r"^(?P<kind>[cp])(?P<turn>\d+)-(?P<num>\d+)(?:-(?P<also>\d+))?$")
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
+# Exception class names (anywhere in the chain of causes, and in each one's bases) that say how a
+# call to a model server failed. litellm reports a refused connection as HTTP 500, so these win.
+_TIMEOUTS = {"Timeout", "TimeoutError", "APITimeoutError", "TimeoutException"}
+_CLOSED = {"RemoteProtocolError", "ReadError", "ConnectionResetError", "BrokenPipeError"}
+_CONNECTION = {"ConnectError", "ConnectionRefusedError", "gaierror", "APIConnectionError", "NetworkError",
+               "ConnectionError"}
+_HTTP_HINTS = {401: "it refused the API key", 403: "it refused the API key", 404: "it does not know that model",
+               429: "too many requests", 413: "the question was too long for it"}
 
 
 @dataclass(frozen=True)
@@ -60,12 +73,44 @@ class ChatUpdate:
     passages: str | None = None  # None: leave the passages panel as it is
 
 
+def _remote_summary(exc: BaseException) -> str | None:
+    """What the model server did, from the exceptions behind `exc`; None when no call failed."""
+    chain: list[BaseException] = []
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and cause not in chain:
+        if not isinstance(cause, RagError):
+            chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    if not chain:
+        return None
+    names = {c.__name__ for e in chain for c in type(e).__mro__}
+    if names & _TIMEOUTS:
+        return "the model server sent no reply in time"
+    if names & _CLOSED:
+        return "the model server closed the connection without an answer"
+    if names & _CONNECTION:
+        return "could not connect to the model server"
+    for e in chain:
+        status = getattr(e, "status_code", None)  # third-party exceptions (litellm, openai, httpx)
+        if isinstance(status, int) and 400 <= status < 600:
+            hint = _HTTP_HINTS.get(status, "a server error" if status >= 500 else "")
+            return f"the model server answered HTTP {status}" + (f" ({hint})" if hint else "")
+    return f"the model call failed ({type(chain[0]).__name__})"
+
+
 def friendly_error(exc: BaseException, backend: str = "") -> str:
-    """A message a person can act on, for any failure while answering."""
+    """A message a person can act on, for any failure while answering.
+
+    Text that came from a model server is never shown (it could be anything that server chose
+    to send), nor the addresses of the operator's model servers.
+    """
     if isinstance(exc, QuestionError):
         return f"That question can't be used: {exc}."
+    if isinstance(exc, EndpointError):
+        return f"That model can't be used: {exc}."
     if isinstance(exc, BackendError):
-        return (f"The {backend or 'answer'} backend failed: {exc}. Try again, or pick the extractive backend "
+        what = _remote_summary(exc) or _URL.sub("the model server", str(exc))
+        return (f"The {backend or 'answer'} backend failed: {what}. Try again, or pick the extractive backend "
                 "(no model needed) under Settings.")
     if isinstance(exc, (IndexMissing, IndexStale, IndexCorrupt, CorpusError)):
         return f"The article index is not available: {exc}. Open the Corpus tab and press 'Rebuild index'."
@@ -89,35 +134,72 @@ def _check_k(k) -> int:
     return value
 
 
-def _answer_in_background(shared: SharedEngine, question: str, k: int, backend: str | None,
-                          history: list[str], model: str | None, api_base: str | None) -> Iterator[object]:
-    """`ask_stream`'s items, produced on a thread that owns the read lock; errors are re-raised here."""
-    items: queue.Queue = queue.Queue()
+def backend_of(shared: SharedEngine, backend: str | None) -> str:
+    return backend or shared.settings.backend
+
+
+async def in_background(shared: SharedEngine, slots: AnswerSlots | None, backend: str,
+                        endpoint: Endpoint | None, work: Callable[..., None]) -> AsyncIterator[object]:
+    """Run `work(engine, options, put)` on a worker thread holding the read lock and a slot; yield what it puts.
+
+    The slot is awaited (no thread waits), then given back by the worker thread when it ends,
+    so an abandoned request still frees it only once the model call is really over.
+    """
+    pool = slots.for_backend(backend) if slots is not None else None
+    if pool is not None:
+        await pool.acquire()
+    loop = asyncio.get_running_loop()
+    items: asyncio.Queue = asyncio.Queue()
     done = object()
 
-    def work() -> None:
+    def put(item: object) -> None:
         try:
-            with shared.use() as engine:
-                titles = {d.doc_id: d.title for d in engine.documents}
-                options = shared.options(model, api_base)
-                for item in engine.ask_stream(question, k=k, backend=backend, history=history, options=options):
-                    items.put(item)
-                items.put(titles)
-        except BaseException as exc:  # handed to the request thread, which reports it
-            items.put(exc)
-        finally:
-            items.put(done)
+            loop.call_soon_threadsafe(items.put_nowait, item)
+        except RuntimeError:  # the request's event loop is gone (app stopped); nobody is reading
+            pass
 
-    threading.Thread(target=work, name="rag-answer", daemon=True).start()
-    while (item := items.get()) is not done:
+    def run() -> None:
+        try:
+            model, api_base = (endpoint.model, endpoint.api_base) if endpoint else (None, None)
+            with shared.use() as engine:
+                work(engine, shared.options(model, api_base), put)
+        except BaseException as exc:  # handed to the request, which reports it
+            put(exc)
+        finally:
+            if pool is not None:
+                pool.release()
+            put(done)
+
+    try:
+        threading.Thread(target=run, name="rag-answer", daemon=True).start()
+    except BaseException:
+        if pool is not None:
+            pool.release()
+        raise
+    while (item := await items.get()) is not done:
         if isinstance(item, BaseException):
             raise item
         yield item
 
 
-def respond(shared: SharedEngine, question: str, messages: list[dict] | None, state: ChatState | None,
-            backend: str = "extractive", model: str = "", api_base: str = "", k=5) -> Iterator[ChatUpdate]:
-    """Answer one chat message, streaming text as it comes, then the checked answer with markers."""
+def _stream_answer(question: str, k: int, backend: str, history: list[str]) -> Callable[..., None]:
+    def work(engine, options, put) -> None:
+        titles = {d.doc_id: d.title for d in engine.documents}
+        for item in engine.ask_stream(question, k=k, backend=backend, history=history, options=options):
+            put(item)
+        put(titles)
+
+    return work
+
+
+async def respond(shared: SharedEngine, question: str, messages: list[dict] | None, state: ChatState | None,
+                  backend: str = "extractive", model: str = "", api_base: str = "", k=5, *,
+                  endpoints: EndpointPolicy | None = None, slots: AnswerSlots | None = None) -> AsyncIterator[ChatUpdate]:
+    """Answer one chat message, streaming text as it comes, then the checked answer with markers.
+
+    `model` / `api_base` are checked against `endpoints` (by default: only the server's own
+    settings); `slots` keeps extractive answers apart from model calls.
+    """
     messages = list(messages or [])
     state = state if state is not None else ChatState()
     question = (question or "").strip()
@@ -130,9 +212,11 @@ def respond(shared: SharedEngine, question: str, messages: list[dict] | None, st
     yield ChatUpdate(list(messages), state)
     history = state.questions()
     answer, titles, text = None, {}, ""
+    name = backend_of(shared, backend)
     try:
         k = _check_k(k)
-        for item in _answer_in_background(shared, question, k, backend or None, history, model or None, api_base or None):
+        endpoint = (endpoints or EndpointPolicy()).resolve(model, api_base)
+        async for item in in_background(shared, slots, name, endpoint, _stream_answer(question, k, name, history)):
             if isinstance(item, str):
                 text += item
                 messages[-1] = _assistant(render.notice_html(without_draft_markers(text) + " …", "streaming"))
@@ -142,9 +226,11 @@ def respond(shared: SharedEngine, question: str, messages: list[dict] | None, st
             else:
                 titles = item
     except Exception as exc:  # every failure becomes a chat message; the app keeps serving
-        if not isinstance(exc, RagError):
+        if isinstance(exc, BackendError):
+            log.warning("answering %r with %s failed: %s", question, name, exc)
+        elif not isinstance(exc, RagError):
             log.exception("answering %r failed", question)
-        messages[-1] = _assistant(render.notice_html(friendly_error(exc, backend)))
+        messages[-1] = _assistant(render.notice_html(friendly_error(exc, name)))
         yield ChatUpdate(list(messages), state)
         return
     turn = state.add(Turn(question, retrieval_query(question, history), answer))

@@ -36,11 +36,12 @@ def closed_port() -> int:
 class Served:
     """A launched app: its URL and the Blocks, closed at teardown."""
 
-    def __init__(self, source):
+    def __init__(self, source, **build):
         from ui.app import build_app, serve
 
-        self.app = build_app(source)
-        self.url = serve(self.app, "127.0.0.1", free_port(), block=False)
+        self.app = build_app(source, **build)
+        self.port = free_port()
+        self.url = serve(self.app, "127.0.0.1", self.port, block=False)
 
     def close(self) -> None:
         self.app.close()
@@ -59,8 +60,9 @@ def serve_app():
     """Launch extra apps (over other engines) inside a test; all are closed afterwards."""
     launched: list[Served] = []
 
-    def launch(source) -> Served:
-        launched.append(Served(source))
+    def launch(source, **build) -> Served:
+        """`build`: keyword arguments of `ui.app.build_app` (endpoints, slots)."""
+        launched.append(Served(source, **build))
         return launched[-1]
 
     yield launch
@@ -95,3 +97,75 @@ def page(chromium):
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+class Listener:
+    """A tiny HTTP server on 127.0.0.1 standing in for a model server; it records every request.
+
+    It answers each POST with `status` and `body`, or (`stall=True`) accepts it and never
+    replies until `release()`, like a model server that hangs.
+    """
+
+    def __init__(self, status: int = 401, body: bytes = b"", stall: bool = False):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.released = threading.Event()
+        self.arrived = threading.Condition()
+        listener = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("content-length") or 0)
+                self.rfile.read(length)
+                with listener.arrived:
+                    listener.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+                    listener.arrived.notify_all()
+                if stall:
+                    listener.released.wait()
+                    self.close_connection = True
+                    return
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait_for(self, count: int, timeout: float = 120) -> bool:
+        """True once `count` requests have arrived (a hang guard, not a time limit on the app)."""
+        with self.arrived:
+            return self.arrived.wait_for(lambda: len(self.requests) >= count, timeout)
+
+    def release(self) -> None:
+        self.released.set()
+
+    def close(self) -> None:
+        self.released.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def listener():
+    """Start `Listener`s inside a test; all are closed afterwards."""
+    started: list[Listener] = []
+
+    def start(**kw) -> Listener:
+        started.append(Listener(**kw))
+        return started[-1]
+
+    yield start
+    for one in started:
+        one.close()

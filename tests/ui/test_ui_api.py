@@ -59,16 +59,20 @@ def test_chat_streams_intermediate_updates(ui_server):
     assert "rag-answer" in last_text(final[0])
 
 
-def test_bad_input_and_backend_errors_are_messages_and_the_app_keeps_serving(ui_server, engine, closed_port):
-    client = client_for(ui_server)
+def test_bad_input_and_backend_errors_are_messages_and_the_app_keeps_serving(engine, serve_app, closed_port):
+    from ui.endpoints import Endpoint, EndpointPolicy
+
+    down = Endpoint("down", "openai/none", f"http://127.0.0.1:{closed_port}/v1")
+    client = client_for(serve_app(engine, endpoints=EndpointPolicy((down,))))
     messages, _, _ = chat(client, "   ")
     assert "Type a question first" in last_text(messages)
     messages, _, _ = chat(client, "x" * (engine.settings.max_question_chars + 1))
     assert "over the limit" in last_text(messages)
-    # An LLM backend pointed at a port where nothing listens fails; the chat says so.
-    messages, _, _ = client.predict(QUESTION, [], "litellm", "openai/none", f"http://127.0.0.1:{closed_port}/v1", 5,
-                                    api_name="/chat")
-    assert "litellm backend failed" in last_text(messages) and "Traceback" not in last_text(messages)
+    # An offered model server where nothing listens fails; the chat says so, without its address.
+    messages, _, _ = client.predict(QUESTION, [], "litellm", "down", "", 5, api_name="/chat")
+    text = last_text(messages)
+    assert "litellm backend failed: could not connect to the model server" in text
+    assert "Traceback" not in text and str(closed_port) not in text
     messages, _, _ = chat(client, QUESTION)
     assert 'href="#rag-c1-1"' in last_text(messages)
 

@@ -134,3 +134,30 @@ def test_corpus_tab_lists_articles_and_rebuilds(tmp_path, corpus_dir, embedder, 
     page.wait_for_function("!document.querySelector('#rag-corpus .pending')")
     page.screenshot(path=str(artifacts / "ui_corpus.png"))
     assert only_local_requests(page, served.url) == []
+
+
+def test_settings_offer_only_the_operators_model_servers(ui_server, engine, serve_app, listener, page, artifacts):
+    """No box for a model or API base by default; with offered servers, a list of names, and a
+    failing server is reported in words of our own, without its address or its reply."""
+    from ui.endpoints import Endpoint, EndpointPolicy
+
+    page.goto(ui_server.url)
+    page.get_by_text("Settings").click()
+    page.locator("#rag-backend").wait_for()
+    assert not page.locator("#rag-model").is_visible() and not page.locator("#rag-api-base").is_visible()
+    spy = listener(status=401, body=b'{"error": {"message": "REMOTE-SAYS-secret"}}')
+    served = serve_app(engine, endpoints=EndpointPolicy((Endpoint("team-model", "openai/m", spy.url),)))
+    page.requests.clear()
+    page.goto(served.url)
+    page.get_by_text("Settings").click()
+    page.locator("#rag-backend input").click()
+    page.get_by_role("option", name="litellm").click()
+    page.locator("#rag-model input").click()
+    page.get_by_role("option", name="team-model").click()
+    assert not page.locator("#rag-api-base").is_visible()
+    ask(page, QUESTION)
+    text = wait_for_answer(page, 1).inner_text()
+    assert "the model server answered HTTP 401" in text
+    assert "REMOTE-SAYS" not in text and "127.0.0.1" not in text and spy.requests
+    page.screenshot(path=str(artifacts / "ui_operator_model.png"))
+    assert only_local_requests(page, served.url) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 from dataclasses import replace
@@ -42,7 +43,10 @@ def mark_text(html: str) -> str:
 
 
 def run(shared, question, state=None, messages=None, **kw):
-    updates = list(respond(shared, question, messages, state, **kw))
+    async def collect():
+        return [u async for u in respond(shared, question, messages, state, **kw)]
+
+    updates = asyncio.run(collect())
     return updates, updates[-1]
 
 
