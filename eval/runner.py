@@ -27,6 +27,7 @@ from eval.metrics import AnswerFacts, CorpusFiles, Span, is_nan, non_llm_metrics
 from eval.recall import MODES, retrieval_recall
 from rag.backends import available as available_backends
 from rag.errors import RagError
+from rag.settings import Settings
 
 REPORTS = Path(__file__).resolve().parent / "reports"
 CATEGORY_ORDER = ("figure", "position", "multi_source", "unanswerable")
@@ -205,15 +206,6 @@ def run_eval(
 # -- the command --------------------------------------------------------------------------------
 
 
-def _settings(args: argparse.Namespace):
-    from rag.settings import Settings
-
-    return Settings.from_env(
-        corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index_dir", None),
-        backend=None, model=getattr(args, "model", None), api_base=getattr(args, "api_base", None),
-    )
-
-
 def _print_summary(result: EvalResult, out: Path) -> None:
     for run in result.runs:
         parts = []
@@ -235,8 +227,9 @@ def main(args: argparse.Namespace) -> int:
     """Run the suite; exit 1 when `--gate` and a threshold is missed."""
     from eval.report import write_latest, write_report
     from rag.engine import Engine
+    from rag.progress import stderr_progress
 
-    settings = _settings(args)
+    settings = Settings.from_args(args, backend=None)  # --backend here is a comma-separated list
     backends = [b.strip() for b in (args.backend or settings.backend).split(",") if b.strip()]
     unknown = [b for b in backends if b not in available_backends()]
     if unknown:  # fail now, not with one error row per question
@@ -244,20 +237,24 @@ def main(args: argparse.Namespace) -> int:
                        "comma-separated, e.g. --backend extractive,local")
     items = load_gold()
     thresholds = load_thresholds()  # fail on a broken thresholds file before the slow part
-    judge = Judge(args.judge, getattr(args, "judge_api_base", None)) if getattr(args, "judge", None) else None
+    judge = Judge(args.judge, args.judge_api_base) if args.judge else None
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out) if getattr(args, "out", None) else REPORTS / stamp
+    out = Path(args.out) if args.out else REPORTS / stamp
     tty = sys.stderr.isatty()
     say = (lambda msg: print(f"rag eval: {msg}", file=sys.stderr, flush=True)) if tty else None
 
     t0 = time.perf_counter()
-    engine = Engine.open(settings)
-    result = run_eval(engine, items, backends, k=getattr(args, "k", None), judge=judge, progress=say)
+    progress, close = stderr_progress()
+    try:
+        engine = Engine.open(settings, progress=progress)
+    finally:
+        close()
+    result = run_eval(engine, items, backends, k=args.k, judge=judge, progress=say)
     result.failures = check(result.summaries, result.retrieval, thresholds)
     result.config["seconds"] = round(time.perf_counter() - t0, 1)
-    result.config["gate"] = bool(getattr(args, "gate", False))
+    result.config["gate"] = bool(args.gate)
     write_report(result, out, thresholds)
-    if not getattr(args, "out", None):
+    if not args.out:
         write_latest(result, out, thresholds, REPORTS / "latest")
     _print_summary(result, out)
     if result.failures:
@@ -268,3 +265,17 @@ def main(args: argparse.Namespace) -> int:
         return 1 if args.gate else 0
     print(f"gate passed: {len(thresholds)} thresholds met")
     return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `rag eval` to the `rag` command (the `rag.commands` entry point in pyproject.toml)."""
+    from rag.cli import add_backend_arguments, add_index_arguments
+
+    p = subparsers.add_parser("eval", help="run the Ragas evaluation suite and write a report")
+    add_index_arguments(p)
+    add_backend_arguments(p)
+    p.add_argument("--judge", help="litellm model string of a judge model for LLM metrics")
+    p.add_argument("--judge-api-base", help="base URL of the judge's OpenAI-compatible server")
+    p.add_argument("--out", type=Path, help="report folder (default eval/reports/<timestamp>)")
+    p.add_argument("--gate", action="store_true", help="exit 1 when a score is below eval/thresholds.toml")
+    p.set_defaults(func=main)
