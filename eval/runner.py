@@ -15,16 +15,17 @@ import math
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Sequence
 
 import index.offline  # noqa: F401  (RAGAS_DO_NOT_TRACK, HF offline: before ragas, torch, litellm)
-from eval.gate import GateFailure, check, load_thresholds
+from eval.gate import check, load_thresholds
 from eval.gold import GoldItem, load_gold
 from eval.metrics import AnswerFacts, CorpusFiles, Span, is_nan, non_llm_metrics
 from eval.recall import MODES, retrieval_recall
+from eval.results import BackendRun, EvalResult
 from rag.backends import available as available_backends
 from rag.errors import RagError
 from rag.settings import Settings
@@ -41,27 +42,6 @@ class Judge:
     api_base: str | None = None
     max_tokens: int = 1024  # per reply; ragas' claim lists need room
     timeout: float = 120.0  # seconds per request
-
-
-@dataclass
-class BackendRun:
-    backend: str
-    rows: list[dict]
-    summary: dict[str, dict[str, dict]]  # scope -> metric -> {"mean": float | None, "n": int}
-
-
-@dataclass
-class EvalResult:
-    config: dict
-    runs: list[BackendRun]
-    retrieval: list[dict]
-    retrieval_quality: list[dict] | None = None
-    retrieval_quality_note: str = ""
-    failures: list[GateFailure] = field(default_factory=list)
-
-    @property
-    def summaries(self) -> dict[str, dict]:
-        return {r.backend: r.summary for r in self.runs}
 
 
 # -- answering -----------------------------------------------------------------------------------
