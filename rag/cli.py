@@ -146,20 +146,20 @@ def _print_line_error(args: argparse.Namespace, number: int, error: str) -> None
 
 
 def _ask_batch(args: argparse.Namespace, settings: Settings) -> int:
-    """Answer stdin line by line; a bad line gets an error in its place and the rest go on.
+    """Answer stdin line by line as it arrives; a bad line gets an error in its place and the rest go on.
 
     Exit 0 when every line was answered, 2 when some line was not a usable question, 1 when
     answering some line failed for another reason (a backend error): the worst one wins.
     """
-    lines = list(read_batch(sys.stdin.buffer, settings.max_question_chars))
-    engine = _open_engine(settings) if any(q is not None for _, q, _ in lines) else None
+    engine = None  # opened at the first usable line: a batch of bad lines loads no model
     code = 0
-    for number, question, error in lines:
+    for number, question, error in read_batch(sys.stdin.buffer, settings.max_question_chars):
         if question is None:
             _print_line_error(args, number, error)
             code = code or EXIT_USAGE
             continue
-        assert engine is not None
+        if engine is None:
+            engine = _open_engine(settings)
         try:
             answer = engine.ask(question, k=args.k, backend=args.backend)
         except QuestionError as exc:
