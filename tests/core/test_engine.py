@@ -25,6 +25,7 @@ def _questions() -> list[str]:
     return base + [q.lower().rstrip("?") for q in base] + ["  " + q + "  " for q in base[:10]]
 
 
+@pytest.mark.slow  # a sweep over every dev and gold question and its variants
 def test_every_citation_slices_exactly_from_its_file(engine, corpus_dir):
     files = {}
     answered = 0
@@ -40,6 +41,7 @@ def test_every_citation_slices_exactly_from_its_file(engine, corpus_dir):
     assert answered >= 20
 
 
+@pytest.mark.eval_gate
 def test_dev_questions_meet_the_quality_bar(engine):
     """The issue's bar: >= 90% of answerable dev questions right (figure/position in the answer and
     the stating sentence cited), and every unanswerable one abstains. All 46 reach 0.906 (29/32);
