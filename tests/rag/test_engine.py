@@ -116,6 +116,7 @@ def test_follow_up_answer_uses_history(engine):
     assert not spain.abstained and "Spain" in spain.text  # the new focus, not the old topic
 
 
+@pytest.mark.slow  # full index rebuilds
 def test_stale_or_corrupt_index_is_rebuilt_with_a_message(engine, embedder, tmp_path, capsys):
     index_dir = tmp_path / "idx"
     shutil.copytree(engine.settings.resolved_index_dir, index_dir)
