@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from eval.gate import Threshold
-    from eval.runner import EvalResult
+    from eval.results import EvalResult
 
 SCOPES = ("figure", "position", "multi_source", "attribution", "misattribution", "unanswerable", "offtopic",
           "answerable", "answerable_all", "unanswerable_offtopic", "all")

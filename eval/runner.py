@@ -15,7 +15,7 @@ import math
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Sequence
@@ -25,8 +25,10 @@ from eval.gate import GateFailure, check, load_thresholds
 from eval.gold import ABSTAIN, ANSWERABLE, ANSWERABLE_ALL, CATEGORIES, GoldItem, load_gold
 from eval.metrics import AnswerFacts, CorpusFiles, Span, is_nan, non_llm_metrics
 from eval.recall import MODES, retrieval_recall
+from eval.results import BackendRun, EvalResult
 from rag.backends import available as available_backends
 from rag.errors import RagError
+from rag.settings import Settings
 
 REPORTS = Path(__file__).resolve().parent / "reports"
 CATEGORY_ORDER = CATEGORIES
@@ -44,27 +46,6 @@ class Judge:
     api_base: str | None = None
     max_tokens: int = 1024  # per reply; ragas' claim lists need room
     timeout: float = 120.0  # seconds per request
-
-
-@dataclass
-class BackendRun:
-    backend: str
-    rows: list[dict]
-    summary: dict[str, dict[str, dict]]  # scope -> metric -> {"mean": float | None, "n": int}
-
-
-@dataclass
-class EvalResult:
-    config: dict
-    runs: list[BackendRun]
-    retrieval: list[dict]
-    retrieval_quality: list[dict] | None = None
-    retrieval_quality_note: str = ""
-    failures: list[GateFailure] = field(default_factory=list)
-
-    @property
-    def summaries(self) -> dict[str, dict]:
-        return {r.backend: r.summary for r in self.runs}
 
 
 # -- answering -----------------------------------------------------------------------------------
@@ -221,15 +202,6 @@ def run_eval(
 # -- the command --------------------------------------------------------------------------------
 
 
-def _settings(args: argparse.Namespace):
-    from rag.settings import Settings
-
-    return Settings.from_env(
-        corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index_dir", None),
-        backend=None, model=getattr(args, "model", None), api_base=getattr(args, "api_base", None),
-    )
-
-
 def _print_summary(result: EvalResult, out: Path) -> None:
     for run in result.runs:
         parts = []
@@ -251,8 +223,9 @@ def main(args: argparse.Namespace) -> int:
     """Run the suite; exit 1 when `--gate` and a threshold is missed."""
     from eval.report import write_latest, write_report
     from rag.engine import Engine
+    from rag.progress import stderr_progress
 
-    settings = _settings(args)
+    settings = Settings.from_args(args, backend=None)  # --backend here is a comma-separated list
     backends = [b.strip() for b in (args.backend or settings.backend).split(",") if b.strip()]
     unknown = [b for b in backends if b not in available_backends()]
     if unknown:  # fail now, not with one error row per question
@@ -260,20 +233,24 @@ def main(args: argparse.Namespace) -> int:
                        "comma-separated, e.g. --backend extractive,local")
     items = load_gold()
     thresholds = load_thresholds()  # fail on a broken thresholds file before the slow part
-    judge = Judge(args.judge, getattr(args, "judge_api_base", None)) if getattr(args, "judge", None) else None
+    judge = Judge(args.judge, args.judge_api_base) if args.judge else None
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out) if getattr(args, "out", None) else REPORTS / stamp
+    out = Path(args.out) if args.out else REPORTS / stamp
     tty = sys.stderr.isatty()
     say = (lambda msg: print(f"rag eval: {msg}", file=sys.stderr, flush=True)) if tty else None
 
     t0 = time.perf_counter()
-    engine = Engine.open(settings)
-    result = run_eval(engine, items, backends, k=getattr(args, "k", None), judge=judge, progress=say)
+    progress, close = stderr_progress()
+    try:
+        engine = Engine.open(settings, progress=progress)
+    finally:
+        close()
+    result = run_eval(engine, items, backends, k=args.k, judge=judge, progress=say)
     result.failures = check(result.summaries, result.retrieval, thresholds)
     result.config["seconds"] = round(time.perf_counter() - t0, 1)
-    result.config["gate"] = bool(getattr(args, "gate", False))
+    result.config["gate"] = bool(args.gate)
     write_report(result, out, thresholds)
-    if not getattr(args, "out", None):
+    if not args.out:
         write_latest(result, out, thresholds, REPORTS / "latest")
     _print_summary(result, out)
     if result.failures:
@@ -284,3 +261,17 @@ def main(args: argparse.Namespace) -> int:
         return 1 if args.gate else 0
     print(f"gate passed: {len(thresholds)} thresholds met")
     return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `rag eval` to the `rag` command (the `rag.commands` entry point in pyproject.toml)."""
+    from rag.cli import add_backend_arguments, add_index_arguments
+
+    p = subparsers.add_parser("eval", help="run the Ragas evaluation suite and write a report")
+    add_index_arguments(p)
+    add_backend_arguments(p)
+    p.add_argument("--judge", help="litellm model string of a judge model for LLM metrics")
+    p.add_argument("--judge-api-base", help="base URL of the judge's OpenAI-compatible server")
+    p.add_argument("--out", type=Path, help="report folder (default eval/reports/<timestamp>)")
+    p.add_argument("--gate", action="store_true", help="exit 1 when a score is below eval/thresholds.toml")
+    p.set_defaults(func=main)

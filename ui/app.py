@@ -23,6 +23,7 @@ import gradio as gr
 
 from rag import Engine, RagError, Settings
 from rag.backends import available
+from rag.progress import stderr_progress
 from ui import render
 from ui.assets import CLICK_BRIDGE, CSS, SCROLL_TO_MARK
 from ui.chat import (
@@ -30,7 +31,7 @@ from ui.chat import (
 )
 from ui.endpoints import EndpointPolicy
 from ui.http_guard import MAX_BODY_BYTES, HostPolicy
-from ui.options import endpoint_policy
+from ui.options import add_ui_arguments, endpoint_policy
 from ui.shared_engine import SharedEngine
 from ui.slots import AnswerSlots
 
@@ -191,17 +192,20 @@ def _is_loopback(host: str) -> bool:
 
 def main(args: argparse.Namespace) -> int:
     """Entry point of `rag ui`: open the engine (or remember why not), then serve until Ctrl-C."""
-    settings = Settings.from_env(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index_dir", None))
+    settings = Settings.from_args(args)
     endpoints = endpoint_policy(args)  # a malformed --endpoint, or client endpoints with a key, stop here
     print(f"rag ui: opening the index for {settings.corpus_dir} ...", file=sys.stderr)
+    progress, close = stderr_progress()
     try:
-        shared = SharedEngine(settings, Engine.open(settings))
+        shared = SharedEngine(settings, Engine.open(settings, progress=progress))
     except RagError as exc:
-        if getattr(args, "debug", False):
+        if args.debug:
             raise
         print(f"rag ui: {exc}\nrag ui: starting anyway; questions will explain the problem until it is fixed",
               file=sys.stderr)
         shared = SharedEngine(settings)
+    finally:
+        close()
     if not _is_loopback(args.host):
         print(f"rag ui: listening on {args.host}: anyone who can reach this machine can use the app", file=sys.stderr)
     app = build_app(shared, endpoints)
@@ -212,3 +216,15 @@ def main(args: argparse.Namespace) -> int:
     finally:
         app.close()
     return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `rag ui` to the `rag` command (the `rag.commands` entry point in pyproject.toml)."""
+    from rag.cli import add_index_arguments
+
+    p = subparsers.add_parser("ui", help="launch the Gradio chat app")
+    add_index_arguments(p)
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=7860)
+    add_ui_arguments(p)  # endpoints offered to users, allowed hosts
+    p.set_defaults(func=main)

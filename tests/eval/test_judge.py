@@ -6,7 +6,6 @@ against a real OpenAI-compatible server on 127.0.0.1 and that replies reach the 
 
 from __future__ import annotations
 
-import importlib.util
 import warnings
 
 import pytest
@@ -39,9 +38,8 @@ def test_answer_accuracy_parses_the_judges_reply(reply, expected):
     assert result.scores[0]["nv_accuracy"] == expected
 
 
-@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,
-                    reason="llama-cpp-python is not installed: pip install -e '.[local]' (CI installs it)")
-def test_judge_metrics_run_against_the_local_model_server(engine, gold_items):
+@pytest.mark.llm
+def test_judge_metrics_run_against_the_local_model_server(engine, gold_items, local_extra):
     from rag.backends.local import LocalServer
 
     item = next(i for i in gold_items if i.id == "figure-09")

@@ -52,6 +52,7 @@ def _gate(result):
     return [f for f in check(result.summaries, result.retrieval, load_thresholds()) if f.where == "extractive"]
 
 
+@pytest.mark.eval_gate
 def test_retrieval_k0_fails_the_gate(engine, gold_items):
     items = [i for i in gold_items if i.category != "unanswerable"][:12]
     result = run_eval(engine, items, ["extractive"], k=0, retrieval_modes=(), with_retrieval_quality=False)
@@ -60,6 +61,7 @@ def test_retrieval_k0_fails_the_gate(engine, gold_items):
     assert ("answerable", "evidence_hit") in failed
 
 
+@pytest.mark.eval_gate
 def test_a_broken_offset_fails_the_gate(engine, gold_items, monkeypatch):
     def off_by_one(doc, start, end):  # the text is right, the offsets point one character later
         return Citation(doc.doc_id, doc.source, start + 1, end + 1, doc.text[start:end])
@@ -72,6 +74,7 @@ def test_a_broken_offset_fails_the_gate(engine, gold_items, monkeypatch):
     assert ("all", "citation_exact") in failed
 
 
+@pytest.mark.eval_gate
 def test_the_cli_exits_1_and_names_the_metric(engine, gold_items, tmp_path, capsys, monkeypatch, make_eval_args,
                                               no_retrieval_quality):
     import eval.runner as runner
@@ -87,6 +90,7 @@ def test_the_cli_exits_1_and_names_the_metric(engine, gold_items, tmp_path, caps
     assert f"{threshold.minimum:.3f}" in line
 
 
+@pytest.mark.eval_gate
 def test_without_gate_a_miss_is_reported_but_exits_0(engine, gold_items, tmp_path, capsys, monkeypatch,
                                                      make_eval_args, no_retrieval_quality):
     import eval.runner as runner

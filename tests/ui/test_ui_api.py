@@ -149,6 +149,7 @@ def test_app_that_cannot_open_its_corpus_still_serves_and_explains(tmp_path, ser
     assert httpx.get(served.url, timeout=10).status_code == 200
 
 
+@pytest.mark.subprocess
 def test_rag_ui_command_serves_on_localhost_until_interrupted(engine, closed_port):
     """What a new user runs: `rag ui`, then a question through the page's endpoint, then Ctrl-C."""
     import signal

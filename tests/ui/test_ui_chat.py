@@ -193,6 +193,8 @@ def test_state_keeps_a_bounded_number_of_turns(shared):
     assert re.search("earlier conversation", show_reference(shared, "c1-1", state))
 
 
+@pytest.mark.llm
+@pytest.mark.usefixtures("local_extra")
 def test_llm_answers_stream_piece_by_piece_then_show_checked_citations(shared, monkeypatch):
     """The packaged local model (llama.cpp on 127.0.0.1): text streams in, then the verified answer."""
     # a loaded 2-core machine can spend more than the default 30 s budget on the cold first question

@@ -75,6 +75,7 @@ def test_manifest_records_each_tables_kind_and_it_survives_a_round_trip(saved, m
     assert loaded.sentences.search(q, 1)[0][0] == 7
 
 
+@pytest.mark.slow  # a full index rebuild
 def test_a_v1_index_needs_a_rebuild(saved, embedder, corpus_dir, tmp_path):
     old = tmp_path / "idx"
     shutil.copytree(saved, old)

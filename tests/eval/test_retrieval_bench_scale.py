@@ -7,6 +7,7 @@ import random
 import shutil
 
 import numpy as np
+import pytest
 
 from eval import bench_scale
 
@@ -26,6 +27,7 @@ def test_exact_top_is_the_brute_force_order():
         assert rows.tolist() == np.argsort(-(vectors @ q))[: bench_scale.K].tolist()
 
 
+@pytest.mark.slow  # a whole benchmark run
 def test_small_run_reports_every_number_and_writes_both_files(embedder, corpus_dir, tmp_path):
     one = tmp_path / "corpus"
     one.mkdir()

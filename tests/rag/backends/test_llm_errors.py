@@ -146,6 +146,7 @@ def test_settings_choose_the_litellm_backend_from_the_environment():
     assert (backend.timeout, backend.retries, backend.max_tokens, backend.max_evidence) == (7.0, 0, 50, 3)
 
 
+@pytest.mark.subprocess
 def test_cli_reports_an_unreachable_endpoint_in_one_line_and_exits_1(engine):
     env_settings = engine.settings
     cmd = [sys.executable, "-m", "rag.cli", "ask", "--corpus", str(env_settings.corpus_dir),
@@ -158,6 +159,7 @@ def test_cli_reports_an_unreachable_endpoint_in_one_line_and_exits_1(engine):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.subprocess
 def test_cli_without_a_model_fails_before_loading_anything():
     result = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "--backend", "litellm", "How large?"],
                             capture_output=True, text=True, env={k: v for k, v in _env().items() if k != "RAG_MODEL"},

@@ -79,6 +79,7 @@ def _recall_at(engine, items, variant, k):
     return sum(r is not None for r in ranks) / len(ranks)
 
 
+@pytest.mark.eval_gate
 def test_hybrid_beats_dense_on_gold_figure_questions_at_3(engine):
     """The issue's acceptance bar, on the gold set."""
     if not rq.GOLD.exists():

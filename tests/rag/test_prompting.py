@@ -106,8 +106,8 @@ def test_renumber_maps_evidence_ids_to_citation_numbers():
     assert renumber("A [7][3].\nB [3].", {7: 1, 3: 2}) == "A [1][2].\nB [2]."
 
 
-def test_the_citation_grammar_compiles_in_llama_cpp_and_names_only_the_given_ids():
-    from llama_cpp import llama_grammar  # the local extra; CI installs it
+def test_the_citation_grammar_compiles_in_llama_cpp_and_names_only_the_given_ids(local_extra):
+    from llama_cpp import llama_grammar
 
     from rag.prompting import citation_grammar
 

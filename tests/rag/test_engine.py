@@ -26,6 +26,7 @@ def _questions() -> list[str]:
     return base + [q.lower().rstrip("?") for q in base] + ["  " + q + "  " for q in base[:10]]
 
 
+@pytest.mark.slow  # a sweep over every dev and gold question and its variants
 def test_every_citation_slices_exactly_from_its_file(engine, corpus_dir):
     files = {}
     answered = 0
@@ -41,6 +42,7 @@ def test_every_citation_slices_exactly_from_its_file(engine, corpus_dir):
     assert answered >= 20
 
 
+@pytest.mark.eval_gate
 def test_dev_questions_meet_the_quality_bar(engine):
     """The issue's bar: >= 90% of answerable dev questions right (figure/position in the answer and
     the stating sentence cited), and every unanswerable one abstains. All 46 reach 0.906 (29/32);
@@ -115,6 +117,7 @@ def test_follow_up_answer_uses_history(engine):
     assert not spain.abstained and "Spain" in spain.text  # the new focus, not the old topic
 
 
+@pytest.mark.slow  # full index rebuilds
 def test_stale_or_corrupt_index_is_rebuilt_with_a_message(engine, embedder, tmp_path, capsys):
     index_dir = tmp_path / "idx"
     shutil.copytree(engine.settings.resolved_index_dir, index_dir)

@@ -96,6 +96,7 @@ def test_incremental_rebuild_reembeds_only_what_changed(built, embedder, corpus_
     assert IndexStore.load(copy).manifest.documents.keys() == {d.doc_id for d in load_corpus(corpus_copy).documents}
 
 
+@pytest.mark.slow  # full index rebuilds
 def test_changed_model_or_chunking_is_stale_and_forces_full_rebuild(built, embedder, corpus_dir, tmp_path):
     folder, store, _ = built
     corpus = load_corpus(corpus_dir)

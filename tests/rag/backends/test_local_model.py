@@ -22,6 +22,9 @@ from rag.backends.local import LocalServer, packaged_model_path
 from rag.figures import figures, supported_by
 from rag.prompting import parse_reply, strip_markers
 
+# Every test here needs the real model: marked `llm` (slow), skipped without the local extra.
+pytestmark = [pytest.mark.llm, pytest.mark.usefixtures("local_extra")]
+
 QUESTIONS = [
     "How much do Ukrainian officials expect the country's defense to cost in 2026?",
     "How large should Ukraine's peacetime army be?",
@@ -131,6 +134,7 @@ def _cli(engine, *args: str) -> subprocess.CompletedProcess:
                           env={**os.environ, "RAG_MAX_TOKENS": "120", "RAG_TIMEOUT": "300"})
 
 
+@pytest.mark.subprocess
 def test_cli_litellm_backend_against_an_openai_compatible_server(engine, local_server):
     result = _cli(engine, "--backend", "litellm", "--model", local_server.model, "--api-base", local_server.api_base,
                   QUESTIONS[1])
@@ -142,6 +146,7 @@ def test_cli_litellm_backend_against_an_openai_compatible_server(engine, local_s
         assert engine.document(c["doc_id"]).text[c["start"]:c["end"]] == c["text"]
 
 
+@pytest.mark.subprocess
 def test_cli_local_backend_starts_its_own_server(engine):
     result = _cli(engine, "--backend", "local", QUESTIONS[0])
     assert result.returncode == 0, result.stderr
