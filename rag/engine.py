@@ -29,7 +29,8 @@ from rag.backends.extractive import ExtractiveBackend
 from rag.conversation import names_in, retrieval_query
 from rag.errors import BackendTimeout, CorpusError, QuestionError
 from rag.evidence import EvidenceScorer, asked_kind, has_kind
-from rag.prompting import renumber
+from rag.prompting import has_markers, renumber
+from rag.question import split_asks
 from rag.rerank import rerank
 from rag.retrieval import Retriever
 from rag.selection import SentenceFacts
@@ -288,6 +289,15 @@ class Engine:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         question = check_question(question, self.settings.max_question_chars)
+        parts = split_asks(question)
+        if len(parts) > 1:
+            # "How many ..., and what did X call ...?": each ask answered with its own citations.
+            answers = [self.ask(part, k, backend, history, options) for part in parts]
+            answer = joined(question, parts, answers, time.perf_counter() - t0)
+            if stream:
+                yield answer.text
+            yield answer
+            return
         name = backend or self.settings.backend
         options = options or self.backend_options
         chosen = self.backend(name, options)
@@ -435,6 +445,37 @@ class Engine:
 
         mapping = {i: number(c) for i, c in attempt.cited.items()}
         return renumber(attempt.text, mapping, quoted=[c.text for c in attempt.cited.values()]), citations
+
+
+def joined(question: str, parts: Sequence[str], answers: Sequence[Answer], seconds: float) -> Answer:
+    """One answer for a question with several asks: each part's answer in turn, citations renumbered
+    in one sequence, and a part the corpus does not cover named as such rather than dropped."""
+    texts: list[str] = []
+    citations: list[Citation] = []
+    for part, answer in zip(parts, answers):
+        if answer.abstained:
+            texts.append(f"On “{part}”: {answer.text}")
+            continue
+        offset = len(citations)
+        if has_markers(answer.text, quoted=[c.text for c in answer.citations]):
+            text = renumber(answer.text, {n: n + offset for n in range(1, len(answer.citations) + 1)},
+                            quoted=[c.text for c in answer.citations])
+        else:  # an extractive answer cites all its citations at its end
+            text = answer.text + " " + "".join(f"[{offset + n}]" for n in range(1, len(answer.citations) + 1))
+        texts.append(text)
+        citations.extend(answer.citations)
+    answered = [a for a in answers if not a.abstained]
+    verified = None if not answered else all(a.verified for a in answered)
+    statuses = [a.verification for a in answered]
+    return Answer(
+        question, "\n".join(texts), tuple(citations), not answered, answers[0].backend,
+        timings={"total_s": seconds}, passages=tuple(p for a in answers for p in a.passages),
+        support=min((a.support for a in answered), default=0.0), verified=verified,
+        fallback_reason="; ".join(a.fallback_reason for a in answers if a.fallback_reason),
+        claims=tuple(c for a in answers for c in a.claims),
+        verification=next((s for s in (verify.FAILED, verify.FALLBACK, verify.REPAIRED) if s in statuses),
+                          verify.VERIFIED if answered else ""),
+    )
 
 
 def open_engine(corpus_dir: str | Path | None = None, index_dir: str | Path | None = None, **settings) -> Engine:
