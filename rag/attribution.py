@@ -156,12 +156,20 @@ def _one_figure(ask: Ask, figure: Figure, analysis: SentenceAnalysis, actors: Ac
                                                                                          ask.actor.canonical):
                 return Attribution(WRONG_OWNER, owner=clean_name(figure.owner), figure=figure, measure=figure.measure)
         elif not _sentence_names(ask, analysis, actors):
-            if not measure_compatible(ask.measure, figure.measure, ask.kind):
+            if not _measures(ask, figure):
                 return Attribution(WRONG_MEASURE, figure=figure, measure=figure.measure)
             return Attribution(NO_ACTOR_INFO, figure=figure)
-    if not measure_compatible(ask.measure, figure.measure, ask.kind):
+    if not _measures(ask, figure):
         return Attribution(WRONG_MEASURE, figure=figure, measure=figure.measure)
     return Attribution(MATCH, figure=figure)
+
+
+def _measures(ask: Ask, figure: Figure) -> bool:
+    """The figure counts what was asked: by its measure, or by a unit written into the figure
+    itself ("a 20-point plan" answers "how many points", though the noun it modifies is "plan")."""
+    if measure_compatible(ask.measure, figure.measure, ask.kind):
+        return True
+    return bool(ask.measure) and re.search(rf"\b{re.escape(ask.measure)}s?\b", figure.text, re.IGNORECASE) is not None
 
 
 def _sentence_names(ask: Ask, analysis: SentenceAnalysis, actors: ActorIndex) -> bool:
@@ -215,10 +223,6 @@ def _mentions(analysis: SentenceAnalysis, lemma: str) -> bool:
     return lemma in lemmas or bool(_related(lemma) & lemmas)
 
 
-def _possessive(name: str) -> str:
-    return name + ("'" if name.endswith("s") else "'s")
-
-
 def notice(ask: Ask, result: Attribution) -> str | None:
     """One general sentence telling the reader why the cited sentence is not quite what was asked,
     or that the articles do not say; None for a match."""
@@ -229,11 +233,11 @@ def notice(ask: Ask, result: Attribution) -> str | None:
         other = result.speaker.name if result.speaker else "someone else"
         if ask.relation == "statement":
             return f"The articles do not quote {asked} on this; {other} said:"
-        return f"The articles do not give {_possessive(asked)} position on this; they report {_possessive(other)}:"
+        return f"The articles do not give the position of {asked} on this; they report that of {other}:"
     if result.verdict == WRONG_OWNER and asked:
         asked_what = f"{ask.measure} " if ask.measure else ""
         return (f"The articles give no {asked_what}figure for {asked}; "
-                f"the figure they give is {_possessive(result.owner or 'another')}:")
+                f"the figure they give is for {result.owner or 'another actor'}:")
     if result.verdict == WRONG_MEASURE:
         if ask.relation == "figure":
             asked_what = ask.measure or "what was asked"
@@ -243,6 +247,6 @@ def notice(ask: Ask, result: Attribution) -> str | None:
         return "The articles state no such figure."
     if result.verdict == NO_ACTOR_INFO and asked:
         if ask.relation == "figure":
-            return f"The article does not say whether this figure is {_possessive(asked)}:"
+            return f"The article does not say whether this figure is for {asked}:"
         return f"The articles do not say that {asked} said this:"
     return "The articles do not say."

@@ -85,7 +85,7 @@ class SentenceFacts:
             return Selection(list(evidence))
         verdicts = tuple(attribute(ask, self.analysis(e.citation.doc_id, e.citation.start, e.citation.end),
                                    self.actors) for e in evidence)
-        kept = [e for e, v in zip(evidence, verdicts) if _answers(ask, v)]
+        kept = [e for e, v in zip(evidence, verdicts) if _answers(ask, v, self.actors)]
         other, said = [], None
         wrong = [(e, v) for e, v in zip(evidence, verdicts) if v.verdict == WRONG_SPEAKER and not e.flags]
         if wrong and ask.relation in ("statement", "position"):
@@ -97,12 +97,15 @@ class SentenceFacts:
         return Selection([], refusal=f"The corpus does not cover this: {missing}.", verdicts=verdicts)
 
 
-def _answers(ask: Ask, verdict: Attribution) -> bool:
-    """A match answers; a figure whose owner the sentence does not name may answer a question that
-    names no owner, but never one that asks for a particular actor's figure."""
+def _answers(ask: Ask, verdict: Attribution, actors: ActorIndex) -> bool:
+    """A match answers. A figure whose owner the sentence does not name may answer a question that
+    names no owner, or one whose owner no table or article resolves ("the agency's correspondent"),
+    but never one asking for a known actor's figure ("How many troops does X have?")."""
     if verdict.verdict == MATCH:
         return True
-    return verdict.verdict == NO_ACTOR_INFO and ask.relation == "figure" and ask.actor is None
+    if verdict.verdict != NO_ACTOR_INFO or ask.relation != "figure":
+        return False
+    return ask.actor is None or not actors.is_known(ask.actor.text)
 
 
 def _renumbered(evidence: list[Evidence]) -> list[Evidence]:

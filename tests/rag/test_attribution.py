@@ -60,7 +60,7 @@ def test_russia_troops_question_rejects_ukraines_army():
     assert result.owner == "Ukraine"
     assert not result.answers
     text = notice(RUSSIA_TROOP_ASK, result)
-    assert text == "The articles give no troop figure for Russia; the figure they give is Ukraine's:"
+    assert text == "The articles give no troop figure for Russia; the figure they give is for Ukraine:"
 
 
 def test_russia_troops_question_accepts_russias_troops_even_quoted_by_a_ukrainian():
@@ -100,7 +100,7 @@ def test_unowned_figure_without_the_asked_actor_is_no_actor_info():
     ask = Ask("How many countries did Brazil invite?", "figure", country("Brazil"), "country", "count")
     result = attribute(ask, COUNTRIES, INDEX)
     assert result.verdict == NO_ACTOR_INFO
-    assert notice(ask, result) == "The article does not say whether this figure is Brazil's:"
+    assert notice(ask, result) == "The article does not say whether this figure is for Brazil:"
 
 
 def test_statement_by_another_person_is_wrong_speaker_with_the_real_speaker():
@@ -129,7 +129,7 @@ def test_a_countrys_position_is_voiced_by_its_officials_or_told_of_the_country()
     assert attribute(ask, PARTNERS_SHARE, INDEX).verdict == MATCH  # a Ukrainian official speaks
     result = attribute(ask, KREMLIN_DEMAND, INDEX)  # Russia's demand is not Ukraine's position
     assert result.verdict == WRONG_SPEAKER and result.speaker == Speaker("Kremlin")
-    assert notice(ask, result) == "The articles do not give Ukraine's position on this; they report Kremlin's:"
+    assert notice(ask, result) == "The articles do not give the position of Ukraine on this; they report that of Kremlin:"
 
 
 def test_reaction_by_seat_metonym_or_subject_without_a_quote():

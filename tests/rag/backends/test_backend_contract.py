@@ -22,7 +22,7 @@ from rag.backends.extractive import ExtractiveBackend
 from rag.backends.llm import LiteLLMBackend
 from rag.errors import BackendError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 FIXTURE = ROOT / "tests" / "fixtures" / "rag_echo_backend"
 QUESTION = "How much must Ukraine's partners pay next year?"
 
