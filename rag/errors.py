@@ -9,7 +9,15 @@ from index.errors import CorpusError, IndexCorrupt, IndexMissing, IndexStale, Qu
 
 
 class BackendError(RagError):
-    """An answer backend failed: a missing key, an unreachable endpoint, an unknown name."""
+    """An answer backend failed: a missing key, an unreachable endpoint, an unknown name.
+
+    `status` is the HTTP status the model server answered with, when it answered one, so callers
+    can summarise the failure without reading (or showing) the server's own words.
+    """
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 class BackendTimeout(BackendError):

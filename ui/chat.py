@@ -90,11 +90,10 @@ def _remote_summary(exc: BaseException) -> str | None:
         return "the model server closed the connection without an answer"
     if names & _CONNECTION:
         return "could not connect to the model server"
-    for e in chain:
-        status = getattr(e, "status_code", None)  # third-party exceptions (litellm, openai, httpx)
-        if isinstance(status, int) and 400 <= status < 600:
-            hint = _HTTP_HINTS.get(status, "a server error" if status >= 500 else "")
-            return f"the model server answered HTTP {status}" + (f" ({hint})" if hint else "")
+    status = exc.status if isinstance(exc, BackendError) else None  # set by the backend that called
+    if status is not None and 400 <= status < 600:
+        hint = _HTTP_HINTS.get(status, "a server error" if status >= 500 else "")
+        return f"the model server answered HTTP {status}" + (f" ({hint})" if hint else "")
     return f"the model call failed ({type(chain[0]).__name__})"
 
 

@@ -209,7 +209,7 @@ class LiteLLMBackend(Backend):
         what = self._what()
         if isinstance(exc, lite.AuthenticationError) or "Missing credentials" in text:
             return BackendError(f"{what} was refused: missing or wrong API key; set the provider's key "
-                                f"variable (e.g. OPENAI_API_KEY) and try again")
+                                f"variable (e.g. OPENAI_API_KEY) and try again", status=_status(exc))
         if isinstance(exc, lite.Timeout) or "timed out" in text.lower():
             return self._out_of_time(deadline or Deadline(self.timeout), attempts)
         if _unreachable(exc):
@@ -217,12 +217,19 @@ class LiteLLMBackend(Backend):
                 "check the network, or set --api-base (RAG_API_BASE) to a server you can reach"
             return BackendError(f"{what} is unreachable (connection failed, {attempts} attempt(s)); {fix}")
         if isinstance(exc, lite.NotFoundError):
-            return BackendError(f"{what}: model not found ({_short(text)}); fix --model (RAG_MODEL)")
+            return BackendError(f"{what}: model not found ({_short(text)}); fix --model (RAG_MODEL)", status=_status(exc))
         if "LLM Provider NOT provided" in text:
             return BackendError(f"{what}: litellm does not know the provider in {self.model!r}; use a model string "
                                 "such as openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest or ollama/llama3.1 "
                                 "(--model, RAG_MODEL)")
-        return BackendError(f"{what} failed: {_short(text)} ({attempts} attempt(s))")
+        return BackendError(f"{what} failed: {_short(text)} ({attempts} attempt(s))", status=_status(exc))
+
+
+def _status(exc: Exception) -> int | None:
+    """The HTTP status a model server answered with (litellm's errors are openai's status errors)."""
+    import openai
+
+    return exc.status_code if isinstance(exc, openai.APIStatusError) else None
 
 
 def _short(text: str, limit: int = 200) -> str:

@@ -52,3 +52,19 @@ def test_judge_metrics_run_against_the_local_model_server(engine, gold_items, lo
     # AnswerAccuracy takes a bare rating: even a tiny model's reply parses into a score.
     assert scores["nv_accuracy"] is not None and 0.0 <= scores["nv_accuracy"] <= 1.0
     assert result.config["judge"] == srv.model
+
+
+def test_the_judge_leaves_litellm_globals_alone(monkeypatch):
+    """langchain's ChatLiteLLM sets litellm.api_key / api_base module-wide on each call; ours must
+    not, or a judge's key or server would reach the answer backend's calls in the same process."""
+    import litellm
+
+    from eval.judge import judge_llm
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setattr(litellm, "api_key", None)
+    monkeypatch.setattr(litellm, "api_base", None)
+    chat = judge_llm("openai/judge", api_base="http://127.0.0.1:9/v1").langchain_llm
+    params = chat._client_params
+    assert params["api_key"] == "sk-local" and params["api_base"] == "http://127.0.0.1:9/v1"
+    assert litellm.api_key is None and litellm.api_base is None
