@@ -233,6 +233,11 @@ def _sources(c: Citation) -> list[Citation]:
     return [c, *c.corroborated_by]
 
 
+def _names(person: str, text: str, speakers: Speakers) -> bool:
+    """Whether `text` names the known `person` (any form of their name)."""
+    return any(speakers.person(n.group(0)) == person for n in _NAME.finditer(text))
+
+
 def _and(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
@@ -254,16 +259,16 @@ def attribution_problems(number: int, text: str, cites: Sequence[int], cited: Ma
         if person is None or person in seen:
             continue
         seen.add(person)
-        if any(speakers.same_person(person, s) for s in said):
-            continue
-        mentioned = any(speakers.person(n.group(0)) == person for y in sources for n in _NAME.finditer(y.text))
+        if any(speakers.same_person(person, s) or _names(person, s, speakers) for s in said):
+            continue  # a speaker "X and Y officials" counts for X
+        mentioned = any(_names(person, y.text, speakers) for y in sources)
         if mentioned and verb not in SPEECH_VERBS:
             continue
         whose = list(dict.fromkeys(said))
         shown = "".join(f"[{i}]" for i in cites if i in cited)
         one = sum(i in cited for i in cites) == 1
         if whose:
-            owner = _and([f"{w}'s" for w in whose])
+            owner = _and([f"{w}'" if w.endswith("s") else f"{w}'s" for w in whose])
             tail = f"the cited sentence is {owner} ({shown})" if one else f"the cited sentences are {owner} ({shown})"
         else:
             tail = (f"the cited sentence ({shown}) does not say so" if one

@@ -15,12 +15,13 @@ import pytest
 
 from index.aliases import ActorIndex, Person
 from index.analysis import SentenceAnalysis, Speaker
+from index.chunking import split_sentences
 from index.documents import Document
 from rag import backends, spans
 from rag.backends.llm import LiteLLMBackend
 from rag.prompting import build_messages, evidence_line
 from rag.types import Evidence
-from rag.verify import Speakers, check, named_speakers
+from rag.verify import Speakers, attribution_problems, check, named_speakers
 
 # -- a made-up corpus -------------------------------------------------------------------------
 
@@ -112,6 +113,13 @@ def test_each_sentence_answers_for_its_own_citation(people):
                "Okonkwo warned that repairs would take two years [2].")
     problems = _problems(swapped, people, BRIDGE, WARNED)
     assert len(problems) == 2 and "Lena Ortiz's" in problems[1] and "Ada Okonkwo's" in problems[0]
+
+
+def test_a_speaker_named_with_others_counts_for_each():
+    group = Speakers(_actors(), lambda *_: SentenceAnalysis(speakers=(Speaker("Ortiz and council officials"),)))
+    assert _problems("According to Ortiz, the bridge will cost $40 million [1].", group, BRIDGE) == ()
+    (problem,) = _problems("Okonkwo said the bridge will cost $40 million [1].", group, BRIDGE)
+    assert "the cited sentence is Ortiz and council officials' ([1])" in problem
 
 
 def test_one_of_several_cited_speakers_is_enough(people):
@@ -231,3 +239,17 @@ def test_a_person_named_but_not_as_speaker_passes(engine, evidence, serve):
     model = Scripted(f"At a meeting attended by Shmyhal, Ukraine put the war costs at $120 billion next year [{i}].")
     answer = engine.ask(QUESTION, backend=serve(model))
     assert answer.verified is True, answer.fallback_reason
+
+
+def test_every_article_sentence_citing_itself_keeps_its_attribution(engine, corpus_people):
+    # Whoever an article sentence names as speaking ("According to X and officials, ...") is a
+    # speaker the index found in that sentence: no false alarm on the articles' own wording.
+    named = 0
+    for doc in engine.corpus.documents:
+        for s in split_sentences(doc):
+            if not any(corpus_people.person(n) for n, _ in named_speakers(s.text)):
+                continue
+            named += 1
+            claim = s.text.rstrip().rstrip(".") + " [1]."
+            assert attribution_problems(1, claim, [1], {1: spans.cite(doc, s.start, s.end)}, corpus_people) == []
+    assert named >= 10  # the articles do quote people by name
