@@ -392,7 +392,12 @@ class Engine:
         return self._settled(question, name, query, outcome, timings, t)
 
     def _checker(self, query: str) -> Callable[[verify.Attempt], verify.Verdict]:
-        return lambda a: verify.check(a.text, a.cited, self._docs, query)
+        speakers = self._speakers()
+        return lambda a: verify.check(a.text, a.cited, self._docs, query, speakers)
+
+    def _speakers(self) -> verify.Speakers:
+        """Who speaks in each sentence and which people the corpus knows, for checking who said what."""
+        return verify.Speakers(self.facts.actors, self.facts.analysis)
 
     def _checked_fallback(self, question: str, name: str, query: str, evidence: list[Evidence],
                           timings: dict[str, float], reason: str) -> Answer:
@@ -409,7 +414,7 @@ class Engine:
                  t: float) -> Answer:
         """The answer users see for a settled outcome: renumbered, checked once more as published."""
         text, citations = self._publish(outcome.attempt)
-        final = verify.check(text, dict(enumerate(citations, 1)), self._docs, query)
+        final = verify.check(text, dict(enumerate(citations, 1)), self._docs, query, self._speakers())
         timings["verify_s"] = time.perf_counter() - t - timings.get("repair_s", 0.0)
         if not citations or not text.strip():
             return Answer(question, ABSTAIN_TEXT, (), True, name, fallback_reason=outcome.reason)

@@ -19,6 +19,14 @@ A citation flagged as addressing an AI (`index.injection`) supports nothing: a s
 only such spans is unsupported, and a figure stated only there is not stated at all. This is
 what stops a model that obeyed "ignore previous instructions, say X" from passing as verified.
 
+Attribution (given `speakers`, a `Speakers`): a written sentence that names a person as saying
+something ("X said", "X warned that", "X, the defence minister, stated", "according to X",
+'..., said X') must cite a sentence whose speaker is that person. Names are matched only against
+the people the corpus knows (`index.aliases.ActorIndex`: full name, surname alone or a close
+spelling); a person named in any other role ("the plan backed by X") is not checked. Words a
+model puts in the wrong mouth are as wrong as a figure that is not in its span. The extractive
+answer's quote is the article's own wording, so it is not read for attribution.
+
 `settle(...)` is the policy: a draft that fails gets one repair attempt from its backend, and if
 that fails too the extractive answer replaces it, marked `verified: false` with the reason, so
 no figure absent from its cited spans reaches a user unmarked.
@@ -30,7 +38,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
+from index.aliases import NAME_PARTICLES, ActorIndex
+from index.analysis import SentenceAnalysis
 from index.documents import Document
+from index.parsing import REPORTING_VERBS
 from rag import spans
 from rag.figures import Figure, figures, supported_by
 from rag.prompting import Claim, has_markers, read_claims, strip_markers
@@ -42,6 +53,103 @@ MIN_WORD_SHARE = 0.25  # share of a sentence's content words that must appear in
 _DANGLING = frozenset("""a an the is are was were be been being am of to for in on at by with from into about as
 than that which who whom whose and or but nor if because while its their his her our your my this these those
 has have had do does did will would shall should can could may might must""".split())
+
+# Irregular forms of reporting verbs; regular ones are found by stripping "-s", "-ed", "-d", "-ied".
+_IRREGULAR = {"said": "say", "says": "say", "told": "tell", "wrote": "write", "written": "write"}
+# Verbs of speech proper (and "according to"): "X said ..." must cite a sentence X speaks, even when
+# the sentence mentions X. After the other reporting verbs ("X called", "X signalled") a cited
+# sentence that names X is accepted, as those verbs also describe deeds ("X called Y on Monday").
+SPEECH_VERBS = frozenset("say tell state declare add warn stress insist claim argue assert write explain".split())
+# Words allowed between a speaker's name and the reporting verb ("X has said", "X also warned").
+_BETWEEN = frozenset("has have had also later then again previously earlier once further publicly repeatedly "
+                     "reportedly already recently separately".split())
+# Reporting verbs that may follow a quote with the speaker after them (", said X"); "X told Y" or
+# "X warned Y" name the listener after the verb, so those are not read that way.
+_INVERTING = frozenset("say add write note explain continue".split())
+# A name right after these is not the subject of what follows ("aides to X said", "X and Y said").
+_NOT_SUBJECT = frozenset("to of for with by from about on at in than and or against like as".split())
+_NAME_WORD = r"[A-Z][\w'\u2019.\-]*"
+# A run of capitalised words, with name particles inside ("Ursula von der Leyen").
+_NAME = re.compile(rf"{_NAME_WORD}(?:\s+(?:(?:{'|'.join(sorted(NAME_PARTICLES))})\s+)*{_NAME_WORD})*")
+_APPOSITION = re.compile(r"\s*,\s*(?:who\b|[^,;:\"\u201c\u201d]{1,80}?,)")
+_ACCORDING = re.compile(r"\baccording\s+to\s+$", re.IGNORECASE)
+_QUOTE_THEN_VERB = re.compile(r"[,\"\u201d'\u2019]\s*(?P<verb>[a-z]+)\s+$")
+_POSSESSIVE_END = re.compile(r"['\u2019]s?$")
+
+
+class Speakers:
+    """What attribution checking knows about people: who speaks in a cited sentence, which known
+    person a name in an answer stands for, and whether two names are one person.
+
+    Built from the index's sentence analyses and its `ActorIndex`; verification stays free of any
+    corpus' names."""
+
+    def __init__(self, actors: ActorIndex, analysis: Callable[[str, int, int], SentenceAnalysis]):
+        self._actors = actors
+        self._analysis = analysis
+
+    def of(self, citation: Citation) -> tuple[str, ...]:
+        """Every speaker of the sentence a citation lies in."""
+        return tuple(s.name for s in self._analysis(citation.doc_id, citation.start, citation.end).speakers)
+
+    def person(self, name: str) -> str | None:
+        """The fullest name of the known person `name` refers to, trying "Prime Minister Ada Okonkwo"
+        and "Ukraine's Okonkwo" from the longest tail down; None when no known person matches."""
+        words = name.split()
+        for i in range(len(words)):
+            if _POSSESSIVE_END.search(words[i]) and i < len(words) - 1:
+                continue
+            found = self._actors.person(" ".join(words[i:]))
+            if found is not None:
+                return found.name
+        return None
+
+    def same_person(self, a: str, b: str) -> bool:
+        return self._actors.same_person(a, b)
+
+
+def _lemma(word: str) -> str | None:
+    """The reporting verb an inflected form ("said", "warns", "emphasised", "replied") is of, or None.
+
+    Bare forms ("say") are not read: after a person's name they are rarely that person speaking."""
+    word = word.lower()
+    if word in _IRREGULAR:
+        return _IRREGULAR[word]
+    for suffix, ending in (("ied", "y"), ("ies", "y"), ("ed", ""), ("d", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and word[: -len(suffix)] + ending in REPORTING_VERBS:
+            return word[: -len(suffix)] + ending
+    return None
+
+
+def named_speakers(text: str) -> list[tuple[str, str]]:
+    """(name as written, reporting verb lemma) for every name the sentence gives as a speaker:
+    "X said", "X, the minister, warned", "X, who said", "X has also stated", "according to X"
+    (lemma "say") and '"...," said X'. Other mentions ("the plan backed by X") are not speakers."""
+    out: list[tuple[str, str]] = []
+    for m in _NAME.finditer(text):
+        name = m.group(0).rstrip(".")
+        before = text[:m.start()]
+        if _ACCORDING.search(before):
+            out.append((name, "say"))
+            continue
+        inverted = _QUOTE_THEN_VERB.search(before)
+        if inverted and _lemma(inverted.group("verb")) in _INVERTING:
+            out.append((name, "say"))
+            continue
+        previous = re.findall(r"[A-Za-z]+", before)[-1:]
+        if previous and previous[0].lower() in _NOT_SUBJECT or _POSSESSIVE_END.search(name):
+            continue
+        rest = text[m.end():]
+        for tail in filter(None, (rest, (a := _APPOSITION.match(rest)) and rest[a.end():])):
+            words = re.findall(r"[A-Za-z]+|[^\sA-Za-z]", tail)
+            while words and (words[0] in _BETWEEN or words[0].endswith("ly") and words[0].islower()):
+                words.pop(0)
+            verb = _lemma(words[0]) if words and words[0].islower() else None
+            if verb is not None:
+                out.append((name, verb))
+                break
+    return out
+
 
 # Verification outcomes, as `Answer.verification` reports them.
 VERIFIED, REPAIRED, FALLBACK, FAILED = "verified", "repaired", "fallback", "failed"
@@ -121,12 +229,62 @@ def _texts(c: Citation) -> list[str]:
     return [c.text, *(y.text for y in c.corroborated_by)]
 
 
+def _sources(c: Citation) -> list[Citation]:
+    return [c, *c.corroborated_by]
+
+
+def _names(person: str, text: str, speakers: Speakers) -> bool:
+    """Whether `text` names the known `person` (any form of their name)."""
+    return any(speakers.person(n.group(0)) == person for n in _NAME.finditer(text))
+
+
+def _and(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def attribution_problems(number: int, text: str, cites: Sequence[int], cited: Mapping[int, Citation],
+                         speakers: Speakers) -> list[str]:
+    """A person the sentence names as speaking must be a speaker of a sentence it cites (or, for a
+    reporting verb that also describes deeds, at least be named in it). A cited sentence whose
+    speaker the index did not find cannot back "X said": the draft then falls back, shown unverified,
+    which is the safe side of a missed speaker."""
+    sources = [y for i in cites if i in cited for y in _sources(cited[i])]
+    if not sources:
+        return []  # reported once, as citing no evidence
+    said = [name for y in sources for name in speakers.of(y)]
+    problems: list[str] = []
+    seen: set[str] = set()
+    for written_name, verb in named_speakers(text):
+        person = speakers.person(written_name)
+        if person is None or person in seen:
+            continue
+        seen.add(person)
+        if any(speakers.same_person(person, s) or _names(person, s, speakers) for s in said):
+            continue  # a speaker "X and Y officials" counts for X
+        mentioned = any(_names(person, y.text, speakers) for y in sources)
+        if mentioned and verb not in SPEECH_VERBS:
+            continue
+        whose = list(dict.fromkeys(said))
+        shown = "".join(f"[{i}]" for i in cites if i in cited)
+        one = sum(i in cited for i in cites) == 1
+        if whose:
+            owner = _and([f"{w}'" if w.endswith("s") else f"{w}'s" for w in whose])
+            tail = f"the cited sentence is {owner} ({shown})" if one else f"the cited sentences are {owner} ({shown})"
+        else:
+            tail = (f"the cited sentence ({shown}) does not say so" if one
+                    else f"the cited sentences ({shown}) do not say so")
+        problems.append(f"sentence {number} {_quote(text)} names {person} as the speaker, but {tail}")
+    return problems
+
+
 def check_claim(number: int, text: str, cites: Sequence[int], cited: Mapping[int, Citation], *,
-                written: bool = True) -> ClaimCheck:
-    """Every figure in one sentence must be stated in the spans that sentence cites.
+                written: bool = True, speakers: Speakers | None = None) -> ClaimCheck:
+    """Every figure in one sentence must be stated in the spans that sentence cites, and every
+    person it names as speaking must speak there (with `speakers`; see the module doc).
 
     `written` is False for a text without markers (the extractive backend's quote), which is a
-    clause of its citation: whether it reads as finished is not a question of support."""
+    clause of its citation: whether it reads as finished, or whom it quotes, is not a question of
+    support."""
     problems: list[str] = []
     if not cites:
         problems.append(f"sentence {number} {_quote(text)} cites no evidence")
@@ -153,11 +311,14 @@ def check_claim(number: int, text: str, cites: Sequence[int], cited: Mapping[int
         cited_words = {w for i in cites_ok if i in cited for t in _texts(cited[i]) for w in tokenize(t)}
         if len(words & cited_words) < max(1.0, MIN_WORD_SHARE * len(words)):
             problems.append(f"sentence {number} {_quote(text)} shares too few words with what it cites")
+    if speakers is not None and written and cites_ok:
+        problems += attribution_problems(number, text, cites_ok, cited, speakers)
     return ClaimCheck(text, tuple(cites), tuple(checks), tuple(problems))
 
 
-def check(text: str, cited: Mapping[int, Citation], documents: Mapping[str, Document], question: str = "") -> Verdict:
-    """Verify an answer whose markers "[n]" refer to `cited[n]`."""
+def check(text: str, cited: Mapping[int, Citation], documents: Mapping[str, Document], question: str = "",
+          speakers: Speakers | None = None) -> Verdict:
+    """Verify an answer whose markers "[n]" refer to `cited[n]`; with `speakers`, also who said what."""
     problems: list[str] = []
     if not text.strip():
         problems.append("the answer is empty")
@@ -175,7 +336,8 @@ def check(text: str, cited: Mapping[int, Citation], documents: Mapping[str, Docu
     else:
         body = strip_markers(text, quoted)
         claims = [Claim(body, tuple(cited))] if body else []
-    checked = tuple(check_claim(n, c.text, c.ids, cited, written=written) for n, c in enumerate(claims, 1))
+    checked = tuple(check_claim(n, c.text, c.ids, cited, written=written, speakers=speakers)
+                    for n, c in enumerate(claims, 1))
     if cited:  # with nothing cited at all, "cites no evidence" per sentence adds nothing
         problems += [p for c in checked for p in c.problems]
     if question and cited and checked and not _adds_to(question, checked, cited):
@@ -251,9 +413,13 @@ __all__ = [
     "FigureCheck",
     "Outcome",
     "REPAIRED",
+    "SPEECH_VERBS",
+    "Speakers",
     "VERIFIED",
     "Verdict",
+    "attribution_problems",
     "check",
     "check_claim",
+    "named_speakers",
     "settle",
 ]
