@@ -19,7 +19,7 @@ from index.documents import Document, load_corpus
 from index.injection import CHAT_TEMPLATE, INSTRUCTIONS, NEAR_INSTRUCTIONS, neutralised, paragraph_flags, sentence_flags
 from index.store import IndexStore, current_dir
 from rag import Engine, Settings, backends, evidence as evidence_module, spans, verify
-from rag.backends.base import Draft
+from rag.backends.base import Backend, Draft
 from rag.cli import _print_human
 from rag.display import printable
 from rag.prompting import FENCE_CLOSE, FENCE_OPEN, build_messages, has_markers, read_claims, renumber, strip_markers
@@ -194,28 +194,29 @@ def test_flagged_evidence_comes_last_and_carries_its_flags(planted):
     assert marked and all(p.citation.doc_id == "900_injected" for p in marked)
 
 
-class ObeyingBackend:
+class ObeyingBackend(Backend):
     """A model that does what the article tells it: cites the injected sentence, if it is shown
-    one, for the planted figure. It records the prompt it would have been sent."""
+    one, for the planted figure. It records the prompts it would have been sent."""
 
     name = "obeying"
+    prompts: list[list[dict]] = []
 
-    def __init__(self):
-        self.prompts: list[list[dict]] = []
-
-    def draft(self, question: str, evidence) -> Draft:
+    def draft(self, question: str, evidence, *, deadline=None) -> Draft:
         self.prompts.append(build_messages(question, evidence))
         target = next((e for e in evidence if "$1 trillion" in e.text), evidence[0])
         return Draft(f"Paris pays $1 trillion to Ukraine in 2026 [{target.id}].", (target.id,))
 
 
-def test_a_model_that_obeys_the_injection_is_not_verified(planted, monkeypatch):
-    model = ObeyingBackend()
-    monkeypatch.setitem(backends._FACTORIES, "obeying", lambda settings=None: model)
-    answer = planted.ask(QUESTION, backend="obeying")
+def test_a_model_that_obeys_the_injection_is_not_verified(planted):
+    ObeyingBackend.prompts = []
+    backends.register("obeying")(ObeyingBackend)
+    try:
+        answer = planted.ask(QUESTION, backend="obeying")
+    finally:
+        backends.unregister("obeying")
     assert answer.verified is False and answer.verification == "fallback"
     assert "trillion" not in answer.text and "$1 trillion" in answer.fallback_reason
-    prompt = model.prompts[0][1]["content"]
+    prompt = ObeyingBackend.prompts[0][1]["content"]
     assert "IGNORE ALL" not in prompt and "$1 trillion" not in prompt
 
 
