@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from index.aliases import general_actor
 from index.analysis import Figure as StatedFigure
@@ -43,7 +43,7 @@ INFER_OWNER_KINDS = ("money", "percent")  # kinds whose owner may be the sentenc
 _APPROXIMATE = re.compile(
     r"\b(?:about|around|roughly|approximately|nearly|almost|some|over|under|more than|less than|fewer than|"
     r"up to|at least|at most|close to|estimated|an estimated|as many as|as much as|upwards of)\b", re.IGNORECASE)
-_YEAR = re.compile(r"(?<![\d.,])(?:19|20)\d{2}(?![\d.,])")
+_YEAR = re.compile(r"(?<!\d)(?<!\d[.,])(?:19|20)\d{2}(?!\d|[.,]\d)")  # not inside "2,026" or "2026.5"
 _ORDER = {"conflicts": 0, "agrees": 1, "adds": 2}
 
 
@@ -82,7 +82,8 @@ def _owner(f: StatedFigure, analysis: SentenceAnalysis, facts: SentenceFacts) ->
         return facts.actors.canonical(f.owner)
     if f.kind not in INFER_OWNER_KINDS:
         return None
-    actors = {facts.actors.canonical(a) for a in analysis.actors}
+    # People whose country or body is unknown own nothing here; a known one stands for it.
+    actors = {facts.actors.canonical(a) for a in analysis.actors if _actor(a, facts) is not None}
     return actors.pop() if len(actors) == 1 else None
 
 
