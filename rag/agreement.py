@@ -10,7 +10,8 @@ figure's measure and owner, the sentence's speaker), never on corpus-specific wo
 - it *conflicts* when it gives a different value for the same quantity: the same measure (or
   measure family), the same owner and the same period (the same years named in both sentences);
 - it *agrees* when it states the same value for the same measure and owner;
-- it *adds* when it is strong evidence (score >= `ADDS_MIN_SCORE`) without either.
+- it *adds* when it is strong evidence (score >= `ADDS_MIN_SCORE`) without either; a sentence
+  giving another value for the same measure whose owner or period is unclear is left out.
 
 A false conflict is worse than a missed one, so a quantity counts only when everything is known:
 a figure with no measure, no owner or no year is never in conflict; approximate figures ("around
@@ -36,7 +37,7 @@ from rag.selection import SentenceFacts
 from rag.types import Citation, Conflict, Evidence, Side, Statement
 
 MAX_STATEMENTS = 3  # other sources' statements on one card
-ADDS_MIN_SCORE = 0.5  # evidence score a sentence needs to be shown as adding to the answer
+ADDS_MIN_SCORE = 0.55  # evidence score a sentence needs to be shown as adding to the answer
 APPROX_TOLERANCE = 0.25  # relative gap below which an approximate figure does not contradict another
 VALUE_KINDS = ("money", "percent", "count")  # analysis kinds whose values can be compared
 INFER_OWNER_KINDS = ("money", "percent")  # kinds whose owner may be the sentence's single actor
@@ -59,15 +60,17 @@ class Quantity:
     approximate: bool
 
 
-def quantities(citation: Citation, analysis: SentenceAnalysis, facts: SentenceFacts) -> list[Quantity]:
-    """The comparable figures of the sentence holding `citation` (inside the cited span)."""
+def quantities(citation: Citation, analysis: SentenceAnalysis, facts: SentenceFacts,
+               need_owner: bool = True) -> list[Quantity]:
+    """The comparable figures of the sentence holding `citation` (inside the cited span); with
+    `need_owner=False` also those whose owner is unknown (owner "")."""
     out = []
     text_start = citation.start
     for f in analysis.figures:
         if f.kind not in VALUE_KINDS or not f.measure or not (citation.start <= f.start and f.end <= citation.end):
             continue
         parsed = [p for p in figures(f.text) if p.kind in ("money", "number", "share")]
-        owner = _owner(f, analysis, facts)
+        owner = _owner(f, analysis, facts) or ("" if not need_owner else None)
         if len(parsed) != 1 or owner is None:
             continue
         rel_start, rel_end = f.start - text_start, f.end - text_start
@@ -150,7 +153,7 @@ def card(citations: Sequence[Citation], evidence: Sequence[Evidence], facts: Sen
             relation = "conflicts"
         elif any(agree(a, b, facts) for _, _, lq in cited for a in lq for b in qs):
             relation = "agrees"
-        elif e.score >= ADDS_MIN_SCORE:
+        elif e.score >= ADDS_MIN_SCORE and not _unclear(cited, c, facts):
             relation = "adds"
         else:
             continue
@@ -172,6 +175,23 @@ def card(citations: Sequence[Citation], evidence: Sequence[Evidence], facts: Sen
                     conflicts += found[:1]
                     break
     return statements, tuple(_unique(conflicts))
+
+
+def _unclear(cited: list[tuple[int, Citation, list[Quantity]]], c: Citation, facts: SentenceFacts) -> bool:
+    """Whether `c` gives another value for a measure the answer states, but for an owner or period
+    it does not name ("around 30 countries" at one meeting beside "34 countries" at another):
+    neither a conflict nor something that adds to the answer, so it is left off the card."""
+    mine = quantities(c, facts.analysis(c.doc_id, c.start, c.end), facts, need_owner=False)
+    theirs = [q for _, y, _ in cited
+              for q in quantities(y, facts.analysis(y.doc_id, y.start, y.end), facts, need_owner=False)]
+    return any(_same_measure(a.measure, b.measure) and a.value.kind == b.value.kind
+               and not _same_value(a.value, b.value) and not _distinct(a, b, facts) for a in theirs for b in mine)
+
+
+def _distinct(a: Quantity, b: Quantity, facts: SentenceFacts) -> bool:
+    """Clearly two quantities: both owners known and different, or both periods named and different."""
+    return bool(a.owner and b.owner and not facts.actors.same_actor(a.owner, b.owner)) or \
+        bool(a.period and b.period and a.period != b.period)
 
 
 def _conflicts(first: list[Quantity], second: list[Quantity], a: tuple[int, Citation], b: tuple[int, Citation],
