@@ -121,6 +121,12 @@ class Side:
         return {"who": self.who, "value": self.value, "number": self.number, "citation": self.citation.to_dict()}
 
 
+def _says(who: str) -> str:
+    """"officials say", "the minister says": a lower-case plural noun last takes the plural verb."""
+    last = who.split()[-1] if who.split() else ""
+    return "say" if last.islower() and last.endswith("s") and not last.endswith("ss") else "says"
+
+
 @dataclass(frozen=True)
 class Conflict:
     """Two independent sources giving different values for one quantity (measure, owner, period)."""
@@ -134,7 +140,8 @@ class Conflict:
     @property
     def text(self) -> str:
         a, b = self.first, self.second
-        return f"Sources differ: {a.who} says {a.value} [{a.number}], {b.who} says {b.value} [{b.number}]"
+        return (f"Sources differ: {a.who} {_says(a.who)} {a.value} [{a.number}], "
+                f"{b.who} {_says(b.who)} {b.value} [{b.number}]")
 
     def to_dict(self) -> dict:
         return {"measure": self.measure, "owner": self.owner, "period": self.period, "text": self.text,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from dataclasses import replace
 
 import pytest
 
@@ -17,7 +18,7 @@ from rag.cli import _print_human
 from rag.dedup import Stories
 from rag.selection import SentenceFacts
 from rag.spans import cite
-from rag.types import Evidence
+from rag.types import Conflict, Evidence
 
 COSTS_2026 = "What will Ukraine's defence cost in 2026?"
 
@@ -79,6 +80,9 @@ def test_a_different_value_for_the_same_measure_owner_and_year_is_a_conflict():
     assert conflict.text == "Sources differ: Ukraine says $120 billion [1], the minister says $150 billion [2]"
     assert conflict.period == "2026"
     json.dumps(conflict.to_dict())
+    plural = Conflict(conflict.measure, conflict.owner, conflict.period, replace(conflict.first, who="Ukrainian officials"),
+                      replace(conflict.second, who="Reuters"))
+    assert plural.text == "Sources differ: Ukrainian officials say $120 billion [1], Reuters says $150 billion [2]"
 
 
 @pytest.mark.parametrize(("other", "shown"), [(OTHER_YEAR, ["adds"]), (OTHER_OWNER, ["adds"]), (NO_YEAR, [])],
