@@ -131,13 +131,21 @@ def read_batch(stream: BinaryIO, max_chars: int) -> Iterator[tuple[int, str | No
 
 
 def _print_human(answer) -> None:
-    """The answer, then its citations in order: marker [n] in the text is the n-th line below."""
+    """The answer, then its citations in order: marker [n] in the text is the n-th line below; then
+    any "Sources differ" lines and the other sources' statements, numbered after the citations."""
     print(printable(answer.text))  # article text may hold terminal escapes (rag.display)
     for c in answer.citations:
         print(printable(f'  [{c.label}] "{c.text}"'))
     if answer.verified is False:
         reason = answer.fallback_reason or "a figure or sentence lacks cited support (see --json, claims)"
         print(printable(f"  (not verified: {reason})"))
+    for conflict in answer.conflicts:
+        print(printable(f"  {conflict.text}"))
+    if answer.statements:  # numbered after the citations, as conflicts refer to them
+        print("  Other sources:")
+    for n, s in enumerate(answer.statements, start=len(answer.citations) + 1):
+        who = f", {s.speaker}" if s.speaker else ""
+        print(printable(f'    [{n}] {s.relation}{who}: [{s.citation.label}] "{s.citation.text}"'))
 
 
 def _print_line_error(args: argparse.Namespace, number: int, error: str) -> None:

@@ -22,7 +22,7 @@ from index.documents import Corpus, Document, load_corpus
 from index.embedding import Embedder, SentenceTransformerEmbedder
 from index.errors import IndexCorrupt, IndexMissing, IndexStale
 from index.store import IndexStore
-from rag import spans, verify
+from rag import agreement, spans, verify
 from rag.backends import backend_class
 from rag.backends.base import Backend, BackendOptions, Deadline, Draft
 from rag.backends.extractive import ExtractiveBackend
@@ -357,6 +357,10 @@ class Engine:
             answer = replace(answer, text=f"{notice} {answer.text}")
         timings["total_s"] = time.perf_counter() - t0
         answer = replace(answer, timings=timings, passages=tuple(passages), support=support)
+        if not answer.abstained:  # the answer card: other independent sources, and where they differ
+            statements, conflicts = agreement.card(answer.citations, evidence, self.facts, self.retriever.stories,
+                                                   self._docs)
+            answer = replace(answer, statements=statements, conflicts=conflicts)
         if stream and not streaming:
             yield answer.text
         yield answer

@@ -82,6 +82,72 @@ class Passage:
                 "bm25": None if self.bm25 is None else round(self.bm25, 6)}
 
 
+# How another independent source's statement relates to the answer's lead (rag.agreement).
+RELATIONS = ("agrees", "adds", "conflicts")
+
+
+@dataclass(frozen=True)
+class Statement:
+    """What another independent source says on the question, beside the answer's lead."""
+
+    speaker: str | None  # who the article quotes in the sentence, when it says
+    actor: str | None  # the country or body the speaker stands for, when known
+    relation: str  # one of RELATIONS
+    citation: Citation
+
+    def __post_init__(self) -> None:
+        if self.relation not in RELATIONS:
+            raise ValueError(f"relation must be one of {RELATIONS}, got {self.relation!r}")
+
+    def to_dict(self) -> dict:
+        return {"speaker": self.speaker, "actor": self.actor, "relation": self.relation,
+                "citation": self.citation.to_dict()}
+
+
+@dataclass(frozen=True)
+class Side:
+    """One source's value in a conflict: who states it, the figure as written and its reference.
+
+    `number` is the reference shown to readers: the answer's citation [n], or, for a statement,
+    len(answer.citations) + its position in `Answer.statements` (see `Answer.references`).
+    """
+
+    who: str
+    value: str
+    number: int
+    citation: Citation
+
+    def to_dict(self) -> dict:
+        return {"who": self.who, "value": self.value, "number": self.number, "citation": self.citation.to_dict()}
+
+
+def _says(who: str) -> str:
+    """"officials say", "the minister says": a lower-case plural noun last takes the plural verb."""
+    last = who.split()[-1] if who.split() else ""
+    return "say" if last.islower() and last.endswith("s") and not last.endswith("ss") else "says"
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Two independent sources giving different values for one quantity (measure, owner, period)."""
+
+    measure: str
+    owner: str
+    period: str
+    first: Side
+    second: Side
+
+    @property
+    def text(self) -> str:
+        a, b = self.first, self.second
+        return (f"Sources differ: {a.who} {_says(a.who)} {a.value} [{a.number}], "
+                f"{b.who} {_says(b.who)} {b.value} [{b.number}]")
+
+    def to_dict(self) -> dict:
+        return {"measure": self.measure, "owner": self.owner, "period": self.period, "text": self.text,
+                "sides": [self.first.to_dict(), self.second.to_dict()]}
+
+
 @dataclass(frozen=True)
 class Answer:
     question: str
@@ -101,6 +167,15 @@ class Answer:
     # "verified" (first try), "repaired" (after one repair), "fallback" (the extractive answer
     # replaced a failed one), "failed" (no fallback was possible), "" (abstained).
     verification: str = ""
+    # The answer card (rag.agreement): other independent sources' statements, and where two
+    # sources give different values for the same quantity. Empty for an abstention.
+    statements: tuple[Statement, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
+
+    @property
+    def references(self) -> tuple[Citation, ...]:
+        """Everything a reader can follow by number: the citations [1..n], then each statement's span."""
+        return (*self.citations, *(s.citation for s in self.statements))
 
     def to_dict(self) -> dict:
         return {
@@ -114,5 +189,7 @@ class Answer:
             "fallback_reason": self.fallback_reason,
             "claims": list(self.claims),
             "verification": self.verification,
+            "statements": [s.to_dict() for s in self.statements],
+            "conflicts": [c.to_dict() for c in self.conflicts],
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }

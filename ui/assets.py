@@ -44,6 +44,16 @@ ol.rag-sources li { list-style: none; margin-left: -1.2em; }
 .rag-badge-verified, .rag-badge-cited { color: #1a7f37; }
 .rag-badge-uncited { color: #6e7781; }
 .rag-notice-error { color: #b42318; }
+.rag-speaker { display: inline-block; font-size: 0.78em; padding: 0.05em 0.5em; border-radius: 999px;
+  margin-left: 0.3em; background: var(--color-accent-soft); }
+.rag-conflict { margin-bottom: 0.5em; padding: 0.4em 0.6em; border-left: 3px solid #9a6700;
+  background: rgba(154, 103, 0, 0.08); border-radius: 4px; }
+.rag-statements { margin-top: 0.6em; }
+.rag-statements-head { font-size: 0.85em; font-weight: 600; opacity: 0.8; }
+.rag-statement-text { font-size: 0.95em; margin: 0.1em 0 0.3em 0; }
+.rag-relation-agrees { color: #1a7f37; }
+.rag-relation-conflicts { color: #9a6700; }
+.rag-relation-adds { color: #6e7781; }
 .rag-notice-hint, .rag-notice-pending, .rag-notice-streaming { opacity: 0.85; }
 .rag-source-head { margin-bottom: 0.5em; }
 .rag-article { white-space: pre-wrap; max-height: 28em; overflow-y: auto; padding: 0.6em 0.8em;

@@ -245,8 +245,8 @@ def show_reference(shared: SharedEngine, ref: str, state: ChatState | None) -> s
         return render.placeholder_html("That reference belongs to an earlier conversation; ask the question again.")
     kind, num = m["kind"], int(m["num"])
     answer = turn.answer
-    if kind == "c" and 1 <= num <= len(answer.citations):
-        citation = answer.citations[num - 1]
+    if kind == "c" and 1 <= num <= len(answer.references):  # the citations, then the other sources' statements
+        citation = answer.references[num - 1]
         also = int(m["also"] or 0)
         if 1 <= also <= len(citation.corroborated_by):
             citation, label = citation.corroborated_by[also - 1], f"[{num}] also reported in"

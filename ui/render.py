@@ -14,6 +14,7 @@ from html import escape
 from typing import Sequence
 
 from rag import Answer, Citation, Passage
+from rag.types import Conflict, Statement
 from ui.markers import place_markers
 
 PREVIEW_CHARS = 220
@@ -77,7 +78,47 @@ def answer_html(answer: Answer, turn: int, titles: dict[str, str]) -> str:
     body = f'<div class="rag-answer-text">{_paragraphs("".join(pieces))}</div>'
     badges = _badges(answer)
     head = f'<div class="rag-badges">{badges}</div>' if badges else ""
-    return f'<div class="rag-answer">{head}{body}{_source_list(answer.citations, turn, titles)}</div>'
+    return (f'<div class="rag-answer">{head}{_conflicts(answer.conflicts, turn)}{body}'
+            f'{_source_list(answer.citations, turn, titles)}'
+            f'{_statements(answer.statements, len(answer.citations), turn, titles)}</div>')
+
+
+def speaker_chip(speaker: str | None) -> str:
+    """Who the article says is speaking in the cited sentence; nothing when it does not say."""
+    if not speaker:
+        return ""
+    return f' <span class="rag-speaker" title="speaker in this sentence">{escape(speaker)}</span>'
+
+
+def _conflicts(conflicts: Sequence[Conflict], turn: int) -> str:
+    """A banner per conflict: two independent sources give different values for one quantity."""
+    if not conflicts:
+        return ""
+    rows = []
+    for c in conflicts:
+        sides = ", ".join(f"{escape(s.who)} says {escape(s.value)} {ref_link(citation_ref(turn, s.number), f'[{s.number}]', s.citation.label)}"
+                          for s in (c.first, c.second))
+        rows.append(f'<div class="rag-conflict" role="note">Sources differ: {sides}</div>')
+    return "".join(rows)
+
+
+RELATION_LABELS = {"agrees": "agrees", "adds": "adds", "conflicts": "differs"}
+
+
+def _statements(statements: Sequence[Statement], first: int, turn: int, titles: dict[str, str]) -> str:
+    """The other independent sources' statements, numbered after the citations [first+1..]."""
+    if not statements:
+        return ""
+    items = []
+    for n, s in enumerate(statements, start=first + 1):
+        c = s.citation
+        title = titles.get(c.doc_id) or c.source
+        relation = (f'<span class="rag-badge rag-relation rag-relation-{escape(s.relation)}">'
+                    f"{escape(RELATION_LABELS.get(s.relation, s.relation))}</span>")
+        items.append(f"<li>{ref_link(citation_ref(turn, n), f'[{n}]', c.label)} {relation}{speaker_chip(s.speaker)} "
+                     f'{escape(title)}<div class="rag-statement-text">“{text_html(c.text)}”</div></li>')
+    return (f'<div class="rag-statements"><div class="rag-statements-head">Other sources</div>'
+            f'<ol class="rag-sources">{"".join(items)}</ol></div>')
 
 
 def _source_list(citations: Sequence[Citation], turn: int, titles: dict[str, str]) -> str:
@@ -90,7 +131,8 @@ def _source_list(citations: Sequence[Citation], turn: int, titles: dict[str, str
             " " + ref_link(citation_ref(turn, n, m), f"also in {titles.get(o.doc_id) or o.source}", o.label, "rag-cite rag-also")
             for m, o in enumerate(c.corroborated_by, start=1)
         )
-        items.append(f"<li>{ref_link(citation_ref(turn, n), f'[{n}]', c.label)} {escape(title)}{also}{flag_badge(c.flags)}</li>")
+        items.append(f"<li>{ref_link(citation_ref(turn, n), f'[{n}]', c.label)}{speaker_chip(c.speaker)} {escape(title)}"
+                     f"{also}{flag_badge(c.flags)}</li>")
     return f'<ol class="rag-sources">{"".join(items)}</ol>'
 
 

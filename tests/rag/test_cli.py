@@ -226,6 +226,7 @@ def test_debug_after_the_verb_shows_the_traceback(tmp_path, capsys):
 class FakeAnswer:
     def __init__(self, question: str) -> None:
         self.question, self.text, self.citations, self.verified = question, f"answer to {question}", [], True
+        self.statements, self.conflicts = (), ()  # the answer card (rag.agreement): none here
 
     def to_dict(self) -> dict:
         return {"question": self.question, "answer": f"answer to {self.question}"}

@@ -209,3 +209,14 @@ def test_llm_answers_stream_piece_by_piece_then_show_checked_citations(shared, m
     for n, citation in enumerate(answer.citations, start=1):
         assert f'href="#rag-c1-{n}"' in final
         assert mark_text(show_reference(shared, f"c1-{n}", last.state)) == citation.text
+
+
+def test_other_sources_statements_open_their_exact_span(shared, engine):
+    question = "How large will Ukraine's peacetime army be?"
+    expected = engine.ask(question)
+    assert expected.statements, "the seed corpus has an independent article agreeing on the army size"
+    _, last = run(shared, question)
+    first = len(expected.citations) + 1
+    assert f'href="#rag-c1-{first}"' in last.messages[-1]["content"]
+    for n, statement in enumerate(expected.statements, start=first):
+        assert mark_text(show_reference(shared, f"c1-{n}", last.state)) == statement.citation.text

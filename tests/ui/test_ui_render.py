@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from html.parser import HTMLParser
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag import Answer, Citation, Passage
+from rag.types import Conflict, Side, Statement
 from ui import render
 from ui.markers import place_markers
 
@@ -150,3 +152,52 @@ def test_streamed_draft_hides_prompt_evidence_ids():
     from ui.markers import without_draft_markers
 
     assert without_draft_markers("Costs rose [3]. Germany pledged [1, 4] aid [2].") == "Costs rose. Germany pledged aid."
+
+
+# -- the answer card: speakers, conflicts, other sources ----------------------------------------------
+
+def _card_answer():
+    lead_doc = "Ukraine put its 2026 defence costs at $120 billion."
+    other_doc = "The minister said <costs> for 2026 would reach $150 billion & more."
+    lead = replace_speaker(cite(lead_doc, 0, len(lead_doc), "a"), "Ukraine")
+    other = replace_speaker(cite(other_doc, 0, len(other_doc), "b"), "the <minister>")
+    conflict = Conflict("cost", "Ukraine", "2026", Side("Ukraine", "$120 billion", 1, lead),
+                        Side("the <minister>", "$150 billion", 2, other))
+    return _answer(lead.text, [lead], statements=(Statement("the <minister>", None, "conflicts", other),),
+                   conflicts=(conflict,))
+
+
+def replace_speaker(c: Citation, speaker: str) -> Citation:
+    return replace(c, speaker=speaker)
+
+
+def test_citations_show_their_speaker_as_an_escaped_chip():
+    html = render.answer_html(_card_answer(), 2, {"a": "Lead article", "b": "Other article"})
+    sources = html.split('<ol class="rag-sources">')[1]
+    assert '<span class="rag-speaker" title="speaker in this sentence">Ukraine</span>' in sources
+    assert "the &lt;minister&gt;" in html and "<minister>" not in html
+
+
+def test_a_conflict_is_a_banner_linking_both_sides_before_the_answer_text():
+    html = render.answer_html(_card_answer(), 2, {})
+    banner = html.split('<div class="rag-conflict" role="note">')[1].split("</div>")[0]
+    text = parse(banner).all_text
+    assert "".join(text) == "Sources differ: Ukraine says $120 billion [1], the <minister> says $150 billion [2]"
+    assert 'href="#rag-c2-1"' in banner and 'href="#rag-c2-2"' in banner
+    assert html.index("rag-conflict") < html.index("rag-answer-text")
+
+
+def test_other_sources_are_listed_after_the_citations_with_their_relation_and_exact_text():
+    answer = _card_answer()
+    html = render.answer_html(answer, 2, {"b": "Other article"})
+    card = html.split('<div class="rag-statements">')[1]
+    assert 'href="#rag-c2-2"' in card  # numbered after the one citation
+    assert "differs" in card and "Other article" in card
+    quoted = "".join(parse(card.split('<div class="rag-statement-text">')[1].split("</div>")[0]).all_text)
+    assert quoted == f"“{answer.statements[0].citation.text}”"
+
+
+def test_an_answer_without_card_shows_no_banner_nor_other_sources():
+    doc = "A fact."
+    html = render.answer_html(_answer(doc, [cite(doc, 0, len(doc))]), 1, {})
+    assert "rag-conflict" not in html and "rag-statements" not in html and "rag-speaker" not in html
