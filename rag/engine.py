@@ -440,8 +440,7 @@ class Engine:
 
         def number(c: Citation) -> int:
             return next(n for n, final in enumerate(citations, 1)
-                        if any(y.doc_id == c.doc_id and y.start < c.end and c.start < y.end
-                               for y in (final, *final.corroborated_by)))
+                        if any(spans.overlaps(y, c) for y in (final, *final.corroborated_by)))
 
         mapping = {i: number(c) for i, c in attempt.cited.items()}
         return renumber(attempt.text, mapping, quoted=[c.text for c in attempt.cited.values()]), citations
