@@ -6,7 +6,7 @@ Variants, all run over the same engine and questions in one go:
     bm25           bm25s over sentences, `rag.terms` tokens (figures kept whole) + answer-type tokens
     hybrid         weighted fusion of the two (0.7 cosine + 0.3 BM25 share, see `rag.retrieval`)
     hybrid+rerank  what `Engine.evidence` hands a backend: hybrid chunk and sentence hits,
-                   rescored by `rag.rerank`, near-duplicate twins folded into one entry whose
+                   rescored by `rag.evidence`, near-duplicate twins folded into one entry whose
                    corroborating spans count as retrieved at that rank
     llama-index    llama-index out of the box: `VectorStoreIndex` with default settings (its
                    default splitter, ~1024-token nodes) and the same MiniLM model; a node counts

@@ -31,7 +31,6 @@ from rag.errors import BackendTimeout, CorpusError, QuestionError
 from rag.evidence import EvidenceScorer, asked_kind, has_kind
 from rag.prompting import has_markers, renumber
 from rag.question import split_asks
-from rag.rerank import rerank
 from rag.retrieval import Retriever
 from rag.selection import SentenceFacts
 from rag.settings import Settings
@@ -207,7 +206,8 @@ class Engine:
         if k > 0:
             units += [h.unit for h in self.retriever.search(question, SENTENCE_HITS, "sentences", mode, query_vector=qv)]
         # Best support first; a sentence restating a better one from a same-story article is folded in.
-        kept = [s for s, _ in rerank(self.scorer.score(question, qv, units), self.retriever.stories)]
+        kept = [s for s, _ in self.retriever.stories.collapse(self.scorer.score(question, qv, units),
+                                                               unit_of=lambda s: s.unit)]
         evidence = [Evidence(i + 1, self.facts.with_speaker(self.retriever.stories.with_twins(self._citation(s.unit), self._docs)), s.score, s.dense,
                              s.lexical) for i, s in enumerate(kept[:MAX_EVIDENCE])]
         return passages, evidence

@@ -12,6 +12,11 @@ asking for a figure, `min_support_figure`, counting only sentences that state th
 A sentence flagged at index time as reading like instructions to an AI (`index.injection`) is
 demoted: its support is multiplied by `FLAGGED_WEIGHT`, so it sorts after every unflagged one and
 never lifts the abstention gate. It stays visible (with its flags) rather than silently vanishing.
+
+`score` returns candidates in the order a backend reads them (best support first); the engine only
+folds same-story restatements into the sentence they restate (`rag.dedup`). There is no
+cross-encoder second stage: no PyPI reranker ships its weights (see
+`eval/reports/latest/design_choices.md`, with the measurements behind this order).
 """
 
 from __future__ import annotations
@@ -150,10 +155,6 @@ class EvidenceScorer:
         """`citation` carrying the flags of the sentences it overlaps (a chunk, a sentence, a clause)."""
         flags = self.flags_of(citation.doc_id, citation.start, citation.end)
         return replace(citation, flags=flags) if flags != citation.flags else citation
-
-    def unknown_terms(self, question: str) -> list[str]:
-        """Question terms that occur nowhere in the corpus."""
-        return [t for t in dict.fromkeys(tokenize(question)) if t not in self.vocabulary]
 
     def sentences_in(self, chunk: TextUnit) -> list[TextUnit]:
         return [u for u in self.store.sentences.units

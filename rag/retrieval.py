@@ -12,11 +12,9 @@ Three modes over the same store:
           gets little, where dividing by the best unit's score would give it full marks
 
 Why a weighted score fusion rather than reciprocal-rank fusion (still available as
-`fusion="rrf"`): RRF lets a weak BM25 list outvote a confident dense one. On the first 30 dev
-questions (`eval/dev_questions.jsonl`, used for the choices) the weighted fusion found the
-evidence sentence first for 86% of answerable questions against 77% with RRF; on the 46-question
-dev set the bound normalisation with W_BM25 = 0.3 gave recall@1/3/5 of 78/91/94% against 78/88/91%
-for max normalisation. The gold set is the check, not the tuning set:
+`fusion="rrf"`): RRF lets a weak BM25 list outvote a confident dense one. Both choices were
+made on the dev questions (`eval/dev_questions.jsonl`); the measurements are in
+`eval/reports/latest/design_choices.md`. The gold set is the check, not the tuning set:
 `python -m eval.retrieval_quality` reports it.
 
 Results are duplicate-aware by default: a unit that restates a better-ranked unit of a
@@ -108,17 +106,8 @@ class Retriever:
         """Same-story articles and sentence twins; found on first use, then kept."""
         return Stories.detect(self.store.sentences)
 
-    @cached_property
-    def sentence_row(self) -> dict[tuple[str, int, int], int]:
-        """Row of each sentence in the sentence table, by (doc_id, start, end)."""
-        return {(u.doc_id, u.start, u.end): i for i, u in enumerate(self.store.sentences.units)}
-
     def embed_question(self, question: str) -> np.ndarray:
         return self.embedder.embed(question)
-
-    def bm25(self, table: str, terms: list[str]) -> np.ndarray:
-        """BM25 score of every unit of `table` for already-made terms (see `question_terms`)."""
-        return self._lexical[table].scores(terms)
 
     def search(
         self,
