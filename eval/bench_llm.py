@@ -34,7 +34,7 @@ from index.chunking import split_sentences
 from rag import Answer, Engine, Settings, spans
 from rag.backends.local import LocalServer, packaged_model_path
 from rag.figures import Figure, figures
-from rag.prompting import strip_markers
+from rag.markers import strip_markers
 from rag.verify import check
 
 HERE = Path(__file__).resolve().parent

@@ -29,7 +29,7 @@ from rag.backends.extractive import ExtractiveBackend
 from rag.conversation import names_in, retrieval_query
 from rag.errors import BackendTimeout, CorpusError, QuestionError
 from rag.evidence import EvidenceScorer, asked_kind, has_kind
-from rag.prompting import has_markers, renumber
+from rag.markers import has_markers, renumber
 from rag.question import split_asks
 from rag.retrieval import Retriever
 from rag.selection import SentenceFacts

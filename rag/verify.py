@@ -33,7 +33,7 @@ from typing import Callable, Mapping, Sequence
 from index.documents import Document
 from rag import spans
 from rag.figures import Figure, figures, supported_by
-from rag.prompting import Claim, has_markers, read_claims, strip_markers
+from rag.markers import Claim, has_markers, read_claims, strip_markers
 from rag.terms import tokenize
 from rag.types import Citation
 

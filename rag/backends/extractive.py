@@ -4,7 +4,7 @@ shortest clause that still carries the question's terms and the figure it asks f
 A sentence flagged as reading like instructions to an AI (`index.injection`) is never the answer,
 whatever its score. The draft is the quote alone, without markers: verification reads a text
 quoting its citation word for word as one claim citing it, so a literal "[2]" inside the article
-sentence is text, not a marker (`rag.prompting`, quoted spans)."""
+sentence is text, not a marker (`rag.markers`, quoted spans)."""
 
 from __future__ import annotations
 
