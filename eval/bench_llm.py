@@ -33,7 +33,7 @@ import index.offline  # noqa: F401
 from index.chunking import split_sentences
 from rag import Answer, Engine, Settings, spans
 from rag.backends.local import LocalServer, packaged_model_path
-from rag.figures import Figure, figures
+from rag.figures import MONTHS, WEEKDAYS, Figure, figures
 from rag.markers import strip_markers
 from rag.verify import check
 
@@ -44,9 +44,6 @@ _OTHER_WORD = {"half": "a third", "a fifth": "a quarter", "a quarter": "a fifth"
                "two": "seven", "three": "eight", "four": "nine", "five": "eleven", "six": "nine", "ten": "twelve",
                "a dozen": "twenty", "twenty": "forty", "thirty": "sixty"}
 _OTHER_CURRENCY = {"$": "€", "€": "£", "£": "$"}
-_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December"]
-_DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
 # -- questions ------------------------------------------------------------------------------
@@ -172,10 +169,10 @@ def altered(f: Figure) -> list[str]:
         out.append(text[: digits.start()] + shown + text[digits.end():])
         if text[0] in _OTHER_CURRENCY:
             out.append(_OTHER_CURRENCY[text[0]] + text[1:])
-    if f.kind == "month":
-        out.append(_MONTHS[(int(f.value) + 4) % 12])
-    elif f.kind == "weekday":
-        out.append(_DAYS[(int(f.value) + 3) % 7])
+    if f.unit == "month":
+        out.append(MONTHS[(int(f.value) + 4) % 12])
+    elif f.unit == "weekday":
+        out.append(WEEKDAYS[(int(f.value) + 3) % 7])
     elif text.lower() in _OTHER_WORD:
         out.append(_OTHER_WORD[text.lower()])
     return out

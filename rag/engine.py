@@ -28,7 +28,8 @@ from rag.backends.base import Backend, BackendOptions, Deadline, Draft
 from rag.backends.extractive import ExtractiveBackend
 from rag.conversation import names_in, retrieval_query
 from rag.errors import BackendTimeout, CorpusError, QuestionError
-from rag.evidence import EvidenceScorer, asked_kind, has_kind
+from rag.evidence import EvidenceScorer
+from rag.figures import asked_kind, has_kind
 from rag.markers import has_markers, renumber
 from rag.question import split_asks
 from rag.retrieval import Retriever

@@ -5,7 +5,7 @@ Each gets a support score in 0..1 from three signals, all explainable:
   dense    cosine between question and sentence embeddings
   lexical  IDF-weighted share of the question's terms the sentence contains (a WordNet synonym
            of a term counts half: `rag.thesaurus`; a term in the sentence before, a quarter)
-  kind     the sentence holds the kind of figure the question asks for (money, percent, count, date)
+  kind     the sentence holds the kind of figure the question asks for (`rag.figures.asked_kind`)
 The engine abstains when the best support is below `Settings.min_support` (or, for questions
 asking for a figure, `min_support_figure`, counting only sentences that state that kind of figure).
 
@@ -30,7 +30,7 @@ import numpy as np
 
 from index.chunking import Sentence, TextUnit
 from index.store import IndexStore
-from rag.spans import fold
+from rag.figures import asked_kind, has_kind
 from rag.terms import tokenize
 from rag.thesaurus import Synonym, expansions, lemmas_in
 from rag.types import Citation
@@ -46,46 +46,6 @@ CONTEXT_SENTENCES = 1
 # Support of a flagged sentence (it addresses an AI: "ignore previous instructions ..."), relative
 # to what its words would earn. Zero: it is quoted material and may never lead an answer.
 FLAGGED_WEIGHT = 0.0
-
-_KIND_CUES = {
-    "money": re.compile(r"\bhow much\b|\bamount\b|\bsum\b|\bcost|\bpay\b|\bfund|\bfinanc|\bmoney|\bbudget|\bspend|"
-                       r"\bdollars?\b|\beuros?\b|\bworth\b|\bassets?\b|\bbill\b|\bprice\b"),
-    "percent": re.compile(r"percent|percentage|\bshare\b|\bportion\b|\bfraction\b|%|\bproportion\b|\bhow big a part\b|"
-                         r"\bby how much\b|\bhow many times\b|\bhow much of\b"),
-    "count": re.compile(r"\bhow many\b|\bnumber of\b|\bhow large\b|\bhow big\b|\bsize\b|\bstrength\b|\bhow strong\b"),
-    "date": re.compile(r"\bwhen\b|\b(?:what|which) (?:year|day|date|month)\b|\bsince when\b|\bdate\b"),
-}
-_KIND_FIGURES = {
-    "money": re.compile(r"[$€£]\s?\d|\b\d[\d,.]*\s?(?:billion|million|trillion)\b|\bdollars?\b|\beuros?\b"),
-    "percent": re.compile(r"\d\s?%|\bper ?cent\b|\bhalf\b|\ba (?:fifth|quarter|third)\b|\bdoubles?\b|\btwice\b|\btimes\b"),
-    "count": re.compile(r"\b\d[\d,.]*\b|\b(?:two|three|four|five|six|seven|eight|nine|ten|dozen|twenty|thirty)\b", re.I),
-    "date": re.compile(r"\b(?:19|20)\d\d\b|\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|"
-                       r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\b"),
-}
-
-
-# The kinds of figure a question can ask for; `asked_kind` tries them in this order.
-FIGURE_KINDS = ("percent", "money", "count", "date")
-
-
-def asked_kind(question: str) -> str | None:
-    """The kind of figure a question asks for, if any."""
-    q = fold(question).lower()
-    for kind in FIGURE_KINDS:
-        if _KIND_CUES[kind].search(q):
-            return kind
-    return None
-
-
-def has_kind(text: str, kind: str | None) -> bool:
-    return kind is not None and bool(_KIND_FIGURES[kind].search(fold(text)))
-
-
-def kinds_in(text: str) -> list[str]:
-    """Every kind of figure `text` states (one fold for all kinds: this runs on every unit)."""
-    folded = fold(text)
-    return [kind for kind in FIGURE_KINDS if _KIND_FIGURES[kind].search(folded)]
-
 
 # A sentence that names its speaker only by pronoun ("he said", "she added") or continues a quote
 # belongs to the previous sentence's subject: "“2026 could be the year the war ends,” he said."

@@ -34,7 +34,7 @@ from index.chunking import TextUnit
 from index.embedding import Embedder
 from index.store import IndexStore, VectorTable
 from rag.dedup import Stories
-from rag.evidence import asked_kind, kinds_in
+from rag.figures import asked_kind, kinds_in
 from rag.terms import tokenize
 
 MODES = ("hybrid", "dense", "bm25")

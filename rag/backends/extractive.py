@@ -12,7 +12,7 @@ import re
 from typing import Sequence
 
 from rag.backends.base import Backend, BackendOptions, Deadline, Draft
-from rag.evidence import asked_kind, has_kind
+from rag.figures import asked_kind, has_kind
 from rag.terms import tokenize
 from rag.types import Evidence
 
