@@ -36,10 +36,9 @@ from rag.retrieval import Retriever
 from rag.selection import SentenceFacts
 from rag.settings import Settings
 from rag.terms import tokenize
+from rag.tuning import DEFAULT, Tuning
 from rag.types import Answer, Citation, Evidence, Passage
 
-MAX_EVIDENCE = 12
-SENTENCE_HITS = 8
 MAX_BACKENDS = 16  # backends kept per engine, one per (name, options); the oldest is closed beyond this
 ABSTAIN_TEXT = "The corpus does not cover this: no article states an answer to that question."
 
@@ -112,12 +111,14 @@ class Engine:
     build_report: BuildReport | None = None
     # What a failed draft is replaced by; the verification step gets it from here.
     fallback: Backend = field(default_factory=ExtractiveBackend, repr=False)
+    # Ranking weights and cut-offs (`rag.tuning`); eval sweeps them by passing another.
+    tuning: Tuning = field(default=DEFAULT, repr=False)
     _backends: dict[tuple, Backend] = field(default_factory=dict, init=False, repr=False, compare=False)
     _backends_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.retriever = Retriever(self.store, self.embedder)
-        self.scorer = EvidenceScorer(self.store)
+        self.retriever = Retriever(self.store, self.embedder, self.tuning)
+        self.scorer = EvidenceScorer(self.store, self.tuning)
         self.facts = SentenceFacts(self.store.sentences.units)
         self._docs = self.corpus.by_id
 
@@ -205,12 +206,12 @@ class Engine:
         passages = [self._passage(h, i + 1) for i, h in enumerate(chunk_hits)]
         units = [s for h in chunk_hits for s in self.scorer.sentences_in(h.unit)]
         if k > 0:
-            units += [h.unit for h in self.retriever.search(question, SENTENCE_HITS, "sentences", mode, query_vector=qv)]
+            units += [h.unit for h in self.retriever.search(question, self.tuning.sentence_hits, "sentences", mode, query_vector=qv)]
         # Best support first; a sentence restating a better one from a same-story article is folded in.
         kept = [s for s, _ in self.retriever.stories.collapse(self.scorer.score(question, qv, units),
                                                                unit_of=lambda s: s.unit)]
         evidence = [Evidence(i + 1, self.facts.with_speaker(self.retriever.stories.with_twins(self._citation(s.unit), self._docs)), s.score, s.dense,
-                             s.lexical) for i, s in enumerate(kept[:MAX_EVIDENCE])]
+                             s.lexical) for i, s in enumerate(kept[:self.tuning.max_evidence])]
         return passages, evidence
 
     # -- backends ----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ Three modes over the same store:
           answer-type token per kind of figure it states (`<money>`, `<percent>`, `<count>`,
           `<date>`), and a question asking for that kind ("how much", "what share") adds it, so
           "How many nations...?" prefers sentences that state a count
-  hybrid  `(1 - W_BM25) * cosine + W_BM25 * bm25 / bm25 bound`, over the union of both modes'
+  hybrid  `(1 - w_bm25) * cosine + w_bm25 * bm25 / bm25 bound` (`rag.tuning`), over the union of both modes'
           top candidates; the bound is the most the question's terms could score (each term's
           best score in any unit, summed), so a unit matching one common word of a long question
           gets little, where dividing by the best unit's score would give it full marks
@@ -36,10 +36,10 @@ from index.store import IndexStore, VectorTable
 from rag.dedup import Stories
 from rag.figures import asked_kind, kinds_in
 from rag.terms import tokenize
+from rag.tuning import DEFAULT, Tuning
 
 MODES = ("hybrid", "dense", "bm25")
 FUSIONS = ("weighted", "rrf")
-W_BM25 = 0.3
 RRF_K = 60
 MIN_DEPTH = 20  # candidates taken from each mode before fusing, at least
 
@@ -96,9 +96,10 @@ class _Lexical:
 
 
 class Retriever:
-    def __init__(self, store: IndexStore, embedder: Embedder):
+    def __init__(self, store: IndexStore, embedder: Embedder, tuning: Tuning = DEFAULT):
         self.store = store
         self.embedder = embedder
+        self.tuning = tuning
         self._lexical = {name: _Lexical(store.table(name).units) for name in ("chunks", "sentences")}
 
     @cached_property
@@ -149,7 +150,7 @@ class Retriever:
             ranked = _rrf([dense_rows, bm25_rows])
         else:
             bound = self._lexical[table].bound(terms)
-            fused = {r: fuse(dense[r], float(bm25[r]), bound) for r in candidates}
+            fused = {r: fuse(dense[r], float(bm25[r]), bound, self.tuning.w_bm25) for r in candidates}
             ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
         hits = [Hit(r, vt.units[r], s, dense[r], float(bm25[r])) for r, s in ranked]
         if not collapse_duplicates:
@@ -158,9 +159,9 @@ class Retriever:
         return [replace(h, corroborated_by=tuple(x.unit for x in repeats)) for h, repeats in kept[:k]]
 
 
-def fuse(dense: float, bm25: float, bound: float) -> float:
+def fuse(dense: float, bm25: float, bound: float, w_bm25: float = DEFAULT.w_bm25) -> float:
     """The hybrid score: cosine and BM25 (as a share of the most the question could score), weighted."""
-    return (1 - W_BM25) * dense + W_BM25 * (bm25 / bound if bound > 0 else 0.0)
+    return (1 - w_bm25) * dense + w_bm25 * (bm25 / bound if bound > 0 else 0.0)
 
 
 def _rrf(rankings: list[list[int]]) -> list[tuple[int, float]]:
