@@ -1,7 +1,7 @@
 """The LLM path measured: local-model latency, how answers fare under verification, and proof
 that the guard rejects invented figures. Writes a report; asserts nothing.
 
-    python -m eval.bench_llm [--limit 30] [--backends local,litellm] [--out eval/reports/latest]
+    python -m eval.bench.llm [--limit 30] [--backends local,litellm] [--out eval/reports/latest]
 
 1. Asks answerable gold questions through each backend with `Engine.ask_stream` until `--limit`
    of them were answered (questions the engine abstains on never reach a model; they are
@@ -37,7 +37,7 @@ from rag.figures import MONTHS, WEEKDAYS, Figure, figures
 from rag.markers import strip_markers
 from rag.verify import check
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent  # eval/
 OUT = HERE / "reports" / "latest"
 
 _OTHER_WORD = {"half": "a third", "a fifth": "a quarter", "a quarter": "a fifth", "a third": "half",
