@@ -23,13 +23,14 @@ from index.embedding import Embedder, SentenceTransformerEmbedder
 from index.errors import IndexCorrupt, IndexMissing, IndexStale
 from index.store import IndexStore
 from rag import spans, verify
+from rag.answerability import stating_kind, support_threshold, unknown_names
 from rag.backends import backend_class
 from rag.backends.base import Backend, BackendOptions, Deadline, Draft
 from rag.backends.extractive import ExtractiveBackend
 from rag.conversation import names_in, retrieval_query
 from rag.errors import BackendTimeout, CorpusError, QuestionError
 from rag.evidence import EvidenceScorer
-from rag.figures import asked_kind, has_kind
+from rag.figures import asked_kind
 from rag.markers import has_markers, renumber
 from rag.question import split_asks
 from rag.retrieval import Retriever
@@ -43,49 +44,12 @@ MAX_BACKENDS = 16  # backends kept per engine, one per (name, options); the olde
 ABSTAIN_TEXT = "The corpus does not cover this: no article states an answer to that question."
 
 
-_QUESTION_WORDS = {"what", "who", "whom", "which", "when", "where", "why", "how", "is", "are", "was", "were",
-                   "do", "does", "did", "can", "could", "will", "would", "should", "has", "have", "had", "in", "on",
-                   "according", "under", "after", "before", "and", "but", "so", "tell", "give", "list", "name"}
-NAME_PREFIX = 5  # "Belgian" is known through "Belgium", "German" through "Germany"
-
-
-def unknown_names(question: str, vocabulary: frozenset[str]) -> list[str]:
-    """Names in the question (runs of capitalised words) that no article mentions at all.
-
-    A question about an actor or place the corpus never names cannot be answered from it, however
-    similar its other words are to some sentence; this catches near-miss questions that the
-    support score alone lets through. A name counts as mentioned when any of its words, or a
-    word sharing its first five letters, occurs in the corpus.
-    """
-    prefixes = {t[:NAME_PREFIX] for t in vocabulary if len(t) >= NAME_PREFIX}
-    out = []
-    for name in names_in(question):
-        words = [w for w in name.split() if w.lower() not in _QUESTION_WORDS]
-        terms = [t for t in tokenize(" ".join(words)) if not t[0].isdigit()]
-        known = any(t in vocabulary or (len(t) >= NAME_PREFIX and t[:NAME_PREFIX] in prefixes) for t in terms)
-        if terms and not known:
-            out.append(" ".join(words))
-    return out
-
-
 def _about(evidence: list[Evidence], names: list[str]) -> list[Evidence]:
     """Keep the evidence that mentions one of `names` (a follow-up's new focus), renumbered."""
     focus = {t for name in names for t in tokenize(name)}
     if not focus:
         return evidence
     kept = [e for e in evidence if focus & set(tokenize(e.text))]
-    return [replace(e, id=i + 1) for i, e in enumerate(kept)]
-
-
-def _stating_kind(evidence: list[Evidence], kind: str | None) -> list[Evidence]:
-    """For a question that asks for a figure, only sentences stating that kind of figure count.
-
-    "How many British troops will deploy?" must not be answered by a sentence about troops that
-    gives no number; with no such sentence the evidence is empty and the engine abstains.
-    """
-    if kind is None:
-        return evidence
-    kept = [e for e in evidence if has_kind(e.text, kind)]
     return [replace(e, id=i + 1) for i, e in enumerate(kept)]
 
 
@@ -310,10 +274,10 @@ class Engine:
         timings["retrieve_s"] = time.perf_counter() - t0
         selection = self.facts.select(self.facts.ask(question), evidence)
         kind = asked_kind(question)
-        relevant = _stating_kind(evidence, kind)  # before the structural check, to tell why it refused
-        evidence = _stating_kind(selection.evidence, kind)
+        relevant = stating_kind(evidence, kind)  # before the structural check, to tell why it refused
+        evidence = stating_kind(selection.evidence, kind)
         support = evidence[0].score if evidence else 0.0
-        threshold = self.settings.min_support if kind is None else self.settings.min_support_figure
+        threshold = support_threshold(self.settings, kind)
         notice = None
         if support < threshold and selection.other and selection.other[0].score >= threshold:
             # The asked actor's own sentences do not answer; someone else's does: say whose it is.
