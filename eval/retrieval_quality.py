@@ -31,6 +31,7 @@ import numpy as np
 
 import index.offline  # noqa: F401  (before llama-index / sentence-transformers are imported)
 from index.embedding import Embedder
+from rag.spans import Range, overlaps
 
 VARIANTS = ("dense", "bm25", "hybrid", "hybrid+rerank", "llama-index")
 HERE = Path(__file__).resolve().parent
@@ -123,8 +124,7 @@ def ranked_spans(engine, question: str, variant: str, depth: int, baseline: Llam
 
 
 def _overlaps(span: Span, gold: dict) -> bool:
-    source, start, end = span
-    return source == gold["source"] and start < gold["end"] and gold["start"] < end
+    return overlaps(Range(*span), Range(gold["source"], gold["start"], gold["end"]))
 
 
 def first_hit_rank(ranked: list[list[Span]], evidence: list[dict]) -> int | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from index.documents import Document
 from rag.types import Citation
@@ -33,6 +33,14 @@ class Located(Protocol):
 
     @property
     def end(self) -> int: ...
+
+
+class Range(NamedTuple):
+    """A bare `(source, start, end)`, for spans read from data files (gold evidence)."""
+
+    source: str
+    start: int
+    end: int
 
 
 def overlaps(a: Located, b: Located) -> bool:
