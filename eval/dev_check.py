@@ -17,7 +17,8 @@ from pathlib import Path
 
 import index.offline  # noqa: F401
 from rag import Engine, Settings
-from rag.spans import fold
+from rag.spans import Range, fold
+from rag.spans import overlaps as _overlaps
 
 DEV_SET = Path(__file__).resolve().parent / "dev_questions.jsonl"
 
@@ -28,7 +29,7 @@ def load_items(path: Path = DEV_SET) -> list[dict]:
 
 
 def overlaps(citation, evidence: dict) -> bool:
-    return citation.source == evidence["source"] and citation.start < evidence["end"] and evidence["start"] < citation.end
+    return _overlaps(citation, Range(evidence["source"], evidence["start"], evidence["end"]))
 
 
 def judge(item: dict, answer) -> dict:

@@ -37,7 +37,7 @@ with warnings.catch_warnings():
     from ragas.metrics import NonLLMContextPrecisionWithReference, NonLLMContextRecall, StringPresence
 
 from eval.gold import ABSTAIN, ANSWERABLE_ALL
-from rag.spans import fold
+from rag.spans import fold, overlaps
 
 NAN = float("nan")
 CONTEXT_MATCH = 0.9  # share of a gold sentence's characters that must align inside a chunk
@@ -54,7 +54,7 @@ class Span:
     text: str
 
     def overlaps(self, other: "Span") -> bool:
-        return self.source == other.source and self.start < other.end and other.start < self.end
+        return overlaps(self, other)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from eval.gold import GoldItem
+from rag.spans import overlaps
 
 MODES = ("dense", "bm25", "hybrid")
 KS = (1, 3, 5)
@@ -24,7 +25,7 @@ KS = (1, 3, 5)
 
 def _covered(passages, evidence) -> list[bool]:
     spans = [c for p in passages for c in (p.citation, *p.citation.corroborated_by)]
-    return [any(c.source == e.source and c.start < e.end and e.start < c.end for c in spans) for e in evidence]
+    return [any(overlaps(c, e) for c in spans) for e in evidence]
 
 
 def retrieval_recall(engine, items: Sequence[GoldItem], modes: Sequence[str] = MODES, ks: Sequence[int] = KS) -> list[dict]:

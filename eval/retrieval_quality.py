@@ -6,7 +6,7 @@ Variants, all run over the same engine and questions in one go:
     bm25           bm25s over sentences, `rag.terms` tokens (figures kept whole) + answer-type tokens
     hybrid         weighted fusion of the two (0.7 cosine + 0.3 BM25 share, see `rag.retrieval`)
     hybrid+rerank  what `Engine.evidence` hands a backend: hybrid chunk and sentence hits,
-                   rescored by `rag.rerank`, near-duplicate twins folded into one entry whose
+                   rescored by `rag.evidence`, near-duplicate twins folded into one entry whose
                    corroborating spans count as retrieved at that rank
     llama-index    llama-index out of the box: `VectorStoreIndex` with default settings (its
                    default splitter, ~1024-token nodes) and the same MiniLM model; a node counts
@@ -31,6 +31,7 @@ import numpy as np
 
 import index.offline  # noqa: F401  (before llama-index / sentence-transformers are imported)
 from index.embedding import Embedder
+from rag.spans import Range, overlaps
 
 VARIANTS = ("dense", "bm25", "hybrid", "hybrid+rerank", "llama-index")
 HERE = Path(__file__).resolve().parent
@@ -123,8 +124,7 @@ def ranked_spans(engine, question: str, variant: str, depth: int, baseline: Llam
 
 
 def _overlaps(span: Span, gold: dict) -> bool:
-    source, start, end = span
-    return source == gold["source"] and start < gold["end"] and gold["start"] < end
+    return overlaps(Range(*span), Range(gold["source"], gold["start"], gold["end"]))
 
 
 def first_hit_rank(ranked: list[list[Span]], evidence: list[dict]) -> int | None:

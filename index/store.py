@@ -35,7 +35,7 @@ first v3 save.
 The FAISS index kind follows the table's size (`index_kind`): exact `IndexFlatIP` below
 `HNSW_MIN_UNITS` units, `IndexHNSWFlat` (inner product) from there on. Exact search over n
 vectors costs O(n) per query; HNSW answers in roughly O(log n) at a small loss of recall, and
-needs no training, so incremental rebuilds stay simple. `eval/bench_scale.py` measures both kinds
+needs no training, so incremental rebuilds stay simple. `eval/bench/scale.py` measures both kinds
 at 10k and 100k units (build time, memory, latency, recall@10 against exact search) and
 `eval/reports/latest/scale.md` has the numbers behind the threshold.
 """

@@ -29,7 +29,7 @@ import numpy as np
 from index.chunking import TextUnit
 from index.documents import Document
 from index.store import VectorTable
-from rag.spans import cite
+from rag.spans import cite, overlaps
 from rag.terms import numbers_in
 from rag.types import Citation
 
@@ -192,7 +192,7 @@ class Stories:
             earlier = next((i for i, o in enumerate(out) if self._restates(c, o)), None)
             if earlier is not None:
                 o = out[earlier]
-                if not any(y.doc_id == c.doc_id and y.start < c.end and c.start < y.end for y in o.corroborated_by):
+                if not any(overlaps(y, c) for y in o.corroborated_by):
                     out[earlier] = replace(o, corroborated_by=(*o.corroborated_by, replace(c, corroborated_by=())))
                 continue
             out.append(self.with_twins(c, documents))

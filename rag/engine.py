@@ -23,50 +23,25 @@ from index.embedding import Embedder, SentenceTransformerEmbedder
 from index.errors import IndexCorrupt, IndexMissing, IndexStale
 from index.store import IndexStore
 from rag import agreement, spans, verify
+from rag.answerability import stating_kind, support_threshold, unknown_names
 from rag.backends import backend_class
 from rag.backends.base import Backend, BackendOptions, Deadline, Draft
 from rag.backends.extractive import ExtractiveBackend
 from rag.conversation import names_in, retrieval_query
 from rag.errors import BackendTimeout, CorpusError, QuestionError
-from rag.evidence import EvidenceScorer, asked_kind, has_kind
-from rag.prompting import has_markers, renumber
+from rag.evidence import EvidenceScorer
+from rag.figures import asked_kind
+from rag.markers import has_markers, renumber
 from rag.question import split_asks
-from rag.rerank import rerank
 from rag.retrieval import Retriever
 from rag.selection import SentenceFacts
 from rag.settings import Settings
 from rag.terms import tokenize
+from rag.tuning import DEFAULT, Tuning
 from rag.types import Answer, Citation, Evidence, Passage
 
-MAX_EVIDENCE = 12
-SENTENCE_HITS = 8
 MAX_BACKENDS = 16  # backends kept per engine, one per (name, options); the oldest is closed beyond this
 ABSTAIN_TEXT = "The corpus does not cover this: no article states an answer to that question."
-
-
-_QUESTION_WORDS = {"what", "who", "whom", "which", "when", "where", "why", "how", "is", "are", "was", "were",
-                   "do", "does", "did", "can", "could", "will", "would", "should", "has", "have", "had", "in", "on",
-                   "according", "under", "after", "before", "and", "but", "so", "tell", "give", "list", "name"}
-NAME_PREFIX = 5  # "Belgian" is known through "Belgium", "German" through "Germany"
-
-
-def unknown_names(question: str, vocabulary: frozenset[str]) -> list[str]:
-    """Names in the question (runs of capitalised words) that no article mentions at all.
-
-    A question about an actor or place the corpus never names cannot be answered from it, however
-    similar its other words are to some sentence; this catches near-miss questions that the
-    support score alone lets through. A name counts as mentioned when any of its words, or a
-    word sharing its first five letters, occurs in the corpus.
-    """
-    prefixes = {t[:NAME_PREFIX] for t in vocabulary if len(t) >= NAME_PREFIX}
-    out = []
-    for name in names_in(question):
-        words = [w for w in name.split() if w.lower() not in _QUESTION_WORDS]
-        terms = [t for t in tokenize(" ".join(words)) if not t[0].isdigit()]
-        known = any(t in vocabulary or (len(t) >= NAME_PREFIX and t[:NAME_PREFIX] in prefixes) for t in terms)
-        if terms and not known:
-            out.append(" ".join(words))
-    return out
 
 
 def _about(evidence: list[Evidence], names: list[str]) -> list[Evidence]:
@@ -75,18 +50,6 @@ def _about(evidence: list[Evidence], names: list[str]) -> list[Evidence]:
     if not focus:
         return evidence
     kept = [e for e in evidence if focus & set(tokenize(e.text))]
-    return [replace(e, id=i + 1) for i, e in enumerate(kept)]
-
-
-def _stating_kind(evidence: list[Evidence], kind: str | None) -> list[Evidence]:
-    """For a question that asks for a figure, only sentences stating that kind of figure count.
-
-    "How many British troops will deploy?" must not be answered by a sentence about troops that
-    gives no number; with no such sentence the evidence is empty and the engine abstains.
-    """
-    if kind is None:
-        return evidence
-    kept = [e for e in evidence if has_kind(e.text, kind)]
     return [replace(e, id=i + 1) for i, e in enumerate(kept)]
 
 
@@ -112,12 +75,14 @@ class Engine:
     build_report: BuildReport | None = None
     # What a failed draft is replaced by; the verification step gets it from here.
     fallback: Backend = field(default_factory=ExtractiveBackend, repr=False)
+    # Ranking weights and cut-offs (`rag.tuning`); eval sweeps them by passing another.
+    tuning: Tuning = field(default=DEFAULT, repr=False)
     _backends: dict[tuple, Backend] = field(default_factory=dict, init=False, repr=False, compare=False)
     _backends_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.retriever = Retriever(self.store, self.embedder)
-        self.scorer = EvidenceScorer(self.store)
+        self.retriever = Retriever(self.store, self.embedder, self.tuning)
+        self.scorer = EvidenceScorer(self.store, self.tuning)
         self.facts = SentenceFacts(self.store.sentences.units)
         self._docs = self.corpus.by_id
 
@@ -205,11 +170,12 @@ class Engine:
         passages = [self._passage(h, i + 1) for i, h in enumerate(chunk_hits)]
         units = [s for h in chunk_hits for s in self.scorer.sentences_in(h.unit)]
         if k > 0:
-            units += [h.unit for h in self.retriever.search(question, SENTENCE_HITS, "sentences", mode, query_vector=qv)]
+            units += [h.unit for h in self.retriever.search(question, self.tuning.sentence_hits, "sentences", mode, query_vector=qv)]
         # Best support first; a sentence restating a better one from a same-story article is folded in.
-        kept = [s for s, _ in rerank(self.scorer.score(question, qv, units), self.retriever.stories)]
+        kept = [s for s, _ in self.retriever.stories.collapse(self.scorer.score(question, qv, units),
+                                                               unit_of=lambda s: s.unit)]
         evidence = [Evidence(i + 1, self.facts.with_speaker(self.retriever.stories.with_twins(self._citation(s.unit), self._docs)), s.score, s.dense,
-                             s.lexical) for i, s in enumerate(kept[:MAX_EVIDENCE])]
+                             s.lexical) for i, s in enumerate(kept[:self.tuning.max_evidence])]
         return passages, evidence
 
     # -- backends ----------------------------------------------------------------------------
@@ -308,10 +274,10 @@ class Engine:
         timings["retrieve_s"] = time.perf_counter() - t0
         selection = self.facts.select(self.facts.ask(question), evidence)
         kind = asked_kind(question)
-        relevant = _stating_kind(evidence, kind)  # before the structural check, to tell why it refused
-        evidence = _stating_kind(selection.evidence, kind)
+        relevant = stating_kind(evidence, kind)  # before the structural check, to tell why it refused
+        evidence = stating_kind(selection.evidence, kind)
         support = evidence[0].score if evidence else 0.0
-        threshold = self.settings.min_support if kind is None else self.settings.min_support_figure
+        threshold = support_threshold(self.settings, kind)
         notice = None
         if support < threshold and selection.other and selection.other[0].score >= threshold:
             # The asked actor's own sentences do not answer; someone else's does: say whose it is.
@@ -449,8 +415,7 @@ class Engine:
 
         def number(c: Citation) -> int:
             return next(n for n, final in enumerate(citations, 1)
-                        if any(y.doc_id == c.doc_id and y.start < c.end and c.start < y.end
-                               for y in (final, *final.corroborated_by)))
+                        if any(spans.overlaps(y, c) for y in (final, *final.corroborated_by)))
 
         mapping = {i: number(c) for i, c in attempt.cited.items()}
         return renumber(attempt.text, mapping, quoted=[c.text for c in attempt.cited.values()]), citations

@@ -1,17 +1,22 @@
 """Choosing and scoring the sentences that may answer a question.
 
 Candidates are the sentences inside the retrieved chunks plus the best sentences found directly.
-Each gets a support score in 0..1 from three signals, all explainable:
+Each gets a support score in 0..1 from three signals, all explainable (weights: `rag.tuning`):
   dense    cosine between question and sentence embeddings
   lexical  IDF-weighted share of the question's terms the sentence contains (a WordNet synonym
-           of a term counts half: `rag.thesaurus`; a term in the sentence before, a quarter)
-  kind     the sentence holds the kind of figure the question asks for (money, percent, count, date)
+           of a term counts less: `rag.thesaurus`; a term in the sentence before, less still)
+  kind     the sentence holds the kind of figure the question asks for (`rag.figures.asked_kind`)
 The engine abstains when the best support is below `Settings.min_support` (or, for questions
 asking for a figure, `min_support_figure`, counting only sentences that state that kind of figure).
 
 A sentence flagged at index time as reading like instructions to an AI (`index.injection`) is
 demoted: its support is multiplied by `FLAGGED_WEIGHT`, so it sorts after every unflagged one and
 never lifts the abstention gate. It stays visible (with its flags) rather than silently vanishing.
+
+`score` returns candidates in the order a backend reads them (best support first); the engine only
+folds same-story restatements into the sentence they restate (`rag.dedup`). There is no
+cross-encoder second stage: no PyPI reranker ships its weights (see
+`eval/reports/latest/design_choices.md`, with the measurements behind this order).
 """
 
 from __future__ import annotations
@@ -25,62 +30,15 @@ import numpy as np
 
 from index.chunking import Sentence, TextUnit
 from index.store import IndexStore
-from rag.spans import fold
+from rag.figures import asked_kind, has_kind
 from rag.terms import tokenize
 from rag.thesaurus import Synonym, expansions, lemmas_in
+from rag.tuning import DEFAULT, Tuning
 from rag.types import Citation
 
-W_DENSE, W_LEXICAL, W_KIND = 0.45, 0.45, 0.10
-# What a question term is worth when the sentence has only a WordNet synonym of it ("truce" met by
-# "ceasefire"): a synonym may be meant in another sense, so it counts for less than the word itself.
-W_SYNONYM = 0.5
-# What a question term is worth when it is not in the sentence but in the CONTEXT_SENTENCES before
-# it in the same article: news states the setting ("in Paris on Sunday") once, then the details.
-W_CONTEXT = 0.25
-CONTEXT_SENTENCES = 1
 # Support of a flagged sentence (it addresses an AI: "ignore previous instructions ..."), relative
 # to what its words would earn. Zero: it is quoted material and may never lead an answer.
 FLAGGED_WEIGHT = 0.0
-
-_KIND_CUES = {
-    "money": re.compile(r"\bhow much\b|\bamount\b|\bsum\b|\bcost|\bpay\b|\bfund|\bfinanc|\bmoney|\bbudget|\bspend|"
-                       r"\bdollars?\b|\beuros?\b|\bworth\b|\bassets?\b|\bbill\b|\bprice\b"),
-    "percent": re.compile(r"percent|percentage|\bshare\b|\bportion\b|\bfraction\b|%|\bproportion\b|\bhow big a part\b|"
-                         r"\bby how much\b|\bhow many times\b|\bhow much of\b"),
-    "count": re.compile(r"\bhow many\b|\bnumber of\b|\bhow large\b|\bhow big\b|\bsize\b|\bstrength\b|\bhow strong\b"),
-    "date": re.compile(r"\bwhen\b|\b(?:what|which) (?:year|day|date|month)\b|\bsince when\b|\bdate\b"),
-}
-_KIND_FIGURES = {
-    "money": re.compile(r"[$€£]\s?\d|\b\d[\d,.]*\s?(?:billion|million|trillion)\b|\bdollars?\b|\beuros?\b"),
-    "percent": re.compile(r"\d\s?%|\bper ?cent\b|\bhalf\b|\ba (?:fifth|quarter|third)\b|\bdoubles?\b|\btwice\b|\btimes\b"),
-    "count": re.compile(r"\b\d[\d,.]*\b|\b(?:two|three|four|five|six|seven|eight|nine|ten|dozen|twenty|thirty)\b", re.I),
-    "date": re.compile(r"\b(?:19|20)\d\d\b|\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|"
-                       r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\b"),
-}
-
-
-# The kinds of figure a question can ask for; `asked_kind` tries them in this order.
-FIGURE_KINDS = ("percent", "money", "count", "date")
-
-
-def asked_kind(question: str) -> str | None:
-    """The kind of figure a question asks for, if any."""
-    q = fold(question).lower()
-    for kind in FIGURE_KINDS:
-        if _KIND_CUES[kind].search(q):
-            return kind
-    return None
-
-
-def has_kind(text: str, kind: str | None) -> bool:
-    return kind is not None and bool(_KIND_FIGURES[kind].search(fold(text)))
-
-
-def kinds_in(text: str) -> list[str]:
-    """Every kind of figure `text` states (one fold for all kinds: this runs on every unit)."""
-    folded = fold(text)
-    return [kind for kind in FIGURE_KINDS if _KIND_FIGURES[kind].search(folded)]
-
 
 # A sentence that names its speaker only by pronoun ("he said", "she added") or continues a quote
 # belongs to the previous sentence's subject: "“2026 could be the year the war ends,” he said."
@@ -103,8 +61,9 @@ class Scored:
 class EvidenceScorer:
     """Scores sentences of one store against questions; IDF comes from the store's sentences."""
 
-    def __init__(self, store: IndexStore):
+    def __init__(self, store: IndexStore, tuning: Tuning = DEFAULT):
         self.store = store
+        self.tuning = tuning
         sentences = store.sentences.units
         self._row = {(u.doc_id, u.start, u.end): i for i, u in enumerate(sentences)}
         df = Counter(t for u in sentences for t in set(tokenize(u.text)))
@@ -120,8 +79,8 @@ class EvidenceScorer:
     def lexical(self, question_terms: list[str], text: str,
                 synonyms: dict[str, frozenset[Synonym]] | None = None, before: str = "") -> float:
         """IDF-weighted share of the question's distinct terms present in `text`; a term met only
-        through one of its `synonyms` (all of a synonym's words present) counts `W_SYNONYM`, one
-        met only in the text `before` it counts `W_CONTEXT`."""
+        through one of its `synonyms` (all of a synonym's words present) counts `Tuning.w_synonym`,
+        one met only in the text `before` it counts `Tuning.w_context`."""
         terms = set(question_terms)
         if not terms:
             return 0.0
@@ -134,9 +93,9 @@ class EvidenceScorer:
             if term in present:
                 return 1.0
             if any(lemmas.issuperset(alternative) for alternative in synonyms.get(term, ())):
-                return W_SYNONYM
+                return self.tuning.w_synonym
             if term in setting:
-                return W_CONTEXT
+                return self.tuning.w_context
             return 0.0
 
         return sum(self.idf(t) * credit(t) for t in terms) / sum(self.idf(t) for t in terms)
@@ -151,18 +110,15 @@ class EvidenceScorer:
         flags = self.flags_of(citation.doc_id, citation.start, citation.end)
         return replace(citation, flags=flags) if flags != citation.flags else citation
 
-    def unknown_terms(self, question: str) -> list[str]:
-        """Question terms that occur nowhere in the corpus."""
-        return [t for t in dict.fromkeys(tokenize(question)) if t not in self.vocabulary]
-
     def sentences_in(self, chunk: TextUnit) -> list[TextUnit]:
         return [u for u in self.store.sentences.units
                 if u.doc_id == chunk.doc_id and chunk.start <= u.start and u.end <= chunk.end]
 
-    def _before(self, row: int | None, unit: TextUnit, n: int = CONTEXT_SENTENCES) -> str:
+    def _before(self, row: int | None, unit: TextUnit, n: int | None = None) -> str:
         """The text of the `n` sentences before `unit` (at `row` of the sentence table) in its article."""
         if row is None:
             return ""
+        n = self.tuning.context_sentences if n is None else n
         units = self.store.sentences.units[max(row - n, 0): row]
         return " ".join(u.text for u in units if u.doc_id == unit.doc_id)
 
@@ -183,7 +139,8 @@ class EvidenceScorer:
                 context = f"{previous} {unit.text}"
             lexical = self.lexical(terms, context, synonyms, self._before(row, unit))
             kind_ok = has_kind(unit.text, kind)
-            score = W_DENSE * max(dense, 0.0) + W_LEXICAL * lexical + (W_KIND if kind_ok else 0.0)
+            t = self.tuning
+            score = t.w_dense * max(dense, 0.0) + t.w_lexical * lexical + (t.w_kind if kind_ok else 0.0)
             if key in self._flags:
                 score *= FLAGGED_WEIGHT
             out[key] = Scored(unit, score, dense, lexical, kind_ok)

@@ -11,6 +11,11 @@ Written forms are normalised so that equal values compare equal:
     "20%" = "20 percent" = "a fifth"                      -> share 0.2
     "ten" = "10"                                          -> number 10
 
+Kinds of figure are one vocabulary, `FIGURE_KINDS` ("money", "percent", "count", "date"), the
+same strings as `index.analysis.FIGURE_KINDS` (index/ cannot import rag/). A `Figure` has one of
+them; `asked_kind` says which one a question asks for and `has_kind`/`kinds_in` which ones a text
+states (cheap pattern cues, no parsing: they run on every unit at index and query time).
+
 Detection is deliberately generous (a digit inside a name such as "G7" counts): the same
 extractor runs over the answer and over the cited spans, so a name matches itself, and a figure
 that slipped past detection could slip past verification.
@@ -27,7 +32,8 @@ from rag.spans import fold
 
 _SCALES = {"hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12,
            "k": 1e3, "m": 1e6, "mn": 1e6, "bn": 1e9, "b": 1e9, "tn": 1e12}
-_CURRENCY = {"$": "USD", "us$": "USD", "usd": "USD", "dollar": "USD", "dollars": "USD", "us dollars": "USD",
+# Every written form of a currency, mapped to its ISO code (`rag.terms` derives its search terms from it).
+CURRENCY = {"$": "USD", "us$": "USD", "usd": "USD", "dollar": "USD", "dollars": "USD", "us dollars": "USD",
              "€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR",
              "£": "GBP", "gbp": "GBP", "pound": "GBP", "pounds": "GBP", "pounds sterling": "GBP"}
 
@@ -71,6 +77,49 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 # Case-sensitive: "may" the verb is not May the month.
 _CALENDAR = re.compile(r"\b(?P<name>" + "|".join(MONTHS + WEEKDAYS) + r")\b")
 
+# The kinds of figure, as `index.analysis.FIGURE_KINDS` names them.
+FIGURE_KINDS = ("money", "percent", "count", "date")
+# The order `asked_kind` tries them in: "how much of" asks for a share before an amount.
+_ASKED_ORDER = ("percent", "money", "count", "date")
+# What a question says when it asks for each kind.
+_KIND_CUES = {
+    "money": re.compile(r"\bhow much\b|\bamount\b|\bsum\b|\bcost|\bpay\b|\bfund|\bfinanc|\bmoney|\bbudget|\bspend|"
+                       r"\bdollars?\b|\beuros?\b|\bworth\b|\bassets?\b|\bbill\b|\bprice\b"),
+    "percent": re.compile(r"percent|percentage|\bshare\b|\bportion\b|\bfraction\b|%|\bproportion\b|\bhow big a part\b|"
+                         r"\bby how much\b|\bhow many times\b|\bhow much of\b"),
+    "count": re.compile(r"\bhow many\b|\bnumber of\b|\bhow large\b|\bhow big\b|\bsize\b|\bstrength\b|\bhow strong\b"),
+    "date": re.compile(r"\bwhen\b|\b(?:what|which) (?:year|day|date|month)\b|\bsince when\b|\bdate\b"),
+}
+_CURRENCY_SYMBOLS = "".join(sorted(c for c in CURRENCY if len(c) == 1))
+# A quick test that a text states a kind of figure (looser than `figures`: "times", "doubles").
+_KIND_FIGURES = {
+    "money": re.compile(r"[" + _CURRENCY_SYMBOLS + r"]\s?\d|\b\d[\d,.]*\s?(?:billion|million|trillion)\b|\bdollars?\b|\beuros?\b"),
+    "percent": re.compile(r"\d\s?%|\bper ?cent\b|\bhalf\b|\ba (?:fifth|quarter|third)\b|\bdoubles?\b|\btwice\b|\btimes\b"),
+    "count": re.compile(r"\b\d[\d,.]*\b|\b(?:two|three|four|five|six|seven|eight|nine|ten|dozen|twenty|thirty)\b", re.I),
+    "date": re.compile(r"\b(?:19|20)\d\d\b|\b(?:" + "|".join(WEEKDAYS) + r")\b|"
+                       r"\b(?:" + "|".join(MONTHS) + r")\b"),
+}
+
+
+def asked_kind(question: str) -> str | None:
+    """The kind of figure (one of `FIGURE_KINDS`) a question asks for, if any."""
+    q = fold(question).lower()
+    for kind in _ASKED_ORDER:
+        if _KIND_CUES[kind].search(q):
+            return kind
+    return None
+
+
+def has_kind(text: str, kind: str | None) -> bool:
+    """Whether `text` states a figure of `kind` (False for no kind)."""
+    return kind is not None and bool(_KIND_FIGURES[kind].search(fold(text)))
+
+
+def kinds_in(text: str) -> list[str]:
+    """Every kind of figure `text` states (one fold for all kinds: this runs on every unit)."""
+    folded = fold(text)
+    return [kind for kind in _ASKED_ORDER if _KIND_FIGURES[kind].search(folded)]
+
 
 @dataclass(frozen=True)
 class Figure:
@@ -79,9 +128,9 @@ class Figure:
     text: str
     start: int
     end: int
-    kind: str  # "number", "money", "share", "month" or "weekday"
+    kind: str  # one of FIGURE_KINDS
     value: float  # absolute: 6e10 for "$60 billion", 0.0025 for "0.25%", 3 for "March"
-    unit: str = ""  # currency code for money
+    unit: str = ""  # currency code for money; "month" or "weekday" for a date
     mantissa: float | None = None  # the digits as written, before scale: 60 for "$60 billion"
 
     def to_dict(self) -> dict:
@@ -95,7 +144,7 @@ def _parse_number(raw: str) -> float:
 def _currency(*raw: str | None) -> str:
     for r in raw:
         if r:
-            return _CURRENCY.get(fold(r).strip().lower(), "")
+            return CURRENCY.get(fold(r).strip().lower(), "")
     return ""
 
 
@@ -108,11 +157,11 @@ def _numeric(text: str) -> list[Figure]:
         value = mantissa * _SCALES.get(scale_word, 1.0)
         end = m.end() if (scale_word or not m.group("short")) else m.end("num")
         if m.group("pct"):
-            out.append(Figure(text[m.start("num"):end], m.start("num"), end, "share", value / 100, "", mantissa))
+            out.append(Figure(text[m.start("num"):end], m.start("num"), end, "percent", value / 100, "", mantissa))
         elif unit:
             out.append(Figure(text[m.start():end], m.start(), end, "money", value, unit, mantissa))
         else:
-            out.append(Figure(text[m.start("num"):end], m.start("num"), end, "number", value, "", mantissa))
+            out.append(Figure(text[m.start("num"):end], m.start("num"), end, "count", value, "", mantissa))
     return out
 
 
@@ -133,18 +182,18 @@ def _words(text: str) -> list[Figure]:
     out = []
     for m in _WORDS.finditer(text):
         value = _word_value(m.group("word")) * _SCALES.get((m.group("scale") or "").lower(), 1.0)
-        kind = "share" if m.group("pct") else "number"
+        kind = "percent" if m.group("pct") else "count"
         out.append(Figure(m.group(0), m.start(), m.end(), kind, value / 100 if m.group("pct") else value, "", value))
     for m in _FRACTIONS.finditer(text):
         denominator = _FRACTION_DENOMINATORS[m.group("denominator").lower()]
         count = _COUNTS.get((m.group("count") or "").lower())
         if count is None and denominator != 2:
             continue  # "the third round" is an ordinal, not a share
-        out.append(Figure(m.group(0), m.start(), m.end(), "share", (count or 1) / denominator))
+        out.append(Figure(m.group(0), m.start(), m.end(), "percent", (count or 1) / denominator))
     for m in _CALENDAR.finditer(text):
         name = m.group("name")
-        kind, index = ("month", MONTHS.index(name) + 1) if name in MONTHS else ("weekday", WEEKDAYS.index(name) + 1)
-        out.append(Figure(name, m.start(), m.end(), kind, index))
+        unit, index = ("month", MONTHS.index(name) + 1) if name in MONTHS else ("weekday", WEEKDAYS.index(name) + 1)
+        out.append(Figure(name, m.start(), m.end(), "date", index, unit))
     return out
 
 
@@ -168,13 +217,13 @@ def supports(stated: Figure, claimed: Figure) -> bool:
     if claimed.kind == "money":
         # An answer's currency must be the source's: "$60 billion" is not "60 billion euros".
         return stated.kind == "money" and stated.unit == claimed.unit and _same(stated.value, claimed.value)
-    if claimed.kind == "share":
-        return stated.kind == "share" and _same(stated.value, claimed.value)
-    if claimed.kind in ("month", "weekday"):
-        return stated.kind == claimed.kind and _same(stated.value, claimed.value)
+    if claimed.kind == "percent":
+        return stated.kind == "percent" and _same(stated.value, claimed.value)
+    if claimed.kind == "date":  # March is not Wednesday, though both are the third
+        return stated.kind == "date" and stated.unit == claimed.unit and _same(stated.value, claimed.value)
     # A bare number is stated when the source has that value in any form ("60 billion" by
     # "$60 billion", "ten" by "10") or has those very digits before a scale or sign ("0.25" by "0.25%").
-    if stated.kind in ("number", "money") and _same(stated.value, claimed.value):
+    if stated.kind in ("count", "money") and _same(stated.value, claimed.value):
         return True
     return stated.mantissa is not None and claimed.mantissa is not None and _same(stated.mantissa, claimed.value) \
         and _same(claimed.value, claimed.mantissa)
@@ -185,4 +234,5 @@ def supported_by(claimed: Figure, stated: Iterable[Figure]) -> Figure | None:
     return next((s for s in stated if supports(s, claimed)), None)
 
 
-__all__ = ["Figure", "MONTHS", "WEEKDAYS", "figures", "supported_by", "supports"]
+__all__ = ["CURRENCY", "FIGURE_KINDS", "Figure", "MONTHS", "WEEKDAYS", "asked_kind", "figures", "has_kind", "kinds_in",
+           "supported_by", "supports"]

@@ -6,17 +6,15 @@ Three modes over the same store:
           answer-type token per kind of figure it states (`<money>`, `<percent>`, `<count>`,
           `<date>`), and a question asking for that kind ("how much", "what share") adds it, so
           "How many nations...?" prefers sentences that state a count
-  hybrid  `(1 - W_BM25) * cosine + W_BM25 * bm25 / bm25 bound`, over the union of both modes'
+  hybrid  `(1 - w_bm25) * cosine + w_bm25 * bm25 / bm25 bound` (`rag.tuning`), over the union of both modes'
           top candidates; the bound is the most the question's terms could score (each term's
           best score in any unit, summed), so a unit matching one common word of a long question
           gets little, where dividing by the best unit's score would give it full marks
 
 Why a weighted score fusion rather than reciprocal-rank fusion (still available as
-`fusion="rrf"`): RRF lets a weak BM25 list outvote a confident dense one. On the first 30 dev
-questions (`eval/dev_questions.jsonl`, used for the choices) the weighted fusion found the
-evidence sentence first for 86% of answerable questions against 77% with RRF; on the 46-question
-dev set the bound normalisation with W_BM25 = 0.3 gave recall@1/3/5 of 78/91/94% against 78/88/91%
-for max normalisation. The gold set is the check, not the tuning set:
+`fusion="rrf"`): RRF lets a weak BM25 list outvote a confident dense one. Both choices were
+made on the dev questions (`eval/dev_questions.jsonl`); the measurements are in
+`eval/reports/latest/design_choices.md`. The gold set is the check, not the tuning set:
 `python -m eval.retrieval_quality` reports it.
 
 Results are duplicate-aware by default: a unit that restates a better-ranked unit of a
@@ -36,12 +34,12 @@ from index.chunking import TextUnit
 from index.embedding import Embedder
 from index.store import IndexStore, VectorTable
 from rag.dedup import Stories
-from rag.evidence import asked_kind, kinds_in
+from rag.figures import asked_kind, kinds_in
 from rag.terms import tokenize
+from rag.tuning import DEFAULT, Tuning
 
 MODES = ("hybrid", "dense", "bm25")
 FUSIONS = ("weighted", "rrf")
-W_BM25 = 0.3
 RRF_K = 60
 MIN_DEPTH = 20  # candidates taken from each mode before fusing, at least
 
@@ -98,9 +96,10 @@ class _Lexical:
 
 
 class Retriever:
-    def __init__(self, store: IndexStore, embedder: Embedder):
+    def __init__(self, store: IndexStore, embedder: Embedder, tuning: Tuning = DEFAULT):
         self.store = store
         self.embedder = embedder
+        self.tuning = tuning
         self._lexical = {name: _Lexical(store.table(name).units) for name in ("chunks", "sentences")}
 
     @cached_property
@@ -108,17 +107,8 @@ class Retriever:
         """Same-story articles and sentence twins; found on first use, then kept."""
         return Stories.detect(self.store.sentences)
 
-    @cached_property
-    def sentence_row(self) -> dict[tuple[str, int, int], int]:
-        """Row of each sentence in the sentence table, by (doc_id, start, end)."""
-        return {(u.doc_id, u.start, u.end): i for i, u in enumerate(self.store.sentences.units)}
-
     def embed_question(self, question: str) -> np.ndarray:
         return self.embedder.embed(question)
-
-    def bm25(self, table: str, terms: list[str]) -> np.ndarray:
-        """BM25 score of every unit of `table` for already-made terms (see `question_terms`)."""
-        return self._lexical[table].scores(terms)
 
     def search(
         self,
@@ -160,7 +150,7 @@ class Retriever:
             ranked = _rrf([dense_rows, bm25_rows])
         else:
             bound = self._lexical[table].bound(terms)
-            fused = {r: fuse(dense[r], float(bm25[r]), bound) for r in candidates}
+            fused = {r: fuse(dense[r], float(bm25[r]), bound, self.tuning.w_bm25) for r in candidates}
             ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
         hits = [Hit(r, vt.units[r], s, dense[r], float(bm25[r])) for r, s in ranked]
         if not collapse_duplicates:
@@ -169,9 +159,9 @@ class Retriever:
         return [replace(h, corroborated_by=tuple(x.unit for x in repeats)) for h, repeats in kept[:k]]
 
 
-def fuse(dense: float, bm25: float, bound: float) -> float:
+def fuse(dense: float, bm25: float, bound: float, w_bm25: float = DEFAULT.w_bm25) -> float:
     """The hybrid score: cosine and BM25 (as a share of the most the question could score), weighted."""
-    return (1 - W_BM25) * dense + W_BM25 * (bm25 / bound if bound > 0 else 0.0)
+    return (1 - w_bm25) * dense + w_bm25 * (bm25 / bound if bound > 0 else 0.0)
 
 
 def _rrf(rankings: list[list[int]]) -> list[tuple[int, float]]:

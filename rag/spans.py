@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import NamedTuple, Protocol
 
 from index.documents import Document
 from rag.types import Citation
@@ -19,6 +20,32 @@ _FOLD = str.maketrans({
     "\u00a0": " ", "\u202f": " ", "\u2009": " ", "\u200b": "",
 })
 _SPACE = re.compile(r"\s+")
+
+
+class Located(Protocol):
+    """Anything naming a character range of one article: a `Citation`, an eval span."""
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def start(self) -> int: ...
+
+    @property
+    def end(self) -> int: ...
+
+
+class Range(NamedTuple):
+    """A bare `(source, start, end)`, for spans read from data files (gold evidence)."""
+
+    source: str
+    start: int
+    end: int
+
+
+def overlaps(a: Located, b: Located) -> bool:
+    """Whether two spans share at least one character of the same article."""
+    return a.source == b.source and a.start < b.end and b.start < a.end
 
 
 def fold(text: str) -> str:

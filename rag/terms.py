@@ -15,14 +15,17 @@ from functools import lru_cache
 
 from nltk.stem import PorterStemmer
 
+from rag.figures import CURRENCY
 from rag.spans import fold
 
-_TOKEN = re.compile(r"[$€£]?\d+(?:[.,]\d+)*%?|[a-z]+")
-_CURRENCY = {"$": "usd", "€": "eur", "£": "gbp"}
+# Currency symbols and one-word currency names, from `rag.figures.CURRENCY` (one table for both).
+_CURRENCY = {c: code.lower() for c, code in CURRENCY.items() if len(c) == 1}
+_CURRENCY_WORDS = {w: code.lower() for w, code in CURRENCY.items() if w.isalpha() and w != code.lower()}
+_SYMBOLS = "".join(_CURRENCY)
+_TOKEN = re.compile(r"[" + _SYMBOLS + r"]?\d+(?:[.,]\d+)*%?|[a-z]+")
 # Words that name a unit the symbols above or a number already stand for, mapped to that form,
 # so "210 billion euros" meets "€210 billion" and "ten leaders" meets "10 leaders".
-_UNIT_WORDS = {
-    "dollar": "usd", "dollars": "usd", "euro": "eur", "euros": "eur",
+_UNIT_WORDS = _CURRENCY_WORDS | {
     "percentage": "percent", "pct": "percent", "bn": "billion", "mn": "million", "tn": "trillion",
 }
 _NUMBER_WORDS = {
@@ -87,7 +90,7 @@ def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
     for raw in _TOKEN.findall(text.lower()):
         if raw[0].isdigit() or raw[0] in _CURRENCY:
             currency = _CURRENCY.get(raw[0])
-            number = raw.lstrip("$€£")
+            number = raw.lstrip(_SYMBOLS)
             if number.endswith("%"):
                 out += [number[:-1].replace(",", ""), "percent"]
             else:

@@ -44,7 +44,7 @@ from index.documents import Document
 from index.parsing import REPORTING_VERBS
 from rag import spans
 from rag.figures import Figure, figures, supported_by
-from rag.prompting import Claim, has_markers, read_claims, strip_markers
+from rag.markers import Claim, has_markers, read_claims, strip_markers
 from rag.terms import tokenize
 from rag.types import Citation
 

@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from rag import Citation
-
-_MARKER = re.compile(r"\[(\d{1,3})\]")
-_DRAFT_MARKER = re.compile(r"\s?\[\d{1,3}(?:\s*[,;]\s*\d{1,3})*\]")
+from rag.markers import PUBLISHED_MARKER, without_draft_markers
 _SENTENCE_END = re.compile(r"(?<=[.!?\u201d\"])\s+")
 _WORD = re.compile(r"\w{3,}")
 
@@ -31,9 +29,7 @@ class Placed:
     markers: tuple[tuple[int, tuple[int, ...]], ...]
 
 
-def without_draft_markers(text: str) -> str:
-    """Streamed LLM text minus its markers: those name prompt evidence ids, renumbered at the end."""
-    return _DRAFT_MARKER.sub("", text)
+__all__ = ["Placed", "place_markers", "without_draft_markers"]
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:
@@ -77,7 +73,7 @@ def _take_markers(text: str, count: int, quotes: Sequence[str] = ()) -> tuple[st
     inside a quoted citation text stay where they are."""
     kept, found, cursor, removed = [], [], 0, False
     quoted = _quoted(text, quotes)
-    for m in _MARKER.finditer(text):
+    for m in PUBLISHED_MARKER.finditer(text):
         if any(s <= m.start() and m.end() <= e for s, e in quoted):
             continue
         kept.append(text[cursor:m.start()])

@@ -14,6 +14,7 @@ from html import escape
 from typing import Sequence
 
 from rag import Answer, Citation, Passage
+from rag.spans import overlaps
 from rag.types import Conflict, Statement
 from ui.markers import place_markers
 
@@ -164,7 +165,7 @@ def placeholder_html(message: str) -> str:
 
 def _overlaps(p: Passage, citations: Sequence[Citation]) -> list[int]:
     pc = p.citation
-    return [n for n, c in enumerate(citations, start=1) if c.doc_id == pc.doc_id and c.start < pc.end and pc.start < c.end]
+    return [n for n, c in enumerate(citations, start=1) if overlaps(c, pc)]
 
 
 def _score(value: float | None) -> str:

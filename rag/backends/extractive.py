@@ -4,7 +4,7 @@ shortest clause that still carries the question's terms and the figure it asks f
 A sentence flagged as reading like instructions to an AI (`index.injection`) is never the answer,
 whatever its score. The draft is the quote alone, without markers: verification reads a text
 quoting its citation word for word as one claim citing it, so a literal "[2]" inside the article
-sentence is text, not a marker (`rag.prompting`, quoted spans)."""
+sentence is text, not a marker (`rag.markers`, quoted spans)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import re
 from typing import Sequence
 
 from rag.backends.base import Backend, BackendOptions, Deadline, Draft
-from rag.evidence import asked_kind, has_kind
+from rag.figures import asked_kind, has_kind
 from rag.terms import tokenize
+from rag.tuning import DEFAULT
 from rag.types import Evidence
 
 # Where a sentence may be cut into clauses: semicolons, dashes, and a comma before a
@@ -22,7 +23,6 @@ _CLAUSE_BREAK = re.compile(
     r";\s+|\s[\u2014\u2013]\s|,\s+(?=(?:which|while|with|of which|saying|asking|urging|even|as|though|"
     r"although|but|calling|citing|stating|adding|noting|including|according)\b)"
 )
-KEEP_SHARE = 0.8  # a clause must keep this share of the sentence's matched question terms
 
 
 def clauses(text: str) -> list[tuple[int, int]]:
@@ -34,8 +34,9 @@ def clauses(text: str) -> list[tuple[int, int]]:
     return [(cuts[i], cuts[i + 1]) for i in range(0, len(cuts), 2) if cuts[i + 1] > cuts[i]]
 
 
-def shortest_answering_span(question: str, sentence: str) -> tuple[int, int]:
-    """Relative `(start, end)` of the shortest run of clauses that still answers."""
+def shortest_answering_span(question: str, sentence: str, keep_share: float = DEFAULT.keep_share) -> tuple[int, int]:
+    """Relative `(start, end)` of the shortest run of clauses that keeps `keep_share` of the
+    sentence's matched question terms (and the figure asked for)."""
     q_terms = set(tokenize(question))
     kind = asked_kind(question)
     if re.match(r"\s*(?:why|how come)\b", question, re.I):
@@ -44,7 +45,7 @@ def shortest_answering_span(question: str, sentence: str) -> tuple[int, int]:
     def matched(text: str) -> int:
         return len(q_terms & set(tokenize(text)))
 
-    need = matched(sentence) * KEEP_SHARE
+    need = matched(sentence) * keep_share
     need_kind = has_kind(sentence, kind)
     parts = clauses(sentence)
     best = (0, len(sentence))

@@ -30,7 +30,8 @@ from rag.backends.base import (
     Draft,
 )
 from rag.errors import BackendError, BackendTimeout
-from rag.prompting import build_messages, citation_grammar, parse_reply, repair_messages
+from rag.markers import parse_reply
+from rag.prompting import build_messages, citation_grammar, repair_messages
 from rag.types import Evidence
 
 BACKOFF_S = 0.5  # first pause between retries; doubles each time

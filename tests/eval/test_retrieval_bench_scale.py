@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from eval import bench_scale
+from eval.bench import scale as bench_scale
 
 
 def test_variations_keep_the_sentence_recognisable():

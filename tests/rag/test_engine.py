@@ -12,7 +12,7 @@ from eval.dev_check import load_items, run
 from index.store import current_dir
 from rag import Engine, QuestionError, Settings
 from rag.conversation import is_follow_up, retrieval_query
-from rag.engine import unknown_names
+from rag.answerability import unknown_names
 
 GOLD = Path(__file__).resolve().parents[2] / "eval" / "gold.jsonl"
 

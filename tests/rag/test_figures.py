@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from rag.figures import figures, supported_by, supports
+from index.analysis import FIGURE_KINDS as INDEX_KINDS
+from rag.figures import FIGURE_KINDS, asked_kind, figures, has_kind, kinds_in, supported_by, supports
 
 
 def only(text: str):
@@ -48,6 +49,7 @@ def test_equal_values_support_each_other(stated, claimed):
     ("a fifth", "a quarter"),
     ("March", "May"),
     ("Tuesday", "Monday"),
+    ("Wednesday", "March"),  # both the third of their calendar
     ("2026", "2027"),
 ])
 def test_different_values_do_not(stated, claimed):
@@ -69,7 +71,7 @@ def test_worked_example_from_the_corpus():
     text = "“The remaining $60 billion must come from our partners,” Shmyhal said, asking the countries " \
            "present to each allocate at least 0.25% of their 2026 economic power to Ukraine’s defensive effort."
     found = [(f.text, f.kind, f.value, f.unit) for f in figures(text)]
-    assert found == [("$60 billion", "money", 60e9, "USD"), ("0.25%", "share", 0.0025, ""), ("2026", "number", 2026, "")]
+    assert found == [("$60 billion", "money", 60e9, "USD"), ("0.25%", "percent", 0.0025, ""), ("2026", "count", 2026, "")]
 
 
 def test_money_needs_the_same_currency_and_value():
@@ -99,3 +101,27 @@ _PIECES = list("0123456789 ,.$%€abc-") + ["billion", " percent", "half", "ten"
 def test_every_figure_slices_its_text(text):
     for f in figures(text):
         assert text[f.start:f.end] == f.text
+
+
+def test_one_vocabulary_of_kinds_with_the_index():
+    assert FIGURE_KINDS == INDEX_KINDS
+    text = "On Monday, 2026, the $60 billion plan took 20% of 800,000 troops."
+    assert {f.kind for f in figures(text)} <= set(FIGURE_KINDS)
+    assert set(kinds_in(text)) == set(FIGURE_KINDS)
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("How much of the budget goes to defence?", "percent"),
+    ("How much must partners pay?", "money"),
+    ("How many troops will deploy?", "count"),
+    ("When was the summit held?", "date"),
+    ("Who leads the delegation?", None),
+])
+def test_asked_kind(question, kind):
+    assert asked_kind(question) == kind
+
+
+def test_has_kind_needs_a_figure_of_that_kind():
+    assert has_kind("It costs $5 million.", "money")
+    assert not has_kind("It costs a lot.", "money")
+    assert not has_kind("It costs $5 million.", None)

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from eval import retrieval_quality as rq
 from index.chunking import Chunk
 from rag.evidence import EvidenceScorer
-from rag.rerank import rerank
 from rag.retrieval import _Lexical, _top, answer_type_token, fuse, question_terms, unit_terms
 
 
@@ -89,12 +88,35 @@ def test_hybrid_beats_dense_on_gold_figure_questions_at_3(engine):
     assert _recall_at(engine, figures, "hybrid", 3) > _recall_at(engine, figures, "dense", 3)
 
 
-def test_rerank_orders_by_support_and_folds_twins(engine):
+def test_tuning_is_one_frozen_value_the_fusion_reads():
+    import dataclasses
+
+    from rag.tuning import DEFAULT
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        DEFAULT.w_bm25 = 0.5  # type: ignore[misc]
+    assert fuse(0.8, 5.0, 10.0) == fuse(0.8, 5.0, 10.0, DEFAULT.w_bm25)
+    assert fuse(0.8, 5.0, 10.0, dataclasses.replace(DEFAULT, w_bm25=0.0).w_bm25) == pytest.approx(0.8)
+
+
+def test_engine_hands_its_tuning_to_retrieval_and_scoring(engine):
+    import dataclasses
+
+    from rag import Engine
+
+    tuned = dataclasses.replace(engine.tuning, max_evidence=2)
+    other = Engine(engine.settings, engine.corpus, engine.store, engine.embedder, tuning=tuned)
+    assert other.retriever.tuning is tuned and other.scorer.tuning is tuned
+    _, evidence = other.evidence("How much must partners pay for Ukraine's defence in 2026?")
+    assert 0 < len(evidence) <= 2
+
+
+def test_support_order_with_twins_folded(engine):
     question = "What amount must come from Ukraine's partners?"
     q = engine.retriever.embed_question(question)
     units = [h.unit for h in engine.retriever.search(question, 12, "sentences", collapse_duplicates=False)]
-    scored = EvidenceScorer(engine.store).score(question, q, units)
-    kept = rerank(list(reversed(scored)), engine.retriever.stories)
+    scored = EvidenceScorer(engine.store).score(question, q, list(reversed(units)))
+    kept = engine.retriever.stories.collapse(scored, unit_of=lambda s: s.unit)
     assert [s.score for s, _ in kept] == sorted((s.score for s, _ in kept), reverse=True)
     assert sum(len(r) for _, r in kept) + len(kept) == len(scored)
     assert any(r for _, r in kept)

@@ -7,6 +7,7 @@ import importlib.util
 import pytest
 
 import rag.evidence as evidence
+from rag.tuning import DEFAULT
 from rag import thesaurus
 from rag.thesaurus import ThesaurusError, expansions, lemmas_in, wordnet
 
@@ -69,7 +70,7 @@ def test_a_synonym_counts_less_than_the_word_and_more_than_nothing(engine):
     assert exact == pytest.approx(1.0)
     assert neither < synonym < exact
     truce_share = scorer.idf("truce") / sum(scorer.idf(t) for t in set(terms))
-    assert synonym - neither == pytest.approx(evidence.W_SYNONYM * truce_share)
+    assert synonym - neither == pytest.approx(DEFAULT.w_synonym * truce_share)
 
 
 def test_a_term_stated_just_before_the_sentence_counts_as_its_setting(engine):

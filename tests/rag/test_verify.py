@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from index.chunking import split_sentences
-from eval.bench_llm import plant
+from eval.bench.llm import plant
 from index.documents import load_corpus
 from rag import spans
 from rag.verify import FAILED, FALLBACK, REPAIRED, VERIFIED, Attempt, check, settle
@@ -112,7 +112,7 @@ def test_text_without_markers_is_one_claim_citing_everything(remaining, docs):
 
 
 # -- planted figures: every figure of every sentence in the corpus, altered ------------------
-# The alterations are eval.bench_llm's (`plant`), the same ones its report counts.
+# The alterations are eval.bench.llm's (`plant`), the same ones its report counts.
 
 
 def test_every_planted_wrong_figure_is_rejected(corpus, docs):

@@ -20,7 +20,7 @@ import pytest
 from rag import Answer
 from rag.backends.local import LocalServer, packaged_model_path
 from rag.figures import figures, supported_by
-from rag.prompting import parse_reply, strip_markers
+from rag.markers import parse_reply, strip_markers
 
 # Every test here needs the real model: marked `llm` (slow), skipped without the local extra.
 pytestmark = [pytest.mark.llm, pytest.mark.usefixtures("local_extra")]

@@ -4,7 +4,7 @@ For each size and index kind it reports build time, memory, single-query latency
 recall@10 against exact search, plus the latency of a whole hybrid `Retriever.search` (FAISS +
 BM25 + fusion) at the size's default kind. Writes `eval/reports/latest/scale.json` and `.md`.
 
-    python -m eval.bench_scale [--sizes 10000 100000] [--queries 200] [--out DIR]
+    python -m eval.bench.scale [--sizes 10000 100000] [--queries 200] [--out DIR]
 
 The synthetic corpora are the real articles repeated with variations. Every sentence of the corpus
 is rewritten `variants` times (numbers redrawn, names swapped, a clause dropped) and the rewrites
@@ -38,7 +38,7 @@ from index.embedding import Embedder, SentenceTransformerEmbedder
 from index.store import (HNSW_EF_SEARCH, HNSW_MIN_UNITS, DocEntry, IndexStore, Manifest, VectorTable, build_faiss,
                          index_kind, one_thread)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REPORT_DIR = ROOT / "eval" / "reports" / "latest"
 QUESTION_FILES = (ROOT / "eval" / "dev_questions.jsonl", ROOT / "eval" / "gold.jsonl")
 K = 10
@@ -235,7 +235,7 @@ def markdown(report: dict) -> str:
         f"({m['faiss_threads']} threads, searches run single-threaded). {s['queries']} queries, one at a time, "
         f"top-{s['k']}; each query timed {s['repeats']} times, fastest kept (the machine is shared).",
         f"Synthetic units: the real articles' sentences rewritten (pool of {s['pool_texts']} texts, embedded "
-        "with MiniLM), two pool texts per unit, vector = weighted mix + noise (see `eval/bench_scale.py`).",
+        "with MiniLM), two pool texts per unit, vector = weighted mix + noise (see `eval/bench/scale.py`).",
         f"The store switches from exact flat search to HNSW (M=32, efSearch={s['hnsw_ef_search']}) at "
         f"{s['hnsw_min_units']:,} units per table.",
         "",

@@ -1,7 +1,7 @@
 """The LLM path measured: local-model latency, how answers fare under verification, and proof
 that the guard rejects invented figures. Writes a report; asserts nothing.
 
-    python -m eval.bench_llm [--limit 30] [--backends local,litellm] [--out eval/reports/latest]
+    python -m eval.bench.llm [--limit 30] [--backends local,litellm] [--out eval/reports/latest]
 
 1. Asks answerable gold questions through each backend with `Engine.ask_stream` until `--limit`
    of them were answered (questions the engine abstains on never reach a model; they are
@@ -33,20 +33,17 @@ import index.offline  # noqa: F401
 from index.chunking import split_sentences
 from rag import Answer, Engine, Settings, spans
 from rag.backends.local import LocalServer, packaged_model_path
-from rag.figures import Figure, figures
-from rag.prompting import strip_markers
+from rag.figures import MONTHS, WEEKDAYS, Figure, figures
+from rag.markers import strip_markers
 from rag.verify import check
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent  # eval/
 OUT = HERE / "reports" / "latest"
 
 _OTHER_WORD = {"half": "a third", "a fifth": "a quarter", "a quarter": "a fifth", "a third": "half",
                "two": "seven", "three": "eight", "four": "nine", "five": "eleven", "six": "nine", "ten": "twelve",
                "a dozen": "twenty", "twenty": "forty", "thirty": "sixty"}
 _OTHER_CURRENCY = {"$": "€", "€": "£", "£": "$"}
-_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December"]
-_DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
 # -- questions ------------------------------------------------------------------------------
@@ -172,10 +169,10 @@ def altered(f: Figure) -> list[str]:
         out.append(text[: digits.start()] + shown + text[digits.end():])
         if text[0] in _OTHER_CURRENCY:
             out.append(_OTHER_CURRENCY[text[0]] + text[1:])
-    if f.kind == "month":
-        out.append(_MONTHS[(int(f.value) + 4) % 12])
-    elif f.kind == "weekday":
-        out.append(_DAYS[(int(f.value) + 3) % 7])
+    if f.unit == "month":
+        out.append(MONTHS[(int(f.value) + 4) % 12])
+    elif f.unit == "weekday":
+        out.append(WEEKDAYS[(int(f.value) + 3) % 7])
     elif text.lower() in _OTHER_WORD:
         out.append(_OTHER_WORD[text.lower()])
     return out

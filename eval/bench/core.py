@@ -4,7 +4,7 @@ Measures: embedding model load, cold index build, incremental rebuild with one d
 changed, retrieval latency and whole extractive-answer latency (p50/p95) over the dev and gold
 questions, and peak resident memory.
 
-    python -m eval.bench [--out eval/reports/latest] [--repeat 3]
+    python -m eval.bench.core [--out eval/reports/latest] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from index.documents import load_corpus
 from index.embedding import SentenceTransformerEmbedder
 from rag import Engine, Settings
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent  # eval/
 ROOT = HERE.parent
 
 

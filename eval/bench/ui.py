@@ -15,7 +15,7 @@ Two more scenarios, for the abuse a public app meets:
   its resident memory is read from /proc before and after; once with the body limit
   (`ui.http_guard.MAX_BODY_BYTES`), once without it, for comparison.
 
-    python -m eval.bench_ui [--users 8] [--questions 6] [--max-seconds 300] [--out eval/reports/latest]
+    python -m eval.bench.ui [--users 8] [--questions 6] [--max-seconds 300] [--out eval/reports/latest]
 
 Exit status 1 when a request was dropped, failed or answered differently, when an extractive
 answer failed during the stall, or when a big body was not refused.
@@ -40,11 +40,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import index.offline  # noqa: F401
-from eval.bench import percentile, questions
+from eval.bench.core import percentile, questions
 from rag import Engine, Settings
 from rag.conversation import is_follow_up
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent  # eval/
 CITED_SPAN = re.compile(r'class="rag-cite" href="#rag-c\d+-\d+" title="([^"]+) (\d+)-(\d+)"')
 
 
@@ -305,7 +305,7 @@ def _send_body(port: int, size: int, chunked: bool) -> str:
 
 def _start_server(settings: Settings, body_limit: int) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    command = [sys.executable, "-m", "eval.bench_ui", "--serve-only", str(port), "--body-limit", str(body_limit),
+    command = [sys.executable, "-m", "eval.bench.ui", "--serve-only", str(port), "--body-limit", str(body_limit),
                "--corpus", str(settings.corpus_dir), "--index-dir", str(settings.resolved_index_dir)]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             env=os.environ | {"PYTHONPATH": str(HERE.parent)})

@@ -1,0 +1,64 @@
+"""Whether the corpus can answer a question at all: the lexical abstention rules, in one place.
+
+The engine abstains (`Engine._answer`) when
+- the question names someone or something no article mentions (`unknown_names`): similar other
+  words must not let a sentence about someone else answer;
+- it asks for a kind of figure and no evidence sentence states that kind (`stating_kind`);
+- the best remaining support is below the threshold for the question (`support_threshold`:
+  `Settings.min_support`, or `min_support_figure` for a figure question).
+The structural rules (who speaks, whose figure) are `rag.selection`'s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from rag.conversation import names_in
+from rag.figures import has_kind
+from rag.settings import Settings
+from rag.terms import tokenize
+from rag.types import Evidence
+
+_QUESTION_WORDS = {"what", "who", "whom", "which", "when", "where", "why", "how", "is", "are", "was", "were",
+                   "do", "does", "did", "can", "could", "will", "would", "should", "has", "have", "had", "in", "on",
+                   "according", "under", "after", "before", "and", "but", "so", "tell", "give", "list", "name"}
+NAME_PREFIX = 5  # "Belgian" is known through "Belgium", "German" through "Germany"
+
+
+def unknown_names(question: str, vocabulary: frozenset[str]) -> list[str]:
+    """Names in the question (runs of capitalised words) that no article mentions at all.
+
+    A question about an actor or place the corpus never names cannot be answered from it, however
+    similar its other words are to some sentence; this catches near-miss questions that the
+    support score alone lets through. A name counts as mentioned when any of its words, or a
+    word sharing its first five letters, occurs in the corpus.
+    """
+    prefixes = {t[:NAME_PREFIX] for t in vocabulary if len(t) >= NAME_PREFIX}
+    out = []
+    for name in names_in(question):
+        words = [w for w in name.split() if w.lower() not in _QUESTION_WORDS]
+        terms = [t for t in tokenize(" ".join(words)) if not t[0].isdigit()]
+        known = any(t in vocabulary or (len(t) >= NAME_PREFIX and t[:NAME_PREFIX] in prefixes) for t in terms)
+        if terms and not known:
+            out.append(" ".join(words))
+    return out
+
+
+def stating_kind(evidence: list[Evidence], kind: str | None) -> list[Evidence]:
+    """For a question that asks for a figure, only sentences stating that kind of figure count.
+
+    "How many British troops will deploy?" must not be answered by a sentence about troops that
+    gives no number; with no such sentence the evidence is empty and the engine abstains.
+    """
+    if kind is None:
+        return evidence
+    kept = [e for e in evidence if has_kind(e.text, kind)]
+    return [replace(e, id=i + 1) for i, e in enumerate(kept)]
+
+
+def support_threshold(settings: Settings, kind: str | None) -> float:
+    """The least support an answer needs: a figure question (`kind` set) has its own threshold."""
+    return settings.min_support if kind is None else settings.min_support_figure
+
+
+__all__ = ["NAME_PREFIX", "stating_kind", "support_threshold", "unknown_names"]
