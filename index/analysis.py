@@ -61,6 +61,9 @@ class Figure:
 
 
 FIGURE_KINDS = ("money", "percent", "count", "date")
+# Raised whenever index/parsing.py would analyse the same text differently: it is part of the index
+# key (`ChunkSettings.to_dict`), so an index analysed by older rules is stale and rebuilt.
+ANALYSIS_VERSION = 2
 
 
 @dataclass(frozen=True)

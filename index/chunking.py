@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable, Iterator
 
-from index.analysis import SentenceAnalysis
+from index.analysis import ANALYSIS_VERSION, SentenceAnalysis
 from index.documents import Document
 from index.injection import paragraph_flags
 
@@ -62,7 +62,9 @@ class ChunkSettings:
     overlap_sentences: int = 1
 
     def to_dict(self) -> dict:
-        return {"max_chars": self.max_chars, "overlap_sentences": self.overlap_sentences}
+        # The analysis rules decide what a unit carries as much as the boundaries do.
+        return {"max_chars": self.max_chars, "overlap_sentences": self.overlap_sentences,
+                "analysis": ANALYSIS_VERSION}
 
 
 @lru_cache(maxsize=1)

@@ -624,6 +624,7 @@ def _owner(measure: Token | None, root: Token, people: _People, doc: Doc) -> str
     return None
 
 
+_HYPHEN_UNIT = re.compile(r"-[A-Za-z]+\b")
 # Currency names (general English): a count of these is a sum of money.
 CURRENCY_NOUNS = frozenset("""dollar euro pound sterling yen yuan renminbi rouble ruble rupee franc krona krone
 zloty hryvnia lira peso real rand won shekel dinar dirham riyal forint leu lev""".split())
@@ -632,6 +633,8 @@ zloty hryvnia lira peso real rand won shekel dinar dirham riyal forint leu lev""
 def _figures(doc: Doc, start: int, end: int, people: _People) -> list[Figure]:
     out = []
     for s, e, kind in _figure_spans(doc, start, end):
+        if kind == "count" and (unit := _HYPHEN_UNIT.match(doc.text, e)):
+            e = unit.end()  # "20-point": the unit is part of the figure ("how many points")
         tokens = _tokens_in(doc, s, e)
         if not tokens:
             continue

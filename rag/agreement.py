@@ -69,7 +69,7 @@ def quantities(citation: Citation, analysis: SentenceAnalysis, facts: SentenceFa
     for f in analysis.figures:
         if f.kind not in VALUE_KINDS or not f.measure or not (citation.start <= f.start and f.end <= citation.end):
             continue
-        parsed = [p for p in figures(f.text) if p.kind in ("money", "number", "share")]
+        parsed = [p for p in figures(f.text) if p.kind in ("money", "count", "percent")]
         owner = _owner(f, analysis, facts) or ("" if not need_owner else None)
         if len(parsed) != 1 or owner is None:
             continue
