@@ -20,7 +20,7 @@ import bisect
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 
-from index.aliases import ActorIndex
+from index.aliases import ActorIndex, general_actor
 from index.analysis import SentenceAnalysis
 from index.chunking import Sentence, TextUnit
 from rag.attribution import MATCH, NO_ACTOR_INFO, WRONG_SPEAKER, Attribution, attribute, notice
@@ -76,6 +76,15 @@ class SentenceFacts:
         speaker = self.speaker(citation)
         return replace(citation, speaker=speaker) if speaker != citation.speaker else citation
 
+    def _on_topic(self, ask: Ask, e: Evidence) -> bool:
+        """For a statement or position question, the sentence must share a word of what was asked
+        about besides the speaker: the asked person's words on another subject do not answer
+        ("What did X say about Y?" is not answered by X on Z)."""
+        if ask.relation not in ("statement", "position") or not ask.topic:
+            return True
+        analysis = self.analysis(e.citation.doc_id, e.citation.start, e.citation.end)
+        return bool(_topic_words((*analysis.lemmas, *analysis.actors)) & _topic_words(ask.topic))
+
     def ask(self, question: str) -> Ask:
         return analyse_question(question, self.actors)
 
@@ -85,9 +94,11 @@ class SentenceFacts:
             return Selection(list(evidence))
         verdicts = tuple(attribute(ask, self.analysis(e.citation.doc_id, e.citation.start, e.citation.end),
                                    self.actors) for e in evidence)
-        kept = [e for e, v in zip(evidence, verdicts) if _answers(ask, v, self.actors)]
+        on_topic = [self._on_topic(ask, e) for e in evidence]
+        kept = [e for e, v, t in zip(evidence, verdicts, on_topic) if t and _answers(ask, v, self.actors)]
         other, said = [], None
-        wrong = [(e, v) for e, v in zip(evidence, verdicts) if v.verdict == WRONG_SPEAKER and not e.flags]
+        wrong = [(e, v) for e, v, t in zip(evidence, verdicts, on_topic)
+                 if t and v.verdict == WRONG_SPEAKER and not e.flags]
         if wrong and ask.relation in ("statement", "position"):
             other, said = _renumbered([wrong[0][0]]), notice(ask, wrong[0][1])
         if kept or other:
@@ -95,6 +106,18 @@ class SentenceFacts:
         first = next((v for v in verdicts if v.verdict != MATCH), verdicts[0])
         missing = _lower_first(notice(ask, first) or "The articles do not say.").rstrip(":.")
         return Selection([], refusal=f"The corpus does not cover this: {missing}.", verdicts=verdicts)
+
+
+def _topic_words(words: Iterable[str]) -> set[str]:
+    """Words as matched for topic: lower case, and a country or body also by its actor name
+    ("Europeans" and "Europe" meet as "europe")."""
+    out = set()
+    for w in words:
+        out.add(w.lower())
+        actor = general_actor(w)
+        if actor is not None:
+            out.add(actor.lower())
+    return out
 
 
 def _answers(ask: Ask, verdict: Attribution, actors: ActorIndex) -> bool:
