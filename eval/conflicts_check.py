@@ -34,8 +34,7 @@ def run(engine: Engine, asked: list[str]) -> dict:
         answer = engine.ask(question)
         with_statements += bool(answer.statements)
         rows += [{"question": question, **c.to_dict()} for c in answer.conflicts]
-    return {"questions": len(asked), "conflicts": len(rows), "answers_with_statements": with_statements,
-            "rows": rows}
+    return {"questions": len(asked), "conflicts": len(rows), "answers_with_statements": with_statements, "rows": rows}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,8 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for r in result["rows"]:
             print(f"{r['question']}\n    {r['text']}")
-        print(f"conflicts flagged: {result['conflicts']} over {result['questions']} questions "
-              f"({result['answers_with_statements']} answers list other sources' statements)")
+        print(
+            f"conflicts flagged: {result['conflicts']} over {result['questions']} questions "
+            f"({result['answers_with_statements']} answers list other sources' statements)"
+        )
     return 1 if args.max is not None and result["conflicts"] > args.max else 0
 
 

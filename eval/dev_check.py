@@ -42,9 +42,20 @@ def judge(item: dict, answer) -> dict:
         has_key = any(fold(k).lower() in fold(answer.text).lower() for k in item["keys"])
         cites = any(overlaps(c, e) for c in answer.citations for e in item["evidence"])
         ok = has_key and cites
-        why = "" if ok else ("no key string; " if not has_key else "") + ("no citation of the evidence" if not cites else "")
-    return {"id": item["id"], "category": item["category"], "ok": ok, "why": why,
-            "support": round(answer.support, 4), "abstained": answer.abstained, "answer": answer.text}
+        why = (
+            ""
+            if ok
+            else ("no key string; " if not has_key else "") + ("no citation of the evidence" if not cites else "")
+        )
+    return {
+        "id": item["id"],
+        "category": item["category"],
+        "ok": ok,
+        "why": why,
+        "support": round(answer.support, 4),
+        "abstained": answer.abstained,
+        "answer": answer.text,
+    }
 
 
 def run(engine: Engine, items: list[dict]) -> dict:
@@ -74,8 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{mark} {r['id']} {r['category']:<12} support={r['support']:.3f} {r['why']}")
         if not r["ok"]:
             print(f"       {r['answer'][:140]}")
-    print(f"answerable accuracy {result['accuracy_answerable']:.0%}, "
-          f"abstention accuracy {result['abstention_accuracy']:.0%} over {result['n']} questions")
+    print(
+        f"answerable accuracy {result['accuracy_answerable']:.0%}, "
+        f"abstention accuracy {result['abstention_accuracy']:.0%} over {result['n']} questions"
+    )
     return 0
 
 

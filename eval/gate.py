@@ -55,8 +55,9 @@ class GateFailure:
     def __str__(self) -> str:
         shown = "no value" if self.value is None else f"{self.value:.3f}"
         side = "above its maximum" if self.threshold.kind == "max" else "below its threshold"
-        return (f"{self.where}: {self.threshold.scope}.{self.threshold.metric} = {shown}, "
-                f"{side} {self.threshold.limit:.3f}")
+        return (
+            f"{self.where}: {self.threshold.scope}.{self.threshold.metric} = {shown}, {side} {self.threshold.limit:.3f}"
+        )
 
 
 def load_thresholds(path: str | Path = THRESHOLDS_PATH) -> list[Threshold]:
@@ -81,7 +82,9 @@ def load_thresholds(path: str | Path = THRESHOLDS_PATH) -> list[Threshold]:
         for name, metrics in tables.items():
             shown = f"max.{name}" if kind == "max" else name
             if not isinstance(metrics, dict):
-                raise ThresholdsError(f"{path}: [{shown}] must be a table of metric = {'maximum' if kind == 'max' else 'minimum'}")
+                raise ThresholdsError(
+                    f"{path}: [{shown}] must be a table of metric = {'maximum' if kind == 'max' else 'minimum'}"
+                )
             for metric, limit in metrics.items():
                 if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not 0 <= limit <= 1:
                     raise ThresholdsError(f"{path}: {shown}.{metric} must be a number in 0..1, got {limit!r}")

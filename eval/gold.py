@@ -97,9 +97,14 @@ class GoldItem:
         return self.category in ABSTAIN
 
     def to_dict(self) -> dict:
-        out = {"id": self.id, "category": self.category, "question": self.question,
-               "reference": self.reference, "keys": list(self.keys),
-               "evidence": [e.to_dict() for e in self.evidence]}
+        out = {
+            "id": self.id,
+            "category": self.category,
+            "question": self.question,
+            "reference": self.reference,
+            "keys": list(self.keys),
+            "evidence": [e.to_dict() for e in self.evidence],
+        }
         if self.category == "attribution":
             out["speaker"] = self.speaker
         if self.category == "misattribution":
@@ -123,8 +128,9 @@ def _parse(line: str, where: str) -> GoldItem:
     except (KeyError, TypeError, ValueError) as exc:
         raise GoldError(f"{where}: evidence needs source, start, end, text ({exc})") from exc
     extra = _speaker_fields(raw, where)
-    item = GoldItem(raw["id"], raw["category"], raw["question"], raw["reference"], tuple(raw["keys"]), evidence,
-                    **extra)
+    item = GoldItem(
+        raw["id"], raw["category"], raw["question"], raw["reference"], tuple(raw["keys"]), evidence, **extra
+    )
     if item.expects_answer and not (item.evidence and item.reference.strip()):
         raise GoldError(f"{where} ({item.id}): answerable items need a reference and evidence")
     if item.expects_abstention and (item.evidence or item.keys):
@@ -133,11 +139,14 @@ def _parse(line: str, where: str) -> GoldItem:
         if not item.reference.strip():
             raise GoldError(f"{where} ({item.id}): misattribution items need a reference answer")
         if item.true_speaker and not item.evidence:
-            raise GoldError(f"{where} ({item.id}): misattribution with true_speaker {item.true_speaker!r} needs "
-                            "the true speaker's sentence(s) as evidence")
+            raise GoldError(
+                f"{where} ({item.id}): misattribution with true_speaker {item.true_speaker!r} needs "
+                "the true speaker's sentence(s) as evidence"
+            )
         if not item.true_speaker and item.evidence:
-            raise GoldError(f"{where} ({item.id}): misattribution with true_speaker null (nobody said it) "
-                            "must have empty evidence")
+            raise GoldError(
+                f"{where} ({item.id}): misattribution with true_speaker null (nobody said it) must have empty evidence"
+            )
     return item
 
 
@@ -195,8 +204,9 @@ def span_problems(items: list[GoldItem], corpus_dir: str | Path) -> list[str]:
             if text is None:
                 problems.append(f"{item.id}: {ev.source} is not in {corpus_dir}")
             elif text[ev.start : ev.end] != ev.text:
-                problems.append(f"{item.id}: {ev.source}[{ev.start}:{ev.end}] is {text[ev.start:ev.end]!r}, "
-                                f"gold says {ev.text!r}")
+                problems.append(
+                    f"{item.id}: {ev.source}[{ev.start}:{ev.end}] is {text[ev.start : ev.end]!r}, gold says {ev.text!r}"
+                )
     return problems
 
 

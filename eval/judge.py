@@ -23,8 +23,17 @@ def litellm_model(model: str, api_base: str | None) -> str:
 
 
 # litellm's module-wide settings that langchain's ChatLiteLLM overwrites on every call.
-_LITELLM_GLOBALS = ("api_base", "api_key", "openai_key", "azure_key", "anthropic_key", "replicate_key", "cohere_key",
-                    "openrouter_key", "organization")
+_LITELLM_GLOBALS = (
+    "api_base",
+    "api_key",
+    "openai_key",
+    "azure_key",
+    "anthropic_key",
+    "replicate_key",
+    "cohere_key",
+    "openrouter_key",
+    "organization",
+)
 
 
 def _isolated_chat_class():
@@ -70,8 +79,14 @@ def judge_llm(model: str, api_base: str | None = None, timeout: float = 120.0, m
     with warnings.catch_warnings():
         # langchain flags ChatLiteLLM as moving to the langchain-litellm package; same class.
         warnings.simplefilter("ignore")
-        chat = _IsolatedChatLiteLLM(model=litellm_model(model, api_base), temperature=0.0, max_tokens=max_tokens,
-                                    request_timeout=timeout, max_retries=1, **kwargs)
+        chat = _IsolatedChatLiteLLM(
+            model=litellm_model(model, api_base),
+            temperature=0.0,
+            max_tokens=max_tokens,
+            request_timeout=timeout,
+            max_retries=1,
+            **kwargs,
+        )
         return LangchainLLMWrapper(chat)
 
 

@@ -20,12 +20,13 @@ import math
 import re
 import typing as t
 import unicodedata
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import index.offline  # noqa: F401  (RAGAS_DO_NOT_TRACK and friends before ragas loads)
-import warnings
 
+# isort: split
 from ragas.dataset_schema import SingleTurnSample
 from ragas.metrics.base import MetricType, SingleTurnMetric
 from ragas.run_config import RunConfig
@@ -109,9 +110,7 @@ def key_form(text: str) -> str:
     return " " + _NON_TOKEN.sub(" ", fold(text).lower()).strip() + " "
 
 
-_FIGURE = re.compile(
-    r"(?<![\w.])[$€£]?\d[\d,]*(?:\.\d+)?(?:\s?%|\s(?:billion|million|trillion|thousand)\b)?", re.I
-)
+_FIGURE = re.compile(r"(?<![\w.])[$€£]?\d[\d,]*(?:\.\d+)?(?:\s?%|\s(?:billion|million|trillion|thousand)\b)?", re.I)
 
 
 def figures_in(text: str) -> set[str]:
@@ -237,7 +236,9 @@ class QuotedSpans(_FactsMetric):
         response = sample.response or ""
         if facts.abstained or not extract_quoted_spans(response, min_len=3):
             return NAN
-        result = await QuotedSpansAlignment().ascore(response=response, retrieved_contexts=[c.text for c in facts.citations])
+        result = await QuotedSpansAlignment().ascore(
+            response=response, retrieved_contexts=[c.text for c in facts.citations]
+        )
         return float(result.value)
 
 
@@ -407,8 +408,9 @@ class WrongSpeaker(_FactsMetric):
         facts = self._facts(sample)
         if facts.category != "misattribution" or not facts.asked_speaker:
             return NAN
-        return wrong_speaker(sample.response or "", facts.abstained, facts.asked_speaker, facts.true_speaker,
-                             facts.speakers)
+        return wrong_speaker(
+            sample.response or "", facts.abstained, facts.asked_speaker, facts.true_speaker, facts.speakers
+        )
 
 
 def non_llm_metrics(facts: t.Mapping[str, AnswerFacts], corpus: CorpusFiles) -> list[SingleTurnMetric]:

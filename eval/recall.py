@@ -28,7 +28,9 @@ def _covered(passages, evidence) -> list[bool]:
     return [any(overlaps(c, e) for c in spans) for e in evidence]
 
 
-def retrieval_recall(engine, items: Sequence[GoldItem], modes: Sequence[str] = MODES, ks: Sequence[int] = KS) -> list[dict]:
+def retrieval_recall(
+    engine, items: Sequence[GoldItem], modes: Sequence[str] = MODES, ks: Sequence[int] = KS
+) -> list[dict]:
     """Rows `{"mode", "scope", "n", "recall@k"..., "hit@k"...}` for every mode and scope."""
     answerable = [i for i in items if i.answerable]
     depth = max(ks)

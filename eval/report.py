@@ -17,9 +17,29 @@ if TYPE_CHECKING:
     from eval.gate import Threshold
     from eval.results import EvalResult
 
-SCOPES = ("figure", "position", "multi_source", "attribution", "misattribution", "unanswerable", "offtopic",
-          "answerable", "answerable_all", "unanswerable_offtopic", "all")
-CHART_SCOPES = ("figure", "position", "multi_source", "attribution", "misattribution", "unanswerable", "offtopic", "all")
+SCOPES = (
+    "figure",
+    "position",
+    "multi_source",
+    "attribution",
+    "misattribution",
+    "unanswerable",
+    "offtopic",
+    "answerable",
+    "answerable_all",
+    "unanswerable_offtopic",
+    "all",
+)
+CHART_SCOPES = (
+    "figure",
+    "position",
+    "multi_source",
+    "attribution",
+    "misattribution",
+    "unanswerable",
+    "offtopic",
+    "all",
+)
 METRIC_NOTES = {
     "context_recall": "ragas NonLLMContextRecall: share of gold evidence sentences found inside a retrieved chunk",
     "context_precision": "ragas NonLLMContextPrecisionWithReference: average precision of the retrieved chunks",
@@ -29,15 +49,25 @@ METRIC_NOTES = {
     "figures_grounded": "span grounding: share of the answer's figures present in its cited spans",
     "evidence_hit": "span grounding: a citation overlaps a gold evidence span (0 when abstaining)",
     "abstention_correct": "span grounding: abstained exactly when the item is unanswerable or offtopic "
-                          "(not scored on misattribution, where correcting and abstaining are both right)",
+    "(not scored on misattribution, where correcting and abstaining are both right)",
     "wrong_speaker": "misattribution: a non-abstaining answer credits the asked speaker, or neither denies "
-                     "them nor names the true speaker (lower is better; rule in eval.metrics.wrong_speaker)",
+    "them nor names the true speaker (lower is better; rule in eval.metrics.wrong_speaker)",
     "faithfulness": "ragas Faithfulness (judge): answer claims supported by the retrieved contexts",
     "factual_correctness(mode=f1)": "ragas FactualCorrectness (judge): claim F1 against the reference answer",
     "nv_accuracy": "ragas AnswerAccuracy (judge): agreement with the reference answer",
 }
-CHART_METRICS = ("context_recall", "context_precision", "evidence_hit", "string_present", "citation_exact",
-                 "abstention_correct", "wrong_speaker", "faithfulness", "factual_correctness(mode=f1)", "nv_accuracy")
+CHART_METRICS = (
+    "context_recall",
+    "context_precision",
+    "evidence_hit",
+    "string_present",
+    "citation_exact",
+    "abstention_correct",
+    "wrong_speaker",
+    "faithfulness",
+    "factual_correctness(mode=f1)",
+    "nv_accuracy",
+)
 
 
 def _clean(value):
@@ -72,8 +102,10 @@ def row_problems(row: dict) -> list[str]:
     if row["category"] in ABSTAIN and not row["abstained"]:
         out.append(f"answered an {row['category']} question")
     if s.get("wrong_speaker") == 1:
-        out.append("wrong speaker: the answer credits the asked speaker, or gives the statement without saying "
-                   "the articles do not quote them")
+        out.append(
+            "wrong speaker: the answer credits the asked speaker, or gives the statement without saying "
+            "the articles do not quote them"
+        )
     if row["category"] == "misattribution" and s.get("evidence_hit") == 0:
         out.append("answered without citing the true speaker's sentence")
     if s.get("citation_exact") is not None and s["citation_exact"] < 1:
@@ -112,28 +144,41 @@ def _generic_table(rows: list[dict]) -> list[str]:
     cols = list(dict.fromkeys(c for r in rows for c in r))
     lines = ["| " + " | ".join(cols) + " |", "|---" * len(cols) + "|"]
     for r in rows:
-        lines.append("| " + " | ".join(_fmt(v) if isinstance(v, float) else str(v) for v in (r.get(c, "") for c in cols)) + " |")
+        lines.append(
+            "| " + " | ".join(_fmt(v) if isinstance(v, float) else str(v) for v in (r.get(c, "") for c in cols)) + " |"
+        )
     return lines
 
 
 def markdown(result: "EvalResult", thresholds: list["Threshold"]) -> str:
     c = result.config
     lines = [
-        f"# rag eval — {c['time']}", "",
+        f"# rag eval — {c['time']}",
+        "",
         f"backends: {', '.join(c['backends'])} · k={c['k']} · retrieval={c['retrieval']} · "
         f"min_support={c['min_support']} · judge: {c['judge'] or 'none'} · {c['items']} gold items"
-        + (f" · {c['seconds']} s" if "seconds" in c else ""), "",
-        "Each cell: mean over the rows where the metric applies (count in brackets).", "",
+        + (f" · {c['seconds']} s" if "seconds" in c else ""),
+        "",
+        "Each cell: mean over the rows where the metric applies (count in brackets).",
+        "",
     ]
     for run in result.runs:
         lines += [f"## Scores per category — {run.backend}", ""] + _score_table(run.summary) + [""]
-    lines += ["## Chunk retrieval — recall@k over gold evidence (Engine.retrieve chunks)", "",
-              "recall@k: share of an item's gold evidence sentences inside a top-k chunk (or the same-story "
-              "chunk folded into it as corroboration); hit@k: any of them.", ""]
+    lines += [
+        "## Chunk retrieval — recall@k over gold evidence (Engine.retrieve chunks)",
+        "",
+        "recall@k: share of an item's gold evidence sentences inside a top-k chunk (or the same-story "
+        "chunk folded into it as corroboration); hit@k: any of them.",
+        "",
+    ]
     lines += _retrieval_table(result.retrieval) + [""]
-    lines += ["## Evidence-sentence retrieval — gold evidence in the top k (eval.retrieval_quality)", "",
-              "recall@k: share of items whose gold evidence sentence is ranked within the top k sentences "
-              "(llama-index: top-k nodes); what the backends read, after chunk retrieval.", ""]
+    lines += [
+        "## Evidence-sentence retrieval — gold evidence in the top k (eval.retrieval_quality)",
+        "",
+        "recall@k: share of items whose gold evidence sentence is ranked within the top k sentences "
+        "(llama-index: top-k nodes); what the backends read, after chunk retrieval.",
+        "",
+    ]
     if result.retrieval_quality:
         lines += _generic_table(result.retrieval_quality) + [""]
     else:
@@ -145,7 +190,9 @@ def markdown(result: "EvalResult", thresholds: list["Threshold"]) -> str:
     else:
         lines += [f"Passed: all {len(thresholds)} thresholds met.", ""]
     lines += ["| where | threshold | bound |", "|---|---|---|"]
-    lines += [f"| {t.scope} | {t.metric} | {'≤' if t.kind == 'max' else '≥'} {t.limit:.3f} |" for t in thresholds] + [""]
+    lines += [f"| {t.scope} | {t.metric} | {'≤' if t.kind == 'max' else '≥'} {t.limit:.3f} |" for t in thresholds] + [
+        ""
+    ]
     lines += ["## Failures per question", ""]
     any_failure = False
     for run in result.runs:
@@ -212,8 +259,16 @@ def _summary_json(result: "EvalResult", thresholds: list["Threshold"]) -> dict:
         "gate": {
             "passed": not result.failures,
             "thresholds": [{"scope": t.scope, "metric": t.metric, _bound_key(t): t.limit} for t in thresholds],
-            "failures": [{"where": f.where, "scope": f.threshold.scope, "metric": f.threshold.metric,
-                          "value": f.value, _bound_key(f.threshold): f.threshold.limit} for f in result.failures],
+            "failures": [
+                {
+                    "where": f.where,
+                    "scope": f.threshold.scope,
+                    "metric": f.threshold.metric,
+                    "value": f.value,
+                    _bound_key(f.threshold): f.threshold.limit,
+                }
+                for f in result.failures
+            ],
         },
     }
 
@@ -234,6 +289,7 @@ def write_latest(result: "EvalResult", out: Path, thresholds: list["Threshold"],
     other reports share the folder, hence the prefix."""
     latest.mkdir(parents=True, exist_ok=True)
     (latest / "eval_summary.json").write_text(
-        json.dumps(_clean(_summary_json(result, thresholds)), ensure_ascii=False, indent=1), encoding="utf-8")
+        json.dumps(_clean(_summary_json(result, thresholds)), ensure_ascii=False, indent=1), encoding="utf-8"
+    )
     (latest / "eval_summary.md").write_text(markdown(result, thresholds), encoding="utf-8")
     (latest / "eval_scores.png").write_bytes((out / "scores.png").read_bytes())

@@ -107,7 +107,9 @@ class LlamaIndexBaseline:
 # -- ranking per variant ------------------------------------------------------------------------
 
 
-def ranked_spans(engine, question: str, variant: str, depth: int, baseline: LlamaIndexBaseline | None = None) -> list[list[Span]]:
+def ranked_spans(
+    engine, question: str, variant: str, depth: int, baseline: LlamaIndexBaseline | None = None
+) -> list[list[Span]]:
     """The top `depth` retrieved units for one variant; each entry lists the spans it stands for."""
     if variant in ("dense", "bm25", "hybrid"):
         hits = engine.retriever.search(question, depth, "sentences", variant, collapse_duplicates=False)
@@ -115,7 +117,9 @@ def ranked_spans(engine, question: str, variant: str, depth: int, baseline: Llam
         return [[(source[h.unit.doc_id], h.unit.start, h.unit.end)] for h in hits]
     if variant == "hybrid+rerank":
         _, evidence = engine.evidence(question, mode="hybrid")
-        return [[(c.source, c.start, c.end) for c in (e.citation, *e.citation.corroborated_by)] for e in evidence[:depth]]
+        return [
+            [(c.source, c.start, c.end) for c in (e.citation, *e.citation.corroborated_by)] for e in evidence[:depth]
+        ]
     if variant == "llama-index":
         if baseline is None:
             raise ValueError("the llama-index variant needs a LlamaIndexBaseline")
@@ -170,9 +174,16 @@ def markdown_table(rows: list[dict]) -> str:
     head = ["variant", "category", *(f"recall@{k}" for k in ks), "n", "avg unit chars"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     order = {c: i for i, c in enumerate(sorted({r["category"] for r in rows} - {"all"}))}
-    for r in sorted(rows, key=lambda r: (r["category"] != "all", order.get(r["category"], -1), VARIANTS.index(r["variant"]))):
-        cells = [r["variant"], r["category"], *(f"{r[f'recall@{k}']:.0%}" for k in ks), str(r.get("n", "")),
-                 f"{r.get('avg_chars', 0):.0f}"]
+    for r in sorted(
+        rows, key=lambda r: (r["category"] != "all", order.get(r["category"], -1), VARIANTS.index(r["variant"]))
+    ):
+        cells = [
+            r["variant"],
+            r["category"],
+            *(f"{r[f'recall@{k}']:.0%}" for k in ks),
+            str(r.get("n", "")),
+            f"{r.get('avg_chars', 0):.0f}",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -190,11 +201,17 @@ def main(argv: list[str] | None = None) -> int:
     rows = compare(engine, load_items(args.gold))
     table = markdown_table(rows)
     args.out.mkdir(parents=True, exist_ok=True)
-    variants = __doc__.split("Variants, all run over the same engine and questions in one go:")[1].split("recall@k =")[0]
-    text = (f"# Retrieval quality: recall@k of the gold evidence sentence\n\nQuestions: `{args.gold.name}` "
-            f"({rows[0]['n'] if rows else 0} answerable). recall@k = share of answerable questions with a unit "
-            "overlapping a gold evidence span in the top k; `avg unit chars` = mean length of what a variant "
-            f"returns, i.e. how much text a reader must search.\n\n```\n{variants.strip(chr(10)).rstrip()}\n```\n\n" + table + "\n")
+    variants = __doc__.split("Variants, all run over the same engine and questions in one go:")[1].split("recall@k =")[
+        0
+    ]
+    text = (
+        f"# Retrieval quality: recall@k of the gold evidence sentence\n\nQuestions: `{args.gold.name}` "
+        f"({rows[0]['n'] if rows else 0} answerable). recall@k = share of answerable questions with a unit "
+        "overlapping a gold evidence span in the top k; `avg unit chars` = mean length of what a variant "
+        f"returns, i.e. how much text a reader must search.\n\n```\n{variants.strip(chr(10)).rstrip()}\n```\n\n"
+        + table
+        + "\n"
+    )
     (args.out / "retrieval_quality.md").write_text(text, encoding="utf-8")
     (args.out / "retrieval_quality.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
     print(table)

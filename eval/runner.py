@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import index.offline  # noqa: F401  (RAGAS_DO_NOT_TRACK, HF offline: before ragas, torch, litellm)
-from eval.gate import GateFailure, check, load_thresholds
+from eval.gate import check, load_thresholds
 from eval.gold import ABSTAIN, ANSWERABLE, ANSWERABLE_ALL, CATEGORIES, GoldItem, load_gold
 from eval.metrics import AnswerFacts, CorpusFiles, Span, is_nan, non_llm_metrics
 from eval.recall import MODES, retrieval_recall
@@ -57,18 +57,35 @@ def _answer_row(engine, item: GoldItem, backend: str, k: int | None) -> dict:
     try:
         answer = engine.ask(item.question, k=k, backend=backend)
     except RagError as exc:
-        return {"id": item.id, "category": item.category, "question": item.question, "backend": backend,
-                "keys": list(item.keys), "answer": "", "abstained": True, "citations": [], "passages": [], "error": str(exc),
-                "seconds": time.perf_counter() - t0}
+        return {
+            "id": item.id,
+            "category": item.category,
+            "question": item.question,
+            "backend": backend,
+            "keys": list(item.keys),
+            "answer": "",
+            "abstained": True,
+            "citations": [],
+            "passages": [],
+            "error": str(exc),
+            "seconds": time.perf_counter() - t0,
+        }
     as_json = answer.to_dict()
     return {
-        "id": item.id, "category": item.category, "question": item.question, "backend": backend,
-        "keys": list(item.keys), "answer": answer.text, "abstained": answer.abstained,
+        "id": item.id,
+        "category": item.category,
+        "question": item.question,
+        "backend": backend,
+        "keys": list(item.keys),
+        "answer": answer.text,
+        "abstained": answer.abstained,
         "citations": [c.to_dict() for c in answer.citations],
         "passages": [p.to_dict() for p in answer.passages],
         # who the answer says said what, when its JSON has it (wrong_speaker reads these)
-        "statements": as_json.get("statements", []), "claims": as_json.get("claims", []),
-        "error": "", "seconds": time.perf_counter() - t0,
+        "statements": as_json.get("statements", []),
+        "claims": as_json.get("claims", []),
+        "error": "",
+        "seconds": time.perf_counter() - t0,
     }
 
 
@@ -94,19 +111,32 @@ def _sample(row: dict, item: GoldItem, judged: bool):
 def answer_speakers(row: dict) -> tuple[str, ...]:
     """The `speaker` of every statement, claim and citation in an answer row, where present."""
     parts = [*row.get("statements", []), *row.get("claims", []), *row.get("citations", [])]
-    return tuple(p["speaker"] for p in parts if isinstance(p, dict) and isinstance(p.get("speaker"), str) and p["speaker"])
+    return tuple(
+        p["speaker"] for p in parts if isinstance(p, dict) and isinstance(p.get("speaker"), str) and p["speaker"]
+    )
 
 
 def _facts(row: dict, item: GoldItem) -> AnswerFacts:
     spans = lambda seq: tuple(Span(s["source"], s["start"], s["end"], s["text"]) for s in seq)  # noqa: E731
-    return AnswerFacts(item.category, row["abstained"], spans(row["citations"]),
-                       spans(e.to_dict() for e in item.evidence), item.keys,
-                       asked_speaker=item.asked_speaker, true_speaker=item.true_speaker,
-                       speakers=answer_speakers(row))
+    return AnswerFacts(
+        item.category,
+        row["abstained"],
+        spans(row["citations"]),
+        spans(e.to_dict() for e in item.evidence),
+        item.keys,
+        asked_speaker=item.asked_speaker,
+        true_speaker=item.true_speaker,
+        speakers=answer_speakers(row),
+    )
 
 
-def score_rows(rows: list[dict], items: Sequence[GoldItem], corpus_dir: Path, judge: Judge | None = None,
-               show_progress: bool = False) -> list[dict[str, float]]:
+def score_rows(
+    rows: list[dict],
+    items: Sequence[GoldItem],
+    corpus_dir: Path,
+    judge: Judge | None = None,
+    show_progress: bool = False,
+) -> list[dict[str, float]]:
     """One `ragas.evaluate` over the answers: per-row scores, in row order."""
     from ragas import EvaluationDataset, evaluate
     from ragas.run_config import RunConfig
@@ -124,10 +154,14 @@ def score_rows(rows: list[dict], items: Sequence[GoldItem], corpus_dir: Path, ju
     with warnings.catch_warnings():
         # evaluate() is marked deprecated in favour of @experiment; it is still ragas' batch API.
         warnings.simplefilter("ignore", DeprecationWarning)
-        result = evaluate(dataset, metrics=metrics, llm=llm, show_progress=show_progress,
-                          run_config=RunConfig(max_workers=2 if judge else 16,
-                                               timeout=int(judge.timeout * 4) if judge else 60),
-                          raise_exceptions=judge is None)
+        result = evaluate(
+            dataset,
+            metrics=metrics,
+            llm=llm,
+            show_progress=show_progress,
+            run_config=RunConfig(max_workers=2 if judge else 16, timeout=int(judge.timeout * 4) if judge else 60),
+            raise_exceptions=judge is None,
+        )
     return [{k: (None if is_nan(v) else round(float(v), 6)) for k, v in s.items()} for s in result.scores]
 
 
@@ -191,10 +225,16 @@ def run_eval(
         quality, note = _retrieval_quality(engine, items)
     config = {
         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "corpus": str(corpus_dir), "backends": list(backends),
-        "k": engine.settings.top_k if k is None else k, "retrieval": engine.settings.retrieval,
-        "min_support": engine.settings.min_support, "min_support_figure": engine.settings.min_support_figure, "embed_model": engine.settings.embed_model,
-        "model": engine.settings.model, "judge": judge.model if judge else None, "items": len(items),
+        "corpus": str(corpus_dir),
+        "backends": list(backends),
+        "k": engine.settings.top_k if k is None else k,
+        "retrieval": engine.settings.retrieval,
+        "min_support": engine.settings.min_support,
+        "min_support_figure": engine.settings.min_support_figure,
+        "embed_model": engine.settings.embed_model,
+        "model": engine.settings.model,
+        "judge": judge.model if judge else None,
+        "items": len(items),
     }
     return EvalResult(config, runs, retrieval, quality, note)
 
@@ -205,9 +245,13 @@ def run_eval(
 def _print_summary(result: EvalResult, out: Path) -> None:
     for run in result.runs:
         parts = []
-        for scope, metric in (("answerable", "context_recall"), ("answerable", "evidence_hit"),
-                              ("figure", "string_present"), ("all", "citation_exact"),
-                              ("unanswerable", "abstention_correct")):
+        for scope, metric in (
+            ("answerable", "context_recall"),
+            ("answerable", "evidence_hit"),
+            ("figure", "string_present"),
+            ("all", "citation_exact"),
+            ("unanswerable", "abstention_correct"),
+        ):
             cell = run.summary.get(scope, {}).get(metric, {})
             value = cell.get("mean")
             parts.append(f"{scope}.{metric}={'n/a' if value is None else f'{value:.3f}'}")
@@ -229,8 +273,10 @@ def main(args: argparse.Namespace) -> int:
     backends = [b.strip() for b in (args.backend or settings.backend).split(",") if b.strip()]
     unknown = [b for b in backends if b not in available_backends()]
     if unknown:  # fail now, not with one error row per question
-        raise RagError(f"unknown backend(s) {', '.join(unknown)}; choose from {', '.join(available_backends())}, "
-                       "comma-separated, e.g. --backend extractive,local")
+        raise RagError(
+            f"unknown backend(s) {', '.join(unknown)}; choose from {', '.join(available_backends())}, "
+            "comma-separated, e.g. --backend extractive,local"
+        )
     items = load_gold()
     thresholds = load_thresholds()  # fail on a broken thresholds file before the slow part
     judge = Judge(args.judge, args.judge_api_base) if args.judge else None

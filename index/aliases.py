@@ -118,8 +118,10 @@ def general_aliases() -> tuple[Mapping[str, str], Mapping[str, str]]:
             CountryInfo,  # the data is read once; importing costs ~0.1 s
         )
     except ImportError as exc:
-        raise AliasDataError("Country data for actor names is missing: the `countryinfo` package is not "
-                             "installed. Install the project again (`pip install -e .`).") from exc
+        raise AliasDataError(
+            "Country data for actor names is missing: the `countryinfo` package is not "
+            "installed. Install the project again (`pip install -e .`)."
+        ) from exc
 
     names: dict[str, tuple[int, str]] = {}
     codes: dict[str, str] = {}
@@ -187,7 +189,7 @@ NAME_PARTICLES = frozenset("von van der den de del della da di du le la al bin i
 
 
 def _is_group(name: str) -> bool:
-    """"German officials", "Smith and Jones": speakers that are not one named person."""
+    """ "German officials", "Smith and Jones": speakers that are not one named person."""
     words = re.findall(r"[\w'-]+", name)
     return any(w.islower() and w not in NAME_PARTICLES for w in words)
 
@@ -261,7 +263,8 @@ class ActorIndex:
         given = [w for w in key.split()[:-1] if w not in NAME_PARTICLES]  # "von der Berg" has no given name
         if given:  # "Ada Okonkwo" must not resolve to another Okonkwo
             candidates = {k for k in candidates if k.split()[0] == given[0]} or (
-                candidates if len(candidates) == 1 and len(next(iter(candidates)).split()) == 1 else set())
+                candidates if len(candidates) == 1 and len(next(iter(candidates)).split()) == 1 else set()
+            )
         if len({self.people[k].name for k in candidates}) != 1:
             return None  # two people share the surname: ambiguous
         return self.people[next(iter(candidates))]
@@ -288,7 +291,7 @@ class ActorIndex:
         if not ka or not kb or self.is_known(a) and self.is_known(b):
             return False
         short, long = sorted((ka.split(), kb.split()), key=len)
-        return long[-len(short):] == short
+        return long[-len(short) :] == short
 
     def same_person(self, a: str, b: str) -> bool:
         """Whether two names are one person (a known person by any form, else equal cleaned names)."""
@@ -296,8 +299,12 @@ class ActorIndex:
         if pa is not None and pb is not None:
             return pa.name == pb.name
         ka, kb = fold_key(clean_name(a)), fold_key(clean_name(b))
-        return ka == kb or (pa is None and pb is None and ka.split()[-1:] == kb.split()[-1:] and
-                            (len(ka.split()) == 1 or len(kb.split()) == 1))
+        return ka == kb or (
+            pa is None
+            and pb is None
+            and ka.split()[-1:] == kb.split()[-1:]
+            and (len(ka.split()) == 1 or len(kb.split()) == 1)
+        )
 
 
 def canonical_general(name: str) -> str:

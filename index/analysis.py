@@ -51,13 +51,20 @@ class Figure:
     owner: str | None = None
 
     def to_dict(self) -> dict:
-        return {"text": self.text, "start": self.start, "end": self.end, "kind": self.kind,
-                "measure": self.measure, "owner": self.owner}
+        return {
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "kind": self.kind,
+            "measure": self.measure,
+            "owner": self.owner,
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> "Figure":
-        return cls(data["text"], int(data["start"]), int(data["end"]), data["kind"], data.get("measure"),
-                   data.get("owner"))
+        return cls(
+            data["text"], int(data["start"]), int(data["end"]), data["kind"], data.get("measure"), data.get("owner")
+        )
 
 
 FIGURE_KINDS = ("money", "percent", "count", "date")
@@ -77,10 +84,18 @@ class SentenceAnalysis:
     lemmas: tuple[str, ...] = field(default=(), compare=False)
 
     def to_dict(self) -> dict:
-        return {"speakers": [s.to_dict() for s in self.speakers], "actors": list(self.actors),
-                "figures": [f.to_dict() for f in self.figures], "lemmas": list(self.lemmas)}
+        return {
+            "speakers": [s.to_dict() for s in self.speakers],
+            "actors": list(self.actors),
+            "figures": [f.to_dict() for f in self.figures],
+            "lemmas": list(self.lemmas),
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> "SentenceAnalysis":
-        return cls(tuple(Speaker.from_dict(s) for s in data.get("speakers", ())), tuple(data.get("actors", ())),
-                   tuple(Figure.from_dict(f) for f in data.get("figures", ())), tuple(data.get("lemmas", ())))
+        return cls(
+            tuple(Speaker.from_dict(s) for s in data.get("speakers", ())),
+            tuple(data.get("actors", ())),
+            tuple(Figure.from_dict(f) for f in data.get("figures", ())),
+            tuple(data.get("lemmas", ())),
+        )

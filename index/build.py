@@ -18,8 +18,8 @@ from index.chunking import ChunkSettings, make_chunks, split_sentences
 from index.documents import Corpus, Document
 from index.embedding import Embedder
 from index.errors import IndexMissing, IndexStale, RagError
-from index.parsing import analyse
 from index.lock import Log, index_lock
+from index.parsing import analyse
 from index.store import (
     DocEntry,
     IndexStore,
@@ -47,8 +47,15 @@ class BuildReport:
         return bool(self.added or self.changed or self.removed or self.full_rebuild_reason)
 
     def summary(self) -> str:
-        parts = [f"{len(v)} {k}" for k, v in
-                 (("added", self.added), ("changed", self.changed), ("removed", self.removed), ("unchanged", self.unchanged))]
+        parts = [
+            f"{len(v)} {k}"
+            for k, v in (
+                ("added", self.added),
+                ("changed", self.changed),
+                ("removed", self.removed),
+                ("unchanged", self.unchanged),
+            )
+        ]
         text = ", ".join(parts) + f"; {self.embedded_units} units embedded"
         if self.full_rebuild_reason:
             text += f" (full rebuild: {self.full_rebuild_reason})"

@@ -63,8 +63,7 @@ class ChunkSettings:
 
     def to_dict(self) -> dict:
         # The analysis rules decide what a unit carries as much as the boundaries do.
-        return {"max_chars": self.max_chars, "overlap_sentences": self.overlap_sentences,
-                "analysis": ANALYSIS_VERSION}
+        return {"max_chars": self.max_chars, "overlap_sentences": self.overlap_sentences, "analysis": ANALYSIS_VERSION}
 
 
 @lru_cache(maxsize=1)
@@ -103,8 +102,11 @@ def split_sentences(doc: Document) -> list[Sentence]:
         if spans:
             paragraphs.append(spans)
     flags = paragraph_flags([[doc.text[s:e] for s, e in para] for para in paragraphs])
-    return [Sentence(doc.doc_id, s, e, doc.text[s:e], flags=f)
-            for para, para_flags in zip(paragraphs, flags) for (s, e), f in zip(para, para_flags)]
+    return [
+        Sentence(doc.doc_id, s, e, doc.text[s:e], flags=f)
+        for para, para_flags in zip(paragraphs, flags)
+        for (s, e), f in zip(para, para_flags)
+    ]
 
 
 def _windows(sentences: list[Sentence], settings: ChunkSettings) -> Iterator[tuple[int, int]]:

@@ -161,8 +161,9 @@ def _refusal(path: Path, source: str, real_root: Path, max_file_bytes: int) -> s
     except OSError:
         return ""  # reported as unreadable when read
     if size > max_file_bytes:
-        return (f"{size:,} bytes, over the limit of {max_file_bytes:,}; split it into articles "
-                "or raise RAG_MAX_FILE_BYTES")
+        return (
+            f"{size:,} bytes, over the limit of {max_file_bytes:,}; split it into articles or raise RAG_MAX_FILE_BYTES"
+        )
     return ""
 
 

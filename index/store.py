@@ -69,8 +69,10 @@ TABLE_FILES = ("jsonl", "npy", "faiss")
 EXPECTED_FILES = frozenset(f"{name}.{ext}" for name in TABLES for ext in TABLE_FILES)
 
 MARKER = "rag-index.marker"
-MARKER_TEXT = (f"This folder is an index written by rag ({FORMAT}).\n"
-               "rag replaces the generations inside it on every rebuild; keep no other files here.\n")
+MARKER_TEXT = (
+    f"This folder is an index written by rag ({FORMAT}).\n"
+    "rag replaces the generations inside it on every rebuild; keep no other files here.\n"
+)
 POINTER = "CURRENT"
 GENERATION_PREFIX = "gen-"
 TEMP_PREFIX = "tmp-"
@@ -300,24 +302,32 @@ class IndexStore:
             raise IndexCorrupt(f"{manifest_path} is unreadable ({exc}); rebuild with 'rag index'") from exc
         found = data.get("format") if isinstance(data, dict) else None
         if found != FORMAT:
-            raise IndexCorrupt(f"{folder} has format {found!r}, this version reads {FORMAT!r}; rebuild with 'rag index'")
+            raise IndexCorrupt(
+                f"{folder} has format {found!r}, this version reads {FORMAT!r}; rebuild with 'rag index'"
+            )
         try:
             manifest = Manifest.from_dict(data)
         except ValueError as exc:
             raise IndexCorrupt(f"{manifest_path} has the wrong shape ({exc}); rebuild with 'rag index'") from exc
         if set(manifest.files) != EXPECTED_FILES:
             missing = sorted(EXPECTED_FILES - set(manifest.files)) or sorted(set(manifest.files) - EXPECTED_FILES)
-            raise IndexCorrupt(f"{manifest_path} lists checksums for other files than the index has "
-                               f"({', '.join(missing)}); rebuild with 'rag index'")
+            raise IndexCorrupt(
+                f"{manifest_path} lists checksums for other files than the index has "
+                f"({', '.join(missing)}); rebuild with 'rag index'"
+            )
         for name, digest in manifest.files.items():
             path = folder / name
             if _sha256_file(path) != digest:
-                raise IndexCorrupt(f"{path} is missing or does not match its manifest checksum; rebuild with 'rag index'")
+                raise IndexCorrupt(
+                    f"{path} is missing or does not match its manifest checksum; rebuild with 'rag index'"
+                )
         tables = {name: _read_table(folder, name, kind, manifest.dimension) for name, kind in TABLES.items()}
         for name, table in tables.items():
             if manifest.index_kinds.get(name) != table.kind:
-                raise IndexCorrupt(f"{folder / name}.faiss is a {table.kind} index, its manifest says "
-                                   f"{manifest.index_kinds.get(name)}; rebuild with 'rag index'")
+                raise IndexCorrupt(
+                    f"{folder / name}.faiss is a {table.kind} index, its manifest says "
+                    f"{manifest.index_kinds.get(name)}; rebuild with 'rag index'"
+                )
         return cls(manifest=manifest, **tables)
 
 
@@ -329,8 +339,10 @@ def check_location(index_dir: str | Path, corpus_dir: str | Path) -> None:
     index_path, corpus_path = Path(index_dir).expanduser().resolve(), Path(corpus_dir).expanduser().resolve()
     if index_path == corpus_path or corpus_path in index_path.parents:
         where = "is the corpus folder" if index_path == corpus_path else f"is inside the corpus folder {corpus_path}"
-        raise IndexDirRefused(f"index folder {index_dir} {where}; the index would be mixed with the articles. "
-                              "Choose a folder outside the corpus (--index-dir or RAG_INDEX_DIR)")
+        raise IndexDirRefused(
+            f"index folder {index_dir} {where}; the index would be mixed with the articles. "
+            "Choose a folder outside the corpus (--index-dir or RAG_INDEX_DIR)"
+        )
 
 
 def claim(index_dir: str | Path) -> None:
@@ -350,7 +362,8 @@ def claim(index_dir: str | Path) -> None:
         shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
         raise IndexDirRefused(
             f"index folder {index_dir} is not empty ({shown}) and is not a rag index (it has no {MARKER}); "
-            "nothing was changed. Choose a new or empty folder (--index-dir or RAG_INDEX_DIR)")
+            "nothing was changed. Choose a new or empty folder (--index-dir or RAG_INDEX_DIR)"
+        )
     try:  # O_EXCL: two first builds racing both succeed, and no one sees a half-made temp name
         with open(index_dir / MARKER, "x", encoding="utf-8") as fh:
             fh.write(MARKER_TEXT)
@@ -368,8 +381,9 @@ def current_dir(index_dir: str | Path) -> Path:
     except FileNotFoundError as exc:
         legacy = _legacy_format(index_dir)
         if legacy:
-            raise IndexCorrupt(f"{index_dir} has format {legacy!r}, this version reads {FORMAT!r}; "
-                               "rebuild with 'rag index'") from exc
+            raise IndexCorrupt(
+                f"{index_dir} has format {legacy!r}, this version reads {FORMAT!r}; rebuild with 'rag index'"
+            ) from exc
         raise IndexMissing(f"no index at {index_dir}; build one with 'rag index'") from exc
     except (OSError, ValueError) as exc:
         raise IndexCorrupt(f"{index_dir / POINTER} is unreadable ({exc}); rebuild with 'rag index'") from exc
@@ -419,7 +433,11 @@ def _remove_ours(path: Path, old_generations: bool) -> bool:
 def _legacy_format(index_dir: Path) -> str:
     """The format of a v2-style index kept directly in `index_dir` (only its files), or ''."""
     try:
-        entries = {p.name for p in index_dir.iterdir()} - {MARKER, LOCK_NAME, READ_LOCK_NAME}  # adopted, not yet replaced
+        entries = {p.name for p in index_dir.iterdir()} - {
+            MARKER,
+            LOCK_NAME,
+            READ_LOCK_NAME,
+        }  # adopted, not yet replaced
         if MANIFEST not in entries or not entries <= LEGACY_FILES:
             return ""
         data = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))

@@ -1,7 +1,7 @@
 """Question answering over a news corpus with exact, program-verified source spans.
 
-    from rag import Engine
-    answer = Engine.open().ask("How much must partners pay for Ukraine's defence in 2026?")
+from rag import Engine
+answer = Engine.open().ask("How much must partners pay for Ukraine's defence in 2026?")
 """
 
 import index.offline  # noqa: F401  (hub libraries stay offline; must precede their import)

@@ -43,7 +43,9 @@ VALUE_KINDS = ("money", "percent", "count")  # analysis kinds whose values can b
 INFER_OWNER_KINDS = ("money", "percent")  # kinds whose owner may be the sentence's single actor
 _APPROXIMATE = re.compile(
     r"\b(?:about|around|roughly|approximately|nearly|almost|some|over|under|more than|less than|fewer than|"
-    r"up to|at least|at most|close to|estimated|an estimated|as many as|as much as|upwards of)\b", re.IGNORECASE)
+    r"up to|at least|at most|close to|estimated|an estimated|as many as|as much as|upwards of)\b",
+    re.IGNORECASE,
+)
 _YEAR = re.compile(r"(?<!\d)(?<!\d[.,])(?:19|20)\d{2}(?!\d|[.,]\d)")  # not inside "2,026" or "2026.5"
 _ORDER = {"conflicts": 0, "agrees": 1, "adds": 2}
 
@@ -60,8 +62,9 @@ class Quantity:
     approximate: bool
 
 
-def quantities(citation: Citation, analysis: SentenceAnalysis, facts: SentenceFacts,
-               need_owner: bool = True) -> list[Quantity]:
+def quantities(
+    citation: Citation, analysis: SentenceAnalysis, facts: SentenceFacts, need_owner: bool = True
+) -> list[Quantity]:
     """The comparable figures of the sentence holding `citation` (inside the cited span); with
     `need_owner=False` also those whose owner is unknown (owner "")."""
     out = []
@@ -75,8 +78,16 @@ def quantities(citation: Citation, analysis: SentenceAnalysis, facts: SentenceFa
             continue
         rel_start, rel_end = f.start - text_start, f.end - text_start
         rest = citation.text[:rel_start] + " " + citation.text[rel_end:]
-        out.append(Quantity(f, parsed[0], f.measure.lower(), owner, frozenset(_YEAR.findall(rest)),
-                            bool(_APPROXIMATE.search(f.text))))
+        out.append(
+            Quantity(
+                f,
+                parsed[0],
+                f.measure.lower(),
+                owner,
+                frozenset(_YEAR.findall(rest)),
+                bool(_APPROXIMATE.search(f.text)),
+            )
+        )
     return out
 
 
@@ -100,14 +111,21 @@ def _same_value(a: Figure, b: Figure) -> bool:
 
 def _comparable(a: Quantity, b: Quantity, facts: SentenceFacts) -> bool:
     """Same measure and owner, and figures of one kind and unit (dollars are not euros)."""
-    return (_same_measure(a.measure, b.measure) and facts.actors.same_actor(a.owner, b.owner)
-            and a.value.kind == b.value.kind and a.value.unit == b.value.unit)
+    return (
+        _same_measure(a.measure, b.measure)
+        and facts.actors.same_actor(a.owner, b.owner)
+        and a.value.kind == b.value.kind
+        and a.value.unit == b.value.unit
+    )
 
 
 def agree(a: Quantity, b: Quantity, facts: SentenceFacts) -> bool:
     """The same value for the same quantity; periods must not differ when both sentences name one."""
-    return (_comparable(a, b, facts) and _same_value(a.value, b.value)
-            and (not a.period or not b.period or a.period == b.period))
+    return (
+        _comparable(a, b, facts)
+        and _same_value(a.value, b.value)
+        and (not a.period or not b.period or a.period == b.period)
+    )
 
 
 def conflict(a: Quantity, b: Quantity, facts: SentenceFacts) -> bool:
@@ -120,8 +138,13 @@ def conflict(a: Quantity, b: Quantity, facts: SentenceFacts) -> bool:
     return True
 
 
-def card(citations: Sequence[Citation], evidence: Sequence[Evidence], facts: SentenceFacts, stories: Stories,
-         documents: Mapping[str, Document]) -> tuple[tuple[Statement, ...], tuple[Conflict, ...]]:
+def card(
+    citations: Sequence[Citation],
+    evidence: Sequence[Evidence],
+    facts: SentenceFacts,
+    stories: Stories,
+    documents: Mapping[str, Document],
+) -> tuple[tuple[Statement, ...], tuple[Conflict, ...]]:
     """The other sources' statements (at most `MAX_STATEMENTS`) and the conflicts, for an answer
     whose lead is `citations[0]`. `evidence` is the engine's scored evidence, best first."""
     if not citations:
@@ -147,8 +170,9 @@ def card(citations: Sequence[Citation], evidence: Sequence[Evidence], facts: Sen
         if e.flags or not independent(lead.doc_id, c.doc_id) or _overlaps_any(c, citations):
             continue
         qs = of(c)
-        clash = any(conflict(a, b, facts) for _, y, lq in cited if independent(y.doc_id, c.doc_id)
-                    for a in lq for b in qs)
+        clash = any(
+            conflict(a, b, facts) for _, y, lq in cited if independent(y.doc_id, c.doc_id) for a in lq for b in qs
+        )
         if clash:
             relation = "conflicts"
         elif any(agree(a, b, facts) for _, _, lq in cited for a in lq for b in qs):
@@ -161,10 +185,14 @@ def card(citations: Sequence[Citation], evidence: Sequence[Evidence], facts: Sen
     picked.sort(key=lambda p: (_ORDER[p[0]], -p[1].score))
     chosen: list[tuple[str, Evidence, list[Quantity]]] = []
     for p in picked:  # one statement per story: a retelling is not another source
-        if len(chosen) < MAX_STATEMENTS and all(independent(p[1].citation.doc_id, q[1].citation.doc_id) for q in chosen):
+        if len(chosen) < MAX_STATEMENTS and all(
+            independent(p[1].citation.doc_id, q[1].citation.doc_id) for q in chosen
+        ):
             chosen.append(p)
-    statements = tuple(Statement(e.citation.speaker, _actor(e.citation.speaker, facts), relation, e.citation)
-                       for relation, e, _ in chosen)
+    statements = tuple(
+        Statement(e.citation.speaker, _actor(e.citation.speaker, facts), relation, e.citation)
+        for relation, e, _ in chosen
+    )
     for i, (relation, e, qs) in enumerate(chosen, start=len(citations) + 1):
         if relation != "conflicts":
             continue
@@ -182,27 +210,47 @@ def _unclear(cited: list[tuple[int, Citation, list[Quantity]]], c: Citation, fac
     it does not name ("around 30 countries" at one meeting beside "34 countries" at another):
     neither a conflict nor something that adds to the answer, so it is left off the card."""
     mine = quantities(c, facts.analysis(c.doc_id, c.start, c.end), facts, need_owner=False)
-    theirs = [q for _, y, _ in cited
-              for q in quantities(y, facts.analysis(y.doc_id, y.start, y.end), facts, need_owner=False)]
-    return any(_same_measure(a.measure, b.measure) and a.value.kind == b.value.kind
-               and not _same_value(a.value, b.value) and not _distinct(a, b, facts) for a in theirs for b in mine)
+    theirs = [
+        q for _, y, _ in cited for q in quantities(y, facts.analysis(y.doc_id, y.start, y.end), facts, need_owner=False)
+    ]
+    return any(
+        _same_measure(a.measure, b.measure)
+        and a.value.kind == b.value.kind
+        and not _same_value(a.value, b.value)
+        and not _distinct(a, b, facts)
+        for a in theirs
+        for b in mine
+    )
 
 
 def _distinct(a: Quantity, b: Quantity, facts: SentenceFacts) -> bool:
     """Clearly two quantities: both owners known and different, or both periods named and different."""
-    return bool(a.owner and b.owner and not facts.actors.same_actor(a.owner, b.owner)) or \
-        bool(a.period and b.period and a.period != b.period)
+    return bool(a.owner and b.owner and not facts.actors.same_actor(a.owner, b.owner)) or bool(
+        a.period and b.period and a.period != b.period
+    )
 
 
-def _conflicts(first: list[Quantity], second: list[Quantity], a: tuple[int, Citation], b: tuple[int, Citation],
-               facts: SentenceFacts, documents: Mapping[str, Document]) -> list[Conflict]:
+def _conflicts(
+    first: list[Quantity],
+    second: list[Quantity],
+    a: tuple[int, Citation],
+    b: tuple[int, Citation],
+    facts: SentenceFacts,
+    documents: Mapping[str, Document],
+) -> list[Conflict]:
     out = []
     for x in first:
         for y in second:
             if conflict(x, y, facts):
-                out.append(Conflict(x.measure, x.owner, ", ".join(sorted(x.period)),
-                                    Side(who(a[1], documents), x.figure.text, a[0], a[1]),
-                                    Side(who(b[1], documents), y.figure.text, b[0], b[1])))
+                out.append(
+                    Conflict(
+                        x.measure,
+                        x.owner,
+                        ", ".join(sorted(x.period)),
+                        Side(who(a[1], documents), x.figure.text, a[0], a[1]),
+                        Side(who(b[1], documents), y.figure.text, b[0], b[1]),
+                    )
+                )
     return out
 
 
@@ -239,9 +287,19 @@ def _actor(speaker: str | None, facts: SentenceFacts) -> str | None:
 
 
 def _overlaps_any(c: Citation, citations: Sequence[Citation]) -> bool:
-    return any(y.doc_id == c.doc_id and y.start < c.end and c.start < y.end
-               for x in citations for y in (x, *x.corroborated_by))
+    return any(
+        y.doc_id == c.doc_id and y.start < c.end and c.start < y.end for x in citations for y in (x, *x.corroborated_by)
+    )
 
 
-__all__ = ["ADDS_MIN_SCORE", "APPROX_TOLERANCE", "MAX_STATEMENTS", "Quantity", "agree", "card", "conflict",
-           "quantities", "who"]
+__all__ = [
+    "ADDS_MIN_SCORE",
+    "APPROX_TOLERANCE",
+    "MAX_STATEMENTS",
+    "Quantity",
+    "agree",
+    "card",
+    "conflict",
+    "quantities",
+    "who",
+]

@@ -19,9 +19,44 @@ from rag.settings import Settings
 from rag.terms import tokenize
 from rag.types import Evidence
 
-_QUESTION_WORDS = {"what", "who", "whom", "which", "when", "where", "why", "how", "is", "are", "was", "were",
-                   "do", "does", "did", "can", "could", "will", "would", "should", "has", "have", "had", "in", "on",
-                   "according", "under", "after", "before", "and", "but", "so", "tell", "give", "list", "name"}
+_QUESTION_WORDS = {
+    "what",
+    "who",
+    "whom",
+    "which",
+    "when",
+    "where",
+    "why",
+    "how",
+    "is",
+    "are",
+    "was",
+    "were",
+    "do",
+    "does",
+    "did",
+    "can",
+    "could",
+    "will",
+    "would",
+    "should",
+    "has",
+    "have",
+    "had",
+    "in",
+    "on",
+    "according",
+    "under",
+    "after",
+    "before",
+    "and",
+    "but",
+    "so",
+    "tell",
+    "give",
+    "list",
+    "name",
+}
 NAME_PREFIX = 5  # "Belgian" is known through "Belgium", "German" through "Germany"
 
 

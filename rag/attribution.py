@@ -39,18 +39,21 @@ VERDICTS = (MATCH, WRONG_SPEAKER, WRONG_OWNER, WRONG_MEASURE, NO_FIGURE, NO_ACTO
 _FAILURE_ORDER = (NO_ACTOR_INFO, WRONG_OWNER, WRONG_MEASURE, NO_FIGURE)
 
 # Words that name the same kind of thing counted; general English, not any corpus' figures.
-MEASURE_FAMILIES: tuple[frozenset[str], ...] = tuple(frozenset(f.split()) for f in (
-    "troop soldier army force personnel serviceman servicemen serviceman military strength fighter",
-    "country nation state ally partner member government participant signatory",
-    "cost spending expenditure budget bill expense price need",
-    "aid assistance support help funding fund contribution pledge package money financing",
-    "gdp output economy product power income",
-    "person people civilian resident citizen inhabitant",
-    "death casualty fatality dead killed",
-    "territory land area region soil ground",
-    "part component element pillar piece section plank",
-    "asset wealth reserve holding property fund",
-))
+MEASURE_FAMILIES: tuple[frozenset[str], ...] = tuple(
+    frozenset(f.split())
+    for f in (
+        "troop soldier army force personnel serviceman servicemen serviceman military strength fighter",
+        "country nation state ally partner member government participant signatory",
+        "cost spending expenditure budget bill expense price need",
+        "aid assistance support help funding fund contribution pledge package money financing",
+        "gdp output economy product power income",
+        "person people civilian resident citizen inhabitant",
+        "death casualty fatality dead killed",
+        "territory land area region soil ground",
+        "part component element pillar piece section plank",
+        "asset wealth reserve holding property fund",
+    )
+)
 # "half", "a fifth", "two-thirds": a share written as a fraction (an index may file it as a count).
 _FRACTION = re.compile(r"\b(?:half|halves|thirds?|quarters?|fifths?|sixths?|tenths?)\b", re.IGNORECASE)
 # Lemmas by which a sentence tells someone's stance without quoting them; general English.
@@ -59,7 +62,8 @@ STANCE_WORDS = frozenset(
     "position stance view willingness unwillingness refuse refusal support back favour favor agree disagree "
     "warn criticise criticize condemn deny respond response react reaction urge hope want seek believe think "
     "consider argue object objection propose proposal endorse praise signal indicate express vow pledge "
-    "promise threaten claim suggest expect fear".split())
+    "promise threaten claim suggest expect fear".split()
+)
 # An asked measure this general fits any figure of the asked kind.
 GENERIC_MEASURES = frozenset("amount number figure total sum value quantity size level".split())
 
@@ -79,9 +83,13 @@ class Attribution:
         return self.verdict == MATCH
 
     def to_dict(self) -> dict:
-        return {"verdict": self.verdict, "speaker": self.speaker.to_dict() if self.speaker else None,
-                "owner": self.owner, "figure": self.figure.to_dict() if self.figure else None,
-                "measure": self.measure}
+        return {
+            "verdict": self.verdict,
+            "speaker": self.speaker.to_dict() if self.speaker else None,
+            "owner": self.owner,
+            "figure": self.figure.to_dict() if self.figure else None,
+            "measure": self.measure,
+        }
 
 
 def attribute(ask: Ask, analysis: SentenceAnalysis, actors: ActorIndex | None = None) -> Attribution:
@@ -136,8 +144,11 @@ def _actor_is_asked(ask: Ask, actor: str, actors: ActorIndex) -> bool:
 
 
 def _figure_verdict(ask: Ask, analysis: SentenceAnalysis, actors: ActorIndex) -> Attribution:
-    figures = [f for f in analysis.figures if ask.kind is None or f.kind == ask.kind
-               or (ask.kind == "percent" and _FRACTION.search(f.text))]
+    figures = [
+        f
+        for f in analysis.figures
+        if ask.kind is None or f.kind == ask.kind or (ask.kind == "percent" and _FRACTION.search(f.text))
+    ]
     if not figures:
         return Attribution(NO_FIGURE)
     verdicts = [_one_figure(ask, figure, analysis, actors) for figure in figures]
@@ -152,8 +163,9 @@ def _one_figure(ask: Ask, figure: Figure, analysis: SentenceAnalysis, actors: Ac
         return Attribution(MATCH, figure=figure)  # a date belongs to an event, not to an actor
     if ask.actor is not None:
         if figure.owner:
-            if not _actor_is_asked(ask, figure.owner, actors) and not actors.same_actor(figure.owner,
-                                                                                         ask.actor.canonical):
+            if not _actor_is_asked(ask, figure.owner, actors) and not actors.same_actor(
+                figure.owner, ask.actor.canonical
+            ):
                 return Attribution(WRONG_OWNER, owner=clean_name(figure.owner), figure=figure, measure=figure.measure)
         elif not _sentence_names(ask, analysis, actors):
             if not _measures(ask, figure):
@@ -175,7 +187,8 @@ def _measures(ask: Ask, figure: Figure) -> bool:
 def _sentence_names(ask: Ask, analysis: SentenceAnalysis, actors: ActorIndex) -> bool:
     """Whether the sentence's actors or speakers include the asked actor (for unowned figures)."""
     return any(_actor_is_asked(ask, a, actors) for a in analysis.actors) or any(
-        _is_asked(ask, s, actors) for s in analysis.speakers)
+        _is_asked(ask, s, actors) for s in analysis.speakers
+    )
 
 
 def measure_compatible(asked: str | None, stated: str | None, kind: str | None = "count") -> bool:
@@ -236,8 +249,10 @@ def notice(ask: Ask, result: Attribution) -> str | None:
         return f"The articles do not give the position of {asked} on this; they report that of {other}:"
     if result.verdict == WRONG_OWNER and asked:
         asked_what = f"{ask.measure} " if ask.measure else ""
-        return (f"The articles give no {asked_what}figure for {asked}; "
-                f"the figure they give is for {result.owner or 'another actor'}:")
+        return (
+            f"The articles give no {asked_what}figure for {asked}; "
+            f"the figure they give is for {result.owner or 'another actor'}:"
+        )
     if result.verdict == WRONG_MEASURE:
         if ask.relation == "figure":
             asked_what = ask.measure or "what was asked"

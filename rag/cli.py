@@ -52,8 +52,9 @@ def add_backend_arguments(p: argparse.ArgumentParser) -> None:
 
 def _add_global_options(p: argparse.ArgumentParser, *, in_command: bool) -> None:
     # After the verb the default is SUPPRESS, so `rag --debug ask` is not reset by the verb's parser.
-    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS if in_command else False,
-                   help="show tracebacks")
+    p.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS if in_command else False, help="show tracebacks"
+    )
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -89,8 +90,14 @@ def cmd_index(args: argparse.Namespace) -> int:
     progress, close = stderr_progress()
     try:
         embedder = SentenceTransformerEmbedder(settings.embed_model)
-        _, report = build_index(corpus, settings.resolved_index_dir, embedder, settings.chunking, progress=progress,
-                                log=lambda m: print(f"rag: {m}", file=sys.stderr))
+        _, report = build_index(
+            corpus,
+            settings.resolved_index_dir,
+            embedder,
+            settings.chunking,
+            progress=progress,
+            log=lambda m: print(f"rag: {m}", file=sys.stderr),
+        )
     finally:
         close()
     print(f"index at {settings.resolved_index_dir}: {report.summary()}")
@@ -115,14 +122,23 @@ def read_batch(stream: BinaryIO, max_chars: int) -> Iterator[tuple[int, str | No
         if not raw.endswith(b"\n") and len(raw) == limit:  # over the limit: skip the rest of the line
             while (rest := stream.readline(limit)) and not rest.endswith(b"\n"):
                 pass
-            yield number, None, (f"the question is longer than {max_chars} characters; "
-                                 "shorten it or raise RAG_MAX_QUESTION_CHARS")
+            yield (
+                number,
+                None,
+                (f"the question is longer than {max_chars} characters; shorten it or raise RAG_MAX_QUESTION_CHARS"),
+            )
             continue
         try:
             text = raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError as exc:
-            yield number, None, (f"the line is not valid UTF-8 (byte {raw[exc.start]:#04x} at byte {exc.start + 1}); "
-                                 "send questions as UTF-8 text")
+            yield (
+                number,
+                None,
+                (
+                    f"the line is not valid UTF-8 (byte {raw[exc.start]:#04x} at byte {exc.start + 1}); "
+                    "send questions as UTF-8 text"
+                ),
+            )
             continue
         try:
             yield number, check_question(text, max_chars), ""
@@ -273,9 +289,11 @@ def main(argv: list[str] | None = None) -> int:
     verb = _verb(argv)
     if verb is not None and verb not in BUILTIN_COMMANDS and verb not in installed:
         known = ", ".join([*BUILTIN_COMMANDS, *sorted(installed)])
-        print(f"rag: unknown command {verb!r}; choose from {known} (commands of other packages register under "
-              f"the {COMMAND_GROUP!r} entry-point group: reinstall with pip install -e . if eval or ui is missing)",
-              file=sys.stderr)
+        print(
+            f"rag: unknown command {verb!r}; choose from {known} (commands of other packages register under "
+            f"the {COMMAND_GROUP!r} entry-point group: reinstall with pip install -e . if eval or ui is missing)",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     args = build_parser(_commands_for(argv, installed)).parse_args(argv)
     try:

@@ -19,8 +19,34 @@ _FOLLOW_UP = re.compile(
 MAX_FOLLOW_UP_WORDS = 8
 _NAME_RUN = re.compile(r"(?<![\w’'])(?:[A-Z][\w’'\-.]*)(?:\s+[A-Z][\w’'\-.]*)*")
 _PERSON_PRONOUN = re.compile(r"\b(?:he|she|his|her|him)\b", re.IGNORECASE)
-_NOT_NAMES = {"What", "Who", "Whom", "Which", "When", "Where", "Why", "How", "Is", "Are", "Was", "Were", "Do",
-              "Does", "Did", "Can", "Could", "Will", "Would", "Should", "Has", "Have", "Had", "And", "But", "The"}
+_NOT_NAMES = {
+    "What",
+    "Who",
+    "Whom",
+    "Which",
+    "When",
+    "Where",
+    "Why",
+    "How",
+    "Is",
+    "Are",
+    "Was",
+    "Were",
+    "Do",
+    "Does",
+    "Did",
+    "Can",
+    "Could",
+    "Will",
+    "Would",
+    "Should",
+    "Has",
+    "Have",
+    "Had",
+    "And",
+    "But",
+    "The",
+}
 
 
 def is_follow_up(question: str) -> bool:

@@ -73,8 +73,9 @@ class Stories:
         doc_of = [u.doc_id for u in units]
         size = {d: doc_of.count(d) for d in docs}
         matched: dict[tuple[str, str], set[int]] = defaultdict(set)
-        scores, rows = sentences.faiss_index.search(np.ascontiguousarray(sentences.vectors, dtype=np.float32),
-                                                    min(NEIGHBOURS, len(units)))
+        scores, rows = sentences.faiss_index.search(
+            np.ascontiguousarray(sentences.vectors, dtype=np.float32), min(NEIGHBOURS, len(units))
+        )
         for i in range(len(units)):
             for r, s in zip(rows[i], scores[i]):
                 if r >= 0 and s >= SENTENCE_MATCH and doc_of[r] != doc_of[i]:
@@ -97,18 +98,21 @@ class Stories:
             members[s].append(d)
         for docs in members.values():
             for i, a in enumerate(docs):
-                for b in docs[i + 1:]:
+                for b in docs[i + 1 :]:
                     ra, rb = self._by_doc[a], self._by_doc[b]
                     sim = vectors[ra] @ vectors[rb].T
                     best_b, best_a = sim.argmax(axis=1), sim.argmax(axis=0)
                     for x in range(len(ra)):
                         for y in range(len(rb)):
                             mutual = best_b[x] == y and best_a[y] == x
-                            if (sim[x, y] >= TWIN_ANY or (mutual and sim[x, y] >= TWIN_MIN)) and \
-                                    _same_figures(self.units[ra[x]].text, self.units[rb[y]].text):
+                            if (sim[x, y] >= TWIN_ANY or (mutual and sim[x, y] >= TWIN_MIN)) and _same_figures(
+                                self.units[ra[x]].text, self.units[rb[y]].text
+                            ):
                                 twins[ra[x]].add(rb[y])
                                 twins[rb[y]].add(ra[x])
-        return {r: tuple(sorted(t, key=lambda t: (self.units[t].doc_id, self.units[t].start))) for r, t in twins.items()}
+        return {
+            r: tuple(sorted(t, key=lambda t: (self.units[t].doc_id, self.units[t].start))) for r, t in twins.items()
+        }
 
     # -- asking ------------------------------------------------------------------------------
 
@@ -154,8 +158,12 @@ class Stories:
         if not rows:
             return False
         inside = sum(
-            any(self.units[t].doc_id == kept.doc_id and kept.start <= self.units[t].start and self.units[t].end <= kept.end
-                for t in self.twin_rows.get(r, ()))
+            any(
+                self.units[t].doc_id == kept.doc_id
+                and kept.start <= self.units[t].start
+                and self.units[t].end <= kept.end
+                for t in self.twin_rows.get(r, ())
+            )
             for r in rows
         )
         return inside * 2 >= len(rows)
@@ -179,8 +187,10 @@ class Stories:
     def with_twins(self, citation: Citation, documents: Mapping[str, Document]) -> Citation:
         """`citation` with its same-story twins as `corroborated_by` (`documents`: doc_id -> Document)."""
         twins = self.twins(citation.doc_id, citation.start, citation.end)
-        return replace(citation, corroborated_by=tuple(cite(documents[t.doc_id], t.start, t.end)
-                                                       for t in twins if t.doc_id in documents))
+        return replace(
+            citation,
+            corroborated_by=tuple(cite(documents[t.doc_id], t.start, t.end) for t in twins if t.doc_id in documents),
+        )
 
     def corroborate(self, citations: Sequence[Citation], documents: Mapping[str, Document]) -> tuple[Citation, ...]:
         """Attach same-story twins to each citation; a citation repeating an earlier one is folded in.

@@ -9,7 +9,6 @@ The UI, the evaluation suite and the CLI all go through this class.
 
 from __future__ import annotations
 
-import re
 import sys
 import threading
 import time
@@ -56,7 +55,7 @@ def _about(evidence: list[Evidence], names: list[str]) -> list[Evidence]:
 def check_question(question: str, max_chars: int) -> str:
     """The question stripped of surrounding space; raises `QuestionError` if unusable."""
     if not isinstance(question, str) or not question.strip():
-        raise QuestionError("the question is empty; ask something, e.g. rag ask \"Who leads the US delegation?\"")
+        raise QuestionError('the question is empty; ask something, e.g. rag ask "Who leads the US delegation?"')
     question = question.strip()
     if len(question) > max_chars:
         raise QuestionError(
@@ -104,9 +103,7 @@ class Engine:
         settings = settings or Settings.from_env()
         corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes)
         if not corpus.documents:
-            raise CorpusError(
-                f"no usable documents in {settings.corpus_dir}: " + "; ".join(map(str, corpus.problems))
-            )
+            raise CorpusError(f"no usable documents in {settings.corpus_dir}: " + "; ".join(map(str, corpus.problems)))
         embedder = embedder or SentenceTransformerEmbedder(settings.embed_model)
         index_dir = settings.resolved_index_dir
         report = None
@@ -118,8 +115,14 @@ class Engine:
                 print(f"rag: {exc} - rebuilding", file=log)
             elif log is not None:
                 print(f"rag: building the index at {index_dir} (first use)", file=log)
-            store, report = build_index(corpus, index_dir, embedder, settings.chunking, progress=progress,
-                                        log=None if log is None else lambda m: print(f"rag: {m}", file=log))
+            store, report = build_index(
+                corpus,
+                index_dir,
+                embedder,
+                settings.chunking,
+                progress=progress,
+                log=None if log is None else lambda m: print(f"rag: {m}", file=log),
+            )
         return cls(settings, corpus, store, embedder, report)
 
     def rebuild(self, progress: Callable[[int, int], None] | None = None) -> BuildReport:
@@ -161,7 +164,9 @@ class Engine:
             raise QuestionError(f"k must be 0 or more, got {k}")
         return k
 
-    def evidence(self, question: str, k: int | None = None, mode: str | None = None) -> tuple[list[Passage], list[Evidence]]:
+    def evidence(
+        self, question: str, k: int | None = None, mode: str | None = None
+    ) -> tuple[list[Passage], list[Evidence]]:
         """Retrieved passages, and the numbered, scored sentences inside them, best first."""
         question = check_question(question, self.settings.max_question_chars)
         k, mode = self._k(k), mode or self.settings.retrieval
@@ -170,12 +175,27 @@ class Engine:
         passages = [self._passage(h, i + 1) for i, h in enumerate(chunk_hits)]
         units = [s for h in chunk_hits for s in self.scorer.sentences_in(h.unit)]
         if k > 0:
-            units += [h.unit for h in self.retriever.search(question, self.tuning.sentence_hits, "sentences", mode, query_vector=qv)]
+            units += [
+                h.unit
+                for h in self.retriever.search(question, self.tuning.sentence_hits, "sentences", mode, query_vector=qv)
+            ]
         # Best support first; a sentence restating a better one from a same-story article is folded in.
-        kept = [s for s, _ in self.retriever.stories.collapse(self.scorer.score(question, qv, units),
-                                                               unit_of=lambda s: s.unit)]
-        evidence = [Evidence(i + 1, self.facts.with_speaker(self.retriever.stories.with_twins(self._citation(s.unit), self._docs)), s.score, s.dense,
-                             s.lexical) for i, s in enumerate(kept[:self.tuning.max_evidence])]
+        kept = [
+            s
+            for s, _ in self.retriever.stories.collapse(
+                self.scorer.score(question, qv, units), unit_of=lambda s: s.unit
+            )
+        ]
+        evidence = [
+            Evidence(
+                i + 1,
+                self.facts.with_speaker(self.retriever.stories.with_twins(self._citation(s.unit), self._docs)),
+                s.score,
+                s.dense,
+                s.lexical,
+            )
+            for i, s in enumerate(kept[: self.tuning.max_evidence])
+        ]
         return passages, evidence
 
     # -- backends ----------------------------------------------------------------------------
@@ -221,7 +241,11 @@ class Engine:
     # -- answering ---------------------------------------------------------------------------
 
     def ask(
-        self, question: str, k: int | None = None, backend: str | None = None, history: Sequence[str] = (),
+        self,
+        question: str,
+        k: int | None = None,
+        backend: str | None = None,
+        history: Sequence[str] = (),
         options: BackendOptions | None = None,
     ) -> Answer:
         """Answer from the corpus with exact citations, or abstain when the evidence is weak.
@@ -237,7 +261,11 @@ class Engine:
         return answer
 
     def ask_stream(
-        self, question: str, k: int | None = None, backend: str | None = None, history: Sequence[str] = (),
+        self,
+        question: str,
+        k: int | None = None,
+        backend: str | None = None,
+        history: Sequence[str] = (),
         options: BackendOptions | None = None,
     ) -> Iterator[str | Answer]:
         """Yield answer text as it is produced, then the final checked `Answer` last.
@@ -249,8 +277,13 @@ class Engine:
         yield from self._answer(question, k, backend, history, options, stream=True)
 
     def _answer(
-        self, question: str, k: int | None, backend: str | None, history: Sequence[str],
-        options: BackendOptions | None, stream: bool
+        self,
+        question: str,
+        k: int | None,
+        backend: str | None,
+        history: Sequence[str],
+        options: BackendOptions | None,
+        stream: bool,
     ) -> Iterator[str | Answer]:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
@@ -324,15 +357,25 @@ class Engine:
         timings["total_s"] = time.perf_counter() - t0
         answer = replace(answer, timings=timings, passages=tuple(passages), support=support)
         if not answer.abstained:  # the answer card: other independent sources, and where they differ
-            statements, conflicts = agreement.card(answer.citations, evidence, self.facts, self.retriever.stories,
-                                                   self._docs)
+            statements, conflicts = agreement.card(
+                answer.citations, evidence, self.facts, self.retriever.stories, self._docs
+            )
             answer = replace(answer, statements=statements, conflicts=conflicts)
         if stream and not streaming:
             yield answer.text
         yield answer
 
-    def _checked(self, question: str, name: str, chosen: Backend, query: str, evidence: list[Evidence], draft: Draft,
-                 timings: dict[str, float], deadline: Deadline) -> Answer:
+    def _checked(
+        self,
+        question: str,
+        name: str,
+        chosen: Backend,
+        query: str,
+        evidence: list[Evidence],
+        draft: Draft,
+        timings: dict[str, float],
+        deadline: Deadline,
+    ) -> Answer:
         """Verify a draft; on failure one repair (if the backend offers it), then the fallback answer."""
         t = time.perf_counter()
         check = self._checker(query)
@@ -351,14 +394,22 @@ class Engine:
 
         try:
             outcome = verify.settle(
-                attempt(draft), check, backend=name,
+                attempt(draft),
+                check,
+                backend=name,
                 repair=repair if chosen.can_repair else None,
                 fallback=None if chosen is self.fallback else lambda: attempt(self.fallback.draft(query, evidence)),
             )
         except BackendTimeout as exc:  # the repair ran out of the question's time
             failed = verify.Verdict((), tuple(asked)).reason
-            return self._checked_fallback(question, name, query, evidence, timings,
-                                          f"the {name} answer failed verification ({failed}); its repair: {exc}")
+            return self._checked_fallback(
+                question,
+                name,
+                query,
+                evidence,
+                timings,
+                f"the {name} answer failed verification ({failed}); its repair: {exc}",
+            )
         return self._settled(question, name, query, outcome, timings, t)
 
     def _checker(self, query: str) -> Callable[[verify.Attempt], verify.Verdict]:
@@ -369,28 +420,39 @@ class Engine:
         """Who speaks in each sentence and which people the corpus knows, for checking who said what."""
         return verify.Speakers(self.facts.actors, self.facts.analysis)
 
-    def _checked_fallback(self, question: str, name: str, query: str, evidence: list[Evidence],
-                          timings: dict[str, float], reason: str) -> Answer:
+    def _checked_fallback(
+        self, question: str, name: str, query: str, evidence: list[Evidence], timings: dict[str, float], reason: str
+    ) -> Answer:
         """The fallback's answer, verified, in place of a backend that gave none in time."""
         t = time.perf_counter()
         d = self.fallback.draft(query, evidence)
         plain = verify.Attempt(d.text, self._resolve(d, evidence))
         verdict = self._checker(query)(plain)
-        outcome = verify.Outcome(plain, verdict, verify.FALLBACK,
-                                 f"{reason}; showing the {self.fallback.name} answer instead", (verdict,))
+        outcome = verify.Outcome(
+            plain, verdict, verify.FALLBACK, f"{reason}; showing the {self.fallback.name} answer instead", (verdict,)
+        )
         return self._settled(question, name, query, outcome, timings, t)
 
-    def _settled(self, question: str, name: str, query: str, outcome: verify.Outcome, timings: dict[str, float],
-                 t: float) -> Answer:
+    def _settled(
+        self, question: str, name: str, query: str, outcome: verify.Outcome, timings: dict[str, float], t: float
+    ) -> Answer:
         """The answer users see for a settled outcome: renumbered, checked once more as published."""
         text, citations = self._publish(outcome.attempt)
         final = verify.check(text, dict(enumerate(citations, 1)), self._docs, query, self._speakers())
         timings["verify_s"] = time.perf_counter() - t - timings.get("repair_s", 0.0)
         if not citations or not text.strip():
             return Answer(question, ABSTAIN_TEXT, (), True, name, fallback_reason=outcome.reason)
-        return Answer(question, text, citations, False, name, verified=outcome.status in (verify.VERIFIED, verify.REPAIRED),
-                      fallback_reason=outcome.reason, claims=tuple(c.to_dict() for c in final.claims),
-                      verification=outcome.status)
+        return Answer(
+            question,
+            text,
+            citations,
+            False,
+            name,
+            verified=outcome.status in (verify.VERIFIED, verify.REPAIRED),
+            fallback_reason=outcome.reason,
+            claims=tuple(c.to_dict() for c in final.claims),
+            verification=outcome.status,
+        )
 
     def _resolve(self, draft: Draft, evidence: list[Evidence]) -> dict[int, Citation]:
         """Map a draft's evidence ids (and sub-spans) to checked citations; unknown ids are dropped."""
@@ -414,8 +476,11 @@ class Engine:
         citations = self.retriever.stories.corroborate(list(attempt.cited.values()), self._docs)
 
         def number(c: Citation) -> int:
-            return next(n for n, final in enumerate(citations, 1)
-                        if any(spans.overlaps(y, c) for y in (final, *final.corroborated_by)))
+            return next(
+                n
+                for n, final in enumerate(citations, 1)
+                if any(spans.overlaps(y, c) for y in (final, *final.corroborated_by))
+            )
 
         mapping = {i: number(c) for i, c in attempt.cited.items()}
         return renumber(attempt.text, mapping, quoted=[c.text for c in attempt.cited.values()]), citations
@@ -432,8 +497,11 @@ def joined(question: str, parts: Sequence[str], answers: Sequence[Answer], secon
             continue
         offset = len(citations)
         if has_markers(answer.text, quoted=[c.text for c in answer.citations]):
-            text = renumber(answer.text, {n: n + offset for n in range(1, len(answer.citations) + 1)},
-                            quoted=[c.text for c in answer.citations])
+            text = renumber(
+                answer.text,
+                {n: n + offset for n in range(1, len(answer.citations) + 1)},
+                quoted=[c.text for c in answer.citations],
+            )
         else:  # an extractive answer cites all its citations at its end
             text = answer.text + " " + "".join(f"[{offset + n}]" for n in range(1, len(answer.citations) + 1))
         texts.append(text)
@@ -442,13 +510,21 @@ def joined(question: str, parts: Sequence[str], answers: Sequence[Answer], secon
     verified = None if not answered else all(a.verified for a in answered)
     statuses = [a.verification for a in answered]
     return Answer(
-        question, "\n".join(texts), tuple(citations), not answered, answers[0].backend,
-        timings={"total_s": seconds}, passages=tuple(p for a in answers for p in a.passages),
-        support=min((a.support for a in answered), default=0.0), verified=verified,
+        question,
+        "\n".join(texts),
+        tuple(citations),
+        not answered,
+        answers[0].backend,
+        timings={"total_s": seconds},
+        passages=tuple(p for a in answers for p in a.passages),
+        support=min((a.support for a in answered), default=0.0),
+        verified=verified,
         fallback_reason="; ".join(a.fallback_reason for a in answers if a.fallback_reason),
         claims=tuple(c for a in answers for c in a.claims),
-        verification=next((s for s in (verify.FAILED, verify.FALLBACK, verify.REPAIRED) if s in statuses),
-                          verify.VERIFIED if answered else ""),
+        verification=next(
+            (s for s in (verify.FAILED, verify.FALLBACK, verify.REPAIRED) if s in statuses),
+            verify.VERIFIED if answered else "",
+        ),
     )
 
 

@@ -42,7 +42,9 @@ FLAGGED_WEIGHT = 0.0
 
 # A sentence that names its speaker only by pronoun ("he said", "she added") or continues a quote
 # belongs to the previous sentence's subject: "“2026 could be the year the war ends,” he said."
-_REFERS_BACK = re.compile(r"\b(?:he|she|they)\s+(?:said|added|noted|stressed|warned|argued|told)\b|^[\"“](?!.*[”\"]\s*$)|^(?:He|She|They)\b")
+_REFERS_BACK = re.compile(
+    r"\b(?:he|she|they)\s+(?:said|added|noted|stressed|warned|argued|told)\b|^[\"“](?!.*[”\"]\s*$)|^(?:He|She|They)\b"
+)
 
 
 def refers_back(text: str) -> bool:
@@ -76,8 +78,13 @@ class EvidenceScorer:
     def idf(self, term: str) -> float:
         return self._idf.get(term, self._unseen_idf)
 
-    def lexical(self, question_terms: list[str], text: str,
-                synonyms: dict[str, frozenset[Synonym]] | None = None, before: str = "") -> float:
+    def lexical(
+        self,
+        question_terms: list[str],
+        text: str,
+        synonyms: dict[str, frozenset[Synonym]] | None = None,
+        before: str = "",
+    ) -> float:
         """IDF-weighted share of the question's distinct terms present in `text`; a term met only
         through one of its `synonyms` (all of a synonym's words present) counts `Tuning.w_synonym`,
         one met only in the text `before` it counts `Tuning.w_context`."""
@@ -111,15 +118,18 @@ class EvidenceScorer:
         return replace(citation, flags=flags) if flags != citation.flags else citation
 
     def sentences_in(self, chunk: TextUnit) -> list[TextUnit]:
-        return [u for u in self.store.sentences.units
-                if u.doc_id == chunk.doc_id and chunk.start <= u.start and u.end <= chunk.end]
+        return [
+            u
+            for u in self.store.sentences.units
+            if u.doc_id == chunk.doc_id and chunk.start <= u.start and u.end <= chunk.end
+        ]
 
     def _before(self, row: int | None, unit: TextUnit, n: int | None = None) -> str:
         """The text of the `n` sentences before `unit` (at `row` of the sentence table) in its article."""
         if row is None:
             return ""
         n = self.tuning.context_sentences if n is None else n
-        units = self.store.sentences.units[max(row - n, 0): row]
+        units = self.store.sentences.units[max(row - n, 0) : row]
         return " ".join(u.text for u in units if u.doc_id == unit.doc_id)
 
     def score(self, question: str, query_vector: np.ndarray, units: list[TextUnit]) -> list[Scored]:

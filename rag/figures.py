@@ -30,12 +30,37 @@ from typing import Iterable
 
 from rag.spans import fold
 
-_SCALES = {"hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12,
-           "k": 1e3, "m": 1e6, "mn": 1e6, "bn": 1e9, "b": 1e9, "tn": 1e12}
+_SCALES = {
+    "hundred": 1e2,
+    "thousand": 1e3,
+    "million": 1e6,
+    "billion": 1e9,
+    "trillion": 1e12,
+    "k": 1e3,
+    "m": 1e6,
+    "mn": 1e6,
+    "bn": 1e9,
+    "b": 1e9,
+    "tn": 1e12,
+}
 # Every written form of a currency, mapped to its ISO code (`rag.terms` derives its search terms from it).
-CURRENCY = {"$": "USD", "us$": "USD", "usd": "USD", "dollar": "USD", "dollars": "USD", "us dollars": "USD",
-             "€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR",
-             "£": "GBP", "gbp": "GBP", "pound": "GBP", "pounds": "GBP", "pounds sterling": "GBP"}
+CURRENCY = {
+    "$": "USD",
+    "us$": "USD",
+    "usd": "USD",
+    "dollar": "USD",
+    "dollars": "USD",
+    "us dollars": "USD",
+    "€": "EUR",
+    "eur": "EUR",
+    "euro": "EUR",
+    "euros": "EUR",
+    "£": "GBP",
+    "gbp": "GBP",
+    "pound": "GBP",
+    "pounds": "GBP",
+    "pounds sterling": "GBP",
+}
 
 # A number as written: grouped thousands (comma, or a plain/thin/no-break space), or plain digits,
 # with optional decimals. The look-behind stops a match starting inside another number.
@@ -50,20 +75,39 @@ _NUMERIC = re.compile(
     re.IGNORECASE,
 )
 
-_UNITS = {w: i for i, w in enumerate(
-    "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen".split())}
+_UNITS = {
+    w: i
+    for i, w in enumerate(
+        "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen".split()
+    )
+}
 _UNITS.pop("_")  # "one" is left out: "one of the", "no one" are not figures
 _TENS = {w: 10 * (i + 2) for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())}
-_WORD_NUMBER = (r"(?:(?:" + "|".join(_TENS) + r")(?:[-\s](?:one|" + "|".join(_UNITS) + r"))?"
-                r"|" + "|".join(sorted(_UNITS, key=len, reverse=True)) + r"|dozen|a dozen|hundred|a hundred)")
+_WORD_NUMBER = (
+    r"(?:(?:" + "|".join(_TENS) + r")(?:[-\s](?:one|" + "|".join(_UNITS) + r"))?"
+    r"|" + "|".join(sorted(_UNITS, key=len, reverse=True)) + r"|dozen|a dozen|hundred|a hundred)"
+)
 _WORDS = re.compile(
     r"\b(?P<word>" + _WORD_NUMBER + r")\b(?:\s(?P<scale>hundred|thousand|million|billion|trillion)\b)?"
     r"(?:\s(?P<pct>percent|per cent)\b)?",
     re.IGNORECASE,
 )
-_FRACTION_DENOMINATORS = {"half": 2, "halves": 2, "third": 3, "thirds": 3, "quarter": 4, "quarters": 4,
-                          "fourth": 4, "fourths": 4, "fifth": 5, "fifths": 5, "sixth": 6, "tenth": 10, "tenths": 10}
+_FRACTION_DENOMINATORS = {
+    "half": 2,
+    "halves": 2,
+    "third": 3,
+    "thirds": 3,
+    "quarter": 4,
+    "quarters": 4,
+    "fourth": 4,
+    "fourths": 4,
+    "fifth": 5,
+    "fifths": 5,
+    "sixth": 6,
+    "tenth": 10,
+    "tenths": 10,
+}
 _FRACTIONS = re.compile(
     r"\b(?:(?P<count>a|an|one|two|three|four|nine)[\s-])?(?P<denominator>halves|half|thirds?|quarters?|fourths?|"
     r"fifths?|sixth|tenths?)\b",
@@ -71,8 +115,20 @@ _FRACTIONS = re.compile(
 )
 _COUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "nine": 9}
 
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-          "October", "November", "December")
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 # Case-sensitive: "may" the verb is not May the month.
 _CALENDAR = re.compile(r"\b(?P<name>" + "|".join(MONTHS + WEEKDAYS) + r")\b")
@@ -83,21 +139,33 @@ FIGURE_KINDS = ("money", "percent", "count", "date")
 _ASKED_ORDER = ("percent", "money", "count", "date")
 # What a question says when it asks for each kind.
 _KIND_CUES = {
-    "money": re.compile(r"\bhow much\b|\bamount\b|\bsum\b|\bcost|\bpay\b|\bfund|\bfinanc|\bmoney|\bbudget|\bspend|"
-                       r"\bdollars?\b|\beuros?\b|\bworth\b|\bassets?\b|\bbill\b|\bprice\b"),
-    "percent": re.compile(r"percent|percentage|\bshare\b|\bportion\b|\bfraction\b|%|\bproportion\b|\bhow big a part\b|"
-                         r"\bby how much\b|\bhow many times\b|\bhow much of\b"),
+    "money": re.compile(
+        r"\bhow much\b|\bamount\b|\bsum\b|\bcost|\bpay\b|\bfund|\bfinanc|\bmoney|\bbudget|\bspend|"
+        r"\bdollars?\b|\beuros?\b|\bworth\b|\bassets?\b|\bbill\b|\bprice\b"
+    ),
+    "percent": re.compile(
+        r"percent|percentage|\bshare\b|\bportion\b|\bfraction\b|%|\bproportion\b|\bhow big a part\b|"
+        r"\bby how much\b|\bhow many times\b|\bhow much of\b"
+    ),
     "count": re.compile(r"\bhow many\b|\bnumber of\b|\bhow large\b|\bhow big\b|\bsize\b|\bstrength\b|\bhow strong\b"),
     "date": re.compile(r"\bwhen\b|\b(?:what|which) (?:year|day|date|month)\b|\bsince when\b|\bdate\b"),
 }
 _CURRENCY_SYMBOLS = "".join(sorted(c for c in CURRENCY if len(c) == 1))
 # A quick test that a text states a kind of figure (looser than `figures`: "times", "doubles").
 _KIND_FIGURES = {
-    "money": re.compile(r"[" + _CURRENCY_SYMBOLS + r"]\s?\d|\b\d[\d,.]*\s?(?:billion|million|trillion)\b|\bdollars?\b|\beuros?\b"),
-    "percent": re.compile(r"\d\s?%|\bper ?cent\b|\bhalf\b|\ba (?:fifth|quarter|third)\b|\bdoubles?\b|\btwice\b|\btimes\b"),
-    "count": re.compile(r"\b\d[\d,.]*\b|\b(?:two|three|four|five|six|seven|eight|nine|ten|dozen|twenty|thirty)\b", re.I),
-    "date": re.compile(r"\b(?:19|20)\d\d\b|\b(?:" + "|".join(WEEKDAYS) + r")\b|"
-                       r"\b(?:" + "|".join(MONTHS) + r")\b"),
+    "money": re.compile(
+        r"[" + _CURRENCY_SYMBOLS + r"]\s?\d|\b\d[\d,.]*\s?(?:billion|million|trillion)\b|\bdollars?\b|\beuros?\b"
+    ),
+    "percent": re.compile(
+        r"\d\s?%|\bper ?cent\b|\bhalf\b|\ba (?:fifth|quarter|third)\b|\bdoubles?\b|\btwice\b|\btimes\b"
+    ),
+    "count": re.compile(
+        r"\b\d[\d,.]*\b|\b(?:two|three|four|five|six|seven|eight|nine|ten|dozen|twenty|thirty)\b", re.I
+    ),
+    "date": re.compile(
+        r"\b(?:19|20)\d\d\b|\b(?:" + "|".join(WEEKDAYS) + r")\b|"
+        r"\b(?:" + "|".join(MONTHS) + r")\b"
+    ),
 }
 
 
@@ -157,11 +225,11 @@ def _numeric(text: str) -> list[Figure]:
         value = mantissa * _SCALES.get(scale_word, 1.0)
         end = m.end() if (scale_word or not m.group("short")) else m.end("num")
         if m.group("pct"):
-            out.append(Figure(text[m.start("num"):end], m.start("num"), end, "percent", value / 100, "", mantissa))
+            out.append(Figure(text[m.start("num") : end], m.start("num"), end, "percent", value / 100, "", mantissa))
         elif unit:
-            out.append(Figure(text[m.start():end], m.start(), end, "money", value, unit, mantissa))
+            out.append(Figure(text[m.start() : end], m.start(), end, "money", value, unit, mantissa))
         else:
-            out.append(Figure(text[m.start("num"):end], m.start("num"), end, "count", value, "", mantissa))
+            out.append(Figure(text[m.start("num") : end], m.start("num"), end, "count", value, "", mantissa))
     return out
 
 
@@ -225,8 +293,12 @@ def supports(stated: Figure, claimed: Figure) -> bool:
     # "$60 billion", "ten" by "10") or has those very digits before a scale or sign ("0.25" by "0.25%").
     if stated.kind in ("count", "money") and _same(stated.value, claimed.value):
         return True
-    return stated.mantissa is not None and claimed.mantissa is not None and _same(stated.mantissa, claimed.value) \
+    return (
+        stated.mantissa is not None
+        and claimed.mantissa is not None
+        and _same(stated.mantissa, claimed.value)
         and _same(claimed.value, claimed.mantissa)
+    )
 
 
 def supported_by(claimed: Figure, stated: Iterable[Figure]) -> Figure | None:
@@ -234,5 +306,16 @@ def supported_by(claimed: Figure, stated: Iterable[Figure]) -> Figure | None:
     return next((s for s in stated if supports(s, claimed)), None)
 
 
-__all__ = ["CURRENCY", "FIGURE_KINDS", "Figure", "MONTHS", "WEEKDAYS", "asked_kind", "figures", "has_kind", "kinds_in",
-           "supported_by", "supports"]
+__all__ = [
+    "CURRENCY",
+    "FIGURE_KINDS",
+    "Figure",
+    "MONTHS",
+    "WEEKDAYS",
+    "asked_kind",
+    "figures",
+    "has_kind",
+    "kinds_in",
+    "supported_by",
+    "supports",
+]

@@ -29,10 +29,40 @@ _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL | re.IGNORECASE)
 _FENCE = re.compile(r"^```[a-z]*\s*|\s*```$", re.MULTILINE)
 _PREAMBLE = re.compile(r"^\s*(?:\*\*)?(?:final answer|answer)\s*(?:\*\*)?\s*[:\-]\s*", re.IGNORECASE)
 # Where the answer proper ends: a sources list, or the model continuing the prompt's pattern.
-_TAIL = re.compile(r"^\s*(?:\*\*)?(?:sources?|references?|citations?|evidence|question|notes?)\s*(?:\*\*)?\s*:",
-                   re.IGNORECASE | re.MULTILINE)
-_ABBREVIATIONS = {"u.s", "u.k", "e.u", "u.n", "mr", "mrs", "ms", "dr", "st", "gen", "sen", "rep", "jr", "sr",
-                  "e.g", "i.e", "vs", "no", "approx", "est", "inc", "ltd", "co", "corp", "lt", "col", "gov", "pres"}
+_TAIL = re.compile(
+    r"^\s*(?:\*\*)?(?:sources?|references?|citations?|evidence|question|notes?)\s*(?:\*\*)?\s*:",
+    re.IGNORECASE | re.MULTILINE,
+)
+_ABBREVIATIONS = {
+    "u.s",
+    "u.k",
+    "e.u",
+    "u.n",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "st",
+    "gen",
+    "sen",
+    "rep",
+    "jr",
+    "sr",
+    "e.g",
+    "i.e",
+    "vs",
+    "no",
+    "approx",
+    "est",
+    "inc",
+    "ltd",
+    "co",
+    "corp",
+    "lt",
+    "col",
+    "gov",
+    "pres",
+}
 _BULLET = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*\u2022])\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]*\s+")
 
@@ -54,6 +84,7 @@ class Reply:
     ids: tuple[int, ...]  # every valid id, in order of first use
     dropped_ids: tuple[int, ...] = ()  # ids the model cited that name no evidence
     raw: str = ""
+
 
 # A marker as published, after `renumber`/`parse_reply` normalised it: "[3]".
 PUBLISHED_MARKER = re.compile(r"\[(\d{1,3})\]")
@@ -78,7 +109,7 @@ def _masked(text: str, quoted: Iterable[str]) -> str:
     for q in {q for q in quoted if q and ("[" in q or "\u3010" in q)}:
         at = text.find(q)
         while at >= 0:
-            chars[at:at + len(q)] = q.translate(_HIDE)
+            chars[at : at + len(q)] = q.translate(_HIDE)
             at = text.find(q, at + 1)
     return "".join(chars)
 
@@ -115,7 +146,7 @@ def clean_reply(raw: str) -> str:
     if tail and tail.start() > 0:
         text = text[: tail.start()]
     elif tail:  # the reply *starts* with a label such as "Sources:": keep what follows it
-        text = text[tail.end():]
+        text = text[tail.end() :]
     return text.strip()
 
 
@@ -130,7 +161,7 @@ def split_sentences(text: str) -> list[str]:
             lead = re.match(r"(?:\s*" + _MARKER.pattern + r")+", piece, re.IGNORECASE)
             if lead and n > 0 and sentences:  # "[1]" after a full stop closes the previous sentence
                 sentences[-1] += " " + lead.group(0).strip()
-                piece = piece[lead.end():].strip()
+                piece = piece[lead.end() :].strip()
             if piece:
                 sentences.append(piece)
     return sentences
@@ -140,14 +171,14 @@ def _line_sentences(line: str) -> list[str]:
     pieces: list[str] = []
     start = 0
     for m in _SENTENCE_END.finditer(line):
-        before = line[start:m.start()].rstrip(".!?\"'\u201d\u2019)")
+        before = line[start : m.start()].rstrip(".!?\"'\u201d\u2019)")
         last_word = before.split()[-1].lower() if before.split() else ""
         if last_word in _ABBREVIATIONS or re.fullmatch(r"[a-z]", last_word):
             continue
-        nxt = line[m.end():m.end() + 1]
+        nxt = line[m.end() : m.end() + 1]
         if nxt and not (nxt.isupper() or nxt.isdigit() or nxt in "[【\"'\u201c(*-"):
             continue
-        pieces.append(line[start:m.end()])
+        pieces.append(line[start : m.end()])
         start = m.end()
     pieces.append(line[start:])
     return [p.strip() for p in pieces if p.strip()]
@@ -159,7 +190,7 @@ def _with_markers(body: str, ids: Sequence[int]) -> str:
         return body
     tags = "".join(f"[{i}]" for i in ids)
     m = re.search(r"[.!?][\"'\u201d\u2019)]*$", body)
-    return f"{body[:m.start()]} {tags}{body[m.start():]}" if m else f"{body} {tags}"
+    return f"{body[: m.start()]} {tags}{body[m.start() :]}" if m else f"{body} {tags}"
 
 
 def read_claims(text: str, valid_ids: Collection[int], quoted: Iterable[str] = ()) -> tuple[list[Claim], list[int]]:
@@ -195,6 +226,7 @@ def parse_reply(raw: str, valid_ids: Collection[int]) -> Reply:
 def renumber(text: str, mapping: dict[int, int], quoted: Iterable[str] = ()) -> str:
     """Rewrite every marker's ids through `mapping` (evidence id -> citation number); text inside
     `quoted` spans (the cited texts) is left exactly as the article wrote it."""
+
     def sub(m: re.Match) -> str:
         ids = list(dict.fromkeys(mapping.get(i, i) for i in marker_ids(m.group(0))))
         return "".join(f"[{i}]" for i in ids)

@@ -23,8 +23,14 @@ class PlainProgress:
     loading before it. `clock` is injectable so tests need no sleeps.
     """
 
-    def __init__(self, stream: TextIO, label: str = "embedding", unit: str = "units",
-                 interval: float = PLAIN_INTERVAL_S, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        stream: TextIO,
+        label: str = "embedding",
+        unit: str = "units",
+        interval: float = PLAIN_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.stream, self.label, self.unit, self.interval, self.clock = stream, label, unit, interval, clock
         self._start: tuple[float, int] | None = None  # (time, done) at the first call
         self._last_line = 0.0
@@ -39,8 +45,10 @@ class PlainProgress:
         if done >= total and not self._finished:
             self._finished = True
             if self._printed:  # close the story that the earlier lines began
-                self._write(f"{self.label} {done}/{total} {self.unit}, {self._rate(now, done):.0f} {self.unit}/s, "
-                            f"done in {now - self._start[0]:.0f} s")
+                self._write(
+                    f"{self.label} {done}/{total} {self.unit}, {self._rate(now, done):.0f} {self.unit}/s, "
+                    f"done in {now - self._start[0]:.0f} s"
+                )
             return
         if now - self._last_line >= self.interval:
             rate = self._rate(now, done)

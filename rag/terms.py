@@ -26,12 +26,18 @@ _TOKEN = re.compile(r"[" + _SYMBOLS + r"]?\d+(?:[.,]\d+)*%?|[a-z]+")
 # Words that name a unit the symbols above or a number already stand for, mapped to that form,
 # so "210 billion euros" meets "€210 billion" and "ten leaders" meets "10 leaders".
 _UNIT_WORDS = _CURRENCY_WORDS | {
-    "percentage": "percent", "pct": "percent", "bn": "billion", "mn": "million", "tn": "trillion",
+    "percentage": "percent",
+    "pct": "percent",
+    "bn": "billion",
+    "mn": "million",
+    "tn": "trillion",
 }
 _NUMBER_WORDS = {
-    w: str(i) for i, w in enumerate(
+    w: str(i)
+    for i, w in enumerate(
         "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-        "sixteen seventeen eighteen nineteen twenty".split())
+        "sixteen seventeen eighteen nineteen twenty".split()
+    )
     if w != "_"
 } | {"thirty": "30", "forty": "40", "fifty": "50", "hundred": "100", "dozen": "12"}
 # "one" stays a word: it is mostly a pronoun ("the one who..."), not a count.
@@ -39,9 +45,25 @@ _PER_CENT = re.compile(r"\bper\s+cent\b", re.I)
 # British/American spellings that the articles mix.
 _SPELLING = {"defence": "defense", "favour": "favor", "programme": "program", "labour": "labor"}
 # Irregular verb forms Porter cannot join to their base ("led" vs "lead").
-_IRREGULAR = {"led": "lead", "held": "hold", "met": "meet", "took": "take", "gave": "give", "made": "make",
-              "sought": "seek", "sent": "send", "spent": "spend", "paid": "pay", "won": "win", "told": "tell",
-              "brought": "bring", "began": "begin", "chose": "choose", "drew": "draw", "fought": "fight"}
+_IRREGULAR = {
+    "led": "lead",
+    "held": "hold",
+    "met": "meet",
+    "took": "take",
+    "gave": "give",
+    "made": "make",
+    "sought": "seek",
+    "sent": "send",
+    "spent": "spend",
+    "paid": "pay",
+    "won": "win",
+    "told": "tell",
+    "brought": "bring",
+    "began": "begin",
+    "chose": "choose",
+    "drew": "draw",
+    "fought": "fight",
+}
 _EXTRA_STOP = {"also", "would", "could", "said", "say", "says", "according", "one", "much", "many", "whose"}
 
 # Country abbreviations that would otherwise vanish ("US" is the stopword "us", "U.S." splits

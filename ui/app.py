@@ -19,6 +19,7 @@ import sys
 
 from ui import privacy  # noqa: F401  (offline switches before gradio is imported)
 
+# isort: split
 import gradio as gr
 
 from rag import Engine, RagError, Settings
@@ -27,7 +28,14 @@ from rag.progress import stderr_progress
 from ui import render
 from ui.assets import CLICK_BRIDGE, CSS, SCROLL_TO_MARK
 from ui.chat import (
-    EXAMPLE_QUESTION, MAX_K, ChatState, backend_of, friendly_error, in_background, respond, show_reference,
+    EXAMPLE_QUESTION,
+    MAX_K,
+    ChatState,
+    backend_of,
+    friendly_error,
+    in_background,
+    respond,
+    show_reference,
 )
 from ui.endpoints import EndpointPolicy
 from ui.http_guard import MAX_BODY_BYTES, HostPolicy
@@ -53,15 +61,25 @@ def _model_choice(settings: Settings, endpoints: EndpointPolicy) -> tuple[gr.Com
     """The Model and API base inputs: hidden, a list of the operator's servers, or free to type."""
     own = f"server default ({settings.model})" if settings.model else "server default"
     if endpoints.allow_client:
-        model = gr.Dropdown([(own, ""), *((n, n) for n in endpoints.choices())], value="",
-                            allow_custom_value=True, label="Model (litellm backend)", elem_id="rag-model",
-                            info="blank: the server's own; or one offered; or openai/NAME of your own server")
-        api_base = gr.Textbox("", label="API base of your own server", placeholder="e.g. http://127.0.0.1:8080/v1",
-                              elem_id="rag-api-base")
+        model = gr.Dropdown(
+            [(own, ""), *((n, n) for n in endpoints.choices())],
+            value="",
+            allow_custom_value=True,
+            label="Model (litellm backend)",
+            elem_id="rag-model",
+            info="blank: the server's own; or one offered; or openai/NAME of your own server",
+        )
+        api_base = gr.Textbox(
+            "", label="API base of your own server", placeholder="e.g. http://127.0.0.1:8080/v1", elem_id="rag-api-base"
+        )
     elif endpoints.endpoints:
-        model = gr.Dropdown([(own, ""), *((e.name, e.name) for e in endpoints.endpoints)], value="",
-                            label="Model (litellm backend)", info="the model servers this app offers",
-                            elem_id="rag-model")
+        model = gr.Dropdown(
+            [(own, ""), *((e.name, e.name) for e in endpoints.endpoints)],
+            value="",
+            label="Model (litellm backend)",
+            info="the model servers this app offers",
+            elem_id="rag-model",
+        )
         api_base = gr.Textbox("", visible=False, elem_id="rag-api-base")
     else:
         model = gr.Textbox("", visible=False, elem_id="rag-model")
@@ -69,8 +87,9 @@ def _model_choice(settings: Settings, endpoints: EndpointPolicy) -> tuple[gr.Com
     return model, api_base
 
 
-def build_app(source: Engine | SharedEngine, endpoints: EndpointPolicy | None = None,
-              slots: AnswerSlots | None = None) -> gr.Blocks:
+def build_app(
+    source: Engine | SharedEngine, endpoints: EndpointPolicy | None = None, slots: AnswerSlots | None = None
+) -> gr.Blocks:
     """The Gradio app over one engine; launch it with `serve`.
 
     `endpoints`: the model servers users may pick (default: only the server's own settings).
@@ -82,8 +101,9 @@ def build_app(source: Engine | SharedEngine, endpoints: EndpointPolicy | None = 
     slots = slots or AnswerSlots()
 
     async def on_ask(question, messages, state, backend, model, api_base, k):
-        async for update in respond(shared, question, messages, state, backend, model, api_base, k,
-                                    endpoints=endpoints, slots=slots):
+        async for update in respond(
+            shared, question, messages, state, backend, model, api_base, k, endpoints=endpoints, slots=slots
+        ):
             passages = gr.skip() if update.passages is None else update.passages
             yield update.messages, update.state, passages, ""
 
@@ -125,39 +145,62 @@ def build_app(source: Engine | SharedEngine, endpoints: EndpointPolicy | None = 
             with gr.Row():
                 with gr.Column(scale=3):
                     chatbot = gr.Chatbot(
-                        label="Conversation", elem_id="rag-chat", height=520, render_markdown=False,
-                        latex_delimiters=[], feedback_options=None, buttons=["copy"],
+                        label="Conversation",
+                        elem_id="rag-chat",
+                        height=520,
+                        render_markdown=False,
+                        latex_delimiters=[],
+                        feedback_options=None,
+                        buttons=["copy"],
                         placeholder=f"Ask about the articles, e.g. “{EXAMPLE_QUESTION}”",
                     )
                     with gr.Row():
-                        question = gr.Textbox(label="Question", show_label=False, placeholder="Your question", scale=5,
-                                              elem_id="rag-question", max_lines=4)
+                        question = gr.Textbox(
+                            label="Question",
+                            show_label=False,
+                            placeholder="Your question",
+                            scale=5,
+                            elem_id="rag-question",
+                            max_lines=4,
+                        )
                         ask = gr.Button("Ask", variant="primary", scale=1, elem_id="rag-ask")
                     clear = gr.Button("New conversation", size="sm", elem_id="rag-clear")
                     with gr.Accordion("Settings", open=False):
-                        backend = gr.Dropdown(available(), value=settings.backend, label="Backend", elem_id="rag-backend",
-                                              info="extractive quotes the articles (no model); local and litellm use an LLM")
+                        backend = gr.Dropdown(
+                            available(),
+                            value=settings.backend,
+                            label="Backend",
+                            elem_id="rag-backend",
+                            info="extractive quotes the articles (no model); local and litellm use an LLM",
+                        )
                         model, api_base = _model_choice(settings, endpoints)
                         k = gr.Slider(1, MAX_K, value=settings.top_k, step=1, label="Passages to retrieve")
                 with gr.Column(scale=2):
                     gr.Markdown("### Source")
-                    source_view = gr.HTML(render.placeholder_html(SOURCE_HINT), elem_id="rag-source",
-                                          js_on_load=SCROLL_TO_MARK)
+                    source_view = gr.HTML(
+                        render.placeholder_html(SOURCE_HINT), elem_id="rag-source", js_on_load=SCROLL_TO_MARK
+                    )
                     gr.Markdown("### Retrieved passages")
-                    passages = gr.HTML(render.placeholder_html("Passages appear here after a question."),
-                                       elem_id="rag-passages", js_on_load=None)
+                    passages = gr.HTML(
+                        render.placeholder_html("Passages appear here after a question."),
+                        elem_id="rag-passages",
+                        js_on_load=None,
+                    )
         with gr.Tab("Corpus"):
             corpus = gr.HTML(_corpus_table(shared), elem_id="rag-corpus", js_on_load=None)
             rebuild = gr.Button("Rebuild index", elem_id="rag-rebuild")
             status = gr.Markdown(elem_id="rag-rebuild-status")
         bridge = gr.HTML("", visible="hidden", elem_id="rag-bridge", js_on_load=CLICK_BRIDGE)
 
-        gr.on([ask.click, question.submit], on_ask,
-              inputs=[question, chatbot, state, backend, model, api_base, k],
-              outputs=[chatbot, state, passages, question],
-              api_name="chat", concurrency_limit=CHAT_CONCURRENCY)
-        bridge.click(on_reference, inputs=[state], outputs=[source_view], api_visibility="private",
-                     queue=False)
+        gr.on(
+            [ask.click, question.submit],
+            on_ask,
+            inputs=[question, chatbot, state, backend, model, api_base, k],
+            outputs=[chatbot, state, passages, question],
+            api_name="chat",
+            concurrency_limit=CHAT_CONCURRENCY,
+        )
+        bridge.click(on_reference, inputs=[state], outputs=[source_view], api_visibility="private", queue=False)
         for cleared in (clear.click, chatbot.clear):  # our button and the chatbot's own bin icon
             cleared(on_clear, outputs=[chatbot, state, source_view, passages], api_visibility="private", queue=False)
         rebuild.click(on_rebuild, outputs=[status, corpus], api_name="rebuild", concurrency_limit=1)
@@ -167,8 +210,15 @@ def build_app(source: Engine | SharedEngine, endpoints: EndpointPolicy | None = 
     return app
 
 
-def serve(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, *, block: bool = True,
-          allowed_hosts: tuple[str, ...] = (), body_limit: int = MAX_BODY_BYTES) -> str:
+def serve(
+    app: gr.Blocks,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    *,
+    block: bool = True,
+    allowed_hosts: tuple[str, ...] = (),
+    body_limit: int = MAX_BODY_BYTES,
+) -> str:
     """Start the server (blocking unless `block=False`) and return its local URL.
 
     Only requests naming this server in their Host header (the bound address, localhost when
@@ -176,8 +226,15 @@ def serve(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, *, block: b
     """
     options = privacy.private_launch_options(HostPolicy(host, port, tuple(allowed_hosts)), body_limit)
     try:
-        _, url, _ = app.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=True,
-                               css=CSS, state_session_capacity=SESSIONS_KEPT, **options)
+        _, url, _ = app.launch(
+            server_name=host,
+            server_port=port,
+            prevent_thread_lock=not block,
+            quiet=True,
+            css=CSS,
+            state_session_capacity=SESSIONS_KEPT,
+            **options,
+        )
     except OSError as exc:
         raise RagError(f"cannot serve on {host}:{port} ({exc}); pass another --port") from exc
     return url
@@ -201,8 +258,10 @@ def main(args: argparse.Namespace) -> int:
     except RagError as exc:
         if args.debug:
             raise
-        print(f"rag ui: {exc}\nrag ui: starting anyway; questions will explain the problem until it is fixed",
-              file=sys.stderr)
+        print(
+            f"rag ui: {exc}\nrag ui: starting anyway; questions will explain the problem until it is fixed",
+            file=sys.stderr,
+        )
         shared = SharedEngine(settings)
     finally:
         close()

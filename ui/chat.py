@@ -35,10 +35,21 @@ _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
 # call to a model server failed. litellm reports a refused connection as HTTP 500, so these win.
 _TIMEOUTS = {"Timeout", "TimeoutError", "APITimeoutError", "TimeoutException"}
 _CLOSED = {"RemoteProtocolError", "ReadError", "ConnectionResetError", "BrokenPipeError"}
-_CONNECTION = {"ConnectError", "ConnectionRefusedError", "gaierror", "APIConnectionError", "NetworkError",
-               "ConnectionError"}
-_HTTP_HINTS = {401: "it refused the API key", 403: "it refused the API key", 404: "it does not know that model",
-               429: "too many requests", 413: "the question was too long for it"}
+_CONNECTION = {
+    "ConnectError",
+    "ConnectionRefusedError",
+    "gaierror",
+    "APIConnectionError",
+    "NetworkError",
+    "ConnectionError",
+}
+_HTTP_HINTS = {
+    401: "it refused the API key",
+    403: "it refused the API key",
+    404: "it does not know that model",
+    429: "too many requests",
+    413: "the question was too long for it",
+}
 
 
 @dataclass(frozen=True)
@@ -109,14 +120,18 @@ def friendly_error(exc: BaseException, backend: str = "") -> str:
         return f"That model can't be used: {exc}."
     if isinstance(exc, BackendError):
         what = _remote_summary(exc) or _URL.sub("the model server", str(exc))
-        return (f"The {backend or 'answer'} backend failed: {what}. Try again, or pick the extractive backend "
-                "(no model needed) under Settings.")
+        return (
+            f"The {backend or 'answer'} backend failed: {what}. Try again, or pick the extractive backend "
+            "(no model needed) under Settings."
+        )
     if isinstance(exc, (IndexMissing, IndexStale, IndexCorrupt, CorpusError)):
         return f"The article index is not available: {exc}. Open the Corpus tab and press 'Rebuild index'."
     if isinstance(exc, RagError):
         return f"Could not answer: {exc}"
-    return (f"Something went wrong while answering ({type(exc).__name__}). The app is still running; "
-            "the details are in the server log.")
+    return (
+        f"Something went wrong while answering ({type(exc).__name__}). The app is still running; "
+        "the details are in the server log."
+    )
 
 
 def _assistant(content: str) -> dict:
@@ -137,8 +152,9 @@ def backend_of(shared: SharedEngine, backend: str | None) -> str:
     return backend or shared.settings.backend
 
 
-async def in_background(shared: SharedEngine, slots: AnswerSlots | None, backend: str,
-                        endpoint: Endpoint | None, work: Callable[..., None]) -> AsyncIterator[object]:
+async def in_background(
+    shared: SharedEngine, slots: AnswerSlots | None, backend: str, endpoint: Endpoint | None, work: Callable[..., None]
+) -> AsyncIterator[object]:
     """Run `work(engine, options, put)` on a worker thread holding the read lock and a slot; yield what it puts.
 
     The slot is awaited (no thread waits), then given back by the worker thread when it ends,
@@ -191,9 +207,19 @@ def _stream_answer(question: str, k: int, backend: str, history: list[str]) -> C
     return work
 
 
-async def respond(shared: SharedEngine, question: str, messages: list[dict] | None, state: ChatState | None,
-                  backend: str = "extractive", model: str = "", api_base: str = "", k=5, *,
-                  endpoints: EndpointPolicy | None = None, slots: AnswerSlots | None = None) -> AsyncIterator[ChatUpdate]:
+async def respond(
+    shared: SharedEngine,
+    question: str,
+    messages: list[dict] | None,
+    state: ChatState | None,
+    backend: str = "extractive",
+    model: str = "",
+    api_base: str = "",
+    k=5,
+    *,
+    endpoints: EndpointPolicy | None = None,
+    slots: AnswerSlots | None = None,
+) -> AsyncIterator[ChatUpdate]:
     """Answer one chat message, streaming text as it comes, then the checked answer with markers.
 
     `model` / `api_base` are checked against `endpoints` (by default: only the server's own
@@ -203,7 +229,9 @@ async def respond(shared: SharedEngine, question: str, messages: list[dict] | No
     state = state if state is not None else ChatState()
     question = (question or "").strip()
     if not question:
-        messages.append(_assistant(render.notice_html(f"Type a question first, for example: {EXAMPLE_QUESTION}", "hint")))
+        messages.append(
+            _assistant(render.notice_html(f"Type a question first, for example: {EXAMPLE_QUESTION}", "hint"))
+        )
         yield ChatUpdate(list(messages), state)
         return
     messages.append({"role": "user", "content": render.user_html(question)})
@@ -264,9 +292,15 @@ def show_reference(shared: SharedEngine, ref: str, state: ChatState | None) -> s
         doc = None
     except RagError as exc:
         return render.notice_html(friendly_error(exc))
-    if doc is None or doc.text[citation.start:citation.end] != citation.text:
-        return render.notice_html("This article changed after the answer was given (the index was rebuilt); "
-                                  "ask the question again to get current citations.", "hint")
-    detail = " · ".join(x for x in (doc.publisher, doc.source, f"characters {citation.start}–{citation.end}", what) if x)
-    return render.source_html(doc.text, citation.start, citation.end,
-                              heading=f"{label} {doc.title or doc.source}", detail=detail, ref=ref)
+    if doc is None or doc.text[citation.start : citation.end] != citation.text:
+        return render.notice_html(
+            "This article changed after the answer was given (the index was rebuilt); "
+            "ask the question again to get current citations.",
+            "hint",
+        )
+    detail = " · ".join(
+        x for x in (doc.publisher, doc.source, f"characters {citation.start}–{citation.end}", what) if x
+    )
+    return render.source_html(
+        doc.text, citation.start, citation.end, heading=f"{label} {doc.title or doc.source}", detail=detail, ref=ref
+    )

@@ -116,11 +116,15 @@ class EndpointPolicy:
         if model in offered and not api_base:
             return offered[model]
         if not self.allow_client:
-            listed = f"pick one of the offered models ({', '.join(offered)})" if offered else \
-                "this server offers only its own model"
+            listed = (
+                f"pick one of the offered models ({', '.join(offered)})"
+                if offered
+                else "this server offers only its own model"
+            )
             raise EndpointError(
-                "this server does not take a model or API base from users; " + listed +
-                " under Settings, or ask its operator to offer yours (rag ui --endpoint NAME=MODEL@APIBASE)"
+                "this server does not take a model or API base from users; "
+                + listed
+                + " under Settings, or ask its operator to offer yours (rag ui --endpoint NAME=MODEL@APIBASE)"
             )
         if not model.startswith(CLIENT_PROVIDER) or len(model) > MAX_FIELD_CHARS or not api_base:
             raise EndpointError(

@@ -29,8 +29,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 1_000_000  # the biggest request the app takes; a chat sends its history, about 1 KB a turn
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
-WRONG_HOST = ("This server answers only to its own address (Host header {host!r} refused). "
-              "Open it at {url}, or start it with --allowed-host NAME.")
+WRONG_HOST = (
+    "This server answers only to its own address (Host header {host!r} refused). "
+    "Open it at {url}, or start it with --allowed-host NAME."
+)
 WRONG_ORIGIN = "Requests from other web sites are refused (Origin {origin!r})."
 TOO_LARGE = "Request body over {limit} bytes refused; this app only takes questions."
 

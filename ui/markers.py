@@ -17,6 +17,7 @@ from typing import Sequence
 
 from rag import Citation
 from rag.markers import PUBLISHED_MARKER, without_draft_markers
+
 _SENTENCE_END = re.compile(r"(?<=[.!?\u201d\"])\s+")
 _WORD = re.compile(r"\w{3,}")
 
@@ -76,7 +77,7 @@ def _take_markers(text: str, count: int, quotes: Sequence[str] = ()) -> tuple[st
     for m in PUBLISHED_MARKER.finditer(text):
         if any(s <= m.start() and m.end() <= e for s, e in quoted):
             continue
-        kept.append(text[cursor:m.start()])
+        kept.append(text[cursor : m.start()])
         number = int(m.group(1))
         if 1 <= number <= count:
             found.append((sum(map(len, kept)), number))

@@ -13,19 +13,26 @@ from ui.endpoints import ENV_ENDPOINTS, EndpointPolicy, operator_endpoints
 
 def add_ui_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--endpoint", action="append", default=[], metavar="NAME=MODEL[@APIBASE]",
+        "--endpoint",
+        action="append",
+        default=[],
+        metavar="NAME=MODEL[@APIBASE]",
         help="a model server users may pick by NAME (repeatable; also RAG_UI_ENDPOINTS, space-separated), "
-             "e.g. small=openai/smollm2@http://127.0.0.1:8080/v1",
+        "e.g. small=openai/smollm2@http://127.0.0.1:8080/v1",
     )
     parser.add_argument(
-        "--allow-client-endpoints", action="store_true",
+        "--allow-client-endpoints",
+        action="store_true",
         help="let users name their own OpenAI-compatible server (model and API base); refused while "
-             "OPENAI_API_KEY is set, so the server's key never goes to an address a user typed",
+        "OPENAI_API_KEY is set, so the server's key never goes to an address a user typed",
     )
     parser.add_argument(
-        "--allowed-host", action="append", default=[], metavar="NAME[:PORT]",
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME[:PORT]",
         help="a host name browsers use to reach the app (repeatable), e.g. behind a proxy; "
-             "the bound address, and localhost when bound to loopback, are always accepted",
+        "the bound address, and localhost when bound to loopback, are always accepted",
     )
 
 

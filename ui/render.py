@@ -57,8 +57,10 @@ def flag_badge(flags: Sequence[str]) -> str:
     to an AI, so it is shown as quoted article text and never trusted as support."""
     if not flags:
         return ""
-    return (f'<span class="rag-badge rag-badge-flagged" title="{escape(", ".join(flags))}">'
-            "flagged: reads as instructions to an AI</span>")
+    return (
+        f'<span class="rag-badge rag-badge-flagged" title="{escape(", ".join(flags))}">'
+        "flagged: reads as instructions to an AI</span>"
+    )
 
 
 def _paragraphs(html_text: str) -> str:
@@ -79,9 +81,11 @@ def answer_html(answer: Answer, turn: int, titles: dict[str, str]) -> str:
     body = f'<div class="rag-answer-text">{_paragraphs("".join(pieces))}</div>'
     badges = _badges(answer)
     head = f'<div class="rag-badges">{badges}</div>' if badges else ""
-    return (f'<div class="rag-answer">{head}{_conflicts(answer.conflicts, turn)}{body}'
-            f'{_source_list(answer.citations, turn, titles)}'
-            f'{_statements(answer.statements, len(answer.citations), turn, titles)}</div>')
+    return (
+        f'<div class="rag-answer">{head}{_conflicts(answer.conflicts, turn)}{body}'
+        f"{_source_list(answer.citations, turn, titles)}"
+        f"{_statements(answer.statements, len(answer.citations), turn, titles)}</div>"
+    )
 
 
 def speaker_chip(speaker: str | None) -> str:
@@ -97,8 +101,10 @@ def _conflicts(conflicts: Sequence[Conflict], turn: int) -> str:
         return ""
     rows = []
     for c in conflicts:
-        sides = ", ".join(f"{escape(s.who)} says {escape(s.value)} {ref_link(citation_ref(turn, s.number), f'[{s.number}]', s.citation.label)}"
-                          for s in (c.first, c.second))
+        sides = ", ".join(
+            f"{escape(s.who)} says {escape(s.value)} {ref_link(citation_ref(turn, s.number), f'[{s.number}]', s.citation.label)}"
+            for s in (c.first, c.second)
+        )
         rows.append(f'<div class="rag-conflict" role="note">Sources differ: {sides}</div>')
     return "".join(rows)
 
@@ -114,12 +120,18 @@ def _statements(statements: Sequence[Statement], first: int, turn: int, titles: 
     for n, s in enumerate(statements, start=first + 1):
         c = s.citation
         title = titles.get(c.doc_id) or c.source
-        relation = (f'<span class="rag-badge rag-relation rag-relation-{escape(s.relation)}">'
-                    f"{escape(RELATION_LABELS.get(s.relation, s.relation))}</span>")
-        items.append(f"<li>{ref_link(citation_ref(turn, n), f'[{n}]', c.label)} {relation}{speaker_chip(s.speaker)} "
-                     f'{escape(title)}<div class="rag-statement-text">“{text_html(c.text)}”</div></li>')
-    return (f'<div class="rag-statements"><div class="rag-statements-head">Other sources</div>'
-            f'<ol class="rag-sources">{"".join(items)}</ol></div>')
+        relation = (
+            f'<span class="rag-badge rag-relation rag-relation-{escape(s.relation)}">'
+            f"{escape(RELATION_LABELS.get(s.relation, s.relation))}</span>"
+        )
+        items.append(
+            f"<li>{ref_link(citation_ref(turn, n), f'[{n}]', c.label)} {relation}{speaker_chip(s.speaker)} "
+            f'{escape(title)}<div class="rag-statement-text">“{text_html(c.text)}”</div></li>'
+        )
+    return (
+        f'<div class="rag-statements"><div class="rag-statements-head">Other sources</div>'
+        f'<ol class="rag-sources">{"".join(items)}</ol></div>'
+    )
 
 
 def _source_list(citations: Sequence[Citation], turn: int, titles: dict[str, str]) -> str:
@@ -129,11 +141,16 @@ def _source_list(citations: Sequence[Citation], turn: int, titles: dict[str, str
     for n, c in enumerate(citations, start=1):
         title = titles.get(c.doc_id) or c.source
         also = "".join(
-            " " + ref_link(citation_ref(turn, n, m), f"also in {titles.get(o.doc_id) or o.source}", o.label, "rag-cite rag-also")
+            " "
+            + ref_link(
+                citation_ref(turn, n, m), f"also in {titles.get(o.doc_id) or o.source}", o.label, "rag-cite rag-also"
+            )
             for m, o in enumerate(c.corroborated_by, start=1)
         )
-        items.append(f"<li>{ref_link(citation_ref(turn, n), f'[{n}]', c.label)}{speaker_chip(c.speaker)} {escape(title)}"
-                     f"{also}{flag_badge(c.flags)}</li>")
+        items.append(
+            f"<li>{ref_link(citation_ref(turn, n), f'[{n}]', c.label)}{speaker_chip(c.speaker)} {escape(title)}"
+            f"{also}{flag_badge(c.flags)}</li>"
+        )
     return f'<ol class="rag-sources">{"".join(items)}</ol>'
 
 
@@ -149,9 +166,11 @@ def user_html(question: str, limit: int = 400) -> str:
 
 def source_html(text: str, start: int, end: int, *, heading: str, detail: str, ref: str = "") -> str:
     """The whole article with `text[start:end]` in a `<mark>`; the page scrolls to the mark."""
-    article = text_html(text[:start]) + (
-        f'<mark class="rag-highlight" data-start="{start}" data-end="{end}">{text_html(text[start:end])}</mark>'
-    ) + text_html(text[end:])
+    article = (
+        text_html(text[:start])
+        + (f'<mark class="rag-highlight" data-start="{start}" data-end="{end}">{text_html(text[start:end])}</mark>')
+        + text_html(text[end:])
+    )
     return (
         f'<div class="rag-source" data-ref="{escape(ref)}">'
         f'<div class="rag-source-head"><strong>{escape(heading)}</strong><br><small>{escape(detail)}</small></div>'
@@ -181,18 +200,21 @@ def passages_html(answer: Answer, turn: int, titles: dict[str, str], query: str 
         cited = _overlaps(p, answer.citations)
         flag = (
             f'<span class="rag-badge rag-badge-cited">cited {" ".join(f"[{n}]" for n in cited)}</span>'
-            if cited else '<span class="rag-badge rag-badge-uncited">not cited</span>'
+            if cited
+            else '<span class="rag-badge rag-badge-uncited">not cited</span>'
         )
         preview = p.citation.text if len(p.citation.text) <= PREVIEW_CHARS else p.citation.text[:PREVIEW_CHARS] + "…"
         title = titles.get(p.citation.doc_id) or p.citation.source
         rows.append(
             f'<li class="rag-passage{" rag-passage-cited" if cited else ""}">'
-            f'<div>{ref_link(passage_ref(turn, p.rank), f"#{p.rank}", p.citation.label, "rag-cite rag-passage-link")} '
-            f'{escape(title)} {flag}{flag_badge(p.citation.flags)}</div>'
+            f"<div>{ref_link(passage_ref(turn, p.rank), f'#{p.rank}', p.citation.label, 'rag-cite rag-passage-link')} "
+            f"{escape(title)} {flag}{flag_badge(p.citation.flags)}</div>"
             f'<div class="rag-scores">score {_score(p.score)} · dense {_score(p.dense)} · bm25 {_score(p.bm25)}</div>'
             f'<div class="rag-preview">{text_html(preview)}</div></li>'
         )
-    searched = f'<div class="rag-query">Searched for: {text_html(query)}</div>' if query and query != answer.question else ""
+    searched = (
+        f'<div class="rag-query">Searched for: {text_html(query)}</div>' if query and query != answer.question else ""
+    )
     return f'{searched}<ol class="rag-passages">{"".join(rows)}</ol>'
 
 

@@ -58,7 +58,9 @@ class ReadWriteLock:
 
 
 class SharedEngine:
-    def __init__(self, settings: Settings, engine: Engine | None = None, open_engine: Callable[..., Engine] | None = None):
+    def __init__(
+        self, settings: Settings, engine: Engine | None = None, open_engine: Callable[..., Engine] | None = None
+    ):
         self.settings = engine.settings if engine is not None else settings
         self._engine = engine
         self._open = open_engine or (lambda progress=None: Engine.open(self.settings, progress=progress, log=None))

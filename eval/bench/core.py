@@ -35,7 +35,9 @@ def questions() -> list[str]:
     for name in ("dev_questions.jsonl", "gold.jsonl"):
         path = HERE / name
         if path.exists():
-            out += [json.loads(line)["question"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            out += [
+                json.loads(line)["question"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+            ]
     return out
 
 
@@ -51,8 +53,12 @@ def timed(fn) -> tuple[float, object]:
 
 
 def latency(samples: list[float]) -> dict:
-    return {"n": len(samples), "p50_ms": 1000 * statistics.median(samples), "p95_ms": 1000 * percentile(samples, 0.95),
-            "mean_ms": 1000 * statistics.fmean(samples)}
+    return {
+        "n": len(samples),
+        "p50_ms": 1000 * statistics.median(samples),
+        "p95_ms": 1000 * percentile(samples, 0.95),
+        "mean_ms": 1000 * statistics.fmean(samples),
+    }
 
 
 def run(repeat: int) -> dict:
@@ -64,12 +70,17 @@ def run(repeat: int) -> dict:
         index_dir = work / "index"
         cold_s, (_, cold) = timed(lambda: build_index(load_corpus(corpus_dir), index_dir, embedder))
         target = corpus_dir / "004_0a4f169a68ff0522.txt"
-        target.write_text(target.read_text(encoding="utf-8") + "\nA sentence added for the benchmark.\n", encoding="utf-8")
+        target.write_text(
+            target.read_text(encoding="utf-8") + "\nA sentence added for the benchmark.\n", encoding="utf-8"
+        )
         incr_s, (_, incr) = timed(lambda: build_index(load_corpus(corpus_dir), index_dir, embedder))
         noop_s, _ = timed(lambda: build_index(load_corpus(corpus_dir), index_dir, embedder))
 
-        open_s, engine = timed(lambda: Engine.open(Settings(corpus_dir=ROOT / "corpus", index_dir=work / "index2"),
-                                                   embedder=embedder, log=None))
+        open_s, engine = timed(
+            lambda: Engine.open(
+                Settings(corpus_dir=ROOT / "corpus", index_dir=work / "index2"), embedder=embedder, log=None
+            )
+        )
         qs = questions()
         engine.ask(qs[0])  # warm-up
         retrieve, answer = [], []
@@ -80,8 +91,11 @@ def run(repeat: int) -> dict:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {
-        "machine": {"python": platform.python_version(), "cpu_count": __import__("os").cpu_count(),
-                    "platform": platform.platform()},
+        "machine": {
+            "python": platform.python_version(),
+            "cpu_count": __import__("os").cpu_count(),
+            "platform": platform.platform(),
+        },
         "model_load_s": load_s,
         "index_build_cold_s": cold_s,
         "index_build_cold_units": cold.embedded_units,
@@ -102,15 +116,26 @@ def markdown(r: dict) -> str:
     rows = [
         ("embedding model load", f"{r['model_load_s']:.2f} s"),
         ("index build, cold", f"{r['index_build_cold_s']:.2f} s ({r['index_build_cold_units']} units embedded)"),
-        ("index build, one document changed", f"{r['index_build_incremental_s']:.2f} s ({r['index_build_incremental_units']} units embedded)"),
+        (
+            "index build, one document changed",
+            f"{r['index_build_incremental_s']:.2f} s ({r['index_build_incremental_units']} units embedded)",
+        ),
         ("index build, nothing changed", f"{r['index_build_noop_s']:.2f} s"),
         ("retrieval p50 / p95", f"{r['retrieval']['p50_ms']:.1f} / {r['retrieval']['p95_ms']:.1f} ms"),
-        ("extractive answer p50 / p95", f"{r['extractive_answer']['p50_ms']:.1f} / {r['extractive_answer']['p95_ms']:.1f} ms"),
+        (
+            "extractive answer p50 / p95",
+            f"{r['extractive_answer']['p50_ms']:.1f} / {r['extractive_answer']['p95_ms']:.1f} ms",
+        ),
         ("peak RSS", f"{r['peak_rss_mib']:.0f} MiB"),
     ]
-    lines = ["# Core benchmark", "",
-             f"{r['questions']} questions x {r['repeat']} runs; {r['machine']['cpu_count']} CPUs, Python {r['machine']['python']}.", "",
-             "| measure | value |", "| --- | --- |"]
+    lines = [
+        "# Core benchmark",
+        "",
+        f"{r['questions']} questions x {r['repeat']} runs; {r['machine']['cpu_count']} CPUs, Python {r['machine']['python']}.",
+        "",
+        "| measure | value |",
+        "| --- | --- |",
+    ]
     lines += [f"| {a} | {b} |" for a, b in rows]
     return "\n".join(lines) + "\n"
 

@@ -40,9 +40,21 @@ from rag.verify import check
 HERE = Path(__file__).resolve().parent.parent  # eval/
 OUT = HERE / "reports" / "latest"
 
-_OTHER_WORD = {"half": "a third", "a fifth": "a quarter", "a quarter": "a fifth", "a third": "half",
-               "two": "seven", "three": "eight", "four": "nine", "five": "eleven", "six": "nine", "ten": "twelve",
-               "a dozen": "twenty", "twenty": "forty", "thirty": "sixty"}
+_OTHER_WORD = {
+    "half": "a third",
+    "a fifth": "a quarter",
+    "a quarter": "a fifth",
+    "a third": "half",
+    "two": "seven",
+    "three": "eight",
+    "four": "nine",
+    "five": "eleven",
+    "six": "nine",
+    "ten": "twelve",
+    "a dozen": "twenty",
+    "twenty": "forty",
+    "thirty": "sixty",
+}
 _OTHER_CURRENCY = {"$": "€", "€": "£", "£": "$"}
 
 
@@ -80,11 +92,14 @@ def _has_key(answer: Answer, keys: list[str]) -> bool:
 
 def _problem_kinds(reason: str) -> list[str]:
     kinds = []
-    for kind, pattern in (("invented or altered figure", r"figure \""), ("sentence without citation", r"cites no evidence"),
-                          ("sentence unrelated to its citation", r"too few words"),
-                          ("marker naming no evidence", r"names no evidence"),
-                          ("unfinished sentence", r"is unfinished"),
-                          ("answer only repeats the question", r"only repeats the question")):
+    for kind, pattern in (
+        ("invented or altered figure", r"figure \""),
+        ("sentence without citation", r"cites no evidence"),
+        ("sentence unrelated to its citation", r"too few words"),
+        ("marker naming no evidence", r"names no evidence"),
+        ("unfinished sentence", r"is unfinished"),
+        ("answer only repeats the question", r"only repeats the question"),
+    ):
         if re.search(pattern, reason):
             kinds.append(kind)
     return kinds
@@ -106,17 +121,25 @@ def ask_all(engine: Engine, items: list[dict], limit: int) -> list[dict]:
         assert answer is not None
         wall = time.perf_counter() - started
         row = {
-            "id": item["id"], "category": item["category"], "question": item["question"],
+            "id": item["id"],
+            "category": item["category"],
+            "question": item["question"],
             "outcome": "abstained" if answer.abstained else answer.verification,
-            "verified": answer.verified, "key_in_answer": _has_key(answer, item.get("keys", [])),
-            "draft": "".join(pieces), "answer": answer.text, "fallback_reason": answer.fallback_reason,
+            "verified": answer.verified,
+            "key_in_answer": _has_key(answer, item.get("keys", [])),
+            "draft": "".join(pieces),
+            "answer": answer.text,
+            "fallback_reason": answer.fallback_reason,
             "problem_kinds": _problem_kinds(answer.fallback_reason),
-            "timings": {k: round(v, 3) for k, v in answer.timings.items()}, "wall_s": round(wall, 3),
+            "timings": {k: round(v, 3) for k, v in answer.timings.items()},
+            "wall_s": round(wall, 3),
             "_answer": answer,
         }
         rows.append(row)
-        print(f"[{engine.settings.backend} {len(rows)}] {row['outcome']:<9} {wall:6.1f}s  {item['question'][:70]}",
-              file=sys.stderr)
+        print(
+            f"[{engine.settings.backend} {len(rows)}] {row['outcome']:<9} {wall:6.1f}s  {item['question'][:70]}",
+            file=sys.stderr,
+        )
     return rows
 
 
@@ -124,14 +147,20 @@ def _stats(values: list[float]) -> dict:
     if not values:
         return {"n": 0}
     ordered = sorted(values)
-    return {"n": len(values), "mean_s": round(statistics.fmean(values), 2), "median_s": round(statistics.median(values), 2),
-            "p90_s": round(ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))], 2),
-            "max_s": round(ordered[-1], 2)}
+    return {
+        "n": len(values),
+        "mean_s": round(statistics.fmean(values), 2),
+        "median_s": round(statistics.median(values), 2),
+        "p90_s": round(ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))], 2),
+        "max_s": round(ordered[-1], 2),
+    }
 
 
 def summarise(rows: list[dict]) -> dict:
     answered = [r for r in rows if r["outcome"] != "abstained"]
-    outcomes = {k: sum(r["outcome"] == k for r in rows) for k in ("verified", "repaired", "fallback", "failed", "abstained")}
+    outcomes = {
+        k: sum(r["outcome"] == k for r in rows) for k in ("verified", "repaired", "fallback", "failed", "abstained")
+    }
     kinds: dict[str, int] = {}
     for r in rows:
         for k in r["problem_kinds"]:
@@ -166,7 +195,7 @@ def altered(f: Figure) -> list[str]:
         raw = digits.group()
         new = float(raw.replace(",", "")) * 7 + 3
         shown = f"{new:,.2f}".rstrip("0").rstrip(".") if "." in raw else f"{int(new):,}"
-        out.append(text[: digits.start()] + shown + text[digits.end():])
+        out.append(text[: digits.start()] + shown + text[digits.end() :])
         if text[0] in _OTHER_CURRENCY:
             out.append(_OTHER_CURRENCY[text[0]] + text[1:])
     if f.unit == "month":
@@ -195,7 +224,7 @@ def plant(text: str, cited: dict, documents: dict) -> dict:
             if _stated_anyway(wrong, cited_text):
                 continue
             planted += 1
-            candidate = body[: f.start] + wrong + body[f.end:]
+            candidate = body[: f.start] + wrong + body[f.end :]
             if check(candidate, cited, documents).ok:
                 escaped.append(candidate)
             else:
@@ -238,42 +267,63 @@ def _backend_md(name: str, run: dict) -> list[str]:
     s = run["summary"]
     return [
         f"### `{name}` backend: {s['questions_answered']} answered questions "
-        f"({s['questions_abstained']} more abstained before any model call)", "",
-        "| outcome | answers |", "| --- | ---: |",
-        *(f"| {k} | {v} |" for k, v in s["outcomes"].items()), "",
+        f"({s['questions_abstained']} more abstained before any model call)",
+        "",
+        "| outcome | answers |",
+        "| --- | ---: |",
+        *(f"| {k} | {v} |" for k, v in s["outcomes"].items()),
+        "",
         f"Verified (first time or after repair): {100 * s['verified_share']:.0f}%. "
         f"Problems behind the fallbacks: {', '.join(f'{k} ({v})' for k, v in s['fallback_problem_kinds'].items()) or 'none'}. "
         f"Answers containing a gold key: {s['key_in_answer']['verified_or_repaired']} of the verified, "
-        f"{s['key_in_answer']['fallback']} of the fallbacks (extractive text).", "",
-        "Latency per answer, seconds:", "",
-        "| stage | n | mean | median | p90 | max |", "| --- | ---: | ---: | ---: | ---: | ---: |",
-        *(f"| {k} | {v['n']} | {v.get('mean_s', '-')} | {v.get('median_s', '-')} | {v.get('p90_s', '-')} | {v.get('max_s', '-')} |"
-          for k, v in s["latency"].items()), "",
+        f"{s['key_in_answer']['fallback']} of the fallbacks (extractive text).",
+        "",
+        "Latency per answer, seconds:",
+        "",
+        "| stage | n | mean | median | p90 | max |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        *(
+            f"| {k} | {v['n']} | {v.get('mean_s', '-')} | {v.get('median_s', '-')} | {v.get('p90_s', '-')} | {v.get('max_s', '-')} |"
+            for k, v in s["latency"].items()
+        ),
+        "",
     ]
 
 
 def markdown(report: dict) -> str:
     setup, p = report["setup"], report["planted"]
     lines = [
-        "# LLM backend benchmark", "",
+        "# LLM backend benchmark",
+        "",
         f"Model: `{setup['model_file']}` on llama.cpp's OpenAI-compatible server at 127.0.0.1 (start-up "
         f"{setup['server_start_s']} s), called through litellm; temperature 0, max_tokens {setup['max_tokens']}, "
         f"{setup['llm_evidence']} evidence sentences shown. {setup['cpus']} CPUs shared with other work "
-        f"(load average {setup['load_before']} before, {setup['load_after']} after), so latencies are noisy.", "",
-        "## Verification outcomes and latency", "",
+        f"(load average {setup['load_before']} before, {setup['load_after']} after), so latencies are noisy.",
+        "",
+        "## Verification outcomes and latency",
+        "",
     ]
     for name, run in report["runs"].items():
         lines += _backend_md(name, run)
     lines += [
-        "## Planted wrong figures (all must be rejected)", "",
-        "| set | planted | rejected | escaped |", "| --- | ---: | ---: | ---: |",
-        *(f"| {k} | {v['planted']} | {v['rejected']} | {len(v['escaped'])} |" for k, v in p.items()), "",
+        "## Planted wrong figures (all must be rejected)",
+        "",
+        "| set | planted | rejected | escaped |",
+        "| --- | ---: | ---: | ---: |",
+        *(f"| {k} | {v['planted']} | {v['rejected']} | {len(v['escaped'])} |" for k, v in p.items()),
+        "",
     ]
     for name, run in report["runs"].items():
-        lines += [f"## Answers: `{name}`", "", "| id | outcome | total s | model draft | final answer |",
-                  "| --- | --- | ---: | --- | --- |"]
-        lines += [f"| {r['id']} | {r['outcome']} | {r['timings'].get('total_s', '-')} | {_cell(r['draft'])} | {_cell(r['answer'])} |"
-                  for r in run["answers"]]
+        lines += [
+            f"## Answers: `{name}`",
+            "",
+            "| id | outcome | total s | model draft | final answer |",
+            "| --- | --- | ---: | --- | --- |",
+        ]
+        lines += [
+            f"| {r['id']} | {r['outcome']} | {r['timings'].get('total_s', '-')} | {_cell(r['draft'])} | {_cell(r['answer'])} |"
+            for r in run["answers"]
+        ]
         lines.append("")
     return "\n".join(lines)
 
@@ -299,20 +349,36 @@ def main(argv: list[str] | None = None) -> int:
     server_start = time.perf_counter() - started
     runs, all_rows = {}, []
     for name in [b.strip() for b in args.backends.split(",") if b.strip()]:
-        chosen = replace(settings, backend=name, model=server.model if name == "litellm" else settings.model,
-                         api_base=server.api_base if name == "litellm" else settings.api_base)
+        chosen = replace(
+            settings,
+            backend=name,
+            model=server.model if name == "litellm" else settings.model,
+            api_base=server.api_base if name == "litellm" else settings.api_base,
+        )
         rows = ask_all(Engine(chosen, engine.corpus, engine.store, engine.embedder), items, args.limit)
         all_rows += rows
-        runs[name] = {"summary": summarise(rows), "answers": [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]}
+        runs[name] = {
+            "summary": summarise(rows),
+            "answers": [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows],
+        }
     report = {
-        "setup": {"model_file": server.model_path.name, "model": server.model, "max_tokens": settings.max_tokens,
-                  "llm_evidence": settings.llm_evidence, "timeout_s": settings.timeout,
-                  "cpus": os.cpu_count(), "python": platform.python_version(),
-                  "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2),
-                  "server_start_s": round(server_start, 2)},
+        "setup": {
+            "model_file": server.model_path.name,
+            "model": server.model,
+            "max_tokens": settings.max_tokens,
+            "llm_evidence": settings.llm_evidence,
+            "timeout_s": settings.timeout,
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_before": round(load_before, 2),
+            "load_after": round(os.getloadavg()[0], 2),
+            "server_start_s": round(server_start, 2),
+        },
         "runs": runs,
-        "planted": {"answers from these runs": plant_in_answers(engine, all_rows),
-                    "every corpus sentence": plant_in_corpus(engine)},
+        "planted": {
+            "answers from these runs": plant_in_answers(engine, all_rows),
+            "every corpus sentence": plant_in_corpus(engine),
+        },
     }
     server.stop()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -27,16 +27,24 @@ import sys
 import time
 from pathlib import Path
 
+import faiss
 import numpy as np
 
 import index.offline  # noqa: F401
-import faiss
-
 from index.chunking import Chunk, split_sentences
 from index.documents import load_corpus
 from index.embedding import Embedder, SentenceTransformerEmbedder
-from index.store import (HNSW_EF_SEARCH, HNSW_MIN_UNITS, DocEntry, IndexStore, Manifest, VectorTable, build_faiss,
-                         index_kind, one_thread)
+from index.store import (
+    HNSW_EF_SEARCH,
+    HNSW_MIN_UNITS,
+    DocEntry,
+    IndexStore,
+    Manifest,
+    VectorTable,
+    build_faiss,
+    index_kind,
+    one_thread,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT_DIR = ROOT / "eval" / "reports" / "latest"
@@ -45,8 +53,27 @@ K = 10
 REPEATS = 3  # every query is timed this many times and its fastest run kept: the machine is shared
 NOISE = 0.02  # per-dimension standard deviation of the noise added to mixed vectors
 UNITS_PER_DOC = 20
-NAMES = ["Merz", "Macron", "Starmer", "Tusk", "Rutte", "Kallas", "Costa", "Sánchez", "Meloni", "Scholz",
-         "Frederiksen", "Stubb", "Nausėda", "Fiala", "Orbán", "Sikorski", "Baerbock", "Lammy", "Barrot"]
+NAMES = [
+    "Merz",
+    "Macron",
+    "Starmer",
+    "Tusk",
+    "Rutte",
+    "Kallas",
+    "Costa",
+    "Sánchez",
+    "Meloni",
+    "Scholz",
+    "Frederiksen",
+    "Stubb",
+    "Nausėda",
+    "Fiala",
+    "Orbán",
+    "Sikorski",
+    "Baerbock",
+    "Lammy",
+    "Barrot",
+]
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NAME = re.compile(r"\b[A-Z][a-z]{3,}\b")
 
@@ -76,7 +103,9 @@ def make_pool(corpus_dir: Path, embedder: Embedder, variants: int, seed: int) ->
     return texts, embedder.embed_many(texts, batch_size=128)
 
 
-def synthetic_units(pool_texts: list[str], pool_vectors: np.ndarray, n: int, seed: int) -> tuple[list[Chunk], np.ndarray]:
+def synthetic_units(
+    pool_texts: list[str], pool_vectors: np.ndarray, n: int, seed: int
+) -> tuple[list[Chunk], np.ndarray]:
     """`n` units, each two pool texts joined, with a mixed, noisy, normalised vector."""
     rng = np.random.default_rng(seed)
     a, b = rng.integers(0, len(pool_texts), n), rng.integers(0, len(pool_texts), n)
@@ -93,8 +122,13 @@ def synthetic_units(pool_texts: list[str], pool_vectors: np.ndarray, n: int, see
 
 def queries(embedder: Embedder, pool_vectors: np.ndarray, count: int, seed: int) -> tuple[list[str], np.ndarray]:
     """The real questions, embedded, topped up with noisy pool vectors."""
-    questions = [json.loads(line)["question"] for path in QUESTION_FILES if path.exists()
-                 for line in path.read_text(encoding="utf-8").splitlines() if line.strip()][:count]
+    questions = [
+        json.loads(line)["question"]
+        for path in QUESTION_FILES
+        if path.exists()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ][:count]
     vectors = embedder.embed_many(questions) if questions else np.zeros((0, pool_vectors.shape[1]), np.float32)
     rng = np.random.default_rng(seed)
     extra = pool_vectors[rng.integers(0, len(pool_vectors), max(count - len(questions), 0))]
@@ -144,17 +178,22 @@ def exact_top(vectors: np.ndarray, qvecs: np.ndarray) -> np.ndarray:
 def bench_index(vectors: np.ndarray, kind: str, qvecs: np.ndarray, exact: np.ndarray) -> dict:
     """Build one FAISS index of `kind` and measure it against the exact top-K rows."""
     t0 = time.perf_counter()
-    index = build_faiss(vectors, kind)
+    faiss_index = build_faiss(vectors, kind)
     build_s = time.perf_counter() - t0
     # Flat and HNSW indexes hold everything in their serialised form: vectors (+ graph links).
-    size = faiss.serialize_index(index).nbytes
+    size = faiss.serialize_index(faiss_index).nbytes
     with one_thread():  # one query at a time, single-threaded, as `VectorTable.search` does
-        times, found = timed(lambda q: index.search(q.reshape(1, -1), K)[1][0], qvecs)
+        times, found = timed(lambda q: faiss_index.search(q.reshape(1, -1), K)[1][0], qvecs)
     recall = float(np.mean([len(set(f) & set(e)) / K for f, e in zip(found, exact)]))
-    out = {"kind": kind, "build_s": round(build_s, 3), "index_mib": round(size / 2**20, 1), **percentiles(times), "recall@10": round(recall, 4)}
+    out = {
+        "kind": kind,
+        "build_s": round(build_s, 3),
+        "index_mib": round(size / 2**20, 1),
+        **percentiles(times),
+        "recall@10": round(recall, 4),
+    }
     if kind == "hnsw":
-        out["ef_sweep"] = ef_sweep(index, qvecs, exact)
-    del index
+        out["ef_sweep"] = ef_sweep(faiss_index, qvecs, exact)
     return out
 
 
@@ -171,43 +210,77 @@ def ef_sweep(index, qvecs: np.ndarray, exact: np.ndarray) -> list[dict]:
     return rows
 
 
-def bench_retriever(units: list[Chunk], vectors: np.ndarray, qtexts: list[str], qvecs: np.ndarray, dimension: int) -> dict:
+def bench_retriever(
+    units: list[Chunk], vectors: np.ndarray, qtexts: list[str], qvecs: np.ndarray, dimension: int
+) -> dict:
     """Latency of a whole hybrid search (FAISS + BM25 + fusion) at the default index kind."""
     from rag.retrieval import Retriever
 
     t0 = time.perf_counter()
     table = VectorTable(units, vectors)
-    manifest = Manifest("synthetic", dimension, {}, {f"syn{i:06d}": DocEntry(f"syn{i:06d}", "") for i in range(len(units) // UNITS_PER_DOC + 1)})
+    manifest = Manifest(
+        "synthetic",
+        dimension,
+        {},
+        {f"syn{i:06d}": DocEntry(f"syn{i:06d}", "") for i in range(len(units) // UNITS_PER_DOC + 1)},
+    )
     store = IndexStore(manifest, table, table)
     retriever = Retriever(store, embedder=None)  # type: ignore[arg-type]  (query vectors are given)
     setup_s = time.perf_counter() - t0
-    asked = [(text if text != "(pool vector)" else units[i].text[:80], q) for i, (text, q) in enumerate(zip(qtexts, qvecs))]
+    asked = [
+        (text if text != "(pool vector)" else units[i].text[:80], q) for i, (text, q) in enumerate(zip(qtexts, qvecs))
+    ]
     # Duplicate folding needs the story detection, a corpus-wide pass of its own (see rag.dedup);
     # the synthetic corpus is nothing but repeats, so it is left out here.
-    times, _ = timed(lambda pair: retriever.search(pair[0], 5, "chunks", "hybrid", query_vector=pair[1],
-                                                   collapse_duplicates=False), asked)
+    times, _ = timed(
+        lambda pair: retriever.search(pair[0], 5, "chunks", "hybrid", query_vector=pair[1], collapse_duplicates=False),
+        asked,
+    )
     return {"kind": table.kind, "setup_s (faiss + bm25 x2)": round(setup_s, 2), **percentiles(times)}
 
 
-def run(sizes: list[int], n_queries: int = 200, variants: int = 12, seed: int = 7,
-        corpus_dir: Path = ROOT / "corpus", embedder: Embedder | None = None, retriever: bool = True) -> dict:
+def run(
+    sizes: list[int],
+    n_queries: int = 200,
+    variants: int = 12,
+    seed: int = 7,
+    corpus_dir: Path = ROOT / "corpus",
+    embedder: Embedder | None = None,
+    retriever: bool = True,
+) -> dict:
     embedder = embedder or SentenceTransformerEmbedder()
     t0 = time.perf_counter()
     pool_texts, pool_vectors = make_pool(corpus_dir, embedder, variants, seed)
     qtexts, qvecs = queries(embedder, pool_vectors, n_queries, seed)
     report = {
-        "machine": {"cpus": os.cpu_count(), "processor": _cpu_name(), "python": platform.python_version(),
-                    "faiss": faiss.__version__, "faiss_threads": faiss.omp_get_max_threads()},
-        "setup": {"pool_texts": len(pool_texts), "pool_embed_s": round(time.perf_counter() - t0, 1),
-                  "queries": len(qvecs), "k": K, "repeats": REPEATS, "noise": NOISE, "hnsw_min_units": HNSW_MIN_UNITS,
-                  "hnsw_ef_search": HNSW_EF_SEARCH},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "processor": _cpu_name(),
+            "python": platform.python_version(),
+            "faiss": faiss.__version__,
+            "faiss_threads": faiss.omp_get_max_threads(),
+        },
+        "setup": {
+            "pool_texts": len(pool_texts),
+            "pool_embed_s": round(time.perf_counter() - t0, 1),
+            "queries": len(qvecs),
+            "k": K,
+            "repeats": REPEATS,
+            "noise": NOISE,
+            "hnsw_min_units": HNSW_MIN_UNITS,
+            "hnsw_ef_search": HNSW_EF_SEARCH,
+        },
         "sizes": [],
     }
     for n in sizes:
         units, vectors = synthetic_units(pool_texts, pool_vectors, n, seed + n)
         top = exact_top(vectors, qvecs)
-        entry = {"units": n, "default_kind": index_kind(n), "vectors_mib": round(vectors.nbytes / 2**20, 1),
-                 "indexes": [bench_index(vectors, kind, qvecs, top) for kind in ("flat", "hnsw")]}
+        entry = {
+            "units": n,
+            "default_kind": index_kind(n),
+            "vectors_mib": round(vectors.nbytes / 2**20, 1),
+            "indexes": [bench_index(vectors, kind, qvecs, top) for kind in ("flat", "hnsw")],
+        }
         if retriever:
             entry["hybrid_search"] = bench_retriever(units, vectors, qtexts, qvecs, vectors.shape[1])
         entry["peak_rss_mib_so_far"] = round(peak_rss_mib(), 1)
@@ -241,29 +314,44 @@ def markdown(report: dict) -> str:
         "",
         "Memory: `index MiB` is the index itself (vectors, plus graph links for HNSW); the process's peak "
         "RSS (model, pool, corpus, BM25 and both indexes) was "
-        + ", ".join(f"{e['peak_rss_mib_so_far']:,.0f} MiB after {e['units']:,} units" for e in report["sizes"]) + ".",
+        + ", ".join(f"{e['peak_rss_mib_so_far']:,.0f} MiB after {e['units']:,} units" for e in report["sizes"])
+        + ".",
         "",
         "| units | index | default | build s | index MiB | p50 ms | p95 ms | recall@10 vs exact |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for e in report["sizes"]:
         for ix in e["indexes"]:
-            lines.append(f"| {e['units']:,} | {ix['kind']} | {'yes' if ix['kind'] == e['default_kind'] else ''} | "
-                         f"{ix['build_s']} | {ix['index_mib']} | {ix['p50_ms']} | "
-                         f"{ix['p95_ms']} | {ix['recall@10']:.3f} |")
-    lines += ["", "HNSW efSearch sweep (recall@10 vs exact / p50 ms):", "",
-              "| units | " + " | ".join(f"ef={r['ef_search']}" for r in report["sizes"][0]["indexes"][1]["ef_sweep"]) + " |",
-              "|---|" + "---|" * len(report["sizes"][0]["indexes"][1]["ef_sweep"])]
+            lines.append(
+                f"| {e['units']:,} | {ix['kind']} | {'yes' if ix['kind'] == e['default_kind'] else ''} | "
+                f"{ix['build_s']} | {ix['index_mib']} | {ix['p50_ms']} | "
+                f"{ix['p95_ms']} | {ix['recall@10']:.3f} |"
+            )
+    lines += [
+        "",
+        "HNSW efSearch sweep (recall@10 vs exact / p50 ms):",
+        "",
+        "| units | " + " | ".join(f"ef={r['ef_search']}" for r in report["sizes"][0]["indexes"][1]["ef_sweep"]) + " |",
+        "|---|" + "---|" * len(report["sizes"][0]["indexes"][1]["ef_sweep"]),
+    ]
     for e in report["sizes"]:
         sweep = e["indexes"][1]["ef_sweep"]
         lines.append(f"| {e['units']:,} | " + " | ".join(f"{r['recall@10']:.3f} / {r['p50_ms']}" for r in sweep) + " |")
     if any("hybrid_search" in e for e in report["sizes"]):
-        lines += ["", "Whole hybrid search (`Retriever.search`, FAISS + BM25 over every unit + fusion, k=5), "
-                  "at the default index kind:", "", "| units | index | setup s | p50 ms | p95 ms |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "Whole hybrid search (`Retriever.search`, FAISS + BM25 over every unit + fusion, k=5), "
+            "at the default index kind:",
+            "",
+            "| units | index | setup s | p50 ms | p95 ms |",
+            "|---|---|---|---|---|",
+        ]
         for e in report["sizes"]:
             h = e.get("hybrid_search")
             if h:
-                lines.append(f"| {e['units']:,} | {h['kind']} | {h['setup_s (faiss + bm25 x2)']} | {h['p50_ms']} | {h['p95_ms']} |")
+                lines.append(
+                    f"| {e['units']:,} | {h['kind']} | {h['setup_s (faiss + bm25 x2)']} | {h['p50_ms']} | {h['p95_ms']} |"
+                )
     return "\n".join(lines) + "\n"
 
 

@@ -118,8 +118,10 @@ def run_load(users: int, per_user: int, max_seconds: float, k: int, settings: Se
     deadline = time.monotonic() + max_seconds
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
-    threads = [threading.Thread(target=simulate_user, args=(url, u, plans[u], expected, deadline, k, run))
-               for u in range(users)]
+    threads = [
+        threading.Thread(target=simulate_user, args=(url, u, plans[u], expected, deadline, k, run))
+        for u in range(users)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -305,10 +307,26 @@ def _send_body(port: int, size: int, chunked: bool) -> str:
 
 def _start_server(settings: Settings, body_limit: int) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    command = [sys.executable, "-m", "eval.bench.ui", "--serve-only", str(port), "--body-limit", str(body_limit),
-               "--corpus", str(settings.corpus_dir), "--index-dir", str(settings.resolved_index_dir)]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env=os.environ | {"PYTHONPATH": str(HERE.parent)})
+    command = [
+        sys.executable,
+        "-m",
+        "eval.bench.ui",
+        "--serve-only",
+        str(port),
+        "--body-limit",
+        str(body_limit),
+        "--corpus",
+        str(settings.corpus_dir),
+        "--index-dir",
+        str(settings.resolved_index_dir),
+    ]
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=os.environ | {"PYTHONPATH": str(HERE.parent)},
+    )
     line = proc.stdout.readline()
     if "ready" not in line:
         proc.kill()
@@ -367,35 +385,43 @@ def serve_only(port: int, body_limit: int, settings: Settings) -> int:
 
 def markdown(r: dict) -> str:
     lat = r["latency_ms"]
-    fmt = lambda v: "-" if v is None else f"{v:.0f} ms"
-    return "\n".join([
-        "# Chat app under load",
-        "",
-        f"{r['users']} simulated users x {r['questions_per_user']} questions each, through the Gradio queue "
-        f"(`/chat`, extractive backend, k={r['k']}); {r['chat_concurrency']} answers at a time; "
-        f"{r['cpus']} CPUs (load average {r.get('load_average_1min_at_start', 0):.1f} when it started: other "
-        f"work shares them), Python {r['python']}.",
-        "",
-        "| measure | value |",
-        "| --- | --- |",
-        f"| requests submitted / completed | {r['requests_submitted']} / {r['requests_completed']} |",
-        f"| dropped or failed | {r['requests_dropped_or_failed']} |",
-        f"| answers differing from the same question asked alone | {r['answers_differing_from_alone']} "
-        f"({r['answers_with_citations']} of the answers cite spans, the rest abstain) |",
-        f"| throughput | {r['throughput_rps']:.2f} answers/s over {r['wall_s']:.1f} s |",
-        f"| latency p50 / p95 / max | {fmt(lat['p50'])} / {fmt(lat['p95'])} / {fmt(lat['max'])} |",
-        "",
-        "Latency is per request as a user sees it: queue wait plus answering plus streaming.",
-        "",
-        *stall_markdown(r.get("stall")),
-        *memory_markdown(r.get("big_bodies")),
-    ])
+
+    def fmt(v):
+        return "-" if v is None else f"{v:.0f} ms"
+
+    return "\n".join(
+        [
+            "# Chat app under load",
+            "",
+            f"{r['users']} simulated users x {r['questions_per_user']} questions each, through the Gradio queue "
+            f"(`/chat`, extractive backend, k={r['k']}); {r['chat_concurrency']} answers at a time; "
+            f"{r['cpus']} CPUs (load average {r.get('load_average_1min_at_start', 0):.1f} when it started: other "
+            f"work shares them), Python {r['python']}.",
+            "",
+            "| measure | value |",
+            "| --- | --- |",
+            f"| requests submitted / completed | {r['requests_submitted']} / {r['requests_completed']} |",
+            f"| dropped or failed | {r['requests_dropped_or_failed']} |",
+            f"| answers differing from the same question asked alone | {r['answers_differing_from_alone']} "
+            f"({r['answers_with_citations']} of the answers cite spans, the rest abstain) |",
+            f"| throughput | {r['throughput_rps']:.2f} answers/s over {r['wall_s']:.1f} s |",
+            f"| latency p50 / p95 / max | {fmt(lat['p50'])} / {fmt(lat['p95'])} / {fmt(lat['max'])} |",
+            "",
+            "Latency is per request as a user sees it: queue wait plus answering plus streaming.",
+            "",
+            *stall_markdown(r.get("stall")),
+            *memory_markdown(r.get("big_bodies")),
+        ]
+    )
 
 
 def stall_markdown(st: dict | None) -> list[str]:
     if not st:
         return []
-    fmt = lambda v: "-" if v is None else f"{v:.0f} ms"
+
+    def fmt(v):
+        return "-" if v is None else f"{v:.0f} ms"
+
     alone, during = st["extractive_alone_ms"], st["extractive_during_stall_ms"]
     return [
         "## Extractive answers while model calls are stalled",
@@ -424,8 +450,10 @@ def memory_markdown(big: dict | None) -> list[str]:
     for label, what in (("with_limit", "with the body limit"), ("without_limit", "without it (for comparison)")):
         m = big.get(label)
         if m:
-            rows.append(f"| {what} | {m['requests']} | {', '.join(m['statuses'])} | {m['rss_before_mb']:.0f} MB | "
-                        f"{m['rss_after_mb']:.0f} MB | {m['rss_growth_mb']:+.0f} MB |")
+            rows.append(
+                f"| {what} | {m['requests']} | {', '.join(m['statuses'])} | {m['rss_before_mb']:.0f} MB | "
+                f"{m['rss_after_mb']:.0f} MB | {m['rss_growth_mb']:+.0f} MB |"
+            )
     return [
         "## Server memory after big request bodies",
         "",
@@ -445,7 +473,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=8)
     parser.add_argument("--questions", type=int, default=6, help="questions per user")
     parser.add_argument("--max-seconds", type=float, default=300, help="no new requests after this")
-    parser.add_argument("--stall-questions", type=int, default=12, help="extractive questions per stall phase (0: skip)")
+    parser.add_argument(
+        "--stall-questions", type=int, default=12, help="extractive questions per stall phase (0: skip)"
+    )
     parser.add_argument("--big-mb", type=int, default=300, help="size of each big request body (0: skip)")
     parser.add_argument("--big-count", type=int, default=3, help="big bodies of each kind")
     parser.add_argument("-k", type=int, default=5)

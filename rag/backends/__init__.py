@@ -74,15 +74,19 @@ def backend_class(name: str) -> type[Backend]:
         cls = plugin.load()
     except Exception as exc:
         where = f"{plugin.dist.name} " if plugin.dist is not None else ""
-        raise BackendError(f"backend {name!r} from package {where}({plugin.value}) failed to load: {exc}; "
-                           "reinstall or upgrade that package") from exc
+        raise BackendError(
+            f"backend {name!r} from package {where}({plugin.value}) failed to load: {exc}; "
+            "reinstall or upgrade that package"
+        ) from exc
     return _check_class(name, cls, plugin.value)
 
 
 def _check_class(name: str, cls: object, origin: str):
     if not (isinstance(cls, type) and issubclass(cls, Backend)):
-        raise BackendError(f"backend {name!r} ({origin}) is not a subclass of rag.backends.base.Backend; "
-                           "its package must register a Backend class")
+        raise BackendError(
+            f"backend {name!r} ({origin}) is not a subclass of rag.backends.base.Backend; "
+            "its package must register a Backend class"
+        )
     return cls
 
 

@@ -56,9 +56,15 @@ class BackendOptions:
 
     @classmethod
     def from_settings(cls, settings: "Settings") -> "BackendOptions":
-        return cls(model=settings.model or None, api_base=settings.api_base or None, timeout=settings.timeout,
-                   retries=settings.retries, max_tokens=settings.max_tokens, llm_evidence=settings.llm_evidence,
-                   local_model=settings.local_model)
+        return cls(
+            model=settings.model or None,
+            api_base=settings.api_base or None,
+            timeout=settings.timeout,
+            retries=settings.retries,
+            max_tokens=settings.max_tokens,
+            llm_evidence=settings.llm_evidence,
+            local_model=settings.local_model,
+        )
 
     def with_model(self, model: str | None = None, api_base: str | None = None) -> "BackendOptions":
         """These options with another model and/or API base (empty or None keeps the current one)."""
@@ -114,8 +120,15 @@ class Backend(ABC):
         """Text pieces as they are written, then the `Draft` last (when `can_stream`)."""
         raise NotImplementedError(f"the {self.name} backend does not stream (can_stream is False)")
 
-    def repair(self, question: str, evidence: Sequence[Evidence], previous: Draft, problems: Sequence[str],
-               *, deadline: Deadline | None = None) -> Draft:
+    def repair(
+        self,
+        question: str,
+        evidence: Sequence[Evidence],
+        previous: Draft,
+        problems: Sequence[str],
+        *,
+        deadline: Deadline | None = None,
+    ) -> Draft:
         """One more try, told what verification rejected (when `can_repair`)."""
         raise NotImplementedError(f"the {self.name} backend cannot repair (can_repair is False)")
 

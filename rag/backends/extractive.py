@@ -77,4 +77,3 @@ class ExtractiveBackend(Backend):
         start, end = top.citation.start + rel_start, top.citation.start + rel_end
         text = top.text[rel_start:rel_end]
         return Draft(text, (top.id,), spans=((top.id, start, end),))
-

@@ -85,8 +85,14 @@ class LiteLLMBackend(Backend):
 
     @classmethod
     def create(cls, options: BackendOptions) -> "LiteLLMBackend":
-        return cls(options.model, options.api_base, timeout=options.timeout, retries=options.retries,
-                   max_tokens=options.max_tokens, max_evidence=options.llm_evidence)
+        return cls(
+            options.model,
+            options.api_base,
+            timeout=options.timeout,
+            retries=options.retries,
+            max_tokens=options.max_tokens,
+            max_evidence=options.llm_evidence,
+        )
 
     # -- the Backend interface ---------------------------------------------------------------
 
@@ -98,8 +104,15 @@ class LiteLLMBackend(Backend):
         reply = self._complete(build_messages(question, evidence), evidence, deadline or Deadline(self.timeout))
         return self._draft(reply, evidence)
 
-    def repair(self, question: str, evidence: Sequence[Evidence], previous: Draft, problems: Sequence[str],
-               *, deadline: Deadline | None = None) -> Draft:
+    def repair(
+        self,
+        question: str,
+        evidence: Sequence[Evidence],
+        previous: Draft,
+        problems: Sequence[str],
+        *,
+        deadline: Deadline | None = None,
+    ) -> Draft:
         """One more try, told exactly what verification rejected."""
         evidence = evidence[: self.max_evidence]
         messages = repair_messages(question, evidence, previous.text, problems)
@@ -123,8 +136,14 @@ class LiteLLMBackend(Backend):
         return Draft(reply.text, reply.ids)
 
     def _kwargs(self, messages: list[dict], evidence: Sequence[Evidence] = ()) -> dict:
-        kwargs = dict(model=self.model, messages=messages, timeout=self.timeout, temperature=0.0,
-                      max_tokens=self.max_tokens, max_retries=0)  # we retry ourselves, with backoff
+        kwargs = dict(
+            model=self.model,
+            messages=messages,
+            timeout=self.timeout,
+            temperature=0.0,
+            max_tokens=self.max_tokens,
+            max_retries=0,
+        )  # we retry ourselves, with backoff
         if self.grammar and evidence:
             kwargs["extra_body"] = {"grammar": citation_grammar([e.id for e in evidence])}
         if self.api_base:
@@ -196,8 +215,10 @@ class LiteLLMBackend(Backend):
         raise AssertionError("unreachable")
 
     def _out_of_time(self, deadline: Deadline, attempts: int) -> BackendTimeout:
-        return BackendTimeout(f"{self._what()} gave no complete reply within this question's {deadline.budget_s:g} s "
-                              f"budget ({attempts} attempt(s)); raise RAG_TIMEOUT or check the server")
+        return BackendTimeout(
+            f"{self._what()} gave no complete reply within this question's {deadline.budget_s:g} s "
+            f"budget ({attempts} attempt(s)); raise RAG_TIMEOUT or check the server"
+        )
 
     def _what(self) -> str:
         where = f" at {self.api_base}" if self.api_base else ""
@@ -209,20 +230,30 @@ class LiteLLMBackend(Backend):
         text = str(exc)
         what = self._what()
         if isinstance(exc, lite.AuthenticationError) or "Missing credentials" in text:
-            return BackendError(f"{what} was refused: missing or wrong API key; set the provider's key "
-                                f"variable (e.g. OPENAI_API_KEY) and try again", status=_status(exc))
+            return BackendError(
+                f"{what} was refused: missing or wrong API key; set the provider's key "
+                f"variable (e.g. OPENAI_API_KEY) and try again",
+                status=_status(exc),
+            )
         if isinstance(exc, lite.Timeout) or "timed out" in text.lower():
             return self._out_of_time(deadline or Deadline(self.timeout), attempts)
         if _unreachable(exc):
-            fix = "start the server or fix --api-base (RAG_API_BASE)" if self.api_base else \
-                "check the network, or set --api-base (RAG_API_BASE) to a server you can reach"
+            fix = (
+                "start the server or fix --api-base (RAG_API_BASE)"
+                if self.api_base
+                else "check the network, or set --api-base (RAG_API_BASE) to a server you can reach"
+            )
             return BackendError(f"{what} is unreachable (connection failed, {attempts} attempt(s)); {fix}")
         if isinstance(exc, lite.NotFoundError):
-            return BackendError(f"{what}: model not found ({_short(text)}); fix --model (RAG_MODEL)", status=_status(exc))
+            return BackendError(
+                f"{what}: model not found ({_short(text)}); fix --model (RAG_MODEL)", status=_status(exc)
+            )
         if "LLM Provider NOT provided" in text:
-            return BackendError(f"{what}: litellm does not know the provider in {self.model!r}; use a model string "
-                                "such as openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest or ollama/llama3.1 "
-                                "(--model, RAG_MODEL)")
+            return BackendError(
+                f"{what}: litellm does not know the provider in {self.model!r}; use a model string "
+                "such as openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest or ollama/llama3.1 "
+                "(--model, RAG_MODEL)"
+            )
         return BackendError(f"{what} failed: {_short(text)} ({attempts} attempt(s))", status=_status(exc))
 
 
@@ -246,8 +277,9 @@ def _unreachable(exc: Exception) -> bool:
 
 def _transient(exc: Exception) -> bool:
     lite = _litellm()
-    if isinstance(exc, (lite.AuthenticationError, lite.NotFoundError, lite.BadRequestError)) \
-            or "Missing credentials" in str(exc):
+    if isinstance(
+        exc, (lite.AuthenticationError, lite.NotFoundError, lite.BadRequestError)
+    ) or "Missing credentials" in str(exc):
         return False
     return _unreachable(exc) or isinstance(
         exc, (lite.Timeout, lite.RateLimitError, lite.ServiceUnavailableError, lite.InternalServerError)

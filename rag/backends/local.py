@@ -96,8 +96,8 @@ def _free_port() -> int:
 class LocalServer:
     """llama.cpp's OpenAI-compatible server for one GGUF file, on 127.0.0.1, as a context manager.
 
-        with LocalServer() as srv:            # the packaged SmolLM2, on a free port
-            litellm.completion(model=srv.model, api_base=srv.api_base, api_key="x", messages=...)
+    with LocalServer() as srv:            # the packaged SmolLM2, on a free port
+        litellm.completion(model=srv.model, api_base=srv.api_base, api_key="x", messages=...)
     """
 
     def __init__(
@@ -144,15 +144,28 @@ class LocalServer:
         self.alias = self.alias or (DEFAULT_ALIAS if self.model_path == _packaged_or_none() else path.stem.lower())
         self.port = self.port or _free_port()
         cmd = [
-            sys.executable, "-c", _WATCHED_SERVER,
-            "--model", str(path), "--model_alias", self.alias,
-            "--host", "127.0.0.1", "--port", str(self.port),
-            "--n_ctx", str(self.n_ctx), "--n_threads", str(self.n_threads or os.cpu_count() or 1),
+            sys.executable,
+            "-c",
+            _WATCHED_SERVER,
+            "--model",
+            str(path),
+            "--model_alias",
+            self.alias,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--n_ctx",
+            str(self.n_ctx),
+            "--n_threads",
+            str(self.n_threads or os.cpu_count() or 1),
         ]
         # The log goes to a file, not a pipe: a pipe nobody reads fills up and stalls the server.
         self._log = tempfile.TemporaryFile(prefix="rag-llama-server-")
         env = {**os.environ, **OFFLINE_SWITCHES}
-        self._proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        self._proc = subprocess.Popen(
+            cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+        )
         _RUNNING.add(self)
         try:
             self._wait_ready()
@@ -165,8 +178,10 @@ class LocalServer:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self._proc is None or self._proc.poll() is not None:
-                raise BackendError(f"the local model server exited while starting ({self._tail()}); "
-                                   f"check the model file {self.model_path}")
+                raise BackendError(
+                    f"the local model server exited while starting ({self._tail()}); "
+                    f"check the model file {self.model_path}"
+                )
             try:
                 with urllib.request.urlopen(f"{self.api_base}/models", timeout=2) as r:
                     if r.status == 200:
@@ -174,8 +189,10 @@ class LocalServer:
             except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
                 pass
             time.sleep(0.2)
-        raise BackendError(f"the local model server on port {self.port} was not ready after "
-                           f"{self.startup_timeout:g} s ({self._tail()})")
+        raise BackendError(
+            f"the local model server on port {self.port} was not ready after "
+            f"{self.startup_timeout:g} s ({self._tail()})"
+        )
 
     def _tail(self, chars: int = 400) -> str:
         if self._log is None:
@@ -222,10 +239,25 @@ class LocalBackend(LiteLLMBackend):
     name = "local"
     needs_model = False
 
-    def __init__(self, model_path: Path, *, timeout: float = DEFAULT_TIMEOUT_S, retries: int = DEFAULT_RETRIES,
-                 max_tokens: int = DEFAULT_MAX_TOKENS, max_evidence: int = DEFAULT_MAX_EVIDENCE):
-        super().__init__(f"openai/{DEFAULT_ALIAS}", None, timeout=timeout, retries=retries,
-                         max_tokens=max_tokens, max_evidence=max_evidence, name="local", grammar=True)
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        retries: int = DEFAULT_RETRIES,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        max_evidence: int = DEFAULT_MAX_EVIDENCE,
+    ):
+        super().__init__(
+            f"openai/{DEFAULT_ALIAS}",
+            None,
+            timeout=timeout,
+            retries=retries,
+            max_tokens=max_tokens,
+            max_evidence=max_evidence,
+            name="local",
+            grammar=True,
+        )
         self.model_path = model_path
         self._server: LocalServer | None = None
         self._lock = threading.Lock()
@@ -236,8 +268,13 @@ class LocalBackend(LiteLLMBackend):
         path = Path(options.local_model).expanduser() if options.local_model else packaged_model_path()
         if not path.is_file():
             raise BackendError(f"the local model file {path} does not exist; fix RAG_LOCAL_MODEL")
-        return cls(path, timeout=options.timeout, retries=options.retries, max_tokens=options.max_tokens,
-                   max_evidence=options.llm_evidence)
+        return cls(
+            path,
+            timeout=options.timeout,
+            retries=options.retries,
+            max_tokens=options.max_tokens,
+            max_evidence=options.llm_evidence,
+        )
 
     @classmethod
     def options_key(cls, options: BackendOptions) -> BackendOptions:
