@@ -7,6 +7,7 @@ fail with that instruction rather than silently skipping.
 
 from __future__ import annotations
 
+
 import socket
 from pathlib import Path
 
@@ -169,3 +170,4 @@ def listener():
     yield start
     for one in started:
         one.close()
+

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shutil
 from dataclasses import replace
@@ -10,6 +9,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from ui_async import run_async
 
 from rag import BackendError, Engine, IndexMissing, QuestionError, Settings
 from ui.chat import ChatState, friendly_error, respond, show_reference
@@ -46,7 +46,7 @@ def run(shared, question, state=None, messages=None, **kw):
     async def collect():
         return [u async for u in respond(shared, question, messages, state, **kw)]
 
-    updates = asyncio.run(collect())
+    updates = run_async(collect())
     return updates, updates[-1]
 
 

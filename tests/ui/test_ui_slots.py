@@ -7,6 +7,7 @@ import asyncio
 import threading
 
 import pytest
+from ui_async import run_async
 
 from ui.slots import AnswerSlots, Slots
 
@@ -36,7 +37,7 @@ def test_slots_limit_holders_and_pass_on_in_order_from_other_threads():
             slots.release()
         assert slots.held == 0
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_a_waiter_that_gives_up_leaves_the_line_without_taking_a_slot():
@@ -62,7 +63,7 @@ def test_a_waiter_that_gives_up_leaves_the_line_without_taking_a_slot():
             await late
         assert slots.held == 0 and slots.waiting == 0
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_extractive_and_model_answers_have_separate_slots():
