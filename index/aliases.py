@@ -184,7 +184,7 @@ def general_actor(name: str) -> str | None:
     return None
 
 
-# Lower-case words that belong inside personal names ("Ursula von der Leyen", "Abu Bakr al-...").
+# Lower-case words that belong inside personal names ("Ada von der Berg", "Abu Bakr al-...").
 NAME_PARTICLES = frozenset("von van der den de del della da di du le la al bin ibn ben dos das y".split())
 
 

@@ -225,7 +225,7 @@ PORTFOLIOS = frozenset(
         "security",
     }
 )
-# Lower-case parts of personal names ("Ursula von der Leyen").
+# Lower-case parts of personal names ("Ada von der Berg").
 NAME_PARTICLES = frozenset({"von", "der", "van", "de", "den", "da", "di", "du", "la", "le", "bin", "al", "ibn"})
 # Nouns naming actors themselves: in "30 Western countries" the adjective describes, it does not own.
 ACTOR_NOUNS = frozenset(
@@ -472,7 +472,7 @@ def _people(doc: Doc) -> _People:
             people.affiliation[full] = affiliation
         titles = [t for t in mention.prefix if _is_title(t)] + [a for a in apps]
         people.titles += [(mention.head.idx, t.lemma_.lower(), full) for t in titles]
-    # Every mention of a known person, titled or not ("Merz said", "Zelenskyy expressed").
+    # Every mention of a known person, titled or not ("Okonkwo said", "Berg expressed").
     for head in _name_heads(doc):
         name = _mention(head).name
         if name and people.known(name):

@@ -398,7 +398,7 @@ def _with_particles(span: Span) -> Span:
     while start > 0 and doc[start - 1].lower_ in NAME_PARTICLES and doc[start - 1].text.islower():
         start -= 1
     if start < span.start and start > 0 and doc[start - 1].pos_ == "PROPN":
-        start -= 1  # the given name before the particle ("Ursula von der Leyen")
+        start -= 1  # the given name before the particle ("Ada von der Berg")
     while end < len(doc) and doc[end - 1].lower_ in NAME_PARTICLES and doc[end].pos_ == "PROPN":
         end += 1
     return span if (start, end) == (span.start, span.end) else doc[start:end]

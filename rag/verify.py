@@ -73,7 +73,7 @@ _INVERTING = frozenset("say add write note explain continue".split())
 # A name right after these is not the subject of what follows ("aides to X said", "X and Y said").
 _NOT_SUBJECT = frozenset("to of for with by from about on at in than and or against like as".split())
 _NAME_WORD = r"[A-Z][\w'\u2019.\-]*"
-# A run of capitalised words, with name particles inside ("Ursula von der Leyen").
+# A run of capitalised words, with name particles inside ("Ada von der Berg").
 _NAME = re.compile(rf"{_NAME_WORD}(?:\s+(?:(?:{'|'.join(sorted(NAME_PARTICLES))})\s+)*{_NAME_WORD})*")
 _APPOSITION = re.compile(r"\s*,\s*(?:who\b|[^,;:\"\u201c\u201d]{1,80}?,)")
 _ACCORDING = re.compile(r"\baccording\s+to\s+$", re.IGNORECASE)
