@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from index.aliases import ActorIndex, clean_name
+from index.aliases import ActorIndex, clean_name, fold_key
 from index.analysis import Figure, SentenceAnalysis, Speaker
 from rag.question import Ask
 
@@ -191,6 +191,26 @@ def _sentence_names(ask: Ask, analysis: SentenceAnalysis, actors: ActorIndex) ->
     )
 
 
+# Capitalised runs of words ("United States", "US", "Tokyo"), with the "U.S." spelling and the
+# first part of "US-led".
+_NAME_RUN = re.compile(r"(?:[A-Z](?:\.[A-Z])+\.?|[A-Z][\w’']*)(?:\s+(?:[A-Z](?:\.[A-Z])+\.?|[A-Z][\w’']*))*")
+
+
+def names_actor(ask: Ask, text: str, actors: ActorIndex) -> bool:
+    """Whether `text` names the asked actor anywhere, under any name that stands for it ("Japanese",
+    "Tokyo" for Japan; "US-led" for the United States): for questions that are about an actor
+    without asking what it said or owns ("Which Japanese companies will fund X?")."""
+    assert ask.actor is not None
+    asked = fold_key(ask.actor.canonical)
+    for run in _NAME_RUN.finditer(text):
+        words = run.group().split()
+        for n in range(len(words), 0, -1):
+            for i in range(len(words) - n + 1):
+                if fold_key(actors.canonical(" ".join(words[i : i + n]))) == asked:
+                    return True
+    return False
+
+
 def measure_compatible(asked: str | None, stated: str | None, kind: str | None = "count") -> bool:
     """False only when both measures are known and name different things.
 
@@ -261,6 +281,8 @@ def notice(ask: Ask, result: Attribution) -> str | None:
     if result.verdict == NO_FIGURE:
         return "The articles state no such figure."
     if result.verdict == NO_ACTOR_INFO and asked:
+        if ask.relation == "other":
+            return f"The articles do not say this about {asked}."
         if ask.relation == "figure":
             return f"The article does not say whether this figure is for {asked}:"
         return f"The articles do not say that {asked} said this:"

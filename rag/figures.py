@@ -137,19 +137,37 @@ _CALENDAR = re.compile(r"\b(?P<name>" + "|".join(MONTHS + WEEKDAYS) + r")\b")
 FIGURE_KINDS = ("money", "percent", "count", "date")
 # The order `asked_kind` tries them in: "how much of" asks for a share before an amount.
 _ASKED_ORDER = ("percent", "money", "count", "date")
-# What a question says when it asks for each kind.
-_KIND_CUES = {
+# What a question says when it asks for each kind. A cue that is itself a question phrase ("how
+# much", "what share", "since when") asks for the figure wherever it stands.
+_KIND_ASKS = {
+    "money": re.compile(r"\bhow much\b|\bwhat (?:amount|sum|price|value)\b"),
+    "percent": re.compile(
+        r"\bwhat (?:percentage|share|portion|fraction|proportion)\b|\bhow big a part\b|\bby how much\b|"
+        r"\bhow many times\b|\bhow much of\b"
+    ),
+    "count": re.compile(r"\bhow many\b|\bhow large\b|\bhow big\b|\bhow strong\b|\bwhat number\b"),
+    "date": re.compile(r"\bwhen\b|\b(?:what|which) (?:year|day|date|month)\b|\bsince when\b"),
+}
+# Words that name a kind of figure without asking for it. They count only in a question that asks
+# "what" or "how" about a thing: "Who should carry the cost?" asks for someone, "What did X say
+# about funding?" for words; neither is answered by a sum.
+_KIND_WORDS = {
     "money": re.compile(
-        r"\bhow much\b|\bamount\b|\bsum\b|\bcost|\bpay\b|\bfund|\bfinanc|\bmoney|\bbudget|\bspend|"
+        r"\bamount\b|\bsum\b|\bcost|\bpay\b|\bfund|\bfinanc|\bmoney|\bbudget|\bspend|"
         r"\bdollars?\b|\beuros?\b|\bworth\b|\bassets?\b|\bbill\b|\bprice\b"
     ),
-    "percent": re.compile(
-        r"percent|percentage|\bshare\b|\bportion\b|\bfraction\b|%|\bproportion\b|\bhow big a part\b|"
-        r"\bby how much\b|\bhow many times\b|\bhow much of\b"
-    ),
-    "count": re.compile(r"\bhow many\b|\bnumber of\b|\bhow large\b|\bhow big\b|\bsize\b|\bstrength\b|\bhow strong\b"),
-    "date": re.compile(r"\bwhen\b|\b(?:what|which) (?:year|day|date|month)\b|\bsince when\b|\bdate\b"),
+    "percent": re.compile(r"percent|percentage|\bshare\b|\bportion\b|\bfraction\b|%|\bproportion\b"),
+    "count": re.compile(r"\bnumber of\b|\bsize\b|\bstrength\b"),
+    "date": re.compile(r"\bdate\b"),
 }
+# Questions whose kind words do not ask for a figure: asking who, which one, why or where, or
+# what someone said, called or thought (a statement or position question).
+_NOT_A_FIGURE = re.compile(
+    r"^\W*(?:who|whom|whose|which|why|where)\b"
+    r"|^\W*(?:what|how)\s+(?:did|does|do|has|have|had|will|would)\b.*?\b"
+    r"(?:say|said|tell|told|call|called|describe|described|sum|summed|mean|think|view|react|respond|"
+    r"characteri[sz]e|warn|argue|announce)\b"
+)
 _CURRENCY_SYMBOLS = "".join(sorted(c for c in CURRENCY if len(c) == 1))
 # A quick test that a text states a kind of figure (looser than `figures`: "times", "doubles").
 _KIND_FIGURES = {
@@ -173,7 +191,12 @@ def asked_kind(question: str) -> str | None:
     """The kind of figure (one of `FIGURE_KINDS`) a question asks for, if any."""
     q = fold(question).lower()
     for kind in _ASKED_ORDER:
-        if _KIND_CUES[kind].search(q):
+        if _KIND_ASKS[kind].search(q):
+            return kind
+    if _NOT_A_FIGURE.search(q):
+        return None
+    for kind in _ASKED_ORDER:
+        if _KIND_WORDS[kind].search(q):
             return kind
     return None
 

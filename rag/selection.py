@@ -23,12 +23,12 @@ from typing import Iterable, Sequence
 from index.aliases import ActorIndex, general_actor
 from index.analysis import SentenceAnalysis
 from index.chunking import Sentence, TextUnit
-from rag.attribution import MATCH, NO_ACTOR_INFO, WRONG_SPEAKER, Attribution, attribute, notice
+from rag.attribution import MATCH, NO_ACTOR_INFO, WRONG_SPEAKER, Attribution, attribute, names_actor, notice
 from rag.question import Ask, analyse_question
 from rag.types import Citation, Evidence
 
-# Asks judged on structure; an "other" question ("what is the weather in X?") is held only to the
-# thing it asks about, when it names one.
+# Asks judged on structure; an "other" question ("what is the weather in X?", "which of X's
+# companies ...?") is held only to the thing and the actor it asks about, when it names them.
 STRUCTURED_RELATIONS = ("statement", "position", "figure")
 
 
@@ -90,13 +90,22 @@ class SentenceFacts:
 
     def select(self, ask: Ask, evidence: Sequence[Evidence]) -> Selection:
         """Keep the evidence that answers `ask` for its actor and measure; see the module doc."""
-        if not evidence or ask.relation not in STRUCTURED_RELATIONS and not (ask.relation == "other" and ask.measure):
+        if not evidence or ask.relation not in STRUCTURED_RELATIONS and not (
+            ask.relation == "other" and (ask.measure or ask.actor)
+        ):
             return Selection(list(evidence))
         verdicts = tuple(
             attribute(ask, self.analysis(e.citation.doc_id, e.citation.start, e.citation.end), self.actors)
             for e in evidence
         )
         on_topic = [self._on_topic(ask, e) for e in evidence]
+        if ask.relation == "other" and ask.actor is not None:
+            # "Which Japanese companies will fund X?" is about Japan's companies: a sentence on X's
+            # funding that never names Japan does not answer it, however close its words are.
+            verdicts = tuple(
+                v if names_actor(ask, e.text, self.actors) else Attribution(NO_ACTOR_INFO)
+                for e, v in zip(evidence, verdicts)
+            )
         kept = [e for e, v, t in zip(evidence, verdicts, on_topic) if t and _answers(ask, v, self.actors)]
         other, said = [], None
         wrong = [

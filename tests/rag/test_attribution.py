@@ -224,3 +224,15 @@ def test_a_body_named_short_matches_its_full_name():
     quoted = SentenceAnalysis(speakers=(Speaker("Ada Mensah", "European Commission"),))
     assert attribute(ask, quoted, INDEX).verdict == MATCH
     assert not INDEX.same_actor("Commission", "Germany")
+
+
+def test_names_actor_finds_any_name_standing_for_the_asked_actor():
+    from index.aliases import ActorIndex
+    from rag.attribution import names_actor
+    from rag.question import Ask, AskedActor
+
+    ask = Ask("Which Peruvian firms will build the port?", "other", AskedActor("Peruvian", "Peru", None))
+    actors = ActorIndex()
+    assert names_actor(ask, "A Lima-based consortium will build it.", actors)
+    assert names_actor(ask, "Officials in Peru confirmed the plan.", actors)
+    assert not names_actor(ask, "A consortium from Chile will build the port.", actors)

@@ -125,3 +125,20 @@ def test_has_kind_needs_a_figure_of_that_kind():
     assert has_kind("It costs $5 million.", "money")
     assert not has_kind("It costs a lot.", "money")
     assert not has_kind("It costs $5 million.", None)
+
+
+@pytest.mark.parametrize(
+    "question, kind",
+    [
+        ("Who should carry most of the cost of the new bridge?", None),
+        ("What did the mayor say about funding for the schools?", None),
+        ("How did the minister sum up the budget talks?", None),
+        ("Which companies will fund the rebuilding?", None),
+        ("What is the size of the city's projected budget for 2027?", "money"),
+        ("What yearly bill does the council foresee?", "money"),
+        ("How much of the forest burned?", "percent"),
+        ("What did the mayor say about when the bridge opens?", "date"),
+    ],
+)
+def test_kind_words_ask_for_a_figure_only_in_what_or_how_questions(question, kind):
+    assert asked_kind(question) == kind
