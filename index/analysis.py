@@ -70,7 +70,7 @@ class Figure:
 FIGURE_KINDS = ("money", "percent", "count", "date")
 # Raised whenever index/parsing.py would analyse the same text differently: it is part of the index
 # key (`ChunkSettings.to_dict`), so an index analysed by older rules is stale and rebuilt.
-ANALYSIS_VERSION = 2
+ANALYSIS_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,9 @@ class SentenceAnalysis:
     figures: tuple[Figure, ...] = ()
     # Lemmas of the sentence's content words, so question matching needs no parser at answer time.
     lemmas: tuple[str, ...] = field(default=(), compare=False)
+    # The named entities as (spaCy label, text): ("ORG", "the Kiel Institute"), ("GPE", "Lima"). A
+    # question asking "which party" or "where" is answered only by a sentence naming one.
+    entities: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     def to_dict(self) -> dict:
         return {
@@ -89,6 +92,7 @@ class SentenceAnalysis:
             "actors": list(self.actors),
             "figures": [f.to_dict() for f in self.figures],
             "lemmas": list(self.lemmas),
+            "entities": [list(e) for e in self.entities],
         }
 
     @classmethod
@@ -98,4 +102,5 @@ class SentenceAnalysis:
             tuple(data.get("actors", ())),
             tuple(Figure.from_dict(f) for f in data.get("figures", ())),
             tuple(data.get("lemmas", ())),
+            tuple((str(label), str(text)) for label, text in data.get("entities", ())),
         )

@@ -882,5 +882,7 @@ def analyse(doc: Document, sentences: list[Sentence]) -> list[SentenceAnalysis]:
         for f in figures:
             if f.owner and f.owner not in actors:
                 actors.append(f.owner)
-        out.append(SentenceAnalysis(tuple(speakers), tuple(actors), tuple(figures), _lemmas(tokens)))
+        lo, hi = bisect.bisect_left(offsets, sentence.start), bisect.bisect_left(offsets, sentence.end)
+        entities = tuple((e.label_, e.text) for e in parsed[lo:hi].ents)
+        out.append(SentenceAnalysis(tuple(speakers), tuple(actors), tuple(figures), _lemmas(tokens), entities))
     return out

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from index.aliases import ActorIndex, clean_name, fold_key
 from index.analysis import Figure, SentenceAnalysis, Speaker
-from rag.question import Ask
+from rag.question import NAMED_LABELS, Ask
 
 MATCH = "match"
 WRONG_SPEAKER = "wrong_speaker"
@@ -101,7 +101,26 @@ def attribute(ask: Ask, analysis: SentenceAnalysis, actors: ActorIndex | None = 
         return _speaker_verdict(ask, analysis, actors)
     if ask.relation == "other" and ask.measure and analysis.lemmas and not _mentions(analysis, ask.measure):
         return Attribution(WRONG_MEASURE, measure=ask.measure)
+    if ask.relation == "other" and ask.named and analysis.lemmas and not _names_what_is_asked(ask, analysis):
+        return Attribution(WRONG_MEASURE, measure=ask.named)
     return Attribution(MATCH)
+
+
+_AGE = re.compile(r"year-old|years? old|\baged\b", re.IGNORECASE)
+
+
+def _names_what_is_asked(ask: Ask, analysis: SentenceAnalysis) -> bool:
+    """Whether the sentence names what a "which party / where / how old" question asks for: an
+    entity of that kind, for a place one the question does not already name ("Where in X?" is
+    not answered by "in X"), for an age a stated age."""
+    assert ask.named is not None
+    labels = NAMED_LABELS[ask.named]
+    if ask.named == "age":
+        return any(label in labels and _AGE.search(text) for label, text in analysis.entities)
+    question = ask.text.lower()
+    return any(
+        label in labels and (ask.named != "place" or text.lower() not in question) for label, text in analysis.entities
+    )
 
 
 def _speaker_verdict(ask: Ask, analysis: SentenceAnalysis, actors: ActorIndex) -> Attribution:
@@ -277,6 +296,8 @@ def notice(ask: Ask, result: Attribution) -> str | None:
         if ask.relation == "figure":
             asked_what = ask.measure or "what was asked"
             return f"The articles give no figure for {asked_what}" + (f" of {asked}." if asked else ".")
+        if ask.named and not ask.measure:
+            return f"The articles name no {ask.named} for this." if ask.named != "age" else "The articles give no age."
         return f"The articles do not say anything about {ask.measure or 'this'}."
     if result.verdict == NO_FIGURE:
         return "The articles state no such figure."

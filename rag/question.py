@@ -73,6 +73,19 @@ ACTOR_NOUNS = frozenset(
     "country nation state government ally partner member leader official minister party company firm".split()
 )
 WH_WORDS = frozenset("what how who whom whose which when where why".split())
+# What "which X" asks to be named, by the kind of named entity (spaCy label) that names an X; and
+# the two asks that want a place or an age. General English, not any corpus' vocabulary.
+_NAMED_NOUNS = {
+    "ORG": "party company firm group organisation organization institute institution agency bank union "
+    "alliance bloc newspaper outlet ministry",
+    "GPE": "country nation city town capital region province",
+    "PERSON": "person leader official politician",
+}
+NAMED_LABELS: dict[str, tuple[str, ...]] = {
+    **{noun: (label,) for label, nouns in _NAMED_NOUNS.items() for noun in nouns.split()},
+    "place": ("GPE", "LOC", "FAC"),
+    "age": ("DATE",),
+}
 # Entity labels that name an actor; places are actors only as owners or speakers, never as "in X".
 ACTOR_LABELS = ("PERSON", "GPE", "NORP", "ORG", "FAC", "LOC")
 _LOCATIVE_PREPS = frozenset("in at into inside near from to across over within around on for toward towards".split())
@@ -106,6 +119,9 @@ class Ask:
     measure: str | None = None  # lemma of what the figure counts, or of X in "what is the X"
     kind: str | None = None  # one of index.analysis.FIGURE_KINDS for figure questions
     topic: tuple[str, ...] = ()  # content lemmas the answer should be about ("trade", "deal")
+    # For "which party ...?", "where ...?", "how old ...?": what the answer must name (a key of
+    # `NAMED_LABELS`: "party", "place", "age").
+    named: str | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -115,6 +131,7 @@ class Ask:
             "measure": self.measure,
             "kind": self.kind,
             "topic": list(self.topic),
+            "named": self.named,
         }
 
 
@@ -190,7 +207,25 @@ def analyse_question(text: str, actors: ActorIndex | None = None) -> Ask:
             and t.lower_ not in WH_WORDS
         )
     )
-    return Ask(text, relation, actor, measure, kind, topic)
+    named = _named(doc) if relation == "other" else None
+    return Ask(text, relation, actor, measure, kind, topic, named)
+
+
+def _named(doc: Doc) -> str | None:
+    """What kind of name the question asks for: "where" a place, "how old" an age, "which party"
+    or "what country" a party or country (the noun after the question word)."""
+    words = [t.lower_ for t in doc]
+    if not words:
+        return None
+    if words[0] == "where":
+        return "place"
+    if words[:2] == ["how", "old"]:
+        return "age"
+    if words[0] in ("which", "what") and len(words) > 1:
+        noun = _noun_after(doc, 1)
+        if noun is not None and _lemma(noun) in NAMED_LABELS and noun.i <= 3:
+            return _lemma(noun)
+    return None
 
 
 def _lemma(token: Token) -> str:

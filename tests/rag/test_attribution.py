@@ -236,3 +236,30 @@ def test_names_actor_finds_any_name_standing_for_the_asked_actor():
     assert names_actor(ask, "A Lima-based consortium will build it.", actors)
     assert names_actor(ask, "Officials in Peru confirmed the plan.", actors)
     assert not names_actor(ask, "A consortium from Chile will build the port.", actors)
+
+
+def test_which_party_where_and_how_old_need_a_sentence_naming_one():
+    from index.analysis import SentenceAnalysis
+    from rag.attribution import MATCH, WRONG_MEASURE, attribute, notice
+    from rag.question import analyse_question
+
+    said = SentenceAnalysis(lemmas=("mayor", "say"), entities=(("PERSON", "Ana Ruiz"),))
+    party = analyse_question("Which political party does Ana Ruiz lead?")
+    assert party.named == "party"
+    assert attribute(party, said).verdict == WRONG_MEASURE
+    assert "party" in notice(party, attribute(party, said))
+    led = SentenceAnalysis(lemmas=("lead",), entities=(("PERSON", "Ana Ruiz"), ("ORG", "the Green Union")))
+    assert attribute(party, led).verdict == MATCH
+
+    where = analyse_question("Where in Lima did the council meet?")
+    assert where.named == "place"
+    in_lima = SentenceAnalysis(lemmas=("council", "meet"), entities=(("GPE", "Lima"),))
+    at_hall = SentenceAnalysis(lemmas=("council", "meet"), entities=(("FAC", "the Old Town Hall"), ("GPE", "Lima")))
+    assert attribute(where, in_lima).verdict == WRONG_MEASURE
+    assert attribute(where, at_hall).verdict == MATCH
+
+    age = analyse_question("How old is Ana Ruiz?")
+    assert age.named == "age"
+    assert attribute(age, said).verdict == WRONG_MEASURE
+    aged = SentenceAnalysis(lemmas=("mayor",), entities=(("DATE", "58-year-old"),))
+    assert attribute(age, aged).verdict == MATCH
