@@ -5,7 +5,8 @@ The engine abstains (`Engine._answer`) when
   words must not let a sentence about someone else answer;
 - it asks for a kind of figure and no evidence sentence states that kind (`stating_kind`);
 - the best remaining support is below the threshold for the question (`support_threshold`:
-  `Settings.min_support`, or `min_support_figure` for a figure question).
+  `Settings.min_support`, or `min_support_figure` for a figure question, or
+  `min_support_confirmed` for a figure whose measure and topic the sentence structure confirms).
 The structural rules (who speaks, whose figure) are `rag.selection`'s.
 """
 
@@ -91,9 +92,12 @@ def stating_kind(evidence: list[Evidence], kind: str | None) -> list[Evidence]:
     return [replace(e, id=i + 1) for i, e in enumerate(kept)]
 
 
-def support_threshold(settings: Settings, kind: str | None) -> float:
-    """The least support an answer needs: a figure question (`kind` set) has its own threshold."""
-    return settings.min_support if kind is None else settings.min_support_figure
+def support_threshold(settings: Settings, kind: str | None, confirmed: bool = False) -> float:
+    """The least support an answer needs: a figure question (`kind` set) has its own threshold,
+    and a figure the sentence structure confirms (`rag.attribution.confirms`) a lower one."""
+    if kind is None:
+        return settings.min_support
+    return min(settings.min_support_confirmed, settings.min_support_figure) if confirmed else settings.min_support_figure
 
 
 __all__ = ["NAME_PREFIX", "stating_kind", "support_threshold", "unknown_names"]

@@ -109,6 +109,19 @@ def attribute(ask: Ask, analysis: SentenceAnalysis, actors: ActorIndex | None = 
 _AGE = re.compile(r"year-old|years? old|\baged\b", re.IGNORECASE)
 
 
+def confirms(ask: Ask, result: Attribution, analysis: SentenceAnalysis) -> bool:
+    """A figure match that the structure confirms twice: the question and the sentence both name
+    what is counted and the two agree ("how many nations" and "26 countries"), and the sentence
+    shares a word, or a WordNet relative of one, with the rest of the question ("aid" and
+    "assistance"), so it is about the same occasion. Such a sentence needs less word overlap to
+    answer (`Settings.min_support_confirmed`): the question's wording may be loose."""
+    if ask.relation != "figure" or result.verdict != MATCH or result.figure is None:
+        return False
+    if not ask.measure or not result.figure.measure or ask.measure in GENERIC_MEASURES:
+        return False
+    return any(_mentions(analysis, word) for word in ask.topic if word != ask.measure)
+
+
 def _names_what_is_asked(ask: Ask, analysis: SentenceAnalysis) -> bool:
     """Whether the sentence names what a "which party / where / how old" question asks for: an
     entity of that kind, for a place one the question does not already name ("Where in X?" is

@@ -23,7 +23,7 @@ from typing import Iterable, Sequence
 from index.aliases import ActorIndex, general_actor
 from index.analysis import SentenceAnalysis
 from index.chunking import Sentence, TextUnit
-from rag.attribution import MATCH, NO_ACTOR_INFO, WRONG_SPEAKER, Attribution, attribute, names_actor, notice
+from rag.attribution import MATCH, NO_ACTOR_INFO, WRONG_SPEAKER, Attribution, attribute, confirms, names_actor, notice
 from rag.question import Ask, analyse_question
 from rag.types import Citation, Evidence
 
@@ -44,6 +44,9 @@ class Selection:
     other: list[Evidence] = field(default_factory=list)
     notice: str | None = None
     verdicts: tuple[Attribution, ...] = ()
+    # The evidence whose figure the structure confirms (`rag.attribution.confirms`): it may answer
+    # with less support.
+    confirmed: frozenset[Citation] = frozenset()
 
 
 class SentenceFacts:
@@ -113,8 +116,13 @@ class SentenceFacts:
         ]
         if wrong and ask.relation in ("statement", "position"):
             other, said = _renumbered([wrong[0][0]]), notice(ask, wrong[0][1])
+        confirmed = frozenset(
+            e.citation
+            for e, v in zip(evidence, verdicts)
+            if confirms(ask, v, self.analysis(e.citation.doc_id, e.citation.start, e.citation.end))
+        )
         if kept or other:
-            return Selection(_renumbered(kept), other=other, notice=said, verdicts=verdicts)
+            return Selection(_renumbered(kept), other=other, notice=said, verdicts=verdicts, confirmed=confirmed)
         first = next((v for v in verdicts if v.verdict != MATCH), verdicts[0])
         missing = _lower_first(notice(ask, first) or "The articles do not say.").rstrip(":.")
         return Selection([], refusal=f"The corpus does not cover this: {missing}.", verdicts=verdicts)

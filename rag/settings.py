@@ -134,6 +134,14 @@ class Settings:
             "RAG_MIN_SUPPORT_FIGURE",
         ),
     )
+    min_support_confirmed: float = field(
+        default=0.37,
+        metadata=_doc(
+            "The same for a figure question whose best sentence counts what was asked and shares a "
+            "word of its topic (rag.attribution.confirms); calibrated on eval/dev_questions.jsonl.",
+            "RAG_MIN_SUPPORT_CONFIRMED",
+        ),
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":

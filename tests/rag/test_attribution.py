@@ -263,3 +263,20 @@ def test_which_party_where_and_how_old_need_a_sentence_naming_one():
     assert attribute(age, said).verdict == WRONG_MEASURE
     aged = SentenceAnalysis(lemmas=("mayor",), entities=(("DATE", "58-year-old"),))
     assert attribute(age, aged).verdict == MATCH
+
+
+def test_a_figure_is_confirmed_only_by_its_measure_and_a_shared_topic_word():
+    from index.analysis import Figure, SentenceAnalysis
+    from rag.attribution import attribute, confirms
+    from rag.question import analyse_question
+
+    ask = analyse_question("How many nations sent aid after the flood?")
+    counted = Figure("26 countries", 0, 12, "count", measure="country")
+    helped = SentenceAnalysis(figures=(counted,), lemmas=("country", "send", "assistance", "flood"))
+    assert confirms(ask, attribute(ask, helped), helped)
+    # The same count on another occasion shares no word of the question besides what is counted.
+    met = SentenceAnalysis(figures=(counted,), lemmas=("country", "attend", "summit"))
+    assert not confirms(ask, attribute(ask, met), met)
+    # A count of something else is no match at all.
+    troops = SentenceAnalysis(figures=(Figure("26 troops", 0, 9, "count", measure="troop"),), lemmas=("flood",))
+    assert not confirms(ask, attribute(ask, troops), troops)
