@@ -232,7 +232,7 @@ def _packaged_or_none() -> Path | None:
 class LocalBackend(LiteLLMBackend):
     """The litellm backend, pointed at its own local server, started on the first question.
 
-    It sends llama.cpp a grammar (`rag.prompting.citation_grammar`) so the tiny model's replies
+    It sends llama.cpp a grammar (`rag.backends.prompting.citation_grammar`) so the tiny model's replies
     are short and carry in-range citation ids; what they claim is still checked afterwards.
     """
 
