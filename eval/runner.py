@@ -136,9 +136,10 @@ def score_rows(
     corpus_dir: Path,
     judge: Judge | None = None,
     show_progress: bool = False,
-) -> list[dict[str, float]]:
-    """One `ragas.evaluate` over the answers: per-row scores, in row order."""
+) -> list[dict[str, float | None]]:
+    """One `ragas.evaluate` over the answers: per-row scores, in row order (None: not scored)."""
     from ragas import EvaluationDataset, evaluate
+    from ragas.dataset_schema import EvaluationResult
     from ragas.run_config import RunConfig
 
     by_question = {i.question: i for i in items}
@@ -162,6 +163,7 @@ def score_rows(
             run_config=RunConfig(max_workers=2 if judge else 16, timeout=int(judge.timeout * 4) if judge else 60),
             raise_exceptions=judge is None,
         )
+    assert isinstance(result, EvaluationResult)  # an Executor only with return_executor=True
     return [{k: (None if is_nan(v) else round(float(v), 6)) for k, v in s.items()} for s in result.scores]
 
 
