@@ -54,15 +54,18 @@ class Judge:
 def _answer_row(engine, item: GoldItem, backend: str, k: int | None) -> dict:
     """Ask one question; a backend failure becomes an error row rather than ending the run."""
     t0 = time.perf_counter()
+    asked = {
+        "id": item.id,
+        "category": item.category,
+        "question": item.question,
+        "backend": backend,
+        "keys": list(item.keys),
+    }
     try:
         answer = engine.ask(item.question, k=k, backend=backend)
     except RagError as exc:
         return {
-            "id": item.id,
-            "category": item.category,
-            "question": item.question,
-            "backend": backend,
-            "keys": list(item.keys),
+            **asked,
             "answer": "",
             "abstained": True,
             "citations": [],
@@ -72,11 +75,7 @@ def _answer_row(engine, item: GoldItem, backend: str, k: int | None) -> dict:
         }
     as_json = answer.to_dict()
     return {
-        "id": item.id,
-        "category": item.category,
-        "question": item.question,
-        "backend": backend,
-        "keys": list(item.keys),
+        **asked,
         "answer": answer.text,
         "abstained": answer.abstained,
         "citations": [c.to_dict() for c in answer.citations],
