@@ -13,11 +13,13 @@ need it skip, naming the install command. In CI (environment CI=true) it is inst
 absence fails those tests instead of hiding them.
 
 Speed: many tests build an index of their own (a copy of the corpus with one file changed, a
-fresh folder, another chunk size). The two costly steps of a build are pure functions of their
-input text, so the session computes each distinct input once: the `embedder` fixture is the real
-model behind a memo of text -> vector, and `index.parsing.parse` (spaCy) is wrapped in a memo of
-(text, sentence starts) -> parsed doc. Every build still runs all of its own code; only a repeat
-of the same model call on the same text is served from memory.
+fresh folder, another chunk size). The costly steps of a build are pure functions of their input
+text, so the session computes each distinct input once: the `embedder` fixture is the real model
+behind a memo of text -> vector; `index.parsing.parse` (spaCy) is wrapped in a memo of (text,
+sentence starts) -> parsed doc, and the build's sentence analysis in a memo of (document text,
+sentence bounds) -> analyses. Every build still runs the rest of its code; only a repeat of the
+same analysis of the same text is served from memory. `tests/index/test_parsing.py` calls
+`index.parsing.analyse` itself, unmemoised.
 """
 
 from __future__ import annotations
@@ -91,22 +93,30 @@ def embedder():
 
 
 @pytest.fixture(scope="session", autouse=True)
-def parse_each_text_once():
-    """spaCy parses a given text (with given sentence starts) once per session; see the docstring."""
+def analyse_each_text_once():
+    """spaCy parses, and a build analyses, a given text once per session; see the docstring."""
+    import index.build
     import index.parsing
 
-    original = index.parsing.parse
+    original_parse, original_analyse = index.parsing.parse, index.build.analyse
     parsed: dict[tuple[str, tuple[int, ...]], object] = {}
+    analysed: dict[tuple[str, tuple[tuple[int, int], ...]], list] = {}
 
     def parse(text: str, starts):
         key = (text, tuple(starts))
         if key not in parsed:
-            parsed[key] = original(text, key[1])
+            parsed[key] = original_parse(text, key[1])
         return parsed[key]
 
-    index.parsing.parse = parse
+    def analyse(doc, sentences):
+        key = (doc.text, tuple((s.start, s.end) for s in sentences))
+        if key not in analysed:
+            analysed[key] = original_analyse(doc, sentences)
+        return list(analysed[key])
+
+    index.parsing.parse, index.build.analyse = parse, analyse
     yield
-    index.parsing.parse = original
+    index.parsing.parse, index.build.analyse = original_parse, original_analyse
 
 
 @pytest.fixture(scope="session")
