@@ -100,7 +100,7 @@ def _value(table: dict, scope: str, metric: str) -> float | None:
 
 def check(summaries: dict[str, dict], retrieval: list[dict], thresholds: list[Threshold]) -> list[GateFailure]:
     """Every threshold missed, for every backend in `summaries` and for the retrieval rows."""
-    by_mode = {f"retrieval.{r['mode']}": {} for r in retrieval}
+    by_mode: dict[str, dict] = {f"retrieval.{r['mode']}": {} for r in retrieval}
     for r in retrieval:
         if r["scope"] == "answerable":
             by_mode[f"retrieval.{r['mode']}"] = {"answerable": r}

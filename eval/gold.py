@@ -97,7 +97,7 @@ class GoldItem:
         return self.category in ABSTAIN
 
     def to_dict(self) -> dict:
-        out = {
+        out: dict[str, object] = {
             "id": self.id,
             "category": self.category,
             "question": self.question,

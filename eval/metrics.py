@@ -189,7 +189,7 @@ class _FactsMetric(SingleTurnMetric):
 
     def _facts(self, sample: SingleTurnSample) -> AnswerFacts:
         try:
-            return self.facts[sample.user_input]
+            return self.facts[sample.user_input or ""]
         except KeyError:
             raise KeyError(f"no AnswerFacts for question {sample.user_input!r}; build them with the samples") from None
 

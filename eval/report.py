@@ -13,33 +13,15 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from eval.gold import CATEGORIES
+
 if TYPE_CHECKING:
     from eval.gate import Threshold
     from eval.results import EvalResult
 
-SCOPES = (
-    "figure",
-    "position",
-    "multi_source",
-    "attribution",
-    "misattribution",
-    "unanswerable",
-    "offtopic",
-    "answerable",
-    "answerable_all",
-    "unanswerable_offtopic",
-    "all",
-)
-CHART_SCOPES = (
-    "figure",
-    "position",
-    "multi_source",
-    "attribution",
-    "misattribution",
-    "unanswerable",
-    "offtopic",
-    "all",
-)
+# Per category, then the groups `eval.runner.GROUP_SCOPES` adds, then everything.
+SCOPES = (*CATEGORIES, "answerable", "answerable_all", "unanswerable_offtopic", "all")
+CHART_SCOPES = (*CATEGORIES, "all")
 METRIC_NOTES = {
     "context_recall": "ragas NonLLMContextRecall: share of gold evidence sentences found inside a retrieved chunk",
     "context_precision": "ragas NonLLMContextPrecisionWithReference: average precision of the retrieved chunks",

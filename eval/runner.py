@@ -54,15 +54,18 @@ class Judge:
 def _answer_row(engine, item: GoldItem, backend: str, k: int | None) -> dict:
     """Ask one question; a backend failure becomes an error row rather than ending the run."""
     t0 = time.perf_counter()
+    asked = {
+        "id": item.id,
+        "category": item.category,
+        "question": item.question,
+        "backend": backend,
+        "keys": list(item.keys),
+    }
     try:
         answer = engine.ask(item.question, k=k, backend=backend)
     except RagError as exc:
         return {
-            "id": item.id,
-            "category": item.category,
-            "question": item.question,
-            "backend": backend,
-            "keys": list(item.keys),
+            **asked,
             "answer": "",
             "abstained": True,
             "citations": [],
@@ -72,11 +75,7 @@ def _answer_row(engine, item: GoldItem, backend: str, k: int | None) -> dict:
         }
     as_json = answer.to_dict()
     return {
-        "id": item.id,
-        "category": item.category,
-        "question": item.question,
-        "backend": backend,
-        "keys": list(item.keys),
+        **asked,
         "answer": answer.text,
         "abstained": answer.abstained,
         "citations": [c.to_dict() for c in answer.citations],
@@ -136,9 +135,10 @@ def score_rows(
     corpus_dir: Path,
     judge: Judge | None = None,
     show_progress: bool = False,
-) -> list[dict[str, float]]:
-    """One `ragas.evaluate` over the answers: per-row scores, in row order."""
+) -> list[dict[str, float | None]]:
+    """One `ragas.evaluate` over the answers: per-row scores, in row order (None: not scored)."""
     from ragas import EvaluationDataset, evaluate
+    from ragas.dataset_schema import EvaluationResult
     from ragas.run_config import RunConfig
 
     by_question = {i.question: i for i in items}
@@ -162,6 +162,7 @@ def score_rows(
             run_config=RunConfig(max_workers=2 if judge else 16, timeout=int(judge.timeout * 4) if judge else 60),
             raise_exceptions=judge is None,
         )
+    assert isinstance(result, EvaluationResult)  # an Executor only with return_executor=True
     return [{k: (None if is_nan(v) else round(float(v), 6)) for k, v in s.items()} for s in result.scores]
 
 

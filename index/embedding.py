@@ -65,7 +65,10 @@ class SentenceTransformerEmbedder(Embedder):
         self.name = model
         self._model = SentenceTransformer(resolve_model_path(model), device=device)
         dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dimension = int(dim())
+        dimension = dim()
+        if dimension is None:
+            raise ValueError(f"{model}: the model does not state its embedding dimension")
+        self.dimension = int(dimension)
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         vectors = self._model.encode(

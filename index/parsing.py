@@ -509,7 +509,7 @@ def _group_name(token: Token) -> tuple[str, str] | None:
     body = _affiliation(left)
     if body is None:
         return None
-    first = next(t for t in left if _entity_of(t) is not None and _entity_of(t).label_ in AFFILIATION_LABELS)
+    first = next(t for t in left if (e := _entity_of(t)) is not None and e.label_ in AFFILIATION_LABELS)
     return token.doc[first.i : token.i + 1].text, body
 
 

@@ -167,11 +167,12 @@ def index_kind(size: int) -> str:
 def build_faiss(vectors: np.ndarray, kind: str | None = None) -> faiss.Index:
     """Inner-product search over normalised vectors (scores are cosines); `kind` defaults by size."""
     kind = kind or index_kind(len(vectors))
+    index: faiss.Index
     if kind == "flat":
         index = faiss.IndexFlatIP(vectors.shape[1])
     elif kind == "hnsw":
-        index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index = hnsw = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
     else:
         raise ValueError(f"FAISS index kind must be one of {', '.join(INDEX_KINDS)}, got {kind!r}")
     if len(vectors):
@@ -212,7 +213,7 @@ class VectorTable:
 
     units: list[TextUnit]
     vectors: np.ndarray
-    faiss_index: faiss.Index | None = None
+    faiss_index: faiss.Index = None  # type: ignore[assignment]  # None only until __post_init__ builds it
 
     def __post_init__(self) -> None:
         if len(self.units) != len(self.vectors):

@@ -34,6 +34,7 @@ from rag.attribution import MEASURE_FAMILIES
 from rag.dedup import Stories
 from rag.figures import Figure, figures, supports
 from rag.selection import SentenceFacts
+from rag.spans import overlaps
 from rag.types import Citation, Conflict, Evidence, Side, Statement
 
 MAX_STATEMENTS = 3  # other sources' statements on one card
@@ -287,9 +288,7 @@ def _actor(speaker: str | None, facts: SentenceFacts) -> str | None:
 
 
 def _overlaps_any(c: Citation, citations: Sequence[Citation]) -> bool:
-    return any(
-        y.doc_id == c.doc_id and y.start < c.end and c.start < y.end for x in citations for y in (x, *x.corroborated_by)
-    )
+    return any(overlaps(y, c) for x in citations for y in (x, *x.corroborated_by))
 
 
 __all__ = [

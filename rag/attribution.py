@@ -213,7 +213,9 @@ def _measures(ask: Ask, figure: Figure) -> bool:
     itself ("a 20-point plan" answers "how many points", though the noun it modifies is "plan")."""
     if measure_compatible(ask.measure, figure.measure, ask.kind):
         return True
-    return bool(ask.measure) and re.search(rf"\b{re.escape(ask.measure)}s?\b", figure.text, re.IGNORECASE) is not None
+    if not ask.measure:
+        return False
+    return re.search(rf"\b{re.escape(ask.measure)}s?\b", figure.text, re.IGNORECASE) is not None
 
 
 def _sentence_names(ask: Ask, analysis: SentenceAnalysis, actors: ActorIndex) -> bool:

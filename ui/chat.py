@@ -238,7 +238,9 @@ async def respond(
     messages.append(_assistant(render.notice_html("Searching the articles…", "pending")))
     yield ChatUpdate(list(messages), state)
     history = state.questions()
-    answer, titles, text = None, {}, ""
+    answer: Answer | None = None
+    titles: dict[str, str] = {}
+    text = ""
     name = backend_of(shared, backend)
     try:
         k = _check_k(k)
@@ -250,8 +252,10 @@ async def respond(
                 yield ChatUpdate(list(messages), state)
             elif isinstance(item, Answer):
                 answer = item
-            else:
+            elif isinstance(item, dict):
                 titles = item
+        if answer is None:
+            raise RuntimeError("the answer stream ended without an answer")
     except Exception as exc:  # every failure becomes a chat message; the app keeps serving
         if isinstance(exc, BackendError):
             log.warning("answering %r with %s failed: %s", question, name, exc)
@@ -269,7 +273,7 @@ def show_reference(shared: SharedEngine, ref: str, state: ChatState | None) -> s
     """The article behind a clicked `[n]` marker or passage, its span highlighted."""
     m = _REF.match(ref or "")
     turn = state.turns.get(int(m["turn"])) if (m and state is not None) else None
-    if turn is None:
+    if m is None or turn is None:
         return render.placeholder_html("That reference belongs to an earlier conversation; ask the question again.")
     kind, num = m["kind"], int(m["num"])
     answer = turn.answer

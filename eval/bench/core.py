@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import index.offline  # noqa: F401
 from index.build import build_index
@@ -28,6 +29,8 @@ from rag import Engine, Settings
 
 HERE = Path(__file__).resolve().parent.parent  # eval/
 ROOT = HERE.parent
+
+T = TypeVar("T")
 
 
 def questions() -> list[str]:
@@ -46,7 +49,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def timed(fn) -> tuple[float, object]:
+def timed(fn: Callable[[], T]) -> tuple[float, T]:
     t0 = time.perf_counter()
     result = fn()
     return time.perf_counter() - t0, result

@@ -28,6 +28,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import index.offline  # noqa: F401
 from index.chunking import split_sentences
@@ -233,7 +234,7 @@ def plant(text: str, cited: dict, documents: dict) -> dict:
 
 
 def plant_in_answers(engine: Engine, rows: list[dict]) -> dict:
-    total = {"planted": 0, "rejected": 0, "escaped": []}
+    total: dict[str, Any] = {"planted": 0, "rejected": 0, "escaped": []}
     for row in rows:
         answer: Answer = row["_answer"]
         if answer.abstained or not answer.citations:
@@ -246,7 +247,7 @@ def plant_in_answers(engine: Engine, rows: list[dict]) -> dict:
 
 
 def plant_in_corpus(engine: Engine) -> dict:
-    total = {"planted": 0, "rejected": 0, "escaped": [], "sentences": 0}
+    total: dict[str, Any] = {"planted": 0, "rejected": 0, "escaped": [], "sentences": 0}
     for doc in engine.documents:
         for s in split_sentences(doc):
             citation = spans.cite(doc, s.start, s.end)
@@ -345,7 +346,8 @@ def main(argv: list[str] | None = None) -> int:
     items = load_questions()
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
-    server = LocalServer(packaged_model_path()).start()  # for the litellm run; `local` starts its own
+    model_file = packaged_model_path()
+    server = LocalServer(model_file).start()  # for the litellm run; `local` starts its own
     server_start = time.perf_counter() - started
     runs, all_rows = {}, []
     for name in [b.strip() for b in args.backends.split(",") if b.strip()]:
@@ -363,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         }
     report = {
         "setup": {
-            "model_file": server.model_path.name,
+            "model_file": model_file.name,
             "model": server.model,
             "max_tokens": settings.max_tokens,
             "llm_evidence": settings.llm_evidence,

@@ -26,6 +26,7 @@ import re
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -217,7 +218,7 @@ def bench_retriever(
     from rag.retrieval import Retriever
 
     t0 = time.perf_counter()
-    table = VectorTable(units, vectors)
+    table = VectorTable(list(units), vectors)
     manifest = Manifest(
         "synthetic",
         dimension,
@@ -225,7 +226,7 @@ def bench_retriever(
         {f"syn{i:06d}": DocEntry(f"syn{i:06d}", "") for i in range(len(units) // UNITS_PER_DOC + 1)},
     )
     store = IndexStore(manifest, table, table)
-    retriever = Retriever(store, embedder=None)  # type: ignore[arg-type]  (query vectors are given)
+    retriever = Retriever(store, embedder=None)  # type: ignore[arg-type]  # query vectors are given
     setup_s = time.perf_counter() - t0
     asked = [
         (text if text != "(pool vector)" else units[i].text[:80], q) for i, (text, q) in enumerate(zip(qtexts, qvecs))
@@ -252,7 +253,7 @@ def run(
     t0 = time.perf_counter()
     pool_texts, pool_vectors = make_pool(corpus_dir, embedder, variants, seed)
     qtexts, qvecs = queries(embedder, pool_vectors, n_queries, seed)
-    report = {
+    report: dict[str, Any] = {
         "machine": {
             "cpus": os.cpu_count(),
             "processor": _cpu_name(),

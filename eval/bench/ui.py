@@ -38,6 +38,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import index.offline  # noqa: F401
 from eval.bench.core import percentile, questions
@@ -327,6 +328,7 @@ def _start_server(settings: Settings, body_limit: int) -> tuple[subprocess.Popen
         text=True,
         env=os.environ | {"PYTHONPATH": str(HERE.parent)},
     )
+    assert proc.stdout is not None  # stdout=PIPE
     line = proc.stdout.readline()
     if "ready" not in line:
         proc.kill()
@@ -339,7 +341,7 @@ def run_big_bodies(settings: Settings, big_mb: int, count: int) -> dict:
     from ui.http_guard import MAX_BODY_BYTES
 
     size = big_mb * 1_000_000
-    results = {}
+    results: dict[str, Any] = {}
     for label, limit, kinds in (("with_limit", MAX_BODY_BYTES, (False, True)), ("without_limit", 10**12, (False,))):
         proc, port = _start_server(settings, limit)
         try:

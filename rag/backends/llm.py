@@ -3,7 +3,7 @@
     rag ask --backend litellm --model openai/gpt-4o-mini "..."
     rag ask --backend litellm --model openai/smollm2 --api-base http://127.0.0.1:8080/v1 "..."
 
-The model only chooses words and evidence ids (see `rag.prompting`); the engine maps ids to
+The model only chooses words and evidence ids (see `rag.backends.prompting`); the engine maps ids to
 exact spans and `rag.verify` checks every figure afterwards, so nothing here is trusted.
 Provider failures become one `BackendError` that names the backend and the setting to fix.
 Transient failures (connection refused while a server starts, rate limits, 5xx) are retried
@@ -29,9 +29,9 @@ from rag.backends.base import (
     Deadline,
     Draft,
 )
+from rag.backends.prompting import build_messages, citation_grammar, repair_messages
 from rag.errors import BackendError, BackendTimeout
 from rag.markers import parse_reply
-from rag.prompting import build_messages, citation_grammar, repair_messages
 from rag.types import Evidence
 
 BACKOFF_S = 0.5  # first pause between retries; doubles each time

@@ -31,6 +31,7 @@ import urllib.error
 import urllib.request
 from dataclasses import replace
 from pathlib import Path
+from typing import IO
 
 from index.offline import OFFLINE_SWITCHES
 from rag.backends.base import (
@@ -115,7 +116,7 @@ class LocalServer:
         self.alias = alias
         self.n_ctx, self.n_threads, self.startup_timeout = n_ctx, n_threads, startup_timeout
         self._proc: subprocess.Popen | None = None
-        self._log = None
+        self._log: IO[bytes] | None = None
 
     @property
     def api_base(self) -> str:
@@ -232,7 +233,7 @@ def _packaged_or_none() -> Path | None:
 class LocalBackend(LiteLLMBackend):
     """The litellm backend, pointed at its own local server, started on the first question.
 
-    It sends llama.cpp a grammar (`rag.prompting.citation_grammar`) so the tiny model's replies
+    It sends llama.cpp a grammar (`rag.backends.prompting.citation_grammar`) so the tiny model's replies
     are short and carry in-range citation ids; what they claim is still checked afterwards.
     """
 

@@ -47,6 +47,7 @@ def test_markdown_table_has_a_line_per_row(rows):
     assert "| llama-index | all |" in table
 
 
+@pytest.mark.slow  # builds the llama-index baseline index
 def test_llama_index_baseline_spans_slice_the_documents(engine):
     baseline = rq.LlamaIndexBaseline(engine)
     docs = {d.source: d for d in engine.documents}

@@ -23,7 +23,7 @@ from rag.backends.base import Backend, Draft
 from rag.cli import _print_human
 from rag.display import printable
 from rag.markers import has_markers, read_claims, renumber, strip_markers
-from rag.prompting import FENCE_CLOSE, FENCE_OPEN, build_messages
+from rag.backends.prompting import FENCE_CLOSE, FENCE_OPEN, build_messages
 from rag.types import Citation, Evidence
 from ui.markers import place_markers
 

@@ -19,7 +19,7 @@ from index.chunking import split_sentences
 from index.documents import Document
 from rag import backends, spans
 from rag.backends.llm import LiteLLMBackend
-from rag.prompting import build_messages, evidence_line
+from rag.backends.prompting import build_messages, evidence_line
 from rag.types import Evidence
 from rag.verify import Speakers, attribution_problems, check, named_speakers
 

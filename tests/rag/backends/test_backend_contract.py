@@ -204,6 +204,7 @@ def test_a_plugin_cannot_take_over_a_builtin_name(tmp_path, monkeypatch):
     assert backend_class("extractive") is ExtractiveBackend
 
 
+@pytest.mark.subprocess  # pip installs the fixture package, then runs the rag CLI twice
 def test_a_third_party_backend_works_from_the_cli_without_editing_rag(engine, tmp_path):
     target = tmp_path / "site"
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
