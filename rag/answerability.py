@@ -97,7 +97,9 @@ def support_threshold(settings: Settings, kind: str | None, confirmed: bool = Fa
     and a figure the sentence structure confirms (`rag.attribution.confirms`) a lower one."""
     if kind is None:
         return settings.min_support
-    return min(settings.min_support_confirmed, settings.min_support_figure) if confirmed else settings.min_support_figure
+    return (
+        min(settings.min_support_confirmed, settings.min_support_figure) if confirmed else settings.min_support_figure
+    )
 
 
 __all__ = ["NAME_PREFIX", "stating_kind", "support_threshold", "unknown_names"]

@@ -311,7 +311,9 @@ class Engine:
         relevant = stating_kind(evidence, kind)  # before the structural check, to tell why it refused
         evidence = stating_kind(selection.evidence, kind)
         support = evidence[0].score if evidence else 0.0
-        threshold = support_threshold(self.settings, kind, bool(evidence) and evidence[0].citation in selection.confirmed)
+        threshold = support_threshold(
+            self.settings, kind, bool(evidence) and evidence[0].citation in selection.confirmed
+        )
         notice = None
         if support < threshold and selection.other and selection.other[0].score >= threshold:
             # The asked actor's own sentences do not answer; someone else's does: say whose it is.

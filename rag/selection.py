@@ -93,8 +93,10 @@ class SentenceFacts:
 
     def select(self, ask: Ask, evidence: Sequence[Evidence]) -> Selection:
         """Keep the evidence that answers `ask` for its actor and measure; see the module doc."""
-        if not evidence or ask.relation not in STRUCTURED_RELATIONS and not (
-            ask.relation == "other" and (ask.measure or ask.actor or ask.named)
+        if (
+            not evidence
+            or ask.relation not in STRUCTURED_RELATIONS
+            and not (ask.relation == "other" and (ask.measure or ask.actor or ask.named))
         ):
             return Selection(list(evidence))
         verdicts = tuple(
