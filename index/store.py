@@ -220,15 +220,22 @@ def build_faiss(vectors: np.ndarray, kind: str | None = None) -> faiss.Index:
 
 
 def _build_ivfpq(vectors: np.ndarray) -> faiss.Index:
-    """IVF-PQ over `vectors`: sqrt(n) lists, 8-dimensional sub-vectors coded in one byte each."""
+    """IVF-PQ over `vectors`: sqrt(n) lists, 8-dimensional sub-vectors coded in one byte each.
+
+    A table too small to train 256 codes per sub-vector (only when the kind is forced) gets
+    fewer code bits; one of under 2 units gets an exact index.
+    """
     n, dim = vectors.shape
-    nlist = int(min(max(np.sqrt(max(n, 1)), 1), 65_536))
+    if n < 2:
+        return faiss.IndexFlatIP(dim) if n == 0 else build_faiss(vectors, "flat")
+    nlist = int(min(max(np.sqrt(n), 1), 65_536))
     m = max(d for d in range(1, dim + 1) if dim % d == 0 and d <= max(dim // 8, 1))
+    bits = int(min(IVFPQ_BITS, max(1, np.floor(np.log2(n)) - 1)))
     quantizer = faiss.IndexFlatIP(dim)
-    index = faiss.IndexIVFPQ(quantizer, dim, nlist, m, IVFPQ_BITS, faiss.METRIC_INNER_PRODUCT)
+    index = faiss.IndexIVFPQ(quantizer, dim, nlist, m, bits, faiss.METRIC_INNER_PRODUCT)
     if n:
         rng = np.random.default_rng(0)
-        sample = min(n, max(nlist * IVFPQ_TRAIN_PER_LIST, 2**IVFPQ_BITS * 40))
+        sample = min(n, max(nlist * IVFPQ_TRAIN_PER_LIST, 2**bits * 40))
         rows = np.sort(rng.choice(n, sample, replace=False)) if sample < n else np.arange(n)
         index.train(np.ascontiguousarray(vectors[rows], dtype=np.float32))
         for first in range(0, n, 100_000):
