@@ -128,6 +128,10 @@ IVFPQ_RERANK = 20  # candidates fetched per requested result, re-ranked exactly
 IVFPQ_RERANK_MIN = 200
 IVFPQ_TRAIN_PER_LIST = 64  # training vectors per inverted list (faiss wants >= 39)
 IVFPQ_BITS = 8
+MIN_TRAIN_PER_CENTROID = 39  # faiss' k-means wants this many points per centroid
+# Lists visited when finding same-story sentences at build time (a pass over every sentence):
+# their matches are near-duplicates (cosine >= 0.7), which sit in the closest lists.
+STORY_NPROBE = 8
 
 
 @dataclass(frozen=True)
@@ -228,9 +232,9 @@ def _build_ivfpq(vectors: np.ndarray) -> faiss.Index:
     n, dim = vectors.shape
     if n < 2:
         return faiss.IndexFlatIP(dim) if n == 0 else build_faiss(vectors, "flat")
-    nlist = int(min(max(np.sqrt(n), 1), 65_536))
+    nlist = int(min(max(min(np.sqrt(n), n // MIN_TRAIN_PER_CENTROID), 1), 65_536))
     m = max(d for d in range(1, dim + 1) if dim % d == 0 and d <= max(dim // 8, 1))
-    bits = int(min(IVFPQ_BITS, max(1, np.floor(np.log2(n)) - 1)))
+    bits = int(min(IVFPQ_BITS, max(1, np.floor(np.log2(max(n // MIN_TRAIN_PER_CENTROID, 2))))))
     quantizer = faiss.IndexFlatIP(dim)
     index = faiss.IndexIVFPQ(quantizer, dim, nlist, m, bits, faiss.METRIC_INNER_PRODUCT)
     if n:
@@ -329,17 +333,19 @@ class VectorTable(SearchTable):
 
     search = dense  # the name older callers use
 
-    def neighbours(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def neighbours(self, queries: np.ndarray, k: int, nprobe: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(cosines, rows) of each query's `k` nearest units, like `faiss.Index.search`.
 
         A compressed (IVF-PQ) index only proposes candidates; they are re-ranked here with exact
-        cosines, so its scores are true cosines like the other kinds'.
+        cosines, so its scores are true cosines like the other kinds'. `nprobe` overrides how
+        many of its lists are visited (near-duplicate detection needs only the closest few).
         """
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         if self.kind != "ivfpq":
             return self.faiss_index.search(queries, k)
         depth = min(max(k * IVFPQ_RERANK, IVFPQ_RERANK_MIN), len(self._units))
-        _, candidates = self.faiss_index.search(queries, depth)
+        params = faiss.SearchParametersIVF(nprobe=nprobe or IVFPQ_NPROBE)
+        _, candidates = self.faiss_index.search(queries, depth, params=params)
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         rows = np.full((len(queries), k), -1, dtype=np.int64)
         for q, found in enumerate(candidates):
@@ -409,7 +415,7 @@ class IndexStore:
         """The same-story groups (found now if this store was made in memory and never saved)."""
         if self.stories is None:
             s = self.sentences
-            self.stories = detect(s.units, s.vectors, s.neighbours)
+            self.stories = detect(s.units, s.vectors, lambda q, k: s.neighbours(q, k, STORY_NPROBE))
         return self.stories
 
     # -- writing -----------------------------------------------------------------------------

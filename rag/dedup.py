@@ -23,6 +23,7 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Callable, Iterable, Mapping, Sequence, TypeVar
 
 from index.chunking import TextUnit
@@ -44,13 +45,20 @@ class Stories:
     overlap: dict[tuple[str, str], float]  # (doc a, doc b), a < b -> share of matched sentences
     twin_rows: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self._by_doc: dict[str, list[int]] = defaultdict(list)
+    @cached_property
+    def _by_doc(self) -> dict[str, list[int]]:
+        """Each article's sentence rows in text order; made on first use (a pass over every
+        sentence, which questions about articles outside any story never need)."""
+        by_doc: dict[str, list[int]] = defaultdict(list)
         for i, u in enumerate(self.units):
-            self._by_doc[u.doc_id].append(i)
-        for rows in self._by_doc.values():
+            by_doc[u.doc_id].append(i)
+        for rows in by_doc.values():
             rows.sort(key=lambda r: self.units[r].start)
-        self._starts = {d: [self.units[r].start for r in rows] for d, rows in self._by_doc.items()}
+        return by_doc
+
+    @cached_property
+    def _starts(self) -> dict[str, list[int]]:
+        return {d: [self.units[r].start for r in rows] for d, rows in self._by_doc.items()}
 
     # -- building ----------------------------------------------------------------------------
 
