@@ -556,6 +556,8 @@ def markdown(report: dict) -> str:
         "## Targets at 1M units",
         "",
     ]
+    if not any(e["units"] == 1_000_000 for e in report["sizes"]):
+        lines.append("- 1M units: not measured in this run (see the notes below).")
     for e in report["sizes"]:
         if e["units"] != 1_000_000:
             continue
@@ -635,6 +637,8 @@ def markdown(report: dict) -> str:
                 f"{r['warm_p95_ms']} (x^{r['warm_p95_ms_growth']}) | {r['peak_rss_gib']} "
                 f"(x^{r['peak_rss_gib_growth']}) | {r['verdict']} |"
             )
+    if report.get("notes"):
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in report["notes"]]
     return "\n".join(lines) + "\n"
 
 
@@ -649,12 +653,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPORT_DIR)
     parser.add_argument("--rebuild", action="store_true", help="build the indexes again even if --work has them")
     parser.add_argument("--no-kinds", action="store_true", help="skip the per-kind recall/latency comparison")
+    parser.add_argument("--note", action="append", default=[], help="a note for the report (repeatable)")
+    parser.add_argument("--render", type=Path, help="only write the report again from this scale.json")
     parser.add_argument("--step", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.step:
         print(json.dumps(step(args.step, args)))
         return 0
-    report = run(args)
+    if args.render:
+        report = json.loads(args.render.read_text(encoding="utf-8"))
+        report["projection"] = projection(report["sizes"])
+    else:
+        report = run(args)
+    report["notes"] = [*report.get("notes", []), *args.note]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "scale.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     text = markdown(report)
