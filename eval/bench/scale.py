@@ -507,6 +507,7 @@ def projection(sizes: list[dict]) -> list[dict]:
         for name, get in metrics.items():
             va, vb = get(a), get(b)
             slope = np.log(vb / va) / np.log(b["units"] / a["units"]) if va > 0 and vb > 0 else 1.0
+            slope = max(float(slope), 0.0)  # a cost measured shrinking with size is noise: held flat
             row[name] = round(float(vb * (target / b["units"]) ** slope), 1)
             row[f"{name}_growth"] = round(float(slope), 2)
         row["verdict"] = _verdict(row)
@@ -625,7 +626,8 @@ def markdown(report: dict) -> str:
             "## Projection",
             "",
             "Extrapolated from the two largest sizes measured (each metric's log-log growth between them, "
-            "shown as the exponent). Embedding is not included in build time.",
+            "shown as the exponent; a metric that shrank between them is held flat). Embedding is not "
+            "included in build time.",
             "",
             "| units | build s | index GiB | cold ask s | warm p95 ms | peak RSS GiB | verdict |",
             "|---|---|---|---|---|---|---|",
