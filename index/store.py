@@ -61,6 +61,7 @@ import re
 import secrets
 import shutil
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -697,7 +698,7 @@ def _write_stamp(folder: Path, files: dict[str, str], old: dict[str, list[int]])
     settled = time.time_ns() - int(STAMP_SETTLE_S * 1e9)
     if any(s[2] > settled for s in stats.values() if s is not None):
         return
-    tmp = folder / f"{STAMP}.{TEMP_PREFIX}{os.getpid()}"
+    tmp = folder / f"{STAMP}.{TEMP_PREFIX}{os.getpid()}-{threading.get_ident()}"
     try:
         tmp.write_text(json.dumps(stats), encoding="utf-8")
         os.replace(tmp, folder / STAMP)
