@@ -21,6 +21,7 @@ from index.errors import IndexMissing, IndexStale, RagError
 from index.lock import Log, index_lock
 from index.parsing import analyse
 from index.store import (
+    INDEX_KINDS,
     DocEntry,
     IndexStore,
     Manifest,
@@ -29,6 +30,7 @@ from index.store import (
     claim,
     clean,
 )
+from index.store import index_kind as kind_for
 
 Progress = Callable[[int, int], None]
 
@@ -129,23 +131,36 @@ def build_index(
     chunking: ChunkSettings = ChunkSettings(),
     progress: Progress | None = None,
     log: Log | None = None,
+    index_kind: str = "auto",
 ) -> tuple[IndexStore, BuildReport]:
     """Bring the index at `index_dir` up to date with `corpus`, re-embedding only what changed.
 
     `index_dir` must be new, empty or an index of ours, outside the corpus (`IndexDirRefused`
-    otherwise). One build at a time holds its lock; a second waits (telling `log`), then finds
+    otherwise). `index_kind` is "auto" (by table size, `index.store.index_kind`) or a FAISS index
+    kind that overrides it; a stored index of another kind is re-indexed (not re-embedded). One
+    build at a time holds its lock; a second waits (telling `log`), then finds
     the index the first one saved and embeds only what is still missing, usually nothing.
     """
+    if index_kind not in ("auto", *INDEX_KINDS):
+        raise RagError(
+            f"index kind must be auto or one of {', '.join(INDEX_KINDS)}, got {index_kind!r}; "
+            "fix RAG_INDEX_KIND (or leave it unset for auto)"
+        )
     index_dir = Path(index_dir)
     check_location(index_dir, corpus.root)
     claim(index_dir)
     with index_lock(index_dir, log):
         clean(index_dir)
-        return _build_locked(corpus, index_dir, embedder, chunking, progress)
+        return _build_locked(corpus, index_dir, embedder, chunking, progress, index_kind)
 
 
 def _build_locked(
-    corpus: Corpus, index_dir: Path, embedder: Embedder, chunking: ChunkSettings, progress: Progress | None
+    corpus: Corpus,
+    index_dir: Path,
+    embedder: Embedder,
+    chunking: ChunkSettings,
+    progress: Progress | None,
+    index_kind: str = "auto",
 ) -> tuple[IndexStore, BuildReport]:
     old, reason = _reusable(index_dir, embedder.name, chunking)
     report = BuildReport(full_rebuild_reason=reason)
@@ -184,15 +199,19 @@ def _build_locked(
         ordered = [per_doc[d.doc_id] for d in corpus.documents if d.doc_id in per_doc]
         units = [u for us, _ in ordered for u in us]
         vecs = np.vstack([v for _, v in ordered]) if ordered else np.zeros((0, embedder.dimension), np.float32)
-        tables[name] = VectorTable(units, vecs.astype(np.float32))
+        kind = None if index_kind == "auto" else index_kind
+        if old is not None and not report.touched and old.table(name).kind == (kind or kind_for(len(units))):
+            tables[name] = old.table(name)  # nothing changed: no FAISS, BM25 or story work
+        else:
+            tables[name] = VectorTable(units, vecs.astype(np.float32), kind=kind)
     manifest = Manifest(
         embed_model=embedder.name,
         dimension=embedder.dimension,
         chunking=chunking.to_dict(),
         documents={d.doc_id: DocEntry(d.source, d.sha256, d.title, d.publisher) for d in corpus.documents},
     )
-    store = IndexStore(manifest=manifest, **tables)
-    if report.touched or old is None:
+    store = IndexStore(manifest=manifest, chunks=tables["chunks"], sentences=tables["sentences"])
+    if report.touched or old is None or any(tables[n] is not old.table(n) for n in tables):
         store.save(index_dir)
     else:
         store = old

@@ -12,9 +12,14 @@ Layout of an index folder (format `rag-index v3`)::
         chunks.jsonl     one row per chunk: doc_id, start, end, text
         chunks.npy       the chunk vectors (kept so incremental rebuilds reuse them)
         chunks.faiss     FAISS index over chunks.npy
+        chunks.bm25.*    BM25 over the chunks (index/lexical.py: bm25s arrays, vocabulary, each
+                         term's best score), built here so opening the index never tokenises
         sentences.*      the same for sentences; each row also carries its analysis (speakers,
                          actors, figures, lemmas: index/analysis.py) and `flags` when the
                          sentence has any (`index.injection`: it reads as instructions to an AI)
+        stories.json     same-story articles and sentence twins (index/stories.py)
+        verified.json    not in the manifest: size, mtime, ctime and inode of each file as a
+                         reader last verified them, so later readers skip re-hashing (see below)
     tmp-*/               a generation being written (left behind only by a killed save)
 
 Why generations: the index folder is the user's choice (`--index-dir`), so it is never moved or
@@ -27,13 +32,20 @@ inside a marked folder is ever deleted: foreign files there are left alone.
 Readers resolve `CURRENT` once and read that generation, holding a shared lock that keeps
 writers from removing it meanwhile (index/lock.py); should a generation still fail and `CURRENT`
 have moved on (an index copied without its lock files), they resolve again. Loading verifies every file's checksum, and
-every expected file must have one. An index in another format (v2 kept its files directly in the
+every expected file must have one. Hashing gigabytes of vectors on every open would make opening
+linear in corpus size, so the first reader that verifies a generation records each file's
+(size, mtime, ctime, inode) in `verified.json`, and later readers hash only files whose record
+differs. Any write to a file changes its ctime, and a record is only taken once the files are
+`STAMP_SETTLE_S` old, so a write in the same clock tick as the record cannot hide (the "racily
+clean" problem git's index has). Vectors and BM25 arrays are memory-mapped, not read. An index in another format (v2 kept its files directly in the
 folder, v1 had no index kinds) is reported as corrupt, which makes `Engine.open` and `rag index`
 rebuild it; a v2 folder holding only its own files is adopted and its files removed after the
 first v3 save.
 
 The FAISS index kind follows the table's size (`index_kind`): exact `IndexFlatIP` below
-`HNSW_MIN_UNITS` units, `IndexHNSWFlat` (inner product) from there on. Exact search over n
+`HNSW_MIN_UNITS` units, `IndexHNSWFlat` (inner product) from there on, and from
+`IVFPQ_MIN_UNITS` a compressed `IndexIVFPQ` (48 bytes a vector instead of 1,536 plus graph links),
+whose candidates are re-ranked with exact cosines from the memory-mapped vectors. Exact search over n
 vectors costs O(n) per query; HNSW answers in roughly O(log n) at a small loss of recall, and
 needs no training, so incremental rebuilds stay simple. `eval/bench/scale.py` measures both kinds
 at 10k and 100k units (build time, memory, latency, recall@10 against exact search) and
@@ -49,10 +61,12 @@ import re
 import secrets
 import shutil
 import tempfile
+import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import faiss
 import numpy as np
@@ -60,13 +74,24 @@ import numpy as np
 from index.analysis import SentenceAnalysis
 from index.chunking import Chunk, Sentence, TextUnit
 from index.errors import IndexCorrupt, IndexDirRefused, IndexMissing
+from index.lexical import Lexical
+from index.lexical import file_names as lexical_files
 from index.lock import LOCK_NAME, READ_LOCK_NAME, index_lock, no_readers, reading
+from index.search_table import SearchTable
+from index.stories import StoryGroups, detect
 
 FORMAT = "rag-index v3"
 MANIFEST = "manifest.json"
 TABLES = {"chunks": Chunk, "sentences": Sentence}
 TABLE_FILES = ("jsonl", "npy", "faiss")
-EXPECTED_FILES = frozenset(f"{name}.{ext}" for name in TABLES for ext in TABLE_FILES)
+STORIES = "stories.json"
+STAMP = "verified.json"
+STAMP_SETTLE_S = 2.0  # files younger than this are hashed again next time rather than stamped
+EXPECTED_FILES = frozenset(
+    [f"{name}.{ext}" for name in TABLES for ext in TABLE_FILES]
+    + [f for name in TABLES for f in lexical_files(name)]
+    + [STORIES]
+)
 
 MARKER = "rag-index.marker"
 MARKER_TEXT = (
@@ -77,12 +102,14 @@ POINTER = "CURRENT"
 GENERATION_PREFIX = "gen-"
 TEMP_PREFIX = "tmp-"
 _GENERATION = re.compile(r"gen-[0-9a-f]{16}")
-LEGACY_FILES = EXPECTED_FILES | {MANIFEST}  # a v2 index kept exactly these directly in the folder
+LEGACY_FILES = frozenset(f"{name}.{ext}" for name in TABLES for ext in TABLE_FILES) | {
+    MANIFEST
+}  # what v2 kept in the folder
 # A reader whose generation vanished (a writer swapped and cleaned up meanwhile) resolves CURRENT
 # again; more than one retry only matters if several saves complete during one load.
 RESOLVE_ATTEMPTS = 3
 
-INDEX_KINDS = ("flat", "hnsw")
+INDEX_KINDS = ("flat", "hnsw", "ivfpq")
 # Tables this big or bigger get an HNSW index. Measured (eval/reports/latest/scale.md, 2 cores):
 # exact search takes 0.3 ms p50 at 10k units and 11 ms at 100k, growing linearly, so below ~50k it
 # stays under the 5-10 ms it takes to embed the question, and exactness costs nothing noticeable;
@@ -92,6 +119,20 @@ HNSW_MIN_UNITS = 50_000
 HNSW_M = 32  # graph neighbours per vector
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128  # candidates explored per query: the recall/latency knob
+# Tables this big or bigger get a compressed IVF-PQ index: at 1M units an HNSW index holds 1.5 GB
+# of vectors and 0.25 GB of links per table, and took longer to build on 2 cores than the whole
+# rest of the index; IVF-PQ keeps 48 bytes a vector and trains in about a minute. Recall is
+# recovered by re-ranking `IVFPQ_RERANK` x k candidates with exact cosines (measured in scale.md).
+IVFPQ_MIN_UNITS = 500_000
+IVFPQ_NPROBE = 48  # inverted lists visited per query
+IVFPQ_RERANK = 20  # candidates fetched per requested result, re-ranked exactly
+IVFPQ_RERANK_MIN = 200
+IVFPQ_TRAIN_PER_LIST = 64  # training vectors per inverted list (faiss wants >= 39)
+IVFPQ_BITS = 8
+MIN_TRAIN_PER_CENTROID = 39  # faiss' k-means wants this many points per centroid
+# Lists visited when finding same-story sentences at build time (a pass over every sentence):
+# their matches are near-duplicates (cosine >= 0.7), which sit in the closest lists.
+STORY_NPROBE = 8
 
 
 @dataclass(frozen=True)
@@ -161,6 +202,8 @@ def _mapping_of(data: dict, key: str, value_type: type) -> dict:
 
 def index_kind(size: int) -> str:
     """The FAISS index kind for a table of `size` units."""
+    if size >= IVFPQ_MIN_UNITS:
+        return "ivfpq"
     return "hnsw" if size >= HNSW_MIN_UNITS else "flat"
 
 
@@ -173,6 +216,8 @@ def build_faiss(vectors: np.ndarray, kind: str | None = None) -> faiss.Index:
     elif kind == "hnsw":
         index = hnsw = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
         hnsw.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    elif kind == "ivfpq":
+        return tuned(_build_ivfpq(vectors))
     else:
         raise ValueError(f"FAISS index kind must be one of {', '.join(INDEX_KINDS)}, got {kind!r}")
     if len(vectors):
@@ -180,10 +225,36 @@ def build_faiss(vectors: np.ndarray, kind: str | None = None) -> faiss.Index:
     return tuned(index)
 
 
+def _build_ivfpq(vectors: np.ndarray) -> faiss.Index:
+    """IVF-PQ over `vectors`: sqrt(n) lists, 8-dimensional sub-vectors coded in one byte each.
+
+    A table too small to train 256 codes per sub-vector (only when the kind is forced) gets
+    fewer code bits; one of under 2 units gets an exact index.
+    """
+    n, dim = vectors.shape
+    if n < 2:
+        return faiss.IndexFlatIP(dim) if n == 0 else build_faiss(vectors, "flat")
+    nlist = int(min(max(min(np.sqrt(n), n // MIN_TRAIN_PER_CENTROID), 1), 65_536))
+    m = max(d for d in range(1, dim + 1) if dim % d == 0 and d <= max(dim // 8, 1))
+    bits = int(min(IVFPQ_BITS, max(1, np.floor(np.log2(max(n // MIN_TRAIN_PER_CENTROID, 2))))))
+    quantizer = faiss.IndexFlatIP(dim)
+    index = faiss.IndexIVFPQ(quantizer, dim, nlist, m, bits, faiss.METRIC_INNER_PRODUCT)
+    if n:
+        rng = np.random.default_rng(0)
+        sample = min(n, max(nlist * IVFPQ_TRAIN_PER_LIST, 2**bits * 40))
+        rows = np.sort(rng.choice(n, sample, replace=False)) if sample < n else np.arange(n)
+        index.train(np.ascontiguousarray(vectors[rows], dtype=np.float32))
+        for first in range(0, n, 100_000):
+            index.add(np.ascontiguousarray(vectors[first : first + 100_000], dtype=np.float32))
+    return index
+
+
 def tuned(index: faiss.Index) -> faiss.Index:
     """Set the search-time knobs, which a saved index does not carry reliably."""
     if isinstance(index, faiss.IndexHNSW):
         index.hnsw.efSearch = HNSW_EF_SEARCH
+    elif isinstance(index, faiss.IndexIVF):
+        index.nprobe = IVFPQ_NPROBE
     return index
 
 
@@ -204,42 +275,132 @@ def one_thread() -> Iterator[None]:
 
 
 def kind_of(index: faiss.Index) -> str:
+    if isinstance(index, faiss.IndexIVF):
+        return "ivfpq"
     return "hnsw" if isinstance(index, faiss.IndexHNSW) else "flat"
 
 
-@dataclass
-class VectorTable:
-    """Units of one kind (chunks or sentences) with their vectors and FAISS index."""
+class VectorTable(SearchTable):
+    """Units of one kind (chunks or sentences) with their vectors, FAISS index and BM25 index.
 
-    units: list[TextUnit]
-    vectors: np.ndarray
-    faiss_index: faiss.Index = None  # type: ignore[assignment]  # None only until __post_init__ builds it
+    The BM25 index (`lexical`) is built on first use when the table was made in memory, and
+    read from the index folder when it was loaded.
+    """
 
-    def __post_init__(self) -> None:
-        if len(self.units) != len(self.vectors):
+    def __init__(
+        self,
+        units: Sequence[TextUnit],
+        vectors: np.ndarray,
+        faiss_index: faiss.Index | None = None,
+        lexical: Lexical | None = None,
+        kind: str | None = None,
+    ):
+        if len(units) != len(vectors):
             raise ValueError("one vector per unit")
-        if self.faiss_index is None:
-            self.faiss_index = build_faiss(self.vectors)
+        self._units = units
+        self.vectors = vectors
+        self.faiss_index = faiss_index if faiss_index is not None else build_faiss(vectors, kind)
+        self._lexical = lexical
+        self._last_scores: tuple[tuple[str, ...], np.ndarray] | None = None
+
+    @property
+    def units(self) -> Sequence[TextUnit]:
+        return self._units
 
     def __len__(self) -> int:
-        return len(self.units)
+        return len(self._units)
 
     @property
     def kind(self) -> str:
-        """The FAISS index kind in use: "flat" (exact) or "hnsw" (approximate)."""
+        """The FAISS index kind in use: "flat" (exact), "hnsw" or "ivfpq" (approximate)."""
         return kind_of(self.faiss_index)
 
-    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+    @property
+    def bm25(self) -> Lexical:
+        """The BM25 index over the units (built now if this table was made in memory)."""
+        if self._lexical is None:
+            self._lexical = Lexical.build(u.text for u in self._units)
+        return self._lexical
+
+    # -- dense -------------------------------------------------------------------------------
+
+    def dense(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Row numbers and cosine scores of the `k` nearest units, best first."""
-        k = min(k, len(self.units))
+        k = min(k, len(self._units))
         if k <= 0:
             return []
         with one_thread():
-            scores, rows = self.faiss_index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k)
+            scores, rows = self.neighbours(np.asarray(query, dtype=np.float32).reshape(1, -1), k)
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
 
+    search = dense  # the name older callers use
+
+    def neighbours(self, queries: np.ndarray, k: int, nprobe: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(cosines, rows) of each query's `k` nearest units, like `faiss.Index.search`.
+
+        A compressed (IVF-PQ) index only proposes candidates; they are re-ranked here with exact
+        cosines, so its scores are true cosines like the other kinds'. `nprobe` overrides how
+        many of its lists are visited (near-duplicate detection needs only the closest few).
+        """
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if self.kind != "ivfpq":
+            return self.faiss_index.search(queries, k)
+        depth = min(max(k * IVFPQ_RERANK, IVFPQ_RERANK_MIN), len(self._units))
+        params = faiss.SearchParametersIVF()
+        params.nprobe = nprobe or IVFPQ_NPROBE
+        _, candidates = self.faiss_index.search(queries, depth, params=params)
+        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        rows = np.full((len(queries), k), -1, dtype=np.int64)
+        for q, found in enumerate(candidates):
+            found = np.sort(found[found >= 0])
+            exact = np.asarray(self.vectors[found], dtype=np.float32) @ queries[q]
+            best = np.argsort(-exact, kind="stable")[:k]
+            scores[q, : len(best)], rows[q, : len(best)] = exact[best], found[best]
+        return scores, rows
+
+    def cosines(self, query: np.ndarray, rows: Sequence[int]) -> np.ndarray:
+        """Exact cosine of the query with each given row's vector (float32, same order)."""
+        if not len(rows):
+            return np.zeros(0, dtype=np.float32)
+        return np.asarray(self.vectors[list(rows)] @ np.asarray(query, dtype=np.float32), dtype=np.float32)
+
+    # -- lexical -----------------------------------------------------------------------------
+
+    def _bm25_scores(self, terms: Sequence[str]) -> np.ndarray:
+        """Every row's BM25 score; the last question's are kept, since search asks twice."""
+        key, last = tuple(terms), self._last_scores
+        if last is not None and last[0] == key:
+            return last[1]
+        scores = self.bm25.scores(key)
+        self._last_scores = (key, scores)
+        return scores
+
+    def lexical(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """Up to k (row, BM25 score) pairs with score > 0, best first (ties by row)."""
+        scores = self._bm25_scores(terms)
+        return [(int(r), float(scores[r])) for r in top_rows(scores, min(k, len(scores))) if scores[r] > 0]
+
+    def lexical_scores(self, terms: Sequence[str], rows: Sequence[int]) -> np.ndarray:
+        """BM25 score of each given row for these terms (0 where nothing matches)."""
+        return self._bm25_scores(terms)[list(rows)] if len(rows) else np.zeros(0, dtype=np.float32)
+
+    def lexical_bound(self, terms: Sequence[str]) -> float:
+        return self.bm25.bound(terms)
+
     def rows_of(self, doc_id: str) -> list[int]:
-        return [i for i, u in enumerate(self.units) if u.doc_id == doc_id]
+        return [i for i, u in enumerate(self._units) if u.doc_id == doc_id]
+
+
+def top_rows(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the `n` highest scores, best first (ties by index), without a full sort."""
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if n >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    kth = scores[np.argpartition(-scores, n - 1)[n - 1]]  # the n-th best score
+    above = np.flatnonzero(scores > kth)
+    rows = np.concatenate([above, np.flatnonzero(scores == kth)[: n - len(above)]])
+    return rows[np.lexsort((rows, -scores[rows]))]
 
 
 @dataclass
@@ -247,9 +408,18 @@ class IndexStore:
     manifest: Manifest
     chunks: VectorTable
     sentences: VectorTable
+    # Same-story groups of the sentences; found at save when the store was made in memory.
+    stories: StoryGroups | None = None
 
     def table(self, name: str) -> VectorTable:
         return {"chunks": self.chunks, "sentences": self.sentences}[name]
+
+    def story_groups(self) -> StoryGroups:
+        """The same-story groups (found now if this store was made in memory and never saved)."""
+        if self.stories is None:
+            s = self.sentences
+            self.stories = detect(s.units, s.vectors, lambda q, k: s.neighbours(q, k, STORY_NPROBE))
+        return self.stories
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -264,6 +434,7 @@ class IndexStore:
                 files = {}
                 for name in TABLES:
                     files.update(_write_table(tmp, name, self.table(name)))
+                files[STORIES] = _write_bytes(tmp / STORIES, self.story_groups().to_json())
                 kinds = {name: self.table(name).kind for name in TABLES}
                 manifest = Manifest(**{**vars(self.manifest), "files": files, "index_kinds": kinds})
                 _write_bytes(tmp / MANIFEST, json.dumps(manifest.to_dict(), indent=2).encode())
@@ -316,20 +487,28 @@ class IndexStore:
                 f"{manifest_path} lists checksums for other files than the index has "
                 f"({', '.join(missing)}); rebuild with 'rag index'"
             )
+        stamp = _read_stamp(folder)
         for name, digest in manifest.files.items():
             path = folder / name
-            if _sha256_file(path) != digest:
+            if stamp.get(name) != _stat_of(path) and _sha256_file(path) != digest:
                 raise IndexCorrupt(
                     f"{path} is missing or does not match its manifest checksum; rebuild with 'rag index'"
                 )
+        _write_stamp(folder, manifest.files, stamp)
         tables = {name: _read_table(folder, name, kind, manifest.dimension) for name, kind in TABLES.items()}
+        try:
+            stories = StoryGroups.from_json(
+                (folder / STORIES).read_bytes(), sorted(manifest.documents), len(tables["sentences"])
+            )
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise IndexCorrupt(f"{folder / STORIES} is unreadable ({exc}); rebuild with 'rag index'") from exc
         for name, table in tables.items():
             if manifest.index_kinds.get(name) != table.kind:
                 raise IndexCorrupt(
                     f"{folder / name}.faiss is a {table.kind} index, its manifest says "
                     f"{manifest.index_kinds.get(name)}; rebuild with 'rag index'"
                 )
-        return cls(manifest=manifest, **tables)
+        return cls(manifest=manifest, **tables, stories=stories)
 
 
 # -- the index folder: ours or refused, one current generation, leftovers cleaned --------------
@@ -481,11 +660,52 @@ def _write_bytes(path: Path, data: bytes) -> str:
 
 
 def _sha256_file(path: Path) -> str:
-    """The file's sha256, or '' if it cannot be read (vanished, unreadable)."""
+    """The file's sha256, or '' if it cannot be read (vanished, unreadable); read in blocks."""
+    digest = hashlib.sha256()
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        with open(path, "rb") as fh:
+            while block := fh.read(1 << 22):
+                digest.update(block)
     except OSError:
         return ""
+    return digest.hexdigest()
+
+
+def _stat_of(path: Path) -> list[int] | None:
+    """What a verified file's record must still match: size, mtime, ctime, inode."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def _read_stamp(folder: Path) -> dict[str, list[int]]:
+    try:
+        data = json.loads((folder / STAMP).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_stamp(folder: Path, files: dict[str, str], old: dict[str, list[int]]) -> None:
+    """Record the just-verified files so the next reader need not hash them again.
+
+    Only when every file is older than `STAMP_SETTLE_S` (a write in the same timestamp tick as
+    the record would otherwise go unseen); best effort, since readers may lack write access.
+    """
+    stats = {name: _stat_of(folder / name) for name in files}
+    if stats == old or any(s is None for s in stats.values()):
+        return
+    settled = time.time_ns() - int(STAMP_SETTLE_S * 1e9)
+    if any(s[2] > settled for s in stats.values() if s is not None):
+        return
+    tmp = folder / f"{STAMP}.{TEMP_PREFIX}{os.getpid()}-{threading.get_ident()}"
+    try:
+        tmp.write_text(json.dumps(stats), encoding="utf-8")
+        os.replace(tmp, folder / STAMP)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 def _write_table(folder: Path, name: str, table: VectorTable) -> dict[str, str]:
@@ -495,6 +715,8 @@ def _write_table(folder: Path, name: str, table: VectorTable) -> dict[str, str]:
     out[f"{name}.npy"] = _sha256_file(folder / f"{name}.npy")
     faiss.write_index(table.faiss_index, str(folder / f"{name}.faiss"))
     out[f"{name}.faiss"] = _sha256_file(folder / f"{name}.faiss")
+    for file in table.bm25.save(folder, name):
+        out[file] = _sha256_file(folder / file)
     return out
 
 
@@ -517,10 +739,11 @@ def _read_table(folder: Path, name: str, kind: type[TextUnit], dimension: int) -
     try:
         with open(folder / f"{name}.jsonl", encoding="utf-8") as fh:
             units = [kind(**_fields(json.loads(line))) for line in fh if line.strip()]
-        vectors = np.load(folder / f"{name}.npy")
+        vectors = np.load(folder / f"{name}.npy", mmap_mode="r")  # pages come in as rows are read
         index = tuned(faiss.read_index(str(folder / f"{name}.faiss")))
+        lexical = Lexical.load(folder, name, len(units))
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise IndexCorrupt(f"{folder / name}.* is unreadable ({exc}); rebuild with 'rag index'") from exc
     if vectors.shape != (len(units), dimension) or index.ntotal != len(units):
         raise IndexCorrupt(f"{folder / name}.* disagree in size; rebuild with 'rag index'")
-    return VectorTable(units, vectors, index)
+    return VectorTable(units, vectors, index, lexical)

@@ -97,6 +97,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             settings.chunking,
             progress=progress,
             log=lambda m: print(f"rag: {m}", file=sys.stderr),
+            index_kind=settings.index_kind,
         )
     finally:
         close()

@@ -2,7 +2,8 @@
 
 Two outlets often publish one wire story in different words (articles 000 and 001 of our corpus).
 Their agreement is not independent confirmation, and their paraphrased passages would otherwise
-fill the top-k twice. So:
+fill the top-k twice. Stories and twins are found at index time (`index/stories.py`, which holds
+the thresholds below) and persisted with the index; this module answers questions about them. So:
 
 1. Stories: every sentence looks up its nearest sentences (FAISS, sentence embeddings). Two
    articles are the same story when at least `STORY_OVERLAP` of their sentences have a match of
@@ -22,23 +23,15 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Callable, Iterable, Mapping, Sequence, TypeVar
-
-import numpy as np
 
 from index.chunking import TextUnit
 from index.documents import Document
 from index.store import VectorTable
+from index.stories import StoryGroups, detect
 from rag.spans import cite, overlaps
-from rag.terms import numbers_in
 from rag.types import Citation
-
-SENTENCE_MATCH = 0.70
-STORY_OVERLAP = 0.40
-MIN_MATCHED = 3  # matched sentences a pair needs at all, so two one-line notes are not a "story"
-TWIN_MIN = 0.50
-TWIN_ANY = 0.75
-NEIGHBOURS = 8  # nearest sentences looked up per sentence when finding stories
 
 T = TypeVar("T")
 
@@ -47,72 +40,37 @@ T = TypeVar("T")
 class Stories:
     """Same-story article groups and sentence twins for one sentence table."""
 
-    units: list[TextUnit]
+    units: Sequence[TextUnit]
     story: dict[str, str]  # doc_id -> id of its story (the smallest doc_id in the group)
     overlap: dict[tuple[str, str], float]  # (doc a, doc b), a < b -> share of matched sentences
     twin_rows: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self._by_doc: dict[str, list[int]] = defaultdict(list)
+    @cached_property
+    def _by_doc(self) -> dict[str, list[int]]:
+        """Each article's sentence rows in text order; made on first use (a pass over every
+        sentence, which questions about articles outside any story never need)."""
+        by_doc: dict[str, list[int]] = defaultdict(list)
         for i, u in enumerate(self.units):
-            self._by_doc[u.doc_id].append(i)
-        for rows in self._by_doc.values():
+            by_doc[u.doc_id].append(i)
+        for rows in by_doc.values():
             rows.sort(key=lambda r: self.units[r].start)
-        self._starts = {d: [self.units[r].start for r in rows] for d, rows in self._by_doc.items()}
+        return by_doc
+
+    @cached_property
+    def _starts(self) -> dict[str, list[int]]:
+        return {d: [self.units[r].start for r in rows] for d, rows in self._by_doc.items()}
 
     # -- building ----------------------------------------------------------------------------
 
     @classmethod
-    def detect(cls, sentences: VectorTable) -> "Stories":
-        """Find stories and twins among the sentences of one index."""
-        units = sentences.units
-        docs = sorted({u.doc_id for u in units})
-        story = {d: d for d in docs}
-        if len(docs) < 2:
-            return cls(units, story, {})
-        doc_of = [u.doc_id for u in units]
-        size = {d: doc_of.count(d) for d in docs}
-        matched: dict[tuple[str, str], set[int]] = defaultdict(set)
-        scores, rows = sentences.faiss_index.search(
-            np.ascontiguousarray(sentences.vectors, dtype=np.float32), min(NEIGHBOURS, len(units))
-        )
-        for i in range(len(units)):
-            for r, s in zip(rows[i], scores[i]):
-                if r >= 0 and s >= SENTENCE_MATCH and doc_of[r] != doc_of[i]:
-                    matched[(doc_of[i], doc_of[r])].add(i)
-        overlap: dict[tuple[str, str], float] = {}
-        for a, b in {tuple(sorted(pair)) for pair in matched}:
-            count = len(matched[(a, b)]) + len(matched[(b, a)])
-            overlap[(a, b)] = count / (size[a] + size[b])
-            if overlap[(a, b)] >= STORY_OVERLAP and count >= MIN_MATCHED:
-                _union(story, a, b)
-        story = {d: _find(story, d) for d in docs}
-        out = cls(units, story, overlap)
-        out.twin_rows = out._find_twins(sentences.vectors)
-        return out
+    def of(cls, units: Sequence[TextUnit], groups: StoryGroups) -> "Stories":
+        """The stories of a sentence table, as found at index time (`IndexStore.story_groups`)."""
+        return cls(units, groups.story, groups.overlap, groups.twin_rows)
 
-    def _find_twins(self, vectors: np.ndarray) -> dict[int, tuple[int, ...]]:
-        twins: dict[int, set[int]] = defaultdict(set)
-        members: dict[str, list[str]] = defaultdict(list)
-        for d, s in sorted(self.story.items()):
-            members[s].append(d)
-        for docs in members.values():
-            for i, a in enumerate(docs):
-                for b in docs[i + 1 :]:
-                    ra, rb = self._by_doc[a], self._by_doc[b]
-                    sim = vectors[ra] @ vectors[rb].T
-                    best_b, best_a = sim.argmax(axis=1), sim.argmax(axis=0)
-                    for x in range(len(ra)):
-                        for y in range(len(rb)):
-                            mutual = best_b[x] == y and best_a[y] == x
-                            if (sim[x, y] >= TWIN_ANY or (mutual and sim[x, y] >= TWIN_MIN)) and _same_figures(
-                                self.units[ra[x]].text, self.units[rb[y]].text
-                            ):
-                                twins[ra[x]].add(rb[y])
-                                twins[rb[y]].add(ra[x])
-        return {
-            r: tuple(sorted(t, key=lambda t: (self.units[t].doc_id, self.units[t].start))) for r, t in twins.items()
-        }
+    @classmethod
+    def detect(cls, sentences: VectorTable) -> "Stories":
+        """Find stories and twins among the sentences of one table now (the index does it at save)."""
+        return cls.of(sentences.units, detect(sentences.units, sentences.vectors, sentences.neighbours))
 
     # -- asking ------------------------------------------------------------------------------
 
@@ -215,22 +173,3 @@ class Stories:
         rows = self.sentence_rows(c.doc_id, c.start, c.end)
         covered = {r for r in self.sentence_rows(earlier.doc_id, earlier.start, earlier.end)}
         return bool(rows) and all(covered & set(self.twin_rows.get(r, ())) for r in rows)
-
-
-def _same_figures(a: str, b: str) -> bool:
-    """Two sentences that both state numbers must share one to be the same statement."""
-    na, nb = set(numbers_in(a)), set(numbers_in(b))
-    return not (na and nb) or bool(na & nb)
-
-
-def _find(parent: dict[str, str], x: str) -> str:
-    while parent[x] != x:
-        parent[x] = parent[parent[x]]
-        x = parent[x]
-    return x
-
-
-def _union(parent: dict[str, str], a: str, b: str) -> None:
-    ra, rb = _find(parent, a), _find(parent, b)
-    if ra != rb:
-        parent[max(ra, rb)] = min(ra, rb)

@@ -122,6 +122,7 @@ class Engine:
                 settings.chunking,
                 progress=progress,
                 log=None if log is None else lambda m: print(f"rag: {m}", file=log),
+                index_kind=settings.index_kind,
             )
         return cls(settings, corpus, store, embedder, report)
 
@@ -129,7 +130,12 @@ class Engine:
         """Re-read the corpus folder and bring the index up to date (incremental)."""
         corpus = load_corpus(self.settings.corpus_dir, self.settings.max_file_bytes)
         store, report = build_index(
-            corpus, self.settings.resolved_index_dir, self.embedder, self.settings.chunking, progress=progress
+            corpus,
+            self.settings.resolved_index_dir,
+            self.embedder,
+            self.settings.chunking,
+            progress=progress,
+            index_kind=self.settings.index_kind,
         )
         self.corpus, self.store, self.build_report = corpus, store, report
         self.__post_init__()

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -68,7 +67,9 @@ class EvidenceScorer:
         self.tuning = tuning
         sentences = store.sentences.units
         self._row = {(u.doc_id, u.start, u.end): i for i, u in enumerate(sentences)}
-        df = Counter(t for u in sentences for t in set(tokenize(u.text)))
+        # Document frequencies come from the BM25 index built at index time: tokenising every
+        # sentence here made opening an index linear in its size.
+        df = store.sentences.bm25.document_frequencies()
         n = max(len(sentences), 1)
         self.vocabulary = frozenset(df)
         self._flags = {(u.doc_id, u.start, u.end): u.flags for u in sentences if isinstance(u, Sentence) and u.flags}

@@ -14,7 +14,8 @@ Written forms are normalised so that equal values compare equal:
 Kinds of figure are one vocabulary, `FIGURE_KINDS` ("money", "percent", "count", "date"), the
 same strings as `index.analysis.FIGURE_KINDS` (index/ cannot import rag/). A `Figure` has one of
 them; `asked_kind` says which one a question asks for and `has_kind`/`kinds_in` which ones a text
-states (cheap pattern cues, no parsing: they run on every unit at index and query time).
+states (cheap pattern cues, no parsing: they run on every unit at index and query time). Those
+pieces live in `index.terms`, which the index uses to build BM25, and are re-exported here.
 
 Detection is deliberately generous (a digit inside a name such as "G7" counts): the same
 extractor runs over the answer and over the cited spans, so a name matches itself, and a figure
@@ -28,7 +29,16 @@ import re
 from dataclasses import dataclass
 from typing import Iterable
 
-from rag.spans import fold
+from index.terms import (  # noqa: F401  (re-exported: the one vocabulary of currencies and kinds)
+    CURRENCY,
+    FIGURE_KINDS,
+    MONTHS,
+    WEEKDAYS,
+    asked_kind,
+    fold,
+    has_kind,
+    kinds_in,
+)
 
 _SCALES = {
     "hundred": 1e2,
@@ -43,25 +53,6 @@ _SCALES = {
     "b": 1e9,
     "tn": 1e12,
 }
-# Every written form of a currency, mapped to its ISO code (`rag.terms` derives its search terms from it).
-CURRENCY = {
-    "$": "USD",
-    "us$": "USD",
-    "usd": "USD",
-    "dollar": "USD",
-    "dollars": "USD",
-    "us dollars": "USD",
-    "€": "EUR",
-    "eur": "EUR",
-    "euro": "EUR",
-    "euros": "EUR",
-    "£": "GBP",
-    "gbp": "GBP",
-    "pound": "GBP",
-    "pounds": "GBP",
-    "pounds sterling": "GBP",
-}
-
 # A number as written: grouped thousands (comma, or a plain/thin/no-break space), or plain digits,
 # with optional decimals. The look-behind stops a match starting inside another number.
 _NUMBER = r"\d{1,3}(?:(?:,|[ \u00a0\u202f\u2009])\d{3})+(?:\.\d+)?(?!\d)|\d+(?:\.\d+)?"
@@ -115,101 +106,8 @@ _FRACTIONS = re.compile(
 )
 _COUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "nine": 9}
 
-MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 # Case-sensitive: "may" the verb is not May the month.
 _CALENDAR = re.compile(r"\b(?P<name>" + "|".join(MONTHS + WEEKDAYS) + r")\b")
-
-# The kinds of figure, as `index.analysis.FIGURE_KINDS` names them.
-FIGURE_KINDS = ("money", "percent", "count", "date")
-# The order `asked_kind` tries them in: "how much of" asks for a share before an amount.
-_ASKED_ORDER = ("percent", "money", "count", "date")
-# What a question says when it asks for each kind. A cue that is itself a question phrase ("how
-# much", "what share", "since when") asks for the figure wherever it stands.
-_KIND_ASKS = {
-    "money": re.compile(r"\bhow much\b|\bwhat (?:amount|sum|price|value)\b"),
-    "percent": re.compile(
-        r"\bwhat (?:percentage|share|portion|fraction|proportion)\b|\bhow big a part\b|\bby how much\b|"
-        r"\bhow many times\b|\bhow much of\b"
-    ),
-    "count": re.compile(r"\bhow many\b|\bhow large\b|\bhow big\b|\bhow strong\b|\bwhat number\b"),
-    "date": re.compile(r"\bwhen\b|\b(?:what|which) (?:year|day|date|month)\b|\bsince when\b"),
-}
-# Words that name a kind of figure without asking for it. They count only in a question that asks
-# "what" or "how" about a thing: "Who should carry the cost?" asks for someone, "What did X say
-# about funding?" for words; neither is answered by a sum.
-_KIND_WORDS = {
-    "money": re.compile(
-        r"\bamount\b|\bsum\b|\bcost|\bpay\b|\bfund|\bfinanc|\bmoney|\bbudget|\bspend|"
-        r"\bdollars?\b|\beuros?\b|\bworth\b|\bassets?\b|\bbill\b|\bprice\b"
-    ),
-    "percent": re.compile(r"percent|percentage|\bshare\b|\bportion\b|\bfraction\b|%|\bproportion\b"),
-    "count": re.compile(r"\bnumber of\b|\bsize\b|\bstrength\b"),
-    "date": re.compile(r"\bdate\b"),
-}
-# Questions whose kind words do not ask for a figure: asking who, which one, why or where, or
-# what someone said, called or thought (a statement or position question).
-_NOT_A_FIGURE = re.compile(
-    r"^\W*(?:who|whom|whose|which|why|where)\b"
-    r"|^\W*(?:what|how)\s+(?:did|does|do|has|have|had|will|would)\b.*?\b"
-    r"(?:say|said|tell|told|call|called|describe|described|sum|summed|mean|think|view|react|respond|"
-    r"characteri[sz]e|warn|argue|announce)\b"
-)
-_CURRENCY_SYMBOLS = "".join(sorted(c for c in CURRENCY if len(c) == 1))
-# A quick test that a text states a kind of figure (looser than `figures`: "times", "doubles").
-_KIND_FIGURES = {
-    "money": re.compile(
-        r"[" + _CURRENCY_SYMBOLS + r"]\s?\d|\b\d[\d,.]*\s?(?:billion|million|trillion)\b|\bdollars?\b|\beuros?\b"
-    ),
-    "percent": re.compile(
-        r"\d\s?%|\bper ?cent\b|\bhalf\b|\ba (?:fifth|quarter|third)\b|\bdoubles?\b|\btwice\b|\btimes\b"
-    ),
-    "count": re.compile(
-        r"\b\d[\d,.]*\b|\b(?:two|three|four|five|six|seven|eight|nine|ten|dozen|twenty|thirty)\b", re.I
-    ),
-    "date": re.compile(
-        r"\b(?:19|20)\d\d\b|\b(?:" + "|".join(WEEKDAYS) + r")\b|"
-        r"\b(?:" + "|".join(MONTHS) + r")\b"
-    ),
-}
-
-
-def asked_kind(question: str) -> str | None:
-    """The kind of figure (one of `FIGURE_KINDS`) a question asks for, if any."""
-    q = fold(question).lower()
-    for kind in _ASKED_ORDER:
-        if _KIND_ASKS[kind].search(q):
-            return kind
-    if _NOT_A_FIGURE.search(q):
-        return None
-    for kind in _ASKED_ORDER:
-        if _KIND_WORDS[kind].search(q):
-            return kind
-    return None
-
-
-def has_kind(text: str, kind: str | None) -> bool:
-    """Whether `text` states a figure of `kind` (False for no kind)."""
-    return kind is not None and bool(_KIND_FIGURES[kind].search(fold(text)))
-
-
-def kinds_in(text: str) -> list[str]:
-    """Every kind of figure `text` states (one fold for all kinds: this runs on every unit)."""
-    folded = fold(text)
-    return [kind for kind in _ASKED_ORDER if _KIND_FIGURES[kind].search(folded)]
 
 
 @dataclass(frozen=True)

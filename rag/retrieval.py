@@ -27,15 +27,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import cached_property
 
-import bm25s
 import numpy as np
 
 from index.chunking import TextUnit
 from index.embedding import Embedder
-from index.store import IndexStore, VectorTable
+from index.search_table import SearchTable
+from index.store import IndexStore, top_rows
+from index.terms import answer_type_token, asked_kind, tokenize, unit_terms
 from rag.dedup import Stories
-from rag.figures import asked_kind, kinds_in
-from rag.terms import tokenize
 from rag.tuning import DEFAULT, Tuning
 
 MODES = ("hybrid", "dense", "bm25")
@@ -44,14 +43,7 @@ RRF_K = 60
 MIN_DEPTH = 20  # candidates taken from each mode before fusing, at least
 
 
-def answer_type_token(kind: str) -> str:
-    """The pseudo-term for a kind of figure; `tokenize` never produces '<'."""
-    return f"<{kind}>"
-
-
-def unit_terms(text: str) -> list[str]:
-    """BM25 terms of a unit: its tokens plus one answer-type token per kind of figure it states."""
-    return tokenize(text) + [answer_type_token(k) for k in kinds_in(text)]
+__all__ = ["Hit", "Retriever", "answer_type_token", "fuse", "question_terms", "unit_terms"]
 
 
 def question_terms(question: str) -> list[str]:
@@ -70,42 +62,19 @@ class Hit:
     corroborated_by: tuple[TextUnit, ...] = ()  # same-story units folded into this hit
 
 
-class _Lexical:
-    """A BM25 index over one table's units."""
-
-    def __init__(self, units: list[TextUnit]):
-        self._model = bm25s.BM25()
-        self._size = len(units)
-        self._term_max: dict[str, float] = {}
-        if units:
-            self._model.index([unit_terms(u.text) or ["\x00"] for u in units], show_progress=False)
-            # bm25s keeps every term's per-unit scores as one column of a CSC matrix.
-            data, starts = self._model.scores["data"], self._model.scores["indptr"]
-            ends = np.append(starts[1:], len(data))
-            best = [float(data[a:b].max()) if b > a else 0.0 for a, b in zip(starts, ends)]
-            self._term_max = {t: best[i] for t, i in self._model.vocab_dict.items() if i < len(best)}
-
-    def scores(self, query_terms: list[str]) -> np.ndarray:
-        if not self._size or not query_terms:
-            return np.zeros(self._size, dtype=np.float32)
-        return np.asarray(self._model.get_scores(query_terms), dtype=np.float32)
-
-    def bound(self, query_terms: list[str]) -> float:
-        """The most any unit could score: each term's best score anywhere, summed (repeats count)."""
-        return sum(self._term_max.get(t, 0.0) for t in query_terms)
-
-
 class Retriever:
     def __init__(self, store: IndexStore, embedder: Embedder, tuning: Tuning = DEFAULT):
         self.store = store
         self.embedder = embedder
         self.tuning = tuning
-        self._lexical = {name: _Lexical(store.table(name).units) for name in ("chunks", "sentences")}
 
     @cached_property
     def stories(self) -> Stories:
-        """Same-story articles and sentence twins; found on first use, then kept."""
-        return Stories.detect(self.store.sentences)
+        """Same-story articles and sentence twins, as the index persisted them."""
+        return Stories.of(self.store.sentences.units, self.store.story_groups())
+
+    def table(self, name: str) -> SearchTable:
+        return self.store.table(name)
 
     def embed_question(self, question: str) -> np.ndarray:
         return self.embedder.embed(question)
@@ -129,30 +98,30 @@ class Retriever:
             raise ValueError(f"retrieval mode must be one of {', '.join(MODES)}, got {mode!r}")
         if fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}")
-        vt: VectorTable = self.store.table(table)
+        vt = self.table(table)
         if k <= 0 or not len(vt):
             return []
         qv = self.embed_question(question) if query_vector is None else query_vector
         terms = question_terms(question)
-        bm25 = self._lexical[table].scores(terms)
         # Collapsing removes repeats, so look deeper than k to still fill k slots.
         depth = min(len(vt), max(k * (8 if collapse_duplicates else 4), MIN_DEPTH))
-        dense_rows = [r for r, _ in vt.search(qv, depth)]
-        bm25_rows = [int(r) for r in _top(bm25, depth) if bm25[r] > 0]
+        dense_rows = [r for r, _ in vt.dense(qv, depth)]
+        bm25_rows = [r for r, _ in vt.lexical(terms, depth)]
         candidates = list(dict.fromkeys(dense_rows + bm25_rows))
         # Exact cosines for the candidates only: the scores we report, and what we fuse.
-        dense = dict(zip(candidates, (vt.vectors[candidates] @ qv).tolist()))
+        dense = dict(zip(candidates, vt.cosines(qv, candidates).tolist()))
+        bm25 = dict(zip(candidates, vt.lexical_scores(terms, candidates).tolist()))
         if mode == "dense":
             ranked = [(r, dense[r]) for r in dense_rows]
         elif mode == "bm25":
-            ranked = [(r, float(bm25[r])) for r in bm25_rows]
+            ranked = [(r, bm25[r]) for r in bm25_rows]
         elif fusion == "rrf":
             ranked = _rrf([dense_rows, bm25_rows])
         else:
-            bound = self._lexical[table].bound(terms)
-            fused = {r: fuse(dense[r], float(bm25[r]), bound, self.tuning.w_bm25) for r in candidates}
+            bound = vt.lexical_bound(terms)
+            fused = {r: fuse(dense[r], bm25[r], bound, self.tuning.w_bm25) for r in candidates}
             ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
-        hits = [Hit(r, vt.units[r], s, dense[r], float(bm25[r])) for r, s in ranked]
+        hits = [Hit(r, vt.units[r], s, dense[r], bm25[r]) for r, s in ranked]
         if not collapse_duplicates:
             return hits[:k]
         kept = self.stories.collapse(hits, unit_of=lambda h: h.unit)
@@ -175,9 +144,4 @@ def _rrf(rankings: list[list[int]]) -> list[tuple[int, float]]:
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:
     """Indices of the `n` highest scores, best first (ties by index), without a full sort."""
-    if n >= len(scores):
-        return np.argsort(-scores, kind="stable")
-    kth = scores[np.argpartition(-scores, n - 1)[n - 1]]  # the n-th best score
-    above = np.flatnonzero(scores > kth)
-    rows = np.concatenate([above, np.flatnonzero(scores == kth)[: n - len(above)]])
-    return rows[np.lexsort((rows, -scores[rows]))]
+    return top_rows(scores, n)

@@ -70,6 +70,13 @@ class Settings:
             "RAG_MAX_FILE_BYTES",
         ),
     )
+    index_kind: str = field(
+        default="auto",
+        metadata=_doc(
+            "FAISS index kind: auto (by table size: flat, hnsw from 50k units, ivfpq from 500k), flat, hnsw or ivfpq.",
+            "RAG_INDEX_KIND",
+        ),
+    )
     top_k: int = field(default=5, metadata=_doc("Chunks retrieved per question.", "RAG_TOP_K"))
     retrieval: str = field(default="hybrid", metadata=_doc("hybrid, dense or bm25.", "RAG_RETRIEVAL"))
     backend: str = field(

@@ -6,38 +6,11 @@ Normalisation (quotes, dashes, spaces) is for *matching* only; cited text is alw
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from typing import NamedTuple, Protocol
 
 from index.documents import Document
+from index.terms import fold  # noqa: F401  (re-exported: matching folds text as the index does)
 from rag.types import Citation
-
-_FOLD = str.maketrans(
-    {
-        "\u2018": "'",
-        "\u2019": "'",
-        "\u201a": "'",
-        "\u201b": "'",
-        "\u2032": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u201e": '"',
-        "\u2033": '"',
-        "\u2010": "-",
-        "\u2011": "-",
-        "\u2012": "-",
-        "\u2013": "-",
-        "\u2014": "-",
-        "\u2015": "-",
-        "\u2212": "-",
-        "\u00a0": " ",
-        "\u202f": " ",
-        "\u2009": " ",
-        "\u200b": "",
-    }
-)
-_SPACE = re.compile(r"\s+")
 
 
 class Located(Protocol):
@@ -64,11 +37,6 @@ class Range(NamedTuple):
 def overlaps(a: Located, b: Located) -> bool:
     """Whether two spans share at least one character of the same article."""
     return a.source == b.source and a.start < b.end and b.start < a.end
-
-
-def fold(text: str) -> str:
-    """Canonical form for matching: NFKC, straight quotes, ASCII hyphens, single spaces."""
-    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).translate(_FOLD)).strip()
 
 
 def cite(doc: Document, start: int, end: int) -> Citation:

@@ -12,7 +12,7 @@ import index.store as store_module
 from index.build import build_index
 from index.chunking import Chunk
 from index.documents import load_corpus
-from index.errors import IndexCorrupt
+from index.errors import IndexCorrupt, RagError
 from index.store import FORMAT, IndexStore, VectorTable, build_faiss, current_dir, index_kind
 
 
@@ -98,3 +98,61 @@ def test_a_manifest_that_disagrees_with_the_index_kind_is_corrupt(saved, tmp_pat
     (current_dir(copy) / "manifest.json").write_text(json.dumps(data))
     with pytest.raises(IndexCorrupt, match="flat index"):
         IndexStore.load(copy)
+
+
+def test_compressed_kind_takes_over_at_its_threshold(monkeypatch):
+    assert index_kind(store_module.IVFPQ_MIN_UNITS - 1) == "hnsw"
+    assert index_kind(store_module.IVFPQ_MIN_UNITS) == "ivfpq"
+    monkeypatch.setattr(store_module, "IVFPQ_MIN_UNITS", 600)
+    assert VectorTable(_units(600), _vectors(600)).kind == "ivfpq"
+
+
+def _clustered(n: int, d: int = 64, seed: int = 0) -> np.ndarray:
+    """Vectors around 40 topics, like sentences of a news archive (uniform noise has no structure
+    for a quantiser to learn, and no corpus looks like it)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(40, d))
+    v = centres[rng.integers(0, 40, n)] + 0.6 * rng.normal(size=(n, d))
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_ivfpq_recall_against_exact_search_and_its_scores_are_true_cosines():
+    vectors, queries = _clustered(6000), _clustered(60, seed=1)
+    table = VectorTable(_units(6000), vectors, kind="ivfpq")
+    assert table.kind == "ivfpq"
+    recall = []
+    for q in queries:
+        brute = np.argsort(-(vectors @ q))[:10]
+        found = table.dense(q, 10)
+        recall.append(len({r for r, _ in found} & set(brute.tolist())) / 10)
+        rows, scores = zip(*found)
+        np.testing.assert_allclose(scores, vectors[list(rows)] @ q, rtol=1e-5)  # re-ranked exactly
+        assert list(scores) == sorted(scores, reverse=True)
+    assert np.mean(recall) >= 0.95
+
+
+@pytest.mark.parametrize("n", [1, 2, 30, 300])
+def test_a_forced_compressed_kind_works_on_small_tables(n):
+    vectors = _clustered(n)
+    table = VectorTable(_units(n), vectors, kind="ivfpq")
+    assert [r for r, _ in table.dense(vectors[0], 1)] == [0]
+
+
+def test_the_kind_can_be_forced_and_survives_a_round_trip(saved, embedder, corpus_dir, tmp_path):
+    copy = tmp_path / "idx"
+    shutil.copytree(saved, copy)
+    store, report = build_index(load_corpus(corpus_dir), copy, embedder, index_kind="ivfpq")
+    assert report.embedded_units == 0  # re-indexed, not re-embedded
+    loaded = IndexStore.load(copy)
+    assert loaded.chunks.kind == loaded.sentences.kind == "ivfpq"
+    assert json.loads((current_dir(copy) / "manifest.json").read_text())["index_kinds"] == {
+        "chunks": "ivfpq",
+        "sentences": "ivfpq",
+    }
+    q = loaded.sentences.vectors[3]
+    assert loaded.sentences.dense(q, 1)[0][0] == 3
+
+
+def test_an_unknown_forced_kind_is_refused_with_the_setting_named(saved, embedder, corpus_dir):
+    with pytest.raises(RagError, match="RAG_INDEX_KIND"):
+        build_index(load_corpus(corpus_dir), saved, embedder, index_kind="annoy")

@@ -8,9 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eval import retrieval_quality as rq
-from index.chunking import Chunk
+from index.lexical import Lexical
 from rag.evidence import EvidenceScorer
-from rag.retrieval import _Lexical, _top, answer_type_token, fuse, question_terms, unit_terms
+from rag.retrieval import _top, answer_type_token, fuse, question_terms, unit_terms
 
 
 def test_answer_type_tokens_mark_figures_in_units_and_asks_in_questions():
@@ -32,7 +32,7 @@ WORDS = ["war", "kyiv", "bill", "talk", "aid", "plan", "vote"]  # each its own s
 @given(st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=8), min_size=1, max_size=12),
        st.lists(st.sampled_from(WORDS + ["absent"]), min_size=1, max_size=6))
 def test_bm25_bound_is_never_exceeded_and_is_reached(texts, query):
-    lexical = _Lexical([Chunk("d", 0, len(" ".join(t)), " ".join(t)) for t in texts])
+    lexical = Lexical.build(" ".join(t) for t in texts)
     best = float(lexical.scores(query).max())
     assert best <= lexical.bound(query) + 1e-5
     if len(set(query)) == 1:  # one term: some unit scores exactly its best

@@ -1,0 +1,292 @@
+"""Search terms: the one tokenizer both the index (BM25 built at index time) and questions use.
+
+It lives in `index/` because the index persists what it derives from text (BM25, same-story
+groups) and `index/` imports nothing of `rag/`; `rag.terms`, `rag.figures`, `rag.spans` and
+`rag.retrieval` re-use these pieces, so a unit is tokenised the same way at build and at query
+time.
+
+Numbers survive intact ("800,000" -> "800000", "0.25%" -> "0.25" + "percent", "$60" -> "60" +
+"usd") because figures are what users ask about and what dense embeddings blur. The spelled-out
+forms meet the symbols: "euros" -> "eur", "per cent" -> "percent", "bn" -> "billion", "ten" ->
+"10". Curly quotes, Unicode dashes, no-break spaces and accents are folded first, then words are
+Porter-stemmed. A unit also carries one answer-type token per kind of figure it states
+(`<money>`, `<percent>`, `<count>`, `<date>`; `kinds_in` finds them with cheap pattern cues).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from nltk.stem import PorterStemmer
+
+_FOLD = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u2033": '"',
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2012": "-",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2015": "-",
+        "\u2212": "-",
+        "\u00a0": " ",
+        "\u202f": " ",
+        "\u2009": " ",
+        "\u200b": "",
+    }
+)
+_SPACE = re.compile(r"\s+")
+
+
+def fold(text: str) -> str:
+    """Canonical form for matching: NFKC, straight quotes, ASCII hyphens, single spaces."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).translate(_FOLD)).strip()
+
+
+# Every written form of a currency, mapped to its ISO code (`rag.terms` derives its search terms from it).
+CURRENCY = {
+    "$": "USD",
+    "us$": "USD",
+    "usd": "USD",
+    "dollar": "USD",
+    "dollars": "USD",
+    "us dollars": "USD",
+    "€": "EUR",
+    "eur": "EUR",
+    "euro": "EUR",
+    "euros": "EUR",
+    "£": "GBP",
+    "gbp": "GBP",
+    "pound": "GBP",
+    "pounds": "GBP",
+    "pounds sterling": "GBP",
+}
+
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+# The kinds of figure, as `index.analysis.FIGURE_KINDS` names them.
+FIGURE_KINDS = ("money", "percent", "count", "date")
+# The order `asked_kind` tries them in: "how much of" asks for a share before an amount.
+ASKED_ORDER = ("percent", "money", "count", "date")
+# What a question says when it asks for each kind. A cue that is itself a question phrase ("how
+# much", "what share", "since when") asks for the figure wherever it stands.
+KIND_ASKS = {
+    "money": re.compile(r"\bhow much\b|\bwhat (?:amount|sum|price|value)\b"),
+    "percent": re.compile(
+        r"\bwhat (?:percentage|share|portion|fraction|proportion)\b|\bhow big a part\b|\bby how much\b|"
+        r"\bhow many times\b|\bhow much of\b"
+    ),
+    "count": re.compile(r"\bhow many\b|\bhow large\b|\bhow big\b|\bhow strong\b|\bwhat number\b"),
+    "date": re.compile(r"\bwhen\b|\b(?:what|which) (?:year|day|date|month)\b|\bsince when\b"),
+}
+# Words that name a kind of figure without asking for it. They count only in a question that asks
+# "what" or "how" about a thing: "Who should carry the cost?" asks for someone, "What did X say
+# about funding?" for words; neither is answered by a sum.
+KIND_WORDS = {
+    "money": re.compile(
+        r"\bamount\b|\bsum\b|\bcost|\bpay\b|\bfund|\bfinanc|\bmoney|\bbudget|\bspend|"
+        r"\bdollars?\b|\beuros?\b|\bworth\b|\bassets?\b|\bbill\b|\bprice\b"
+    ),
+    "percent": re.compile(r"percent|percentage|\bshare\b|\bportion\b|\bfraction\b|%|\bproportion\b"),
+    "count": re.compile(r"\bnumber of\b|\bsize\b|\bstrength\b"),
+    "date": re.compile(r"\bdate\b"),
+}
+# Questions whose kind words do not ask for a figure: asking who, which one, why or where, or
+# what someone said, called or thought (a statement or position question).
+NOT_A_FIGURE = re.compile(
+    r"^\W*(?:who|whom|whose|which|why|where)\b"
+    r"|^\W*(?:what|how)\s+(?:did|does|do|has|have|had|will|would)\b.*?\b"
+    r"(?:say|said|tell|told|call|called|describe|described|sum|summed|mean|think|view|react|respond|"
+    r"characteri[sz]e|warn|argue|announce)\b"
+)
+_CURRENCY_SYMBOLS = "".join(sorted(c for c in CURRENCY if len(c) == 1))
+# A quick test that a text states a kind of figure (looser than `figures`: "times", "doubles").
+KIND_FIGURES = {
+    "money": re.compile(
+        r"[" + _CURRENCY_SYMBOLS + r"]\s?\d|\b\d[\d,.]*\s?(?:billion|million|trillion)\b|\bdollars?\b|\beuros?\b"
+    ),
+    "percent": re.compile(
+        r"\d\s?%|\bper ?cent\b|\bhalf\b|\ba (?:fifth|quarter|third)\b|\bdoubles?\b|\btwice\b|\btimes\b"
+    ),
+    "count": re.compile(
+        r"\b\d[\d,.]*\b|\b(?:two|three|four|five|six|seven|eight|nine|ten|dozen|twenty|thirty)\b", re.I
+    ),
+    "date": re.compile(
+        r"\b(?:19|20)\d\d\b|\b(?:" + "|".join(WEEKDAYS) + r")\b|"
+        r"\b(?:" + "|".join(MONTHS) + r")\b"
+    ),
+}
+
+
+def asked_kind(question: str) -> str | None:
+    """The kind of figure (one of `FIGURE_KINDS`) a question asks for, if any."""
+    q = fold(question).lower()
+    for kind in ASKED_ORDER:
+        if KIND_ASKS[kind].search(q):
+            return kind
+    if NOT_A_FIGURE.search(q):
+        return None
+    for kind in ASKED_ORDER:
+        if KIND_WORDS[kind].search(q):
+            return kind
+    return None
+
+
+def has_kind(text: str, kind: str | None) -> bool:
+    """Whether `text` states a figure of `kind` (False for no kind)."""
+    return kind is not None and bool(KIND_FIGURES[kind].search(fold(text)))
+
+
+def kinds_in(text: str) -> list[str]:
+    """Every kind of figure `text` states (one fold for all kinds: this runs on every unit)."""
+    folded = fold(text)
+    return [kind for kind in ASKED_ORDER if KIND_FIGURES[kind].search(folded)]
+
+
+# Currency symbols and one-word currency names, from `CURRENCY` above (one table for both).
+_CURRENCY = {c: code.lower() for c, code in CURRENCY.items() if len(c) == 1}
+_CURRENCY_WORDS = {w: code.lower() for w, code in CURRENCY.items() if w.isalpha() and w != code.lower()}
+_SYMBOLS = "".join(_CURRENCY)
+_TOKEN = re.compile(r"[" + _SYMBOLS + r"]?\d+(?:[.,]\d+)*%?|[a-z]+")
+# Words that name a unit the symbols above or a number already stand for, mapped to that form,
+# so "210 billion euros" meets "€210 billion" and "ten leaders" meets "10 leaders".
+_UNIT_WORDS = _CURRENCY_WORDS | {
+    "percentage": "percent",
+    "pct": "percent",
+    "bn": "billion",
+    "mn": "million",
+    "tn": "trillion",
+}
+_NUMBER_WORDS = {
+    w: str(i)
+    for i, w in enumerate(
+        "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen twenty".split()
+    )
+    if w != "_"
+} | {"thirty": "30", "forty": "40", "fifty": "50", "hundred": "100", "dozen": "12"}
+# "one" stays a word: it is mostly a pronoun ("the one who..."), not a count.
+_PER_CENT = re.compile(r"\bper\s+cent\b", re.I)
+# British/American spellings that the articles mix.
+_SPELLING = {"defence": "defense", "favour": "favor", "programme": "program", "labour": "labor"}
+# Irregular verb forms Porter cannot join to their base ("led" vs "lead").
+_IRREGULAR = {
+    "led": "lead",
+    "held": "hold",
+    "met": "meet",
+    "took": "take",
+    "gave": "give",
+    "made": "make",
+    "sought": "seek",
+    "sent": "send",
+    "spent": "spend",
+    "paid": "pay",
+    "won": "win",
+    "told": "tell",
+    "brought": "bring",
+    "began": "begin",
+    "chose": "choose",
+    "drew": "draw",
+    "fought": "fight",
+}
+_EXTRA_STOP = {"also", "would", "could", "said", "say", "says", "according", "one", "much", "many", "whose"}
+
+# Country abbreviations that would otherwise vanish ("US" is the stopword "us", "U.S." splits
+# into single letters). Applied case-sensitively before lower-casing.
+_ALIASES = [
+    (re.compile(r"\bU\.S\.(?:A\.)?|\bUSA?\b|\bUnited States\b|\bAmerica\b"), " usa "),
+    (re.compile(r"\bU\.K\.|\bUK\b|\bUnited Kingdom\b|\bBritain\b"), " uk "),
+    (re.compile(r"\bE\.U\.|\bEU\b|\bEuropean Union\b"), " eu "),
+]
+
+_stemmer = PorterStemmer()
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    # llama-index-core ships NLTK's stopword list; no download.
+    from llama_index.core.utils import globals_helper
+
+    return frozenset(globals_helper.stopwords) | _EXTRA_STOP
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    word = _IRREGULAR.get(word, _SPELLING.get(word, word))
+    if word.endswith(("ise", "ised", "ising", "isation")):
+        word = word.replace("is", "iz", 1) if word.count("is") == 1 else word
+    return _stemmer.stem(word)
+
+
+def _strip_accents(text: str) -> str:
+    if text.isascii():  # the common case once fold() has straightened quotes and dashes
+        return text
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
+    """Search terms of `text`: figures kept whole, words folded and stemmed, stopwords dropped."""
+    out: list[str] = []
+    stop = stopwords()
+    # fold() keeps the currency symbols, which NFKD would not touch either.
+    text = _strip_accents(fold(text))
+    for pattern, alias in _ALIASES:
+        text = pattern.sub(alias, text)
+    text = _PER_CENT.sub(" percent ", text)
+    for raw in _TOKEN.findall(text.lower()):
+        if raw[0].isdigit() or raw[0] in _CURRENCY:
+            currency = _CURRENCY.get(raw[0])
+            number = raw.lstrip(_SYMBOLS)
+            if number.endswith("%"):
+                out += [number[:-1].replace(",", ""), "percent"]
+            else:
+                out.append(number.replace(",", "").rstrip("."))
+            if currency:
+                out.append(currency)
+        elif raw in _UNIT_WORDS:
+            out.append(_UNIT_WORDS[raw])
+        elif raw in _NUMBER_WORDS:
+            out.append(_NUMBER_WORDS[raw])
+        elif keep_stopwords or (raw not in stop and len(raw) > 1):
+            out.append(_stem(raw))
+    return out
+
+
+def numbers_in(text: str) -> list[str]:
+    """The bare numbers a text states, normalised as `tokenize` does."""
+    return [t for t in tokenize(text, keep_stopwords=True) if t[0].isdigit()]
+
+
+def answer_type_token(kind: str) -> str:
+    """The pseudo-term for a kind of figure; `tokenize` never produces '<'."""
+    return f"<{kind}>"
+
+
+def unit_terms(text: str) -> list[str]:
+    """BM25 terms of a unit: its tokens plus one answer-type token per kind of figure it states."""
+    return tokenize(text) + [answer_type_token(k) for k in kinds_in(text)]
