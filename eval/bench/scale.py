@@ -40,9 +40,9 @@ import resource
 import shutil
 import subprocess
 import sys
-from typing import Any
 import time
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
