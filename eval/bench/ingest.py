@@ -140,7 +140,7 @@ def quality(work: Path) -> tuple[list[dict], dict]:
                 row[f"{r['mode']}_hit@5"] = r["hit@5"]
         rows.append(row)
         top5[(backend, chunks)] = {
-            i.question: [(p.citation.doc, p.citation.start, p.citation.end) for p in engine.retrieve(i.question, 5)]
+            i.question: [(p.citation.doc_id, p.citation.start, p.citation.end) for p in engine.retrieve(i.question, 5)]
             for i in items
         }
     default, fallback = top5[("onnx-int8", "derived")], top5[("torch", "derived")]
