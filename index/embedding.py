@@ -84,7 +84,9 @@ class SentenceTransformerEmbedder(Embedder):
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
 
 
-def make_embedder(model: str = DEFAULT_MODEL, cache_dir: str | Path | None = None, backend: str = DEFAULT_BACKEND) -> Embedder:
+def make_embedder(
+    model: str = DEFAULT_MODEL, cache_dir: str | Path | None = None, backend: str = DEFAULT_BACKEND
+) -> Embedder:
     """The embedder for `backend`; ONNX variants cache their export in `cache_dir` (the index folder).
 
     "auto" falls back to torch when onnxruntime is absent, when there is no folder to cache the

@@ -39,6 +39,7 @@ WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 HASHED_FILES = ("config.json", "tokenizer.json", "modules.json", "sentence_bert_config.json", "1_Pooling/config.json")
 DEFAULT_MAX_SEQ_LENGTH = 256
 VARIANTS = ("onnx", "onnx-int8")
+ALLOW_SPINNING = "0"
 
 
 class UnsupportedModel(RagError):
@@ -62,15 +63,27 @@ def _read_json(path: Path) -> dict:
 
 def _pipeline(model_dir: Path) -> tuple[int, int]:
     """(dimension, max_seq_length) if the folder is a model this module reproduces exactly."""
-    modules = [m.get("type", "") for m in _read_json(model_dir / "modules.json")] if (model_dir / "modules.json").is_file() else []
-    expected = ["sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling", "sentence_transformers.models.Normalize"]
+    modules = (
+        [m.get("type", "") for m in _read_json(model_dir / "modules.json")]
+        if (model_dir / "modules.json").is_file()
+        else []
+    )
+    expected = [
+        "sentence_transformers.models.Transformer",
+        "sentence_transformers.models.Pooling",
+        "sentence_transformers.models.Normalize",
+    ]
     if modules != expected:
         raise UnsupportedModel(f"{model_dir}: modules {modules} are not {expected}; use the torch backend")
     pooling = _read_json(model_dir / "1_Pooling" / "config.json")
     modes = [k for k, v in pooling.items() if k.startswith("pooling_mode") and v]
     if modes != ["pooling_mode_mean_tokens"]:
         raise UnsupportedModel(f"{model_dir}: pooling {modes} is not mean pooling; use the torch backend")
-    config = _read_json(model_dir / "sentence_bert_config.json") if (model_dir / "sentence_bert_config.json").is_file() else {}
+    config = (
+        _read_json(model_dir / "sentence_bert_config.json")
+        if (model_dir / "sentence_bert_config.json").is_file()
+        else {}
+    )
     if config.get("do_lower_case"):
         raise UnsupportedModel(f"{model_dir}: do_lower_case is not reproduced; use the torch backend")
     if not (model_dir / "tokenizer.json").is_file():
@@ -121,7 +134,9 @@ def export(model_dir: Path, out_file: Path, quantized: bool) -> None:
 
     model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    sample = tokenizer(["A short sentence.", "A somewhat longer second sentence for the trace."], padding=True, return_tensors="pt")
+    sample = tokenizer(
+        ["A short sentence.", "A somewhat longer second sentence for the trace."], padding=True, return_tensors="pt"
+    )
     args = (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"])
     fp32 = out_file.with_name("fp32.onnx") if quantized else out_file
     axes = {0: "batch", 1: "sequence"}
@@ -211,6 +226,9 @@ class OnnxEmbedder(Embedder):
             options.intra_op_num_threads = self.threads
             options.inter_op_num_threads = 1
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            # Idle threads sleep instead of spinning: on a machine shared with other work, spinning
+            # threads take the cores the busy ones need.
+            options.add_session_config_entry("session.intra_op.allow_spinning", ALLOW_SPINNING)
             self._session = ort.InferenceSession(
                 str(self.model_file()), sess_options=options, providers=["CPUExecutionProvider"]
             )
