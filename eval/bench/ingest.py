@@ -39,7 +39,7 @@ from eval.recall import retrieval_recall
 from index.build import CHUNK_VECTORS, build_index
 from index.chunking import split_sentences
 from index.documents import load_corpus
-from index.embedding import Embedder, make_embedder
+from index.embedding import Embedder, SentenceTransformerEmbedder, make_embedder
 from rag.engine import Engine
 from rag.settings import Settings
 
@@ -60,7 +60,7 @@ VARIANTS = (
 # The `rag index` of a build with chunk vectors derived from sentence vectors (no CLI switch for it).
 DERIVED_BUILD = """
 import sys
-from index.build import CHUNK_VECTORS, build_index
+from index.build import build_index
 from index.documents import load_corpus
 from index.embedding import make_embedder
 from rag.settings import Settings
@@ -171,6 +171,47 @@ def quality(work: Path) -> tuple[list[dict], dict]:
     return rows, diffs
 
 
+def stages(articles: int) -> dict:
+    """Seconds per build stage on a small synthetic corpus, in one process: where `rag index` goes."""
+    from index.build import _embed_by_length
+    from index.chunking import ChunkSettings, make_chunks
+    from index.parsing import analyse
+
+    work = Path(tempfile.mkdtemp(prefix="rag-stages-"))
+    try:
+        make_corpus(work / "corpus", articles, SEED)
+        times, clock = {}, time.perf_counter()
+
+        def lap(name: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            times[name], clock = now - clock, now
+
+        docs = load_corpus(work / "corpus").documents
+        lap("read")
+        sentences = {d.doc_id: split_sentences(d) for d in docs}
+        lap("split sentences")
+        for d in docs:
+            analyse(d, sentences[d.doc_id])
+        lap("spaCy analysis")
+        chunks = [c.text for d in docs for c in make_chunks(d, sentences[d.doc_id], ChunkSettings())]
+        texts = [s.text for d in docs for s in sentences[d.doc_id]]
+        embedder = make_embedder(cache_dir=work / "index")
+        embedder.embed("export")
+        lap("ONNX export (once per index folder)")
+        _embed_by_length(embedder, texts, None)
+        lap("embed sentences (default backend)")
+        _embed_by_length(embedder, chunks, None)
+        lap("embed chunks (default backend)")
+        torch_model = SentenceTransformerEmbedder()._model
+        lap("torch model load")
+        torch_model.encode(texts, normalize_embeddings=True, show_progress_bar=False)
+        lap("torch encode sentences (baseline a)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {"articles": articles, "sentences": len(texts), "chunks": len(chunks), "seconds": times, "load": load()}
+
+
 def run(articles: int) -> dict:
     work = Path(tempfile.mkdtemp(prefix="rag-ingest-"))
     try:
@@ -262,7 +303,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=ARTICLES)
     parser.add_argument("--out", type=Path, default=REPORT_DIR)
+    parser.add_argument(
+        "--stages", type=int, metavar="ARTICLES", help="only time each build stage on this many articles"
+    )
     args = parser.parse_args(argv)
+    if args.stages:
+        print(json.dumps(stages(args.stages), indent=2))
+        return 0
     result = run(args.articles)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "ingest.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
