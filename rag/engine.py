@@ -18,7 +18,7 @@ from typing import Callable, Iterator, Sequence, TextIO
 
 from index.build import BuildReport, build_index, check_fresh
 from index.documents import Corpus, Document, load_corpus
-from index.embedding import Embedder, SentenceTransformerEmbedder
+from index.embedding import Embedder, make_embedder
 from index.errors import IndexCorrupt, IndexMissing, IndexStale
 from index.store import IndexStore
 from rag import agreement, spans, verify
@@ -104,7 +104,7 @@ class Engine:
         corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes)
         if not corpus.documents:
             raise CorpusError(f"no usable documents in {settings.corpus_dir}: " + "; ".join(map(str, corpus.problems)))
-        embedder = embedder or SentenceTransformerEmbedder(settings.embed_model)
+        embedder = embedder or make_embedder(settings.embed_model, settings.resolved_index_dir, settings.embed_backend)
         index_dir = settings.resolved_index_dir
         report = None
         try:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from index.chunking import ChunkSettings
 from index.documents import MAX_FILE_BYTES
-from index.embedding import DEFAULT_MODEL
+from index.embedding import BACKENDS, DEFAULT_BACKEND, DEFAULT_MODEL
 from index.errors import RagError
 from rag.backends.base import DEFAULT_MAX_EVIDENCE, DEFAULT_MAX_TOKENS, DEFAULT_RETRIES, DEFAULT_TIMEOUT_S
 
@@ -57,6 +57,14 @@ class Settings:
         default=DEFAULT_MODEL,
         metadata=_doc(
             "Installed package that ships its weights, or a local sentence-transformers folder.", "RAG_EMBED_MODEL"
+        ),
+    )
+    embed_backend: str = field(
+        default=DEFAULT_BACKEND,
+        metadata=_doc(
+            f"How the embedding model runs: {', '.join(BACKENDS)} (auto: ONNX int8 if onnxruntime is installed, "
+            "else torch). Part of the index key.",
+            "RAG_EMBED_BACKEND",
         ),
     )
     chunk_max_chars: int = field(default=700, metadata=_doc("Largest chunk, in characters.", "RAG_CHUNK_MAX_CHARS"))

