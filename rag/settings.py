@@ -62,7 +62,7 @@ class Settings:
     embed_backend: str = field(
         default=DEFAULT_BACKEND,
         metadata=_doc(
-            f"How the embedding model runs: {', '.join(BACKENDS)} (auto: ONNX int8 if onnxruntime is installed, "
+            f"How the embedding model runs: {', '.join(BACKENDS)} (auto: ONNX fp32 if onnxruntime is installed, "
             "else torch). Part of the index key.",
             "RAG_EMBED_BACKEND",
         ),
