@@ -37,6 +37,9 @@ class Document:
     text: str = field(repr=False)
     title: str = ""
     publisher: str = ""
+    # When the article was published, as the corpus manifest writes it ("published" or "date");
+    # shown beside a figure that another source contradicts, so a newer estimate reads as newer.
+    published: str = ""
 
     @property
     def sha256(self) -> str:
@@ -137,6 +140,7 @@ def load_corpus(root: str | Path, max_file_bytes: int = MAX_FILE_BYTES) -> Corpu
                 text=text,
                 title=info.get("title") or default_title(text),
                 publisher=info.get("publisher", ""),
+                published=str(info.get("published") or info.get("date") or ""),
             )
         )
     if not documents and not problems:

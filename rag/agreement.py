@@ -248,8 +248,8 @@ def _conflicts(
                         x.measure,
                         x.owner,
                         ", ".join(sorted(x.period)),
-                        Side(who(a[1], documents), x.figure.text, a[0], a[1]),
-                        Side(who(b[1], documents), y.figure.text, b[0], b[1]),
+                        Side(who(a[1], documents), x.figure.text, a[0], a[1], published(a[1], documents)),
+                        Side(who(b[1], documents), y.figure.text, b[0], b[1], published(b[1], documents)),
                     )
                 )
     return out
@@ -263,6 +263,11 @@ def _unique(conflicts: list[Conflict]) -> list[Conflict]:
             seen.add(key)
             out.append(c)
     return out
+
+
+def published(citation: Citation, documents: Mapping[str, Document]) -> str:
+    doc = documents.get(citation.doc_id)
+    return doc.published if doc is not None else ""
 
 
 def who(citation: Citation, documents: Mapping[str, Document]) -> str:

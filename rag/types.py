@@ -125,9 +125,21 @@ class Side:
     value: str
     number: int
     citation: Citation
+    published: str = ""  # the article's date when the corpus manifest gives it
+
+    @property
+    def text(self) -> str:
+        dated = f" (article of {self.published})" if self.published else ""
+        return f"{self.who} {_says(self.who)} {self.value} [{self.number}]{dated}"
 
     def to_dict(self) -> dict:
-        return {"who": self.who, "value": self.value, "number": self.number, "citation": self.citation.to_dict()}
+        return {
+            "who": self.who,
+            "value": self.value,
+            "number": self.number,
+            "published": self.published,
+            "citation": self.citation.to_dict(),
+        }
 
 
 def _says(who: str) -> str:
@@ -148,11 +160,7 @@ class Conflict:
 
     @property
     def text(self) -> str:
-        a, b = self.first, self.second
-        return (
-            f"Sources differ: {a.who} {_says(a.who)} {a.value} [{a.number}], "
-            f"{b.who} {_says(b.who)} {b.value} [{b.number}]"
-        )
+        return f"Sources differ: {self.first.text}, {self.second.text}"
 
     def to_dict(self) -> dict:
         return {

@@ -103,6 +103,7 @@ def _conflicts(conflicts: Sequence[Conflict], turn: int) -> str:
     for c in conflicts:
         sides = ", ".join(
             f"{escape(s.who)} says {escape(s.value)} {ref_link(citation_ref(turn, s.number), f'[{s.number}]', s.citation.label)}"
+            + (f" (article of {escape(s.published)})" if s.published else "")
             for s in (c.first, c.second)
         )
         rows.append(f'<div class="rag-conflict" role="note">Sources differ: {sides}</div>')

@@ -111,9 +111,9 @@ def test_missing_onnxruntime_falls_back_to_torch(monkeypatch, tmp_path):
     assert not (tmp_path / CACHE_FOLDER).exists()
 
 
-def test_auto_picks_onnx_int8_in_the_index_folder(tmp_path):
+def test_auto_picks_fp32_onnx_in_the_index_folder(tmp_path):
     chosen = embedding_module.make_embedder(cache_dir=tmp_path, backend="auto")
-    assert isinstance(chosen, OnnxEmbedder) and chosen.name.endswith("+onnx-int8")
+    assert isinstance(chosen, OnnxEmbedder) and chosen.name.endswith("+onnx")
     assert chosen.cache_dir == tmp_path / CACHE_FOLDER
     assert not chosen.cache_dir.exists()  # nothing written before the first embedding
 

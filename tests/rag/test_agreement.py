@@ -151,6 +151,9 @@ def planted_engine(tmp_path_factory, embedder, corpus_dir):
     corpus = tmp_path_factory.mktemp("planted") / "corpus"
     shutil.copytree(corpus_dir, corpus)
     (corpus / "005_planted_estimate.txt").write_text(PLANTED, encoding="utf-8")
+    manifest = json.loads((corpus / "manifest.json").read_text(encoding="utf-8"))
+    manifest["documents"]["005_planted_estimate.txt"] = {"title": "A newer estimate", "published": "2026-01-20"}
+    (corpus / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     return Engine.open(Settings(corpus_dir=corpus, index_dir=corpus.parent / "idx"), embedder=embedder, log=None)
 
 
@@ -161,6 +164,11 @@ def test_a_planted_conflicting_article_is_flagged(planted_engine, capsys):
     conflict = answer.conflicts[0]
     assert {conflict.first.value, conflict.second.value} == {"$120 billion", "$150 billion"}
     assert "005_planted_estimate" in {conflict.first.citation.doc_id, conflict.second.citation.doc_id}
+    # The manifest dates the planted article and not the seed ones: only its side shows a date.
+    planted = next(s for s in (conflict.first, conflict.second) if s.citation.doc_id.startswith("005"))
+    seed = conflict.second if planted is conflict.first else conflict.first
+    assert (planted.published, seed.published) == ("2026-01-20", "")
+    assert "(article of 2026-01-20)" in conflict.text
     refs = answer.references
     for side in (conflict.first, conflict.second):
         assert refs[side.number - 1] == side.citation
