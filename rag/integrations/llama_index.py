@@ -56,7 +56,7 @@ from rag.types import Answer, Citation, Evidence
 # is kept out of prompts and embeddings, where it would only add noise.
 LLM_VISIBLE_METADATA = ("source", "speaker")
 # The label LlamaIndex's CitationQueryEngine puts in front of each citation node's text.
-_SOURCE_LABEL = re.compile(r"\ASource \d+:\s*\n")
+_SOURCE_LABEL = re.compile(r"\ASource \d+:\n")
 # Metadata keys other LlamaIndex readers use for the file a node came from.
 _FILE_KEYS = ("source", "file_path", "file_name", "doc_id")
 
@@ -277,8 +277,14 @@ def locate(doc: Document, text: str, near: int | None = None) -> Citation | None
 
 
 def node_text(node: BaseNode) -> str:
-    """A node's own text, without metadata and without the "Source n:" label CitationQueryEngine adds."""
-    return _SOURCE_LABEL.sub("", node.get_content(metadata_mode=MetadataMode.NONE), count=1)
+    """A node's own text, without metadata and without the "Source n:\n...\n" frame CitationQueryEngine
+    puts around each citation chunk."""
+    text = node.get_content(metadata_mode=MetadataMode.NONE)
+    framed = _SOURCE_LABEL.match(text)
+    if framed is None:
+        return text
+    text = text[framed.end() :]
+    return text[:-1] if text.endswith("\n") else text
 
 
 class CitationVerifier(BaseEvaluator):
