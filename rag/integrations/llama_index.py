@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import PurePath
-from typing import Any, Iterator, Sequence
+from typing import Any, Generator, Sequence
 
 import index.offline  # noqa: F401  (before any hub library is imported)
 
@@ -184,7 +184,7 @@ class RagQueryEngine(BaseQueryEngine):
         nodes: list[NodeWithScore] = []
         metadata: dict[str, Any] = {}
 
-        def pieces() -> Iterator[str]:
+        def pieces() -> Generator[str, None, None]:
             streamed = ""
             for item in self.engine.ask_stream(question, k=self.k, backend=self.backend, options=self.options):
                 if isinstance(item, Answer):
@@ -320,7 +320,8 @@ class CitationVerifier(BaseEvaluator):
 
     def place(self, number: int, node: BaseNode) -> PlacedSource:
         text = node_text(node)
-        start, end = node.start_char_idx, node.end_char_idx
+        # Only text nodes carry character offsets (a multimodal `Node` has none).
+        start, end = (node.start_char_idx, node.end_char_idx) if isinstance(node, TextNode) else (None, None)
         candidates = self._candidates(node)
         for doc in candidates:
             if start is not None and end is not None and 0 <= start < end <= len(doc.text):

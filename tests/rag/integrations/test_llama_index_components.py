@@ -261,3 +261,12 @@ def test_verifier_checks_our_own_query_engine(verifier, engine):
     report = verifier.check(response, PAY)
     assert report.ok, report.problems
     assert {s.how for s in report.sources} == {BY_OFFSETS}
+
+
+def test_retriever_in_a_chat_engine(engine, corpus_dir, no_network):
+    from llama_index.core.chat_engine import ContextChatEngine
+
+    chat = ContextChatEngine.from_defaults(retriever=RagRetriever(engine, top_n=3), llm=MockLLM())
+    reply = chat.chat(PAY)
+    assert len(reply.source_nodes) == 3
+    assert all(slices_file(corpus_dir, h.node) for h in reply.source_nodes)
