@@ -165,6 +165,17 @@ def markdown(result: "EvalResult", thresholds: list["Threshold"]) -> str:
         lines += _generic_table(result.retrieval_quality) + [""]
     else:
         lines += [f"Not included: {result.retrieval_quality_note}", ""]
+    lines += [
+        "## LlamaIndex CitationQueryEngine vs rag — where the citations point (eval.llama_index_compare)",
+        "",
+        "citation_exact: cited offsets slice the article file to the cited text; evidence_hit: from those "
+        "offsets; evidence_hit_located: from spans found by text. Details: llama_index_compare.md.",
+        "",
+    ]
+    if result.llama_index:
+        lines += _generic_table(result.llama_index) + [""]
+    else:
+        lines += [f"Not included: {result.llama_index_note}", ""]
     lines += ["## Gate (eval/thresholds.toml)", ""]
     if result.failures:
         lines += [f"**FAILED** — {len(result.failures)} threshold(s) missed:", ""]
@@ -238,6 +249,8 @@ def _summary_json(result: "EvalResult", thresholds: list["Threshold"]) -> dict:
         "retrieval": result.retrieval,
         "retrieval_quality": result.retrieval_quality,
         "retrieval_quality_note": result.retrieval_quality_note,
+        "llama_index": result.llama_index,
+        "llama_index_note": result.llama_index_note,
         "gate": {
             "passed": not result.failures,
             "thresholds": [{"scope": t.scope, "metric": t.metric, _bound_key(t): t.limit} for t in thresholds],

@@ -25,6 +25,9 @@ class EvalResult:
     retrieval: list[dict]
     retrieval_quality: list[dict] | None = None
     retrieval_quality_note: str = ""
+    # LlamaIndex's CitationQueryEngine beside rag (eval.llama_index_compare), one row per system.
+    llama_index: list[dict] | None = None
+    llama_index_note: str = ""
     failures: list[GateFailure] = field(default_factory=list)
 
     @property

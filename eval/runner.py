@@ -197,6 +197,16 @@ def _retrieval_quality(engine, items: Sequence[GoldItem]) -> tuple[list[dict] | 
         return None, f"eval.retrieval_quality.compare raised {type(exc).__name__}: {exc}"
 
 
+def _llama_index_compare(engine, items: Sequence[GoldItem]) -> tuple[list[dict] | None, str]:
+    """LlamaIndex's own CitationQueryEngine beside ours (eval.llama_index_compare), when it works."""
+    try:
+        from eval.llama_index_compare import compare
+
+        return compare(engine, items), ""
+    except Exception as exc:  # an optional comparison must not hide the suite's own results
+        return None, f"eval.llama_index_compare raised {type(exc).__name__}: {exc}"
+
+
 def run_eval(
     engine,
     items: Sequence[GoldItem],
@@ -224,6 +234,10 @@ def run_eval(
     if with_retrieval_quality:
         say("running eval.retrieval_quality.compare")
         quality, note = _retrieval_quality(engine, items)
+    llama, llama_note = (None, "skipped")
+    if with_retrieval_quality:  # the other wide comparison rides on the same switch
+        say("running eval.llama_index_compare")
+        llama, llama_note = _llama_index_compare(engine, items)
     config = {
         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "corpus": str(corpus_dir),
@@ -237,7 +251,7 @@ def run_eval(
         "judge": judge.model if judge else None,
         "items": len(items),
     }
-    return EvalResult(config, runs, retrieval, quality, note)
+    return EvalResult(config, runs, retrieval, quality, note, llama_index=llama, llama_index_note=llama_note)
 
 
 # -- the command --------------------------------------------------------------------------------
@@ -261,6 +275,11 @@ def _print_summary(result: EvalResult, out: Path) -> None:
     for r in result.retrieval:
         if r["scope"] == "answerable":
             print(f"retrieval {r['mode']}: " + "  ".join(f"{k}={r[k]:.3f}" for k in r if k.startswith("recall@")))
+    for r in result.llama_index or []:
+        print(
+            f"{r['system']}: citation_exact={r['citation_exact']}  evidence_hit={r['evidence_hit']}  "
+            f"evidence_hit_located={r['evidence_hit_located']}  cited_chars={r['cited_chars']}"
+        )
     print(f"report: {out}")
 
 
