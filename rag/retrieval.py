@@ -32,6 +32,7 @@ import numpy as np
 
 from index.chunking import TextUnit
 from index.embedding import Embedder
+from index.search_table import SearchTable
 from index.store import IndexStore, VectorTable
 from rag.dedup import Stories
 from rag.figures import asked_kind, kinds_in
@@ -95,12 +96,43 @@ class _Lexical:
         return sum(self._term_max.get(t, 0.0) for t in query_terms)
 
 
+class _FaissTable(SearchTable):
+    """A FAISS `VectorTable` with its bm25s index, seen through the `SearchTable` seam."""
+
+    def __init__(self, table: VectorTable):
+        self._table = table
+        self._lexical = _Lexical(table.units)
+
+    @property
+    def units(self) -> list[TextUnit]:
+        return self._table.units
+
+    def dense(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        return self._table.search(query, k)
+
+    def cosines(self, query: np.ndarray, rows) -> np.ndarray:
+        return (self._table.vectors[list(rows)] @ query).astype(np.float32)
+
+    def lexical(self, terms, k: int) -> list[tuple[int, float]]:
+        scores = self._lexical.scores(list(terms))
+        return [(int(r), float(scores[r])) for r in _top(scores, k) if scores[r] > 0]
+
+    def lexical_scores(self, terms, rows) -> np.ndarray:
+        return self._lexical.scores(list(terms))[list(rows)]
+
+    def lexical_bound(self, terms) -> float:
+        return self._lexical.bound(list(terms))
+
+
 class Retriever:
     def __init__(self, store: IndexStore, embedder: Embedder, tuning: Tuning = DEFAULT):
         self.store = store
         self.embedder = embedder
         self.tuning = tuning
-        self._lexical = {name: _Lexical(store.table(name).units) for name in ("chunks", "sentences")}
+        self._tables = {
+            name: t if isinstance(t := store.table(name), SearchTable) else _FaissTable(t)
+            for name in ("chunks", "sentences")
+        }
 
     @cached_property
     def stories(self) -> Stories:
@@ -129,30 +161,30 @@ class Retriever:
             raise ValueError(f"retrieval mode must be one of {', '.join(MODES)}, got {mode!r}")
         if fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}")
-        vt: VectorTable = self.store.table(table)
-        if k <= 0 or not len(vt):
+        st = self._tables[table]
+        if k <= 0 or not len(st):
             return []
         qv = self.embed_question(question) if query_vector is None else query_vector
         terms = question_terms(question)
-        bm25 = self._lexical[table].scores(terms)
         # Collapsing removes repeats, so look deeper than k to still fill k slots.
-        depth = min(len(vt), max(k * (8 if collapse_duplicates else 4), MIN_DEPTH))
-        dense_rows = [r for r, _ in vt.search(qv, depth)]
-        bm25_rows = [int(r) for r in _top(bm25, depth) if bm25[r] > 0]
+        depth = min(len(st), max(k * (8 if collapse_duplicates else 4), MIN_DEPTH))
+        dense_rows = [r for r, _ in st.dense(qv, depth)]
+        bm25_rows = [r for r, _ in st.lexical(terms, depth)]
         candidates = list(dict.fromkeys(dense_rows + bm25_rows))
         # Exact cosines for the candidates only: the scores we report, and what we fuse.
-        dense = dict(zip(candidates, (vt.vectors[candidates] @ qv).tolist()))
+        dense = dict(zip(candidates, st.cosines(qv, candidates).tolist()))
+        bm25 = dict(zip(candidates, st.lexical_scores(terms, candidates).tolist()))
         if mode == "dense":
             ranked = [(r, dense[r]) for r in dense_rows]
         elif mode == "bm25":
-            ranked = [(r, float(bm25[r])) for r in bm25_rows]
+            ranked = [(r, bm25[r]) for r in bm25_rows]
         elif fusion == "rrf":
             ranked = _rrf([dense_rows, bm25_rows])
         else:
-            bound = self._lexical[table].bound(terms)
-            fused = {r: fuse(dense[r], float(bm25[r]), bound, self.tuning.w_bm25) for r in candidates}
+            bound = st.lexical_bound(terms)
+            fused = {r: fuse(dense[r], bm25[r], bound, self.tuning.w_bm25) for r in candidates}
             ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
-        hits = [Hit(r, vt.units[r], s, dense[r], float(bm25[r])) for r, s in ranked]
+        hits = [Hit(r, st.units[r], s, dense[r], bm25[r]) for r, s in ranked]
         if not collapse_duplicates:
             return hits[:k]
         kept = self.stories.collapse(hits, unit_of=lambda h: h.unit)
