@@ -14,6 +14,7 @@ module is never imported. Nothing is downloaded: the actors load the same instal
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Callable, Sequence
 
@@ -55,12 +56,15 @@ def _ray():
 def start(workers: int = DEFAULT_WORKERS, address: str | None = None) -> None:
     """Join the cluster at `address`, or start a local one with `workers` CPUs; no-op if running."""
     ray = _ray()
+    # Ray Data logs a progress table every few seconds; rag shows its own progress bar instead.
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
     if ray.is_initialized():
         return
     if address:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
     else:
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
 
 
 class RayEmbed:
