@@ -236,13 +236,15 @@ def _create_manifest(client: "MilvusClient", name: str) -> None:
 class MilvusTable(SearchTable):
     """One table's units and vectors in memory, searched densely and lexically in Milvus."""
 
-    def __init__(self, client: "MilvusClient", collection: str, units: list[TextUnit], keys: list[int], vectors):
+    def __init__(
+        self, client: "MilvusClient", collection: str, units: list[TextUnit], keys: list[int], vectors, dimension: int
+    ):
         self._client = client
         self._collection = collection
         self._units = units
         self._keys = keys
         self._row_of = {k: r for r, k in enumerate(keys)}
-        self.vectors = np.asarray(vectors, dtype=np.float32).reshape(len(units), -1)
+        self.vectors = np.asarray(vectors, dtype=np.float32).reshape(len(units), dimension)
         self._term_best: dict[str, float] = {}
 
     @property
@@ -324,12 +326,10 @@ class MilvusStore:
     def load(cls, target: MilvusTarget, client: "MilvusClient | None" = None) -> "MilvusStore":
         client = client or connect(target)
         manifest, order = read_manifest(client, target)
-        tables = {name: _load_table(client, target.collection(name), kind, order) for name, kind in TABLES.items()}
-        for name, table in tables.items():
-            if table.vectors.shape[1:] not in ((manifest.dimension,), (0,)):
-                raise IndexCorrupt(
-                    f"{target.collection(name)} holds vectors of another dimension; rebuild with 'rag index'"
-                )
+        tables = {
+            name: _load_table(client, target.collection(name), kind, order, manifest.dimension)
+            for name, kind in TABLES.items()
+        }
         return cls(target, client, manifest, tables)
 
 
@@ -387,7 +387,9 @@ def _read_all(client: "MilvusClient", collection: str, fields: list[str]) -> lis
     return rows
 
 
-def _load_table(client: "MilvusClient", collection: str, kind: type[TextUnit], order: dict[str, int]) -> MilvusTable:
+def _load_table(
+    client: "MilvusClient", collection: str, kind: type[TextUnit], order: dict[str, int], dimension: int
+) -> MilvusTable:
     fields = ["pk", "doc_id", "position", "start", "end", "text", "extra", "vector"]
     rows = [r for r in _read_all(client, collection, fields) if r["doc_id"] in order]
     rows.sort(key=lambda r: (order[r["doc_id"]], r["position"]))
@@ -396,7 +398,9 @@ def _load_table(client: "MilvusClient", collection: str, kind: type[TextUnit], o
     except (KeyError, TypeError, ValueError) as exc:
         raise IndexCorrupt(f"{collection} holds a row of the wrong shape ({exc}); rebuild with 'rag index'") from exc
     vectors = np.asarray([r["vector"] for r in rows], dtype=np.float32)
-    return MilvusTable(client, collection, units, [int(r["pk"]) for r in rows], vectors)
+    if rows and vectors.shape != (len(rows), dimension):
+        raise IndexCorrupt(f"{collection} holds vectors of another dimension; rebuild with 'rag index'")
+    return MilvusTable(client, collection, units, [int(r["pk"]) for r in rows], vectors, dimension)
 
 
 # -- writing ----------------------------------------------------------------------------------------

@@ -95,7 +95,7 @@ class RayEmbed:
             fn_constructor_kwargs={"factory": self.factory},
             batch_size=self.batch_size,
             batch_format="numpy",
-            concurrency=self.workers,
+            compute=ray.data.ActorPoolStrategy(size=self.workers),
             num_cpus=1,
         )
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
