@@ -9,8 +9,10 @@ is imported by the default FAISS path.
 Collections (`<prefix>_chunks`, `<prefix>_sentences`, `<prefix>_manifest`):
   units     one row per unit: doc_id, position (order within its document), start, end, text, the
             document's sha256, `extra` (a sentence's analysis and flags, exactly as the FAISS
-            store's JSONL rows carry them), the dense vector (FLAT index, inner product = cosine
-            on our normalised vectors: exact, like the FAISS default below 50k units) and `terms`
+            store's JSONL rows carry them), the dense vector and `terms`. The vector index is
+            inner product (= cosine on our normalised vectors): FLAT (exact, like the FAISS default
+            below 50k units) on Milvus Lite, HNSW with the FAISS store's M, efConstruction and
+            efSearch on a server, where archives outgrow exact search
   manifest  one row per document (sha256, source, title, publisher, ordinal in corpus order) and
             one `META_KEY` row (format, embedding model, dimension, chunking)
 
@@ -51,7 +53,7 @@ from index.analysis import SentenceAnalysis
 from index.chunking import Chunk, Sentence, TextUnit
 from index.errors import IndexCorrupt, IndexMissing, RagError
 from index.search_table import SearchTable
-from index.store import DocEntry, Manifest, build_faiss
+from index.store import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, DocEntry, Manifest, build_faiss
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
@@ -181,7 +183,7 @@ def _check_size(what: str, text: str) -> None:
 # -- schema ---------------------------------------------------------------------------------------
 
 
-def _create_units(client: "MilvusClient", name: str, dimension: int) -> None:
+def _create_units(client: "MilvusClient", name: str, dimension: int, lite: bool) -> None:
     from pymilvus import DataType, Function, FunctionType
 
     schema = client.create_schema(auto_id=False)
@@ -208,7 +210,12 @@ def _create_units(client: "MilvusClient", name: str, dimension: int) -> None:
         )
     )
     index = client.prepare_index_params()
-    index.add_index("vector", index_type="FLAT", metric_type="IP")
+    if lite:
+        index.add_index("vector", index_type="FLAT", metric_type="IP")
+    else:  # a server holds archives too big for exact search; the FAISS store's HNSW settings (not run here)
+        index.add_index(
+            "vector", index_type="HNSW", metric_type="IP", params={"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION}
+        )
     index.add_index(
         "sparse",
         index_type="SPARSE_INVERTED_INDEX",
@@ -267,7 +274,12 @@ class MilvusTable(SearchTable):
             return []
         vector = np.asarray(query, dtype=np.float32).reshape(-1).tolist()
         found = self._client.search(
-            self._collection, data=[vector], anns_field="vector", limit=k, output_fields=["pk"]
+            self._collection,
+            data=[vector],
+            anns_field="vector",
+            limit=k,
+            output_fields=["pk"],
+            search_params={"params": {"ef": max(HNSW_EF_SEARCH, k)}},  # used by HNSW (servers), ignored by FLAT
         )[0]
         return [(self._row_of[hit["pk"]], float(hit["distance"])) for hit in found]
 
@@ -428,7 +440,7 @@ class MilvusWriter:
             if self.client.has_collection(self.target.collection(name)):
                 self.client.drop_collection(self.target.collection(name))
         for name in TABLES:
-            _create_units(self.client, self.target.collection(name), dimension)
+            _create_units(self.client, self.target.collection(name), dimension, self.target.lite)
         _create_manifest(self.client, self.target.collection("manifest"))
 
     def delete_document(self, doc_id: str) -> None:
