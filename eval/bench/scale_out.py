@@ -381,6 +381,26 @@ def markdown(report: dict) -> str:
             f"Gold answers with the same citations before and after: {base['same']} of {base['questions']}.",
             "",
         ]
+    lines += [
+        "## Reading these numbers",
+        "",
+        "- The load average was 3 to 24 on 2 cores: absolute times are several times what an idle machine "
+        "gives (`eval/reports/latest/scale.md` measured FAISS hybrid search at 1.1 ms p50 for 10k units). "
+        "Compare rows measured close together, and expect noise of 2x between runs.",
+        "- Ray beat the single process here only because the single process ran at a busier moment; on 2 "
+        "shared cores neither 1 nor 2 actors can be faster than one process using both cores. What Ray adds "
+        "is the fixed cost (actor start, one model load per actor) and, on a cluster, more cores.",
+        "- Milvus Lite answers every search over gRPC to its own process: 10-40 ms per call at 10k units on "
+        "this machine, and a hybrid search makes 3 calls (dense, lexical top-k, lexical scores of the "
+        "candidates) plus one per question term not seen before (the bound; cached). Its FLAT index is exact "
+        "and scans every vector, so it grows linearly: ~0.4 s per dense search at 100k units.",
+        "- At 100k units the hybrid top-5 differs on some queries because FAISS switches to HNSW there "
+        "(dense recall@10 0.91 against exact search) while the Milvus Lite store stays exact; at 10k, where "
+        "both are exact, all 100 agree. On the gold set (both exact) every citation is identical.",
+        "- Before/after: the same 106 answers. `Engine.retrieve` includes embedding the question, which "
+        "dominates on a loaded machine; the two rows ran at different loads (24 vs 14) and differ within that noise.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -393,7 +413,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baseline", type=Path, help="answers dumped by --dump-baseline from the tree before")
     p.add_argument("--dump-baseline", type=Path, help="only dump this tree's FAISS answers and latency there")
     p.add_argument("--out", type=Path, default=REPORT_DIR)
+    p.add_argument("--render", action="store_true", help="only rewrite the .md from the .json in --out")
     args = p.parse_args(argv)
+    if args.render:
+        report = json.loads((args.out / "scale_out.json").read_text(encoding="utf-8"))
+        (args.out / "scale_out.md").write_text(markdown(report), encoding="utf-8")
+        return 0
     folder = Path(tempfile.mkdtemp(prefix="scale-out-"))
     if args.dump_baseline:
         dump_baseline(args.dump_baseline, folder / "faiss")
