@@ -387,8 +387,8 @@ def markdown(report: dict) -> str:
         "- The load average was 3 to 24 on 2 cores: absolute times are several times what an idle machine "
         "gives (`eval/reports/latest/scale.md` measured FAISS hybrid search at 1.1 ms p50 for 10k units). "
         "Compare rows measured close together, and expect noise of 2x between runs.",
-        "- Ray beat the single process here only because the single process ran at a busier moment; on 2 "
-        "shared cores neither 1 nor 2 actors can be faster than one process using both cores. What Ray adds "
+        "- Ray beating the single process here is most likely the load at that moment (one run each, load ~14); on 2 "
+        "shared cores neither 1 nor 2 actors should be faster than one process using both cores. What Ray adds "
         "is the fixed cost (actor start, one model load per actor) and, on a cluster, more cores.",
         "- Milvus Lite answers every search over gRPC to its own process: 10-40 ms per call at 10k units on "
         "this machine, and a hybrid search makes 3 calls (dense, lexical top-k, lexical scores of the "
