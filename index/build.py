@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from index.embedding import Embedder
 from index.errors import IndexMissing, IndexStale, RagError
 from index.lock import Log, index_lock
 from index.parsing import analyse
+from index.search_table import Store
 from index.store import (
     INDEX_KINDS,
     DocEntry,
@@ -39,7 +40,12 @@ from index.store import (
 )
 from index.store import index_kind as kind_for
 
+if TYPE_CHECKING:
+    from index.milvus_store import MilvusStore, MilvusTarget
+
 Progress = Callable[[int, int], None]
+# Embeds texts in order (e.g. on a Ray cluster: index/ray_embed.py); the embedder's own batches otherwise.
+EmbedMany = Callable[[Sequence[str], Progress | None], np.ndarray]
 
 CHUNK_VECTOR_MODES = ("derived", "embedded")
 CHUNK_VECTORS = "embedded"
@@ -103,7 +109,7 @@ def staleness(
     return ""
 
 
-def check_fresh(store: IndexStore, corpus: Corpus | None, embed_model: str, chunking: ChunkSettings) -> None:
+def check_fresh(store: Store, corpus: Corpus | None, embed_model: str, chunking: ChunkSettings) -> None:
     reason = staleness(store.manifest, corpus, embed_model, chunking)
     if reason:
         raise IndexStale(f"index is stale: {reason}; rebuild with 'rag index'")
@@ -129,7 +135,9 @@ def _rows_by_doc(table: VectorTable) -> dict[str, list[int]]:
     return rows
 
 
-def _embed_by_length(embedder: Embedder, texts: list[str], progress: Progress | None) -> np.ndarray:
+def _embed_by_length(
+    embedder: Embedder, texts: list[str], progress: Progress | None, embed: EmbedMany | None = None
+) -> np.ndarray:
     """Embed shortest first, so each batch pads to similar lengths; rows come back in `texts` order.
 
     A batch is padded to its longest text; in document order a 700-character chunk sits beside
@@ -137,7 +145,11 @@ def _embed_by_length(embedder: Embedder, texts: list[str], progress: Progress | 
     tokens on corpus/ and length order 1.31x (1.21x and 1.12x on a 250 KB article).
     """
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    sorted_vectors = embedder.embed_many([texts[i] for i in order], progress=progress)
+    ordered = [texts[i] for i in order]
+    if embed is not None:
+        sorted_vectors = np.asarray(embed(ordered, progress), dtype=np.float32).reshape(len(texts), embedder.dimension)
+    else:
+        sorted_vectors = embedder.embed_many(ordered, progress=progress)
     vectors = np.empty_like(sorted_vectors)
     vectors[order] = sorted_vectors
     return vectors
@@ -179,6 +191,7 @@ def build_index(
     log: Log | None = None,
     index_kind: str = "auto",
     chunk_vectors: str = CHUNK_VECTORS,
+    embed: EmbedMany | None = None,
 ) -> tuple[IndexStore, BuildReport]:
     """Bring the index at `index_dir` up to date with `corpus`, re-embedding only what changed.
 
@@ -198,7 +211,7 @@ def build_index(
     claim(index_dir)
     with index_lock(index_dir, log):
         clean(index_dir)
-        return _build_locked(corpus, index_dir, embedder, chunking, progress, index_kind, chunk_vectors)
+        return _build_locked(corpus, index_dir, embedder, chunking, progress, index_kind, chunk_vectors, embed)
 
 
 def _build_locked(
@@ -209,6 +222,7 @@ def _build_locked(
     progress: Progress | None,
     index_kind: str = "auto",
     chunk_vectors: str = CHUNK_VECTORS,
+    embed: EmbedMany | None = None,
 ) -> tuple[IndexStore, BuildReport]:
     old, reason = _reusable(index_dir, embedder.name, chunking, chunk_vectors)
     report = BuildReport(full_rebuild_reason=reason)
@@ -235,7 +249,7 @@ def _build_locked(
     pending = [(doc, *_split(doc, chunking)) for doc in fresh]
     derive = chunk_vectors == "derived"
     texts = [u.text for _, chunks, sents in pending for u in ((*sents,) if derive else (*chunks, *sents))]
-    vectors = _embed_by_length(embedder, texts, progress)
+    vectors = _embed_by_length(embedder, texts, progress, embed)
     report.embedded_units = len(texts)
     offset = 0
     for doc, chunks, sents in pending:
@@ -270,3 +284,63 @@ def _build_locked(
     else:
         store = old
     return store, report
+
+
+def build_milvus(
+    corpus: Corpus,
+    target: "MilvusTarget",
+    embedder: Embedder,
+    terms_of: Callable[[str], list[str]],
+    chunking: ChunkSettings = ChunkSettings(),
+    progress: Progress | None = None,
+    embed: EmbedMany | None = None,
+) -> tuple["MilvusStore", BuildReport]:
+    """Bring a Milvus store up to date with `corpus`, upserting and deleting by document sha.
+
+    The same split, analysis and embedding as `build_index`; `terms_of` gives a unit's BM25 terms
+    (the retriever's tokenizer, which `index/` may not import). See index/milvus_store.py.
+    """
+    from index.milvus_store import MilvusStore, MilvusWriter
+
+    writer = MilvusWriter(target, terms_of)
+    old = writer.existing()
+    reason = staleness(old, None, embedder.name, chunking) if old is not None else ""
+    if old is not None and not reason and old.dimension != embedder.dimension:
+        reason = f"vector dimension changed ({old.dimension} -> {embedder.dimension})"
+    report = BuildReport(full_rebuild_reason=reason)
+    if old is None or reason:
+        writer.reset(embedder.dimension)
+        old_docs: dict[str, DocEntry] = {}
+    else:
+        old_docs = old.documents
+    fresh = []
+    for doc in corpus.documents:
+        entry = old_docs.get(doc.doc_id)
+        if entry is not None and entry.sha256 == doc.sha256:
+            report.unchanged.append(doc.doc_id)
+        else:
+            (report.changed if entry is not None else report.added).append(doc.doc_id)
+            fresh.append(doc)
+    current = {d.doc_id for d in corpus.documents}
+    report.removed = sorted(k for k in old_docs if k not in current)
+    for doc_id in report.removed:
+        writer.delete_document(doc_id)
+
+    pending = [(doc, *_split(doc, chunking)) for doc in fresh]
+    texts = [u.text for _, chunks, sents in pending for u in (*chunks, *sents)]
+    vectors = _embed_by_length(embedder, texts, progress, embed)
+    report.embedded_units = len(texts)
+    offset = 0
+    for doc, chunks, sents in pending:
+        tables = {}
+        for name, units in (("chunks", chunks), ("sentences", sents)):
+            tables[name] = (units, vectors[offset : offset + len(units)])
+            offset += len(units)
+        writer.put_document(doc.doc_id, doc.sha256, tables)
+    entries = {d.doc_id: DocEntry(d.source, d.sha256, d.title, d.publisher) for d in corpus.documents}
+    writer.put_documents(entries, {d.doc_id: i for i, d in enumerate(corpus.documents)})
+    manifest = Manifest(
+        embed_model=embedder.name, dimension=embedder.dimension, chunking=chunking.to_dict(), documents=entries
+    )
+    writer.finish(manifest)
+    return MilvusStore.load(target, writer.client), report

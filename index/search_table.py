@@ -9,11 +9,17 @@ stores (a Milvus collection) are interchangeable. The lexical terms are those of
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Sequence
+from collections import Counter
+from typing import TYPE_CHECKING, Mapping, Protocol, Sequence
 
 import numpy as np
 
 from index.chunking import TextUnit
+from index.terms import unit_terms
+
+if TYPE_CHECKING:
+    from index.store import Manifest
+    from index.stories import StoryGroups
 
 
 class SearchTable(ABC):
@@ -46,3 +52,25 @@ class SearchTable(ABC):
     @abstractmethod
     def lexical_bound(self, terms: Sequence[str]) -> float:
         """The most any unit could score: each term's best score anywhere, summed (repeats count)."""
+
+    def document_frequencies(self) -> Mapping[str, int]:
+        """How many units hold each term (answer-type tokens left out): the IDF of evidence scoring.
+        Counted from the units' text here; a table with a lexical index reads it from there."""
+        counts: Counter[str] = Counter()
+        for unit in self.units:
+            counts.update(t for t in set(unit_terms(unit.text)) if not t.startswith("<"))  # `<money>` ...
+        return counts
+
+
+class Store(Protocol):
+    """What the engine reads of an index, whichever engine holds it: the FAISS files
+    (`index.store.IndexStore`, the default) or Milvus (`index.milvus_store.MilvusStore`)."""
+
+    manifest: Manifest
+
+    @property
+    def sentences(self) -> SearchTable: ...
+
+    def table(self, name: str) -> SearchTable: ...
+
+    def story_groups(self) -> StoryGroups: ...

@@ -322,6 +322,9 @@ class VectorTable(SearchTable):
             self._lexical = Lexical.build(u.text for u in self._units)
         return self._lexical
 
+    def document_frequencies(self) -> dict[str, int]:
+        return self.bm25.document_frequencies()
+
     # -- dense -------------------------------------------------------------------------------
 
     def dense(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:

@@ -37,9 +37,13 @@ LINE_BYTES_PER_CHAR = 8
 
 
 def add_index_arguments(p: argparse.ArgumentParser) -> None:
-    """--corpus and --index-dir, as every verb that opens an index takes them."""
+    """--corpus, --index-dir and --store, as every verb that opens an index takes them."""
     p.add_argument("--corpus", type=Path, help="corpus folder (RAG_CORPUS)")
     p.add_argument("--index-dir", type=Path, help="index folder (RAG_INDEX_DIR)")
+    p.add_argument(
+        "--store",
+        help="faiss (default), milvus:///path/file.db or http://host:19530 (RAG_STORE; Milvus needs the scale extra)",
+    )
 
 
 def add_backend_arguments(p: argparse.ArgumentParser) -> None:
@@ -79,9 +83,9 @@ def _open_engine(settings: Settings):
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from index.build import build_index
     from index.documents import load_corpus
     from index.embedding import make_embedder
+    from rag.engine import build_store, store_location
 
     settings = Settings.from_args(args)
     corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes)
@@ -90,18 +94,25 @@ def cmd_index(args: argparse.Namespace) -> int:
     progress, close = stderr_progress()
     try:
         embedder = make_embedder(settings.embed_model, settings.resolved_index_dir, settings.embed_backend)
-        _, report = build_index(
+        embed = None
+        if args.workers is not None or args.ray_address:
+            from index.ray_embed import DEFAULT_WORKERS, RayEmbed, model_factory
+
+            embedder.embed_batch(["warm-up"])  # an ONNX variant exports here, once, before the actors load it
+            workers = args.workers or DEFAULT_WORKERS
+            factory = model_factory(settings.embed_model, str(settings.resolved_index_dir), settings.embed_backend)
+            embed = RayEmbed(factory, embedder.dimension, workers, args.ray_address)
+        _, report = build_store(
+            settings,
             corpus,
-            settings.resolved_index_dir,
             embedder,
-            settings.chunking,
             progress=progress,
             log=lambda m: print(f"rag: {m}", file=sys.stderr),
-            index_kind=settings.index_kind,
+            embed=embed,
         )
     finally:
         close()
-    print(f"index at {settings.resolved_index_dir}: {report.summary()}")
+    print(f"index at {store_location(settings)}: {report.summary()}")
     return EXIT_ERROR if corpus.problems else 0
 
 
@@ -255,6 +266,8 @@ def build_parser(commands: Iterable[EntryPoint] | None = None) -> argparse.Argum
 
     p = sub.add_parser("index", help="build or refresh the index (incremental)")
     add_index_arguments(p)
+    p.add_argument("--workers", type=int, help="embed with this many Ray actors (local Ray; needs the scale extra)")
+    p.add_argument("--ray-address", help="embed on the Ray cluster at this address, e.g. ray://head:10001 or auto")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("ask", help="answer a question with exact citations")

@@ -14,12 +14,13 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterator, Sequence, TextIO
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence, TextIO
 
-from index.build import BuildReport, build_index, check_fresh
+from index.build import BuildReport, EmbedMany, build_index, build_milvus, check_fresh
 from index.documents import Corpus, Document, load_corpus
 from index.embedding import Embedder, make_embedder
 from index.errors import IndexCorrupt, IndexMissing, IndexStale
+from index.milvus_store import parse_store
 from index.store import IndexStore
 from rag import agreement, spans, verify
 from rag.answerability import stating_kind, support_threshold, unknown_names
@@ -32,12 +33,15 @@ from rag.evidence import EvidenceScorer
 from rag.figures import asked_kind
 from rag.markers import has_markers, renumber
 from rag.question import split_asks
-from rag.retrieval import Retriever
+from rag.retrieval import Retriever, unit_terms
 from rag.selection import SentenceFacts
 from rag.settings import Settings
 from rag.terms import tokenize
 from rag.tuning import DEFAULT, Tuning
 from rag.types import Answer, Citation, Evidence, Passage
+
+if TYPE_CHECKING:
+    from index.milvus_store import MilvusStore
 
 MAX_BACKENDS = 16  # backends kept per engine, one per (name, options); the oldest is closed beyond this
 ABSTAIN_TEXT = "The corpus does not cover this: no article states an answer to that question."
@@ -69,7 +73,7 @@ def check_question(question: str, max_chars: int) -> str:
 class Engine:
     settings: Settings
     corpus: Corpus
-    store: IndexStore
+    store: IndexStore | MilvusStore
     embedder: Embedder
     build_report: BuildReport | None = None
     # What a failed draft is replaced by; the verification step gets it from here.
@@ -105,38 +109,28 @@ class Engine:
         if not corpus.documents:
             raise CorpusError(f"no usable documents in {settings.corpus_dir}: " + "; ".join(map(str, corpus.problems)))
         embedder = embedder or make_embedder(settings.embed_model, settings.resolved_index_dir, settings.embed_backend)
-        index_dir = settings.resolved_index_dir
         report = None
         try:
-            store = IndexStore.load(index_dir)
+            store = load_store(settings)
             check_fresh(store, corpus, embedder.name, settings.chunking)
         except (IndexMissing, IndexStale, IndexCorrupt) as exc:
             if log is not None and not isinstance(exc, IndexMissing):
                 print(f"rag: {exc} - rebuilding", file=log)
             elif log is not None:
-                print(f"rag: building the index at {index_dir} (first use)", file=log)
-            store, report = build_index(
+                print(f"rag: building the index at {store_location(settings)} (first use)", file=log)
+            store, report = build_store(
+                settings,
                 corpus,
-                index_dir,
                 embedder,
-                settings.chunking,
                 progress=progress,
                 log=None if log is None else lambda m: print(f"rag: {m}", file=log),
-                index_kind=settings.index_kind,
             )
         return cls(settings, corpus, store, embedder, report)
 
     def rebuild(self, progress: Callable[[int, int], None] | None = None) -> BuildReport:
         """Re-read the corpus folder and bring the index up to date (incremental)."""
         corpus = load_corpus(self.settings.corpus_dir, self.settings.max_file_bytes)
-        store, report = build_index(
-            corpus,
-            self.settings.resolved_index_dir,
-            self.embedder,
-            self.settings.chunking,
-            progress=progress,
-            index_kind=self.settings.index_kind,
-        )
+        store, report = build_store(self.settings, corpus, self.embedder, progress=progress)
         self.corpus, self.store, self.build_report = corpus, store, report
         self.__post_init__()
         return report
@@ -535,6 +529,45 @@ def joined(question: str, parts: Sequence[str], answers: Sequence[Answer], secon
             verify.VERIFIED if answered else "",
         ),
     )
+
+
+def store_location(settings: Settings) -> str:
+    """Where the index lives, for messages: the FAISS folder or the Milvus URI."""
+    return settings.resolved_index_dir.as_posix() if parse_store(settings.store) is None else settings.store
+
+
+def load_store(settings: Settings) -> IndexStore | MilvusStore:
+    """The store `settings.store` names (FAISS files by default), as last built."""
+    target = parse_store(settings.store)
+    if target is None:
+        return IndexStore.load(settings.resolved_index_dir)
+    from index.milvus_store import MilvusStore
+
+    return MilvusStore.load(target)
+
+
+def build_store(
+    settings: Settings,
+    corpus: Corpus,
+    embedder: Embedder,
+    progress: Callable[[int, int], None] | None = None,
+    log: Callable[[str], None] | None = None,
+    embed: EmbedMany | None = None,
+) -> tuple[IndexStore | MilvusStore, BuildReport]:
+    """Bring the chosen store up to date with `corpus`; `embed` replaces in-process embedding (Ray)."""
+    target = parse_store(settings.store)
+    if target is None:
+        return build_index(
+            corpus,
+            settings.resolved_index_dir,
+            embedder,
+            settings.chunking,
+            progress=progress,
+            log=log,
+            index_kind=settings.index_kind,
+            embed=embed,
+        )
+    return build_milvus(corpus, target, embedder, unit_terms, settings.chunking, progress=progress, embed=embed)
 
 
 def open_engine(corpus_dir: str | Path | None = None, index_dir: str | Path | None = None, **settings) -> Engine:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from index.chunking import Sentence, TextUnit
-from index.store import IndexStore
+from index.search_table import Store
 from rag.figures import asked_kind, has_kind
 from rag.terms import tokenize
 from rag.thesaurus import Synonym, expansions, lemmas_in
@@ -62,14 +62,14 @@ class Scored:
 class EvidenceScorer:
     """Scores sentences of one store against questions; IDF comes from the store's sentences."""
 
-    def __init__(self, store: IndexStore, tuning: Tuning = DEFAULT):
+    def __init__(self, store: Store, tuning: Tuning = DEFAULT):
         self.store = store
         self.tuning = tuning
         sentences = store.sentences.units
         self._row = {(u.doc_id, u.start, u.end): i for i, u in enumerate(sentences)}
         # Document frequencies come from the BM25 index built at index time: tokenising every
         # sentence here made opening an index linear in its size.
-        df = store.sentences.bm25.document_frequencies()
+        df = store.sentences.document_frequencies()
         n = max(len(sentences), 1)
         self.vocabulary = frozenset(df)
         self._flags = {(u.doc_id, u.start, u.end): u.flags for u in sentences if isinstance(u, Sentence) and u.flags}
@@ -144,7 +144,7 @@ class EvidenceScorer:
             if key in out:
                 continue
             row = self._row.get(key)
-            dense = float(self.store.sentences.vectors[row] @ query_vector) if row is not None else 0.0
+            dense = float(self.store.sentences.cosines(query_vector, [row])[0]) if row is not None else 0.0
             context = unit.text
             if refers_back(unit.text) and (previous := self._before(row, unit, 1)):
                 context = f"{previous} {unit.text}"

@@ -31,8 +31,8 @@ import numpy as np
 
 from index.chunking import TextUnit
 from index.embedding import Embedder
-from index.search_table import SearchTable
-from index.store import IndexStore, top_rows
+from index.search_table import SearchTable, Store
+from index.store import top_rows
 from index.terms import answer_type_token, asked_kind, tokenize, unit_terms
 from rag.dedup import Stories
 from rag.tuning import DEFAULT, Tuning
@@ -63,7 +63,7 @@ class Hit:
 
 
 class Retriever:
-    def __init__(self, store: IndexStore, embedder: Embedder, tuning: Tuning = DEFAULT):
+    def __init__(self, store: Store, embedder: Embedder, tuning: Tuning = DEFAULT):
         self.store = store
         self.embedder = embedder
         self.tuning = tuning

@@ -25,6 +25,7 @@ PACKAGED_CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 ARG_FIELDS = {
     "corpus": "corpus_dir",
     "index_dir": "index_dir",
+    "store": "store",
     "backend": "backend",
     "model": "model",
     "api_base": "api_base",
@@ -51,6 +52,14 @@ class Settings:
         default=None,
         metadata=_doc(
             "Where the FAISS index lives; default ~/.cache/rag/<corpus name>-<hash of its path>.", "RAG_INDEX_DIR"
+        ),
+    )
+    store: str = field(
+        default="faiss",
+        metadata=_doc(
+            "Where units and vectors live: faiss (files in the index folder), milvus:///path/file.db "
+            "(Milvus Lite) or http://host:19530 (a Milvus server); Milvus needs the scale extra.",
+            "RAG_STORE",
         ),
     )
     embed_model: str = field(
