@@ -86,7 +86,12 @@ class SentenceFacts:
         if ask.relation not in ("statement", "position") or not ask.topic:
             return True
         analysis = self.analysis(e.citation.doc_id, e.citation.start, e.citation.end)
-        return bool(_topic_words((*analysis.lemmas, *analysis.actors)) & _topic_words(ask.topic))
+        # Who speaks is not what they speak about: "Emmanuel Macron, French President, added ..."
+        # does not make a sentence about France.
+        speaking = _topic_words(
+            w for sp in analysis.speakers for w in (*sp.name.split(), *([sp.affiliation] if sp.affiliation else ()))
+        )
+        return bool((_topic_words((*analysis.lemmas, *analysis.actors)) - speaking) & _topic_words(ask.topic))
 
     def ask(self, question: str) -> Ask:
         return analyse_question(question, self.actors)
