@@ -84,8 +84,7 @@ def _open_engine(settings: Settings):
 
 def cmd_index(args: argparse.Namespace) -> int:
     from index.documents import load_corpus
-    from index.embedding import make_embedder
-    from rag.engine import build_store, store_location
+    from rag.engine import build_store, embedder_cache, embedder_for, store_location
 
     settings = Settings.from_args(args)
     corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes)
@@ -93,15 +92,22 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(f"rag: skipped {problem}", file=sys.stderr)
     progress, close = stderr_progress()
     try:
-        embedder = make_embedder(settings.embed_model, settings.resolved_index_dir, settings.embed_backend)
+        embedder = embedder_for(settings)
         embed = None
         if args.workers is not None or args.ray_address:
             from index.ray_embed import DEFAULT_WORKERS, RayEmbed, model_factory
 
-            embedder.embed_batch(["warm-up"])  # an ONNX variant exports here, once, before the actors load it
             workers = args.workers or DEFAULT_WORKERS
-            factory = model_factory(settings.embed_model, str(settings.resolved_index_dir), settings.embed_backend)
-            embed = RayEmbed(factory, embedder.dimension, workers, args.ray_address)
+            cache = embedder_cache(settings)
+            factory = model_factory(settings.embed_model, None if cache is None else str(cache), settings.embed_backend)
+            ray_embed = RayEmbed(factory, embedder.dimension, workers, args.ray_address)
+
+            def embed(texts, progress):
+                # Called inside the build, after it claimed the index folder: an ONNX variant exports
+                # there once, here, before the actors load it.
+                embedder.embed_batch(["warm-up"])
+                return ray_embed(texts, progress)
+
         _, report = build_store(
             settings,
             corpus,

@@ -108,7 +108,7 @@ class Engine:
         corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes)
         if not corpus.documents:
             raise CorpusError(f"no usable documents in {settings.corpus_dir}: " + "; ".join(map(str, corpus.problems)))
-        embedder = embedder or make_embedder(settings.embed_model, settings.resolved_index_dir, settings.embed_backend)
+        embedder = embedder or embedder_for(settings)
         report = None
         try:
             store = load_store(settings)
@@ -529,6 +529,17 @@ def joined(question: str, parts: Sequence[str], answers: Sequence[Answer], secon
             verify.VERIFIED if answered else "",
         ),
     )
+
+
+def embedder_cache(settings: Settings) -> Path | None:
+    """Where an ONNX variant caches its export: the FAISS index folder, which the build claims
+    first. A Milvus store has no such folder, so `auto` runs torch there (the same top-5)."""
+    return settings.resolved_index_dir if parse_store(settings.store) is None else None
+
+
+def embedder_for(settings: Settings) -> Embedder:
+    """The embedder `settings` ask for (`index.embedding.make_embedder`)."""
+    return make_embedder(settings.embed_model, embedder_cache(settings), settings.embed_backend)
 
 
 def store_location(settings: Settings) -> str:
