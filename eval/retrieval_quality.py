@@ -52,29 +52,9 @@ def load_items(path: Path) -> list[dict]:
 
 def _llama_embedding(embedder: Embedder):
     """Our packaged MiniLM as a llama-index embedding model, so the baseline downloads nothing."""
-    from llama_index.core.embeddings import BaseEmbedding
-    from pydantic import PrivateAttr
+    from rag.integrations.llama_index import LlamaEmbedding
 
-    class PackagedEmbedding(BaseEmbedding):
-        _embedder: Embedder = PrivateAttr()
-
-        def __init__(self, embedder: Embedder, **kwargs):
-            super().__init__(model_name=embedder.name, **kwargs)
-            self._embedder = embedder
-
-        def _get_query_embedding(self, query: str) -> list[float]:
-            return self._embedder.embed(query).tolist()
-
-        async def _aget_query_embedding(self, query: str) -> list[float]:
-            return self._get_query_embedding(query)
-
-        def _get_text_embedding(self, text: str) -> list[float]:
-            return self._embedder.embed(text).tolist()
-
-        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-            return self._embedder.embed_many(texts).tolist()
-
-    return PackagedEmbedding(embedder)
+    return LlamaEmbedding(embedder)
 
 
 class LlamaIndexBaseline:

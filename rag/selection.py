@@ -86,7 +86,7 @@ class SentenceFacts:
         if ask.relation not in ("statement", "position") or not ask.topic:
             return True
         analysis = self.analysis(e.citation.doc_id, e.citation.start, e.citation.end)
-        # Who speaks is not what they speak about: "Emmanuel Macron, French President, added ..."
+        # Who speaks is not what they speak about: "Ana Ruiz, Peruvian President, added ..."
         # does not make a sentence about France.
         speaking = _topic_words(
             w for sp in analysis.speakers for w in (*sp.name.split(), *([sp.affiliation] if sp.affiliation else ()))

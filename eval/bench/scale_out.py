@@ -35,12 +35,12 @@ from pathlib import Path
 import numpy as np
 
 import index.offline  # noqa: F401
+from eval.bench.scale import REPEATS, timed  # the same timing rule as the archive-scale bench
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT_DIR = ROOT / "eval" / "reports" / "latest"
 K = 10
 HYBRID_K = 5
-REPEATS = 3
 INGEST_COPIES = 4  # the corpus' ~220 unit texts, this many times over
 RAY_WARMUP_TEXTS = 8  # a call this small measures Ray's fixed cost (actor start, model load)
 BLOCK_UNITS = 2000  # synthetic units written to Milvus per put_document call
@@ -55,19 +55,6 @@ def load() -> str:
 def percentiles(samples: list[float]) -> dict[str, float]:
     arr = np.asarray(samples) * 1000
     return {"p50_ms": round(float(np.percentile(arr, 50)), 2), "p95_ms": round(float(np.percentile(arr, 95)), 2)}
-
-
-def timed(fn, args) -> tuple[list[float], list]:
-    times, results = [], []
-    for a in args:
-        best, result = float("inf"), None
-        for _ in range(REPEATS):
-            t = time.perf_counter()
-            result = fn(a)
-            best = min(best, time.perf_counter() - t)
-        times.append(best)
-        results.append(result)
-    return times, results
 
 
 # -- the default path before and after the seam ---------------------------------------------------
