@@ -301,13 +301,31 @@ def _words(name: str) -> list[str]:
     return name.lower().split()
 
 
+def _ents(doc: Doc) -> tuple[Span, ...]:
+    """The document's entities, made once: `doc.ents` builds new Span objects on every access,
+    and the analysis asks for them per token."""
+    cached = doc.user_data.get("rag_ents")
+    if cached is None:
+        cached = doc.user_data["rag_ents"] = tuple(doc.ents)
+    return cached
+
+
+def _text(doc: Doc) -> str:
+    """The parsed text, kept once: `doc.text` joins every token again on each access."""
+    cached = doc.user_data.get("rag_text")
+    if cached is None:
+        cached = doc.user_data["rag_text"] = doc.text
+    return cached
+
+
 def _entity_of(token: Token) -> Span | None:
     if not token.ent_type_:
         return None
-    for ent in token.doc.ents:
-        if ent.start <= token.i < ent.end:
-            return ent
-    return None
+    doc = token.doc
+    by_token = doc.user_data.get("rag_ent_of")
+    if by_token is None:
+        by_token = doc.user_data["rag_ent_of"] = {i: e for e in _ents(doc) for i in range(e.start, e.end)}
+    return by_token.get(token.i)
 
 
 def _label(token: Token) -> str:
@@ -648,10 +666,10 @@ def _figure_spans(doc: Doc, start: int, end: int) -> list[tuple[int, int, str]]:
     """(start, end, kind) of every figure in [start, end): spaCy's entities, then missed fractions/digits."""
     spans = [
         (e.start_char, e.end_char, FIGURE_LABELS[e.label_])
-        for e in doc.ents
+        for e in _ents(doc)
         if e.label_ in FIGURE_LABELS and start <= e.start_char and e.end_char <= end
     ]
-    text = doc.text[start:end]
+    text = _text(doc)[start:end]
     extra = [(start + m.start(), start + m.end(), "percent") for m in _FRACTION.finditer(text)]
     extra += [(start + m.start(), start + m.end(), "count") for m in _DIGITS.finditer(text)]
     extra += [(start + m.start(), start + m.end(), "count") for m in _NUMBER_WORDS.finditer(text)]
@@ -662,7 +680,11 @@ def _figure_spans(doc: Doc, start: int, end: int) -> list[tuple[int, int, str]]:
 
 
 def _tokens_in(doc: Doc, start: int, end: int) -> list[Token]:
-    return [t for t in doc if start <= t.idx < end and not t.is_space]
+    offsets = doc.user_data.get("rag_offsets")
+    if offsets is None:
+        offsets = doc.user_data["rag_offsets"] = [t.idx for t in doc]
+    lo, hi = bisect.bisect_left(offsets, start), bisect.bisect_left(offsets, end)
+    return [t for t in doc[lo:hi] if not t.is_space]
 
 
 def _root(tokens: list[Token]) -> Token:
@@ -802,7 +824,7 @@ zloty hryvnia lira peso real rand won shekel dinar dirham riyal forint leu lev""
 def _figures(doc: Doc, start: int, end: int, people: _People) -> list[Figure]:
     out = []
     for s, e, kind in _figure_spans(doc, start, end):
-        if kind == "count" and (unit := _HYPHEN_UNIT.match(doc.text, e)):
+        if kind == "count" and (unit := _HYPHEN_UNIT.match(_text(doc), e)):
             e = unit.end()  # "20-point": the unit is part of the figure ("how many points")
         tokens = _tokens_in(doc, s, e)
         if not tokens:
@@ -812,7 +834,7 @@ def _figures(doc: Doc, start: int, end: int, people: _People) -> list[Figure]:
         owner = None if kind == "date" else _owner(measure, root, people, doc)
         if kind == "count" and measure is not None and measure.lemma_.lower() in CURRENCY_NOUNS:
             kind = "money"  # "45 million euros": the small model does not always tag it MONEY
-        out.append(Figure(doc.text[s:e], s, e, kind, measure.lemma_.lower() if measure is not None else None, owner))
+        out.append(Figure(_text(doc)[s:e], s, e, kind, measure.lemma_.lower() if measure is not None else None, owner))
     return out
 
 
