@@ -230,6 +230,12 @@ def _sentence_names(ask: Ask, analysis: SentenceAnalysis, actors: ActorIndex) ->
 _NAME_RUN = re.compile(r"(?:[A-Z](?:\.[A-Z])+\.?|[A-Z][\w’']*)(?:\s+(?:[A-Z](?:\.[A-Z])+\.?|[A-Z][\w’']*))*")
 
 
+def spoken_by_asked(ask: Ask, analysis: SentenceAnalysis, actors: ActorIndex) -> bool:
+    """Whether the asked actor is one of the sentence's speakers, however the sentence refers to
+    them: "He described the plan as ..." is Ana Ruiz's when the analysis resolved "he" to her."""
+    return ask.actor is not None and any(_is_asked(ask, sp, actors) for sp in analysis.speakers)
+
+
 def names_actor(ask: Ask, text: str, actors: ActorIndex) -> bool:
     """Whether `text` names the asked actor anywhere, under any name that stands for it ("Japanese",
     "Tokyo" for Japan; "US-led" for the United States): for questions that are about an actor

@@ -72,6 +72,9 @@ SIZE_NOUNS = frozenset("size strength scale".split())
 ACTOR_NOUNS = frozenset(
     "country nation state government ally partner member leader official minister party company firm".split()
 )
+# "How did X describe Y?", "What term did X use?": the answer is X's own wording, best a quotation.
+WORDING_VERBS = frozenset("describe call term characterize characterise label dub brand".split())
+WORDING_NOUNS = frozenset("term word words phrase expression label description".split())
 WH_WORDS = frozenset("what how who whom whose which when where why".split())
 # What "which X" asks to be named, by the kind of named entity (spaCy label) that names an X; and
 # the two asks that want a place or an age. General English, not any corpus' vocabulary.
@@ -122,6 +125,9 @@ class Ask:
     # For "which party ...?", "where ...?", "how old ...?": what the answer must name (a key of
     # `NAMED_LABELS`: "party", "place", "age").
     named: str | None = None
+    # Whether the question asks for someone's wording ("How did X describe Y?"): a sentence that
+    # quotes it answers best.
+    wording: bool = False
 
     def to_dict(self) -> dict:
         return {
@@ -132,6 +138,7 @@ class Ask:
             "kind": self.kind,
             "topic": list(self.topic),
             "named": self.named,
+            "wording": self.wording,
         }
 
 
@@ -208,7 +215,19 @@ def analyse_question(text: str, actors: ActorIndex | None = None) -> Ask:
         )
     )
     named = _named(doc) if relation == "other" else None
-    return Ask(text, relation, actor, measure, kind, topic, named)
+    return Ask(text, relation, actor, measure, kind, topic, named, _asks_wording(doc))
+
+
+def _asks_wording(doc: Doc) -> bool:
+    """ "How did X describe / sum up Y?", "What did X call Y?", "What term did X use?" """
+    for t in doc:
+        if t.pos_ == "VERB" and t.lemma_.lower() in WORDING_VERBS:
+            return True
+        if t.lemma_.lower() == "sum" and any(c.dep_ == "prt" and c.lower_ == "up" for c in t.children):
+            return True
+        if t.lemma_.lower() in WORDING_NOUNS and any(c.lower_ in ("what", "which") for c in t.children):
+            return True
+    return False
 
 
 def _named(doc: Doc) -> str | None:

@@ -17,13 +17,24 @@ support thresholds in the engine decide them as before.
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 
 from index.aliases import ActorIndex, general_actor
 from index.analysis import SentenceAnalysis
 from index.chunking import Sentence, TextUnit
-from rag.attribution import MATCH, NO_ACTOR_INFO, WRONG_SPEAKER, Attribution, attribute, confirms, names_actor, notice
+from rag.attribution import (
+    MATCH,
+    NO_ACTOR_INFO,
+    WRONG_SPEAKER,
+    Attribution,
+    attribute,
+    confirms,
+    names_actor,
+    notice,
+    spoken_by_asked,
+)
 from rag.question import Ask, analyse_question
 from rag.types import Citation, Evidence
 
@@ -112,11 +123,23 @@ class SentenceFacts:
         if ask.relation == "other" and ask.actor is not None:
             # "Which Japanese companies will fund X?" is about Japan's companies: a sentence on X's
             # funding that never names Japan does not answer it, however close its words are.
+            # The actor may also be the sentence's speaker under a pronoun ("He called it ...").
             verdicts = tuple(
-                v if names_actor(ask, e.text, self.actors) else Attribution(NO_ACTOR_INFO)
+                v
+                if names_actor(ask, e.text, self.actors)
+                or spoken_by_asked(ask, self.analysis(e.citation.doc_id, e.citation.start, e.citation.end), self.actors)
+                else Attribution(NO_ACTOR_INFO)
                 for e, v in zip(evidence, verdicts)
             )
         kept = [e for e, v, t in zip(evidence, verdicts, on_topic) if t and _answers(ask, v, self.actors)]
+        if ask.relation in ("statement", "position"):
+            # What X said or thinks is told best where X speaks; a sentence that only names X
+            # among its actors ("talks since X's invasion") comes after, whatever its word overlap.
+            speaking = {e.citation for e, v in zip(evidence, verdicts) if v.verdict == MATCH and v.speaker is not None}
+            kept.sort(key=lambda e: e.citation not in speaking)
+        if ask.wording:
+            # "How did X describe Y?" asks for X's words: a sentence quoting them comes first.
+            kept.sort(key=lambda e: not _QUOTATION.search(e.text))
         other, said = [], None
         wrong = [
             (e, v) for e, v, t in zip(evidence, verdicts, on_topic) if t and v.verdict == WRONG_SPEAKER and not e.flags
@@ -133,6 +156,9 @@ class SentenceFacts:
         first = next((v for v in verdicts if v.verdict != MATCH), verdicts[0])
         missing = _lower_first(notice(ask, first) or "The articles do not say.").rstrip(":.")
         return Selection([], refusal=f"The corpus does not cover this: {missing}.", verdicts=verdicts)
+
+
+_QUOTATION = re.compile(r'[“"][^”"]{2,}[”"]')
 
 
 def _topic_words(words: Iterable[str]) -> set[str]:

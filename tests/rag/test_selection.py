@@ -1,0 +1,62 @@
+"""Selection on sentence structure, on a made-up article parsed with the real spaCy pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from index.chunking import split_sentences
+from index.documents import Document
+from index.parsing import analyse
+from rag.selection import SentenceFacts
+from rag.spans import cite
+from rag.types import Evidence
+
+pytest.importorskip("spacy")
+
+
+def facts_and_evidence(text: str, scores: list[float]) -> tuple[SentenceFacts, list[Evidence]]:
+    """The article's sentences as evidence, scored in the given order (best first as given)."""
+    doc = Document("a.txt", "a.txt", text)
+    sentences = split_sentences(doc)
+    sentences = [replace(s, analysis=a) for s, a in zip(sentences, analyse(doc, sentences), strict=True)]
+    assert len(sentences) == len(scores)
+    evidence = [
+        Evidence(i + 1, cite(doc, s.start, s.end), score=score)
+        for i, (s, score) in enumerate(sorted(zip(sentences, scores), key=lambda p: -p[1]))
+    ]
+    return SentenceFacts(sentences), evidence
+
+
+def test_the_asked_actor_speaking_leads_over_a_sentence_that_only_names_it():
+    text = (
+        "Negotiators agreed on the canal plan in Lima despite Peru's earlier objections. "
+        "Peru has rejected the canal plan, calling it unfair."
+    )
+    facts, evidence = facts_and_evidence(text, [0.6, 0.5])
+    selection = facts.select(facts.ask("Does Peru accept the canal plan?"), evidence)
+    assert selection.evidence[0].text.startswith("Peru has rejected")
+
+
+def test_a_pronoun_speaker_answers_for_the_person_it_stands_for():
+    text = (
+        "Peruvian President Ana Ruiz met Chilean officials in Lima on Monday to discuss the canal deal. "
+        "She described the canal deal as “a bridge between peoples.”"
+    )
+    facts, evidence = facts_and_evidence(text, [0.6, 0.5])
+    selection = facts.select(facts.ask("What term did Ana Ruiz use for the canal deal?"), evidence)
+    assert [e.text[:3] for e in selection.evidence][:1] == ["She"]
+
+
+def test_a_question_about_wording_prefers_the_quoting_sentence():
+    text = (
+        "Ana Ruiz, the Peruvian president, said the canal deal would be signed in Lima next month. "
+        "Ana Ruiz called the canal deal “a bridge between peoples.”"
+    )
+    facts, evidence = facts_and_evidence(text, [0.6, 0.5])
+    ask = facts.ask("How did Ana Ruiz describe the canal deal?")
+    assert ask.wording
+    assert facts.select(ask, evidence).evidence[0].text.startswith("Ana Ruiz called")
+    plain = facts.ask("When will the canal deal be signed?")
+    assert not plain.wording
