@@ -115,10 +115,12 @@ KIND_WORDS = {
     "count": re.compile(r"\bnumber of\b|\bsize\b|\bstrength\b"),
     "date": re.compile(r"\bdate\b"),
 }
-# Questions whose kind words do not ask for a figure: asking who, which one, why or where, or
-# what someone said, called or thought (a statement or position question).
+# Questions whose kind words do not ask for a figure: asking who, which one, why or where, yes
+# or no ("Has X agreed to freeze the assets?"), or what someone said, called or thought (a
+# statement or position question).
 NOT_A_FIGURE = re.compile(
     r"^\W*(?:who|whom|whose|which|why|where)\b"
+    r"|^\W*(?:is|are|was|were|has|have|had|does|do|did|will|would|can|could|should)\b"
     r"|^\W*(?:what|how)\s+(?:did|does|do|has|have|had|will|would)\b.*?\b"
     r"(?:say|said|tell|told|call|called|describe|described|sum|summed|mean|think|view|react|respond|"
     r"characteri[sz]e|warn|argue|announce)\b"

@@ -196,7 +196,7 @@ def analyse_question(text: str, actors: ActorIndex | None = None) -> Ask:
     else:
         actor_span = _subject_actor(doc)
         if relation == "other":
-            measure = _copular_thing(doc)
+            measure = _copular_thing(doc) or _yes_no_object(doc)
     actor = _asked_actor(actor_span, actors) if actor_span is not None else None
     skip = set(range(actor_span.start, actor_span.end)) if actor_span is not None else set()
     if cue is not None:
@@ -581,6 +581,25 @@ def _copular_thing(doc: Doc) -> str | None:
         if noun is not None and _lemma(noun) not in POSITION_NOUNS:
             return _lemma(noun)
     return None
+
+
+YES_NO_STARTS = frozenset("is are was were has have had does do did will would can could should".split())
+
+
+def _yes_no_object(doc: Doc) -> str | None:
+    """The object of a yes/no question's action: "troop" in "Has X agreed to send troops?". An
+    answer must be about that thing; X doing something else ("X would provide ships") says
+    nothing either way."""
+    if not len(doc) or doc[0].lower_ not in YES_NO_STARTS:
+        return None
+    verb: Token | None = next((t for t in doc if t.dep_ == "ROOT"), None)
+    found = None
+    while verb is not None:
+        obj = next((c for c in verb.children if c.dep_ == "dobj" and c.pos_ == "NOUN"), None)
+        if obj is not None:
+            found = obj
+        verb = next((c for c in verb.children if c.dep_ == "xcomp" and c.pos_ == "VERB"), None)
+    return _lemma(found) if found is not None else None
 
 
 def _asked_actor(span: Span, actors: ActorIndex) -> AskedActor:

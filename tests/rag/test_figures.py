@@ -116,6 +116,10 @@ def test_one_vocabulary_of_kinds_with_the_index():
     ("How many troops will deploy?", "count"),
     ("When was the summit held?", "date"),
     ("Who leads the delegation?", None),
+    # A yes/no question asks whether, not how much, whatever money words it holds.
+    ("Has the bloc agreed to freeze the assets?", None),
+    ("Is the fund's budget above last year's?", None),
+    ("What budget did the ministry set?", "money"),
 ])
 def test_asked_kind(question, kind):
     assert asked_kind(question) == kind

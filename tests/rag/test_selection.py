@@ -60,3 +60,16 @@ def test_a_question_about_wording_prefers_the_quoting_sentence():
     assert facts.select(ask, evidence).evidence[0].text.startswith("Ana Ruiz called")
     plain = facts.ask("When will the canal deal be signed?")
     assert not plain.wording
+
+
+def test_a_yes_no_question_is_not_answered_by_the_actor_doing_something_else():
+    text = (
+        "Peru would provide naval support to the mission, officials in Lima said. "
+        "Peru has sent ground troops to the border region."
+    )
+    facts, evidence = facts_and_evidence(text, [0.6, 0.5])
+    ask = facts.ask("Has Peru agreed to send warships to the region?")
+    assert ask.measure == "warship"
+    assert facts.select(ask, evidence).evidence == []
+    troops = facts.ask("Has Peru agreed to send ground troops?")
+    assert [e.text[:8] for e in facts.select(troops, evidence).evidence] == ["Peru has"]
