@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from index.aliases import ActorIndex, clean_name, fold_key
+from index.aliases import ActorIndex, clean_name, fold_key, general_actor
 from index.analysis import Figure, SentenceAnalysis, Speaker
 from rag.question import NAMED_LABELS, Ask
 
@@ -131,9 +131,16 @@ def _names_what_is_asked(ask: Ask, analysis: SentenceAnalysis) -> bool:
     if ask.named == "age":
         return any(label in labels and _AGE.search(text) for label, text in analysis.entities)
     question = ask.text.lower()
-    return any(
-        label in labels and (ask.named != "place" or text.lower() not in question) for label, text in analysis.entities
-    )
+
+    def names_one(label: str, text: str) -> bool:
+        if label not in labels:
+            return False
+        if ask.named in ("place", "place within") and text.lower() in question:
+            return False
+        # Inside a city there are buildings and districts, not countries or their capitals.
+        return ask.named != "place within" or general_actor(text) is None
+
+    return any(names_one(label, text) for label, text in analysis.entities)
 
 
 def _speaker_verdict(ask: Ask, analysis: SentenceAnalysis, actors: ActorIndex) -> Attribution:

@@ -87,6 +87,8 @@ _NAMED_NOUNS = {
 NAMED_LABELS: dict[str, tuple[str, ...]] = {
     **{noun: (label,) for label, nouns in _NAMED_NOUNS.items() for noun in nouns.split()},
     "place": ("GPE", "LOC", "FAC"),
+    # "Where in X ...?": a place inside X, so a building, a site or a district, never a country.
+    "place within": ("GPE", "LOC", "FAC"),
     "age": ("DATE",),
 }
 # Entity labels that name an actor; places are actors only as owners or speakers, never as "in X".
@@ -123,7 +125,7 @@ class Ask:
     kind: str | None = None  # one of index.analysis.FIGURE_KINDS for figure questions
     topic: tuple[str, ...] = ()  # content lemmas the answer should be about ("trade", "deal")
     # For "which party ...?", "where ...?", "how old ...?": what the answer must name (a key of
-    # `NAMED_LABELS`: "party", "place", "age").
+    # `NAMED_LABELS`: "party", "place", "place within", "age").
     named: str | None = None
     # Whether the question asks for someone's wording ("How did X describe Y?"): a sentence that
     # quotes it answers best.
@@ -237,7 +239,7 @@ def _named(doc: Doc) -> str | None:
     if not words:
         return None
     if words[0] == "where":
-        return "place"
+        return "place within" if words[1:2] == ["in"] else "place"
     if words[:2] == ["how", "old"]:
         return "age"
     if words[0] in ("which", "what") and len(words) > 1:

@@ -252,11 +252,17 @@ def test_which_party_where_and_how_old_need_a_sentence_naming_one():
     assert attribute(party, led).verdict == MATCH
 
     where = analyse_question("Where in Lima did the council meet?")
-    assert where.named == "place"
+    assert where.named == "place within"
     in_lima = SentenceAnalysis(lemmas=("council", "meet"), entities=(("GPE", "Lima"),))
     at_hall = SentenceAnalysis(lemmas=("council", "meet"), entities=(("FAC", "the Old Town Hall"), ("GPE", "Lima")))
     assert attribute(where, in_lima).verdict == WRONG_MEASURE
     assert attribute(where, at_hall).verdict == MATCH
+    # Inside a city: a country or another capital named in the sentence is not the place asked for.
+    with_chile = SentenceAnalysis(lemmas=("council", "meet"), entities=(("GPE", "Chile"), ("GPE", "Lima")))
+    assert attribute(where, with_chile).verdict == WRONG_MEASURE
+    anywhere = analyse_question("Where did the council meet?")
+    assert anywhere.named == "place"
+    assert attribute(anywhere, with_chile).verdict == MATCH
 
     age = analyse_question("How old is Ana Ruiz?")
     assert age.named == "age"
