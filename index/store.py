@@ -1,6 +1,6 @@
 """The index on disk: FAISS vectors, the unit tables they point into, and a manifest.
 
-Layout of an index folder (format `rag-index v3`)::
+Layout of an index folder (format `rag-index v4`)::
 
     rag-index.marker     says "this folder is a rag index"; without it a non-empty folder is refused
     write.lock           flock'ed by the one writer at a time (index/lock.py)
@@ -10,6 +10,10 @@ Layout of an index folder (format `rag-index v3`)::
         manifest.json    format, embedding model, dimension, chunking, sha256 of each document,
                          the FAISS index kind of each table, and sha256 of every other file here
         chunks.jsonl     one row per chunk: doc_id, start, end, text
+        chunks.offsets.npy, .spans.npy, .docs.json, .bydoc.npy
+                         where each row starts in the jsonl, and each unit's document, start, end
+                         and flag, as arrays: rows are parsed when read, never all at open
+                         (index/unit_table.py)
         chunks.npy       the chunk vectors (kept so incremental rebuilds reuse them)
         chunks.faiss     FAISS index over chunks.npy
         chunks.bm25.*    BM25 over the chunks (index/lexical.py: bm25s arrays, vocabulary, each
@@ -17,7 +21,8 @@ Layout of an index folder (format `rag-index v3`)::
         sentences.*      the same for sentences; each row also carries its analysis (speakers,
                          actors, figures, lemmas: index/analysis.py) and `flags` when the
                          sentence has any (`index.injection`: it reads as instructions to an AI)
-        stories.json     same-story articles and sentence twins (index/stories.py)
+        stories.*        same-story articles, their overlaps and sentence twins (index/stories.py)
+        actors.json      the people the sentences quote and their actors (index/aliases.py)
         verified.json    not in the manifest: size, mtime, ctime and inode of each file as a
                          reader last verified them, so later readers skip re-hashing (see below)
     tmp-*/               a generation being written (left behind only by a killed save)
@@ -37,10 +42,11 @@ linear in corpus size, so the first reader that verifies a generation records ea
 (size, mtime, ctime, inode) in `verified.json`, and later readers hash only files whose record
 differs. Any write to a file changes its ctime, and a record is only taken once the files are
 `STAMP_SETTLE_S` old, so a write in the same clock tick as the record cannot hide (the "racily
-clean" problem git's index has). Vectors and BM25 arrays are memory-mapped, not read. An index in another format (v2 kept its files directly in the
-folder, v1 had no index kinds) is reported as corrupt, which makes `Engine.open` and `rag index`
-rebuild it; a v2 folder holding only its own files is adopted and its files removed after the
-first v3 save.
+clean" problem git's index has). Vectors, BM25 arrays, unit rows and spans are memory-mapped,
+not read. An index in another format (v3 parsed every row at open, v2 kept its files directly in
+the folder, v1 had no index kinds) is reported as corrupt, which makes `Engine.open` and
+`rag index` rebuild it; a v2 folder holding only its own files is adopted and its files removed
+after the first save of a generation.
 
 The FAISS index kind follows the table's size (`index_kind`): exact `IndexFlatIP` below
 `HNSW_MIN_UNITS` units, `IndexHNSWFlat` (inner product) from there on, and from
@@ -66,12 +72,12 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import faiss
 import numpy as np
 
-from index.analysis import SentenceAnalysis
+from index.aliases import ActorIndex
 from index.chunking import Chunk, Sentence, TextUnit
 from index.errors import IndexCorrupt, IndexDirRefused, IndexMissing
 from index.lexical import Lexical
@@ -79,18 +85,24 @@ from index.lexical import file_names as lexical_files
 from index.lock import LOCK_NAME, READ_LOCK_NAME, index_lock, no_readers, reading
 from index.search_table import SearchTable
 from index.stories import StoryGroups, detect
+from index.stories import file_names as story_files
+from index.unit_table import StoredUnits, UnitSpans
+from index.unit_table import file_names as unit_files
+from index.unit_table import write as write_units
 
-FORMAT = "rag-index v3"
+FORMAT = "rag-index v4"
 MANIFEST = "manifest.json"
 TABLES = {"chunks": Chunk, "sentences": Sentence}
 TABLE_FILES = ("jsonl", "npy", "faiss")
-STORIES = "stories.json"
+ACTORS = "actors.json"
 STAMP = "verified.json"
 STAMP_SETTLE_S = 2.0  # files younger than this are hashed again next time rather than stamped
 EXPECTED_FILES = frozenset(
     [f"{name}.{ext}" for name in TABLES for ext in TABLE_FILES]
     + [f for name in TABLES for f in lexical_files(name)]
-    + [STORIES]
+    + [f for name in TABLES for f in unit_files(name)]
+    + story_files()
+    + [ACTORS]
 )
 
 MARKER = "rag-index.marker"
@@ -294,10 +306,12 @@ class VectorTable(SearchTable):
         faiss_index: faiss.Index | None = None,
         lexical: Lexical | None = None,
         kind: str | None = None,
+        spans: UnitSpans | None = None,
     ):
         if len(units) != len(vectors):
             raise ValueError("one vector per unit")
         self._units = units
+        self._spans = spans
         self.vectors = vectors
         self.faiss_index = faiss_index if faiss_index is not None else build_faiss(vectors, kind)
         self._lexical = lexical
@@ -314,6 +328,13 @@ class VectorTable(SearchTable):
     def kind(self) -> str:
         """The FAISS index kind in use: "flat" (exact), "hnsw" or "ivfpq" (approximate)."""
         return kind_of(self.faiss_index)
+
+    @property
+    def spans(self) -> UnitSpans:
+        """Where each unit lies (mapped when loaded, found from the units when made in memory)."""
+        if self._spans is None:
+            self._spans = UnitSpans.of(self._units)
+        return self._spans
 
     @property
     def bm25(self) -> Lexical:
@@ -391,7 +412,7 @@ class VectorTable(SearchTable):
         return self.bm25.bound(terms)
 
     def rows_of(self, doc_id: str) -> list[int]:
-        return [i for i, u in enumerate(self._units) if u.doc_id == doc_id]
+        return sorted(int(r) for r in self.spans.rows_of(doc_id))
 
 
 def top_rows(scores: np.ndarray, n: int) -> np.ndarray:
@@ -413,6 +434,8 @@ class IndexStore:
     sentences: VectorTable
     # Same-story groups of the sentences; found at save when the store was made in memory.
     stories: StoryGroups | None = None
+    # The people the sentences quote (`index.aliases.ActorIndex`); found at save likewise.
+    actors: ActorIndex | None = None
 
     def table(self, name: str) -> VectorTable:
         return {"chunks": self.chunks, "sentences": self.sentences}[name]
@@ -423,6 +446,12 @@ class IndexStore:
             s = self.sentences
             self.stories = detect(s.units, s.vectors, lambda q, k: s.neighbours(q, k, STORY_NPROBE))
         return self.stories
+
+    def actor_index(self) -> ActorIndex:
+        """The people the sentences quote and their actors (found now if made in memory and never saved)."""
+        if self.actors is None:
+            self.actors = actors_of(self.sentences.units)
+        return self.actors
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -437,7 +466,9 @@ class IndexStore:
                 files = {}
                 for name in TABLES:
                     files.update(_write_table(tmp, name, self.table(name)))
-                files[STORIES] = _write_bytes(tmp / STORIES, self.story_groups().to_json())
+                for file in self.story_groups().save(tmp, len(self.sentences)):
+                    files[file] = _sha256_file(tmp / file)
+                files[ACTORS] = _write_bytes(tmp / ACTORS, self.actor_index().to_json())
                 kinds = {name: self.table(name).kind for name in TABLES}
                 manifest = Manifest(**{**vars(self.manifest), "files": files, "index_kinds": kinds})
                 _write_bytes(tmp / MANIFEST, json.dumps(manifest.to_dict(), indent=2).encode())
@@ -500,18 +531,20 @@ class IndexStore:
         _write_stamp(folder, manifest.files, stamp)
         tables = {name: _read_table(folder, name, kind, manifest.dimension) for name, kind in TABLES.items()}
         try:
-            stories = StoryGroups.from_json(
-                (folder / STORIES).read_bytes(), sorted(manifest.documents), len(tables["sentences"])
-            )
+            stories = StoryGroups.load(folder, len(tables["sentences"]))
         except (OSError, ValueError, TypeError, KeyError) as exc:
-            raise IndexCorrupt(f"{folder / STORIES} is unreadable ({exc}); rebuild with 'rag index'") from exc
+            raise IndexCorrupt(f"{folder}/stories.* are unreadable ({exc}); rebuild with 'rag index'") from exc
+        try:
+            actors = ActorIndex.from_json((folder / ACTORS).read_bytes())
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise IndexCorrupt(f"{folder / ACTORS} is unreadable ({exc}); rebuild with 'rag index'") from exc
         for name, table in tables.items():
             if manifest.index_kinds.get(name) != table.kind:
                 raise IndexCorrupt(
                     f"{folder / name}.faiss is a {table.kind} index, its manifest says "
                     f"{manifest.index_kinds.get(name)}; rebuild with 'rag index'"
                 )
-        return cls(manifest=manifest, **tables, stories=stories)
+        return cls(manifest=manifest, **tables, stories=stories, actors=actors)
 
 
 # -- the index folder: ours or refused, one current generation, leftovers cleaned --------------
@@ -711,9 +744,13 @@ def _write_stamp(folder: Path, files: dict[str, str], old: dict[str, list[int]])
         tmp.unlink(missing_ok=True)
 
 
+def actors_of(sentences: Iterable[TextUnit]) -> ActorIndex:
+    """The people a table of sentences quotes, from their analyses."""
+    return ActorIndex.from_analyses(u.analysis for u in sentences if isinstance(u, Sentence) and u.analysis is not None)
+
+
 def _write_table(folder: Path, name: str, table: VectorTable) -> dict[str, str]:
-    rows = "".join(json.dumps(_row(u), ensure_ascii=False) + "\n" for u in table.units)
-    out = {f"{name}.jsonl": _write_bytes(folder / f"{name}.jsonl", rows.encode("utf-8"))}
+    out = {f: _sha256_file(folder / f) for f in write_units(folder, name, table.units, table.spans)}
     np.save(folder / f"{name}.npy", np.asarray(table.vectors, dtype=np.float32))
     out[f"{name}.npy"] = _sha256_file(folder / f"{name}.npy")
     faiss.write_index(table.faiss_index, str(folder / f"{name}.faiss"))
@@ -723,25 +760,11 @@ def _write_table(folder: Path, name: str, table: VectorTable) -> dict[str, str]:
     return out
 
 
-def _row(unit: TextUnit) -> dict:
-    row = {"doc_id": unit.doc_id, "start": unit.start, "end": unit.end, "text": unit.text}
-    if isinstance(unit, Sentence) and unit.analysis is not None:
-        row["analysis"] = unit.analysis.to_dict()
-    if isinstance(unit, Sentence) and unit.flags:
-        row["flags"] = list(unit.flags)
-    return row
-
-
-def _fields(row: dict) -> dict:
-    if row.get("analysis") is not None:
-        row["analysis"] = SentenceAnalysis.from_dict(row["analysis"])
-    return row
-
-
 def _read_table(folder: Path, name: str, kind: type[TextUnit], dimension: int) -> VectorTable:
+    """The table as mapped files: rows are parsed when read (`index.unit_table`), vectors paged in."""
     try:
-        with open(folder / f"{name}.jsonl", encoding="utf-8") as fh:
-            units = [kind(**_fields(json.loads(line))) for line in fh if line.strip()]
+        units = StoredUnits.load(folder, name, kind)
+        spans = UnitSpans.load(folder, name, len(units))
         vectors = np.load(folder / f"{name}.npy", mmap_mode="r")  # pages come in as rows are read
         index = tuned(faiss.read_index(str(folder / f"{name}.faiss")))
         lexical = Lexical.load(folder, name, len(units))
@@ -749,4 +772,4 @@ def _read_table(folder: Path, name: str, kind: type[TextUnit], dimension: int) -
         raise IndexCorrupt(f"{folder / name}.* is unreadable ({exc}); rebuild with 'rag index'") from exc
     if vectors.shape != (len(units), dimension) or index.ntotal != len(units):
         raise IndexCorrupt(f"{folder / name}.* disagree in size; rebuild with 'rag index'")
-    return VectorTable(units, vectors, index, lexical)
+    return VectorTable(units, vectors, index, lexical, spans=spans)

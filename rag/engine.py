@@ -86,7 +86,7 @@ class Engine:
     def __post_init__(self) -> None:
         self.retriever = Retriever(self.store, self.embedder, self.tuning)
         self.scorer = EvidenceScorer(self.store, self.tuning)
-        self.facts = SentenceFacts(self.store.sentences.units)
+        self.facts = SentenceFacts.of_store(self.store)
         self._docs = self.corpus.by_id
 
     # -- opening -----------------------------------------------------------------------------
