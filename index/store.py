@@ -25,6 +25,10 @@ Layout of an index folder (format `rag-index v4`)::
         actors.json      the people the sentences quote and their actors (index/aliases.py)
         verified.json    not in the manifest: size, mtime, ctime and inode of each file as a
                          reader last verified them, so later readers skip re-hashing (see below)
+        corpus-verified.json
+                         not in the manifest either: the same record for each corpus file whose
+                         sha256 matched this generation's, so opening need not read and hash
+                         the whole corpus to know it is fresh (`IndexStore.known_documents`)
     tmp-*/               a generation being written (left behind only by a killed save)
 
 Why generations: the index folder is the user's choice (`--index-dir`), so it is never moved or
@@ -79,6 +83,7 @@ import numpy as np
 
 from index.aliases import ActorIndex
 from index.chunking import Chunk, Sentence, TextUnit
+from index.documents import Corpus, Known, StoredDocument, default_title
 from index.errors import IndexCorrupt, IndexDirRefused, IndexMissing
 from index.lexical import Lexical
 from index.lexical import file_names as lexical_files
@@ -96,6 +101,7 @@ TABLES = {"chunks": Chunk, "sentences": Sentence}
 TABLE_FILES = ("jsonl", "npy", "faiss")
 ACTORS = "actors.json"
 STAMP = "verified.json"
+CORPUS_STAMP = "corpus-verified.json"  # not in the manifest either: the corpus files as last verified
 STAMP_SETTLE_S = 2.0  # files younger than this are hashed again next time rather than stamped
 EXPECTED_FILES = frozenset(
     [f"{name}.{ext}" for name in TABLES for ext in TABLE_FILES]
@@ -436,6 +442,8 @@ class IndexStore:
     stories: StoryGroups | None = None
     # The people the sentences quote (`index.aliases.ActorIndex`); found at save likewise.
     actors: ActorIndex | None = None
+    # The generation folder this store was read from or saved to (None: only in memory).
+    folder: Path | None = None
 
     def table(self, name: str) -> VectorTable:
         return {"chunks": self.chunks, "sentences": self.sentences}[name]
@@ -452,6 +460,42 @@ class IndexStore:
         if self.actors is None:
             self.actors = actors_of(self.sentences.units)
         return self.actors
+
+    def known_documents(self) -> dict[str, Known]:
+        """The corpus files as last verified against this generation (source -> `Known`), for
+        `load_corpus`: a file whose stat is unchanged need not be read to know its sha256."""
+        if self.folder is None:
+            return {}
+        try:
+            data = json.loads((self.folder / CORPUS_STAMP).read_text(encoding="utf-8"))
+            return {src: Known(tuple(r[:4]), r[4], r[5]) for src, r in data.items()}
+        except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+            return {}
+
+    def remember(self, corpus: Corpus) -> None:
+        """Record the corpus files read in full whose sha256 matches this generation's, so later
+        opens skip reading them; only files older than `STAMP_SETTLE_S` (best effort, like `verified.json`)."""
+        if self.folder is None:
+            return
+        old = self.known_documents()
+        settled = time.time_ns() - int(STAMP_SETTLE_S * 1e9)
+        records = {}
+        for doc in corpus.documents:
+            entry = self.manifest.documents.get(doc.doc_id)
+            stat = corpus.read_stats.get(doc.source)
+            if stat is not None and entry is not None and stat[2] <= settled and doc.sha256 == entry.sha256:
+                records[doc.source] = [*stat, entry.sha256, default_title(doc.text)]
+            elif doc.source in old and isinstance(doc, StoredDocument):
+                k = old[doc.source]
+                records[doc.source] = [*k.stat, k.sha256, k.title]
+        if records == {s: [*k.stat, k.sha256, k.title] for s, k in old.items()}:
+            return
+        tmp = self.folder / f"{CORPUS_STAMP}.{TEMP_PREFIX}{os.getpid()}-{threading.get_ident()}"
+        try:
+            tmp.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+            os.replace(tmp, self.folder / CORPUS_STAMP)
+        except OSError:
+            tmp.unlink(missing_ok=True)
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -478,7 +522,7 @@ class IndexStore:
                 generation = index_dir / f"{GENERATION_PREFIX}{secrets.token_hex(8)}"
                 os.replace(tmp, generation)
                 _point_to(index_dir, generation.name)
-                self.manifest = manifest
+                self.manifest, self.folder = manifest, generation
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
             clean(index_dir)
@@ -524,7 +568,8 @@ class IndexStore:
         stamp = _read_stamp(folder)
         for name, digest in manifest.files.items():
             path = folder / name
-            if stamp.get(name) != _stat_of(path) and _sha256_file(path) != digest:
+            stat = _stat_of(path)  # a missing file is caught here, also one read only when used
+            if stat is None or (stamp.get(name) != stat and _sha256_file(path) != digest):
                 raise IndexCorrupt(
                     f"{path} is missing or does not match its manifest checksum; rebuild with 'rag index'"
                 )
@@ -544,7 +589,7 @@ class IndexStore:
                     f"{folder / name}.faiss is a {table.kind} index, its manifest says "
                     f"{manifest.index_kinds.get(name)}; rebuild with 'rag index'"
                 )
-        return cls(manifest=manifest, **tables, stories=stories, actors=actors)
+        return cls(manifest=manifest, **tables, stories=stories, actors=actors, folder=folder)
 
 
 # -- the index folder: ours or refused, one current generation, leftovers cleaned --------------
