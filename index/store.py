@@ -475,8 +475,8 @@ class IndexStore:
     def remember(self, corpus: Corpus) -> None:
         """Record the corpus files read in full whose sha256 matches this generation's, so later
         opens skip reading them; only files older than `STAMP_SETTLE_S` (best effort, like `verified.json`)."""
-        if self.folder is None:
-            return
+        if self.folder is None or not corpus.read_stats:
+            return  # every article was known unchanged: nothing new to record
         old = self.known_documents()
         settled = time.time_ns() - int(STAMP_SETTLE_S * 1e9)
         records = {}
