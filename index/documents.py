@@ -59,19 +59,19 @@ class StoredDocument(Document):
 
     It compares and hashes like the `Document` it stands for (by its text)."""
 
-    _path: Path
-    _sha256: str
+    known: Known  # the record that vouches for the file
+    _path: str
     _text: str | None
 
-    def __init__(self, doc_id: str, source: str, path: Path, sha256: str, title: str, publisher: str, published: str):
+    def __init__(self, doc_id: str, source: str, path: str, known: Known, title: str, publisher: str, published: str):
         for name, value in (
             ("doc_id", doc_id),
             ("source", source),
             ("title", title),
             ("publisher", publisher),
             ("published", published),
+            ("known", known),
             ("_path", path),
-            ("_sha256", sha256),
             ("_text", None),
         ):
             object.__setattr__(self, name, value)
@@ -81,17 +81,18 @@ class StoredDocument(Document):
         cached = self._text
         if cached is None:
             try:
-                cached = self._path.read_bytes().decode("utf-8")
+                with open(self._path, "rb") as fh:
+                    cached = fh.read().decode("utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 raise CorpusError(f"{self.source} can no longer be read ({exc}); run the command again") from exc
-            if hashlib.sha256(cached.encode("utf-8")).hexdigest() != self._sha256:
+            if hashlib.sha256(cached.encode("utf-8")).hexdigest() != self.known.sha256:
                 raise CorpusError(f"{self.source} changed while it was being used; run the command again")
             object.__setattr__(self, "_text", cached)
         return cached
 
     @property
     def sha256(self) -> str:
-        return self._sha256
+        return self.known.sha256
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Document):
@@ -205,7 +206,7 @@ def load_corpus(
                     doc_id,
                     source,
                     path,
-                    record.sha256,
+                    record,
                     info.get("title") or record.title,
                     info.get("publisher", ""),
                     str(info.get("published") or info.get("date") or ""),
@@ -213,7 +214,8 @@ def load_corpus(
             )
             continue
         try:
-            text = path.read_bytes().decode("utf-8")
+            with open(path, "rb") as fh:
+                text = fh.read().decode("utf-8")
         except UnicodeDecodeError as exc:
             problems.append(CorpusProblem(source, f"not valid UTF-8 (byte {exc.start}); re-save it as UTF-8"))
             continue
@@ -244,14 +246,14 @@ def load_corpus(
     return Corpus(root=root, documents=tuple(documents), problems=tuple(problems), read_stats=read_stats)
 
 
-def _document_files(root: Path) -> list[tuple[tuple[str, ...], Path, bool, os.stat_result | None]]:
+def _document_files(root: Path) -> list[tuple[tuple[str, ...], str, bool, os.stat_result | None]]:
     """Every `*.txt` / `*.md` entry under `root` as (path parts, path, is a link, stat or None),
     sorted by parts; links to folders are not followed (as `Path.rglob` does not).
 
     One `scandir` per folder and one `stat` per file: at 50,000 articles the `pathlib` walk with
     `resolve()` on every file took seconds of every cold `rag ask`."""
     found = []
-    stack: list[tuple[Path, tuple[str, ...]]] = [(root, ())]
+    stack: list[tuple[str, tuple[str, ...]]] = [(str(root), ())]
     while stack:
         folder, parts = stack.pop()
         try:
@@ -266,18 +268,18 @@ def _document_files(root: Path) -> list[tuple[tuple[str, ...], Path, bool, os.st
             except OSError:  # unreadable: not walked
                 folder_here = False
             if folder_here:
-                stack.append((Path(entry.path), here))
+                stack.append((entry.path, here))
             if os.path.splitext(entry.name)[1].lower() in DOCUMENT_SUFFIXES:
                 try:
                     st: os.stat_result | None = entry.stat()
                 except OSError:
                     st = None
-                found.append((here, Path(entry.path), link, st))
+                found.append((here, entry.path, link, st))
     return sorted(found, key=lambda f: f[0])
 
 
 def _refusal(
-    path: Path, source: str, real_root: Path, max_file_bytes: int, link: bool, st: os.stat_result | None
+    path: str, source: str, real_root: Path, max_file_bytes: int, link: bool, st: os.stat_result | None
 ) -> str:
     """Why `path` must not be read at all (bad name, link leaving the corpus, too big), or ''.
 
@@ -288,7 +290,7 @@ def _refusal(
         return "file name is not valid UTF-8 (bad bytes shown as \\x..); rename it"
     if link:
         try:
-            target = path.resolve()
+            target = Path(path).resolve()
         except (OSError, RuntimeError):  # a link loop
             return "a link that never reaches a file (a loop); remove it"
         if target != real_root and real_root not in target.parents:

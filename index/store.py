@@ -475,25 +475,27 @@ class IndexStore:
     def remember(self, corpus: Corpus) -> None:
         """Record the corpus files read in full whose sha256 matches this generation's, so later
         opens skip reading them; only files older than `STAMP_SETTLE_S` (best effort, like `verified.json`)."""
-        if self.folder is None or not corpus.read_stats:
-            return  # every article was known unchanged: nothing new to record
-        old = self.known_documents()
+        if self.folder is None:
+            return
+        stamp = self.folder / CORPUS_STAMP
+        if not corpus.read_stats and stamp.exists():
+            return  # every article was known unchanged, and this generation has their record
         settled = time.time_ns() - int(STAMP_SETTLE_S * 1e9)
         records = {}
         for doc in corpus.documents:
             entry = self.manifest.documents.get(doc.doc_id)
-            stat = corpus.read_stats.get(doc.source)
-            if stat is not None and entry is not None and stat[2] <= settled and doc.sha256 == entry.sha256:
+            if entry is None or doc.sha256 != entry.sha256:
+                continue
+            if isinstance(doc, StoredDocument):  # known unchanged: its record carries over
+                records[doc.source] = [*doc.known.stat, doc.known.sha256, doc.known.title]
+            elif (stat := corpus.read_stats.get(doc.source)) is not None and stat[2] <= settled:
                 records[doc.source] = [*stat, entry.sha256, default_title(doc.text)]
-            elif doc.source in old and isinstance(doc, StoredDocument):
-                k = old[doc.source]
-                records[doc.source] = [*k.stat, k.sha256, k.title]
-        if records == {s: [*k.stat, k.sha256, k.title] for s, k in old.items()}:
+        if records == {s: [*k.stat, k.sha256, k.title] for s, k in self.known_documents().items()}:
             return
         tmp = self.folder / f"{CORPUS_STAMP}.{TEMP_PREFIX}{os.getpid()}-{threading.get_ident()}"
         try:
             tmp.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
-            os.replace(tmp, self.folder / CORPUS_STAMP)
+            os.replace(tmp, stamp)
         except OSError:
             tmp.unlink(missing_ok=True)
 
