@@ -15,6 +15,7 @@ questions about them; its docstring says why the thresholds are what they are.
 from __future__ import annotations
 
 import json
+import mmap
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,13 +54,16 @@ class Overlaps(Mapping[tuple[str, str], float]):
     JSON): parsing it on every open made opening linear in the corpus."""
 
     def __init__(self, path: Path):
-        self._path = path
+        # Mapped now, parsed on first use: the mapping outlives the generation folder, which a
+        # later save may remove while this index is still open.
+        with open(path, "rb") as fh:
+            self._data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         self._pairs: dict[tuple[str, str], float] | None = None
 
     @property
     def pairs(self) -> dict[tuple[str, str], float]:
         if self._pairs is None:
-            raw = json.loads(self._path.read_bytes())
+            raw = json.loads(self._data[:])
             self._pairs = {(str(a), str(b)): float(v) for a, b, v in raw}
         return self._pairs
 

@@ -187,3 +187,17 @@ def test_a_file_changed_after_its_check_is_refused_when_read(corpus_copy):
     (corpus_copy / doc.source).write_text("Replaced.\n", encoding="utf-8")
     with pytest.raises(CorpusError, match="changed"):
         _ = stored.text
+
+
+def test_an_open_index_stays_readable_after_its_generation_is_removed(built, tmp_path):
+    folder, store = built
+    copy = tmp_path / "idx"
+    shutil.copytree(folder, copy)
+    opened = IndexStore.load(copy)
+    first = current_dir(copy)
+    IndexStore.load(copy).save(copy)  # a new generation; the one `opened` maps is cleaned up
+    assert not first.exists()
+    _same_units(opened.sentences.units, store.sentences.units)
+    assert dict(opened.story_groups().overlap) == dict(store.story_groups().overlap)
+    opened.save(copy)
+    _same_units(IndexStore.load(copy).chunks.units, store.chunks.units)
