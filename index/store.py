@@ -126,6 +126,12 @@ LEGACY_FILES = frozenset(f"{name}.{ext}" for name in TABLES for ext in TABLE_FIL
 # A reader whose generation vanished (a writer swapped and cleaned up meanwhile) resolves CURRENT
 # again; more than one retry only matters if several saves complete during one load.
 RESOLVE_ATTEMPTS = 3
+# One thread at a time maps an index's arrays: `np.load` parses each .npy header with
+# `ast.literal_eval`, and CPython 3.11 (3.11.7 here) sometimes fails AST work done in several
+# threads at once ("SystemError: AST constructor recursion depth mismatch", see
+# python/cpython#106905), as two readers polling in threads did. Mapping takes milliseconds, so
+# readers in threads lose nothing measurable by waiting.
+_MAPPING = threading.Lock()
 
 INDEX_KINDS = ("flat", "hnsw", "ivfpq")
 # Tables this big or bigger get an HNSW index. Measured (eval/reports/latest/scale.md, 2 cores):
@@ -576,11 +582,12 @@ class IndexStore:
                     f"{path} is missing or does not match its manifest checksum; rebuild with 'rag index'"
                 )
         _write_stamp(folder, manifest.files, stamp)
-        tables = {name: _read_table(folder, name, kind, manifest.dimension) for name, kind in TABLES.items()}
-        try:
-            stories = StoryGroups.load(folder, len(tables["sentences"]))
-        except (OSError, ValueError, TypeError, KeyError) as exc:
-            raise IndexCorrupt(f"{folder}/stories.* are unreadable ({exc}); rebuild with 'rag index'") from exc
+        with _MAPPING:
+            tables = {name: _read_table(folder, name, kind, manifest.dimension) for name, kind in TABLES.items()}
+            try:
+                stories = StoryGroups.load(folder, len(tables["sentences"]))
+            except (OSError, ValueError, TypeError, KeyError) as exc:
+                raise IndexCorrupt(f"{folder}/stories.* are unreadable ({exc}); rebuild with 'rag index'") from exc
         try:
             actors = ActorIndex.from_json((folder / ACTORS).read_bytes())
         except (OSError, ValueError, TypeError, KeyError) as exc:
