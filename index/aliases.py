@@ -20,6 +20,7 @@ unknown names still compare equal through `same_actor`.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections import Counter, defaultdict
@@ -229,6 +230,22 @@ class ActorIndex:
         for key, name in sorted(full.items(), key=lambda item: -len(item[0].split())):
             counts = affiliations.get(key)
             index.add(Person(name, counts.most_common(1)[0][0] if counts else None))
+        return index
+
+    def to_json(self) -> bytes:
+        """The people, in the order they were added (persisted with the index: `actors.json`)."""
+        rows = [[key, p.name, p.actor] for key, p in self.people.items()]
+        return json.dumps({"people": rows}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, data: bytes) -> ActorIndex:
+        """Read `to_json` output back (`ValueError`, `TypeError` or `KeyError` if it is off)."""
+        index = cls()
+        for key, name, actor in json.loads(data)["people"]:
+            if not isinstance(key, str) or not isinstance(name, str) or not isinstance(actor, (str, type(None))):
+                raise ValueError(f"actors.json has a person of the wrong shape: {[key, name, actor]!r}")
+            index.people[key] = Person(name, actor)
+            index._surnames[key.split()[-1]].add(key)
         return index
 
     def add(self, person: Person) -> None:

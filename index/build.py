@@ -129,10 +129,9 @@ def _reusable(
 
 
 def _rows_by_doc(table: VectorTable) -> dict[str, list[int]]:
-    rows: dict[str, list[int]] = {}
-    for i, unit in enumerate(table.units):
-        rows.setdefault(unit.doc_id, []).append(i)
-    return rows
+    """Each document's rows in table order, from the span arrays (no row is parsed)."""
+    spans = table.spans
+    return {d: sorted(int(r) for r in spans.rows_of(d)) for d in spans.docs}
 
 
 def _embed_by_length(

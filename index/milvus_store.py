@@ -49,11 +49,12 @@ from urllib.parse import parse_qs, urlsplit
 import faiss
 import numpy as np
 
+from index.aliases import ActorIndex
 from index.analysis import SentenceAnalysis
 from index.chunking import Chunk, Sentence, TextUnit
 from index.errors import IndexCorrupt, IndexMissing, RagError
 from index.search_table import SearchTable
-from index.store import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, DocEntry, Manifest, build_faiss
+from index.store import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, DocEntry, Manifest, actors_of, build_faiss
 from index.stories import StoryGroups, detect
 
 if TYPE_CHECKING:
@@ -328,6 +329,7 @@ class MilvusStore:
         self.chunks: MilvusTable = tables["chunks"]
         self.sentences: MilvusTable = tables["sentences"]
         self._stories: StoryGroups | None = None
+        self._actors: ActorIndex | None = None
 
     def table(self, name: str) -> MilvusTable:
         return {"chunks": self.chunks, "sentences": self.sentences}[name]
@@ -338,6 +340,12 @@ class MilvusStore:
             s = self.sentences
             self._stories = detect(s.units, s.vectors, s.faiss_index.search)
         return self._stories
+
+    def actor_index(self) -> ActorIndex:
+        """The people the sentences quote, from the loaded units' analyses on first use."""
+        if self._actors is None:
+            self._actors = actors_of(self.sentences.units)
+        return self._actors
 
     @classmethod
     def load(cls, target: MilvusTarget, client: "MilvusClient | None" = None) -> "MilvusStore":

@@ -4,20 +4,28 @@
 through this interface only, so the FAISS store on disk (`index.store.VectorTable`) and other
 stores (a Milvus collection) are interchangeable. The lexical terms are those of
 `index.terms.unit_terms` / `rag.retrieval.question_terms`.
+
+`units` may be read lazily: the FAISS store parses a row when it is indexed
+(`index.unit_table.StoredUnits`), so code that only needs where units lie (the rows of a document,
+the row of a span, which rows are flagged) asks `spans` (`index.unit_table.UnitSpans`) instead of
+iterating `units`, and opening an index never touches every row.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import Counter
+from functools import cached_property
 from typing import TYPE_CHECKING, Mapping, Protocol, Sequence
 
 import numpy as np
 
 from index.chunking import TextUnit
 from index.terms import unit_terms
+from index.unit_table import UnitSpans
 
 if TYPE_CHECKING:
+    from index.aliases import ActorIndex
     from index.store import Manifest
     from index.stories import StoryGroups
 
@@ -32,6 +40,12 @@ class SearchTable(ABC):
 
     def __len__(self) -> int:
         return len(self.units)
+
+    @cached_property
+    def spans(self) -> UnitSpans:
+        """Where each row's unit lies, without reading it; found from `units` on first use here,
+        a store that persists them maps them instead."""
+        return UnitSpans.of(self.units)
 
     @abstractmethod
     def dense(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
@@ -74,3 +88,5 @@ class Store(Protocol):
     def table(self, name: str) -> SearchTable: ...
 
     def story_groups(self) -> StoryGroups: ...
+
+    def actor_index(self) -> ActorIndex: ...

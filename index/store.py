@@ -1,6 +1,6 @@
 """The index on disk: FAISS vectors, the unit tables they point into, and a manifest.
 
-Layout of an index folder (format `rag-index v3`)::
+Layout of an index folder (format `rag-index v4`)::
 
     rag-index.marker     says "this folder is a rag index"; without it a non-empty folder is refused
     write.lock           flock'ed by the one writer at a time (index/lock.py)
@@ -10,6 +10,10 @@ Layout of an index folder (format `rag-index v3`)::
         manifest.json    format, embedding model, dimension, chunking, sha256 of each document,
                          the FAISS index kind of each table, and sha256 of every other file here
         chunks.jsonl     one row per chunk: doc_id, start, end, text
+        chunks.offsets.npy, .spans.npy, .docs.json, .bydoc.npy
+                         where each row starts in the jsonl, and each unit's document, start, end
+                         and flag, as arrays: rows are parsed when read, never all at open
+                         (index/unit_table.py)
         chunks.npy       the chunk vectors (kept so incremental rebuilds reuse them)
         chunks.faiss     FAISS index over chunks.npy
         chunks.bm25.*    BM25 over the chunks (index/lexical.py: bm25s arrays, vocabulary, each
@@ -17,9 +21,14 @@ Layout of an index folder (format `rag-index v3`)::
         sentences.*      the same for sentences; each row also carries its analysis (speakers,
                          actors, figures, lemmas: index/analysis.py) and `flags` when the
                          sentence has any (`index.injection`: it reads as instructions to an AI)
-        stories.json     same-story articles and sentence twins (index/stories.py)
+        stories.*        same-story articles, their overlaps and sentence twins (index/stories.py)
+        actors.json      the people the sentences quote and their actors (index/aliases.py)
         verified.json    not in the manifest: size, mtime, ctime and inode of each file as a
                          reader last verified them, so later readers skip re-hashing (see below)
+        corpus-verified.json
+                         not in the manifest either: the same record for each corpus file whose
+                         sha256 matched this generation's, so opening need not read and hash
+                         the whole corpus to know it is fresh (`IndexStore.known_documents`)
     tmp-*/               a generation being written (left behind only by a killed save)
 
 Why generations: the index folder is the user's choice (`--index-dir`), so it is never moved or
@@ -37,10 +46,11 @@ linear in corpus size, so the first reader that verifies a generation records ea
 (size, mtime, ctime, inode) in `verified.json`, and later readers hash only files whose record
 differs. Any write to a file changes its ctime, and a record is only taken once the files are
 `STAMP_SETTLE_S` old, so a write in the same clock tick as the record cannot hide (the "racily
-clean" problem git's index has). Vectors and BM25 arrays are memory-mapped, not read. An index in another format (v2 kept its files directly in the
-folder, v1 had no index kinds) is reported as corrupt, which makes `Engine.open` and `rag index`
-rebuild it; a v2 folder holding only its own files is adopted and its files removed after the
-first v3 save.
+clean" problem git's index has). Vectors, BM25 arrays, unit rows and spans are memory-mapped,
+not read. An index in another format (v3 parsed every row at open, v2 kept its files directly in
+the folder, v1 had no index kinds) is reported as corrupt, which makes `Engine.open` and
+`rag index` rebuild it; a v2 folder holding only its own files is adopted and its files removed
+after the first save of a generation.
 
 The FAISS index kind follows the table's size (`index_kind`): exact `IndexFlatIP` below
 `HNSW_MIN_UNITS` units, `IndexHNSWFlat` (inner product) from there on, and from
@@ -66,31 +76,39 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import faiss
 import numpy as np
 
-from index.analysis import SentenceAnalysis
+from index.aliases import ActorIndex
 from index.chunking import Chunk, Sentence, TextUnit
+from index.documents import Corpus, Known, StoredDocument, default_title
 from index.errors import IndexCorrupt, IndexDirRefused, IndexMissing
 from index.lexical import Lexical
 from index.lexical import file_names as lexical_files
 from index.lock import LOCK_NAME, READ_LOCK_NAME, index_lock, no_readers, reading
 from index.search_table import SearchTable
 from index.stories import StoryGroups, detect
+from index.stories import file_names as story_files
+from index.unit_table import StoredUnits, UnitSpans
+from index.unit_table import file_names as unit_files
+from index.unit_table import write as write_units
 
-FORMAT = "rag-index v3"
+FORMAT = "rag-index v4"
 MANIFEST = "manifest.json"
 TABLES = {"chunks": Chunk, "sentences": Sentence}
 TABLE_FILES = ("jsonl", "npy", "faiss")
-STORIES = "stories.json"
+ACTORS = "actors.json"
 STAMP = "verified.json"
+CORPUS_STAMP = "corpus-verified.json"  # not in the manifest either: the corpus files as last verified
 STAMP_SETTLE_S = 2.0  # files younger than this are hashed again next time rather than stamped
 EXPECTED_FILES = frozenset(
     [f"{name}.{ext}" for name in TABLES for ext in TABLE_FILES]
     + [f for name in TABLES for f in lexical_files(name)]
-    + [STORIES]
+    + [f for name in TABLES for f in unit_files(name)]
+    + story_files()
+    + [ACTORS]
 )
 
 MARKER = "rag-index.marker"
@@ -108,6 +126,12 @@ LEGACY_FILES = frozenset(f"{name}.{ext}" for name in TABLES for ext in TABLE_FIL
 # A reader whose generation vanished (a writer swapped and cleaned up meanwhile) resolves CURRENT
 # again; more than one retry only matters if several saves complete during one load.
 RESOLVE_ATTEMPTS = 3
+# One thread at a time maps an index's arrays: `np.load` parses each .npy header with
+# `ast.literal_eval`, and CPython 3.11 (3.11.7 here) sometimes fails AST work done in several
+# threads at once ("SystemError: AST constructor recursion depth mismatch", see
+# python/cpython#106905), as two readers polling in threads did. Mapping takes milliseconds, so
+# readers in threads lose nothing measurable by waiting.
+_MAPPING = threading.Lock()
 
 INDEX_KINDS = ("flat", "hnsw", "ivfpq")
 # Tables this big or bigger get an HNSW index. Measured (eval/reports/latest/scale.md, 2 cores):
@@ -294,10 +318,12 @@ class VectorTable(SearchTable):
         faiss_index: faiss.Index | None = None,
         lexical: Lexical | None = None,
         kind: str | None = None,
+        spans: UnitSpans | None = None,
     ):
         if len(units) != len(vectors):
             raise ValueError("one vector per unit")
         self._units = units
+        self._spans = spans
         self.vectors = vectors
         self.faiss_index = faiss_index if faiss_index is not None else build_faiss(vectors, kind)
         self._lexical = lexical
@@ -314,6 +340,13 @@ class VectorTable(SearchTable):
     def kind(self) -> str:
         """The FAISS index kind in use: "flat" (exact), "hnsw" or "ivfpq" (approximate)."""
         return kind_of(self.faiss_index)
+
+    @property
+    def spans(self) -> UnitSpans:
+        """Where each unit lies (mapped when loaded, found from the units when made in memory)."""
+        if self._spans is None:
+            self._spans = UnitSpans.of(self._units)
+        return self._spans
 
     @property
     def bm25(self) -> Lexical:
@@ -391,7 +424,7 @@ class VectorTable(SearchTable):
         return self.bm25.bound(terms)
 
     def rows_of(self, doc_id: str) -> list[int]:
-        return [i for i, u in enumerate(self._units) if u.doc_id == doc_id]
+        return sorted(int(r) for r in self.spans.rows_of(doc_id))
 
 
 def top_rows(scores: np.ndarray, n: int) -> np.ndarray:
@@ -413,6 +446,10 @@ class IndexStore:
     sentences: VectorTable
     # Same-story groups of the sentences; found at save when the store was made in memory.
     stories: StoryGroups | None = None
+    # The people the sentences quote (`index.aliases.ActorIndex`); found at save likewise.
+    actors: ActorIndex | None = None
+    # The generation folder this store was read from or saved to (None: only in memory).
+    folder: Path | None = None
 
     def table(self, name: str) -> VectorTable:
         return {"chunks": self.chunks, "sentences": self.sentences}[name]
@@ -423,6 +460,50 @@ class IndexStore:
             s = self.sentences
             self.stories = detect(s.units, s.vectors, lambda q, k: s.neighbours(q, k, STORY_NPROBE))
         return self.stories
+
+    def actor_index(self) -> ActorIndex:
+        """The people the sentences quote and their actors (found now if made in memory and never saved)."""
+        if self.actors is None:
+            self.actors = actors_of(self.sentences.units)
+        return self.actors
+
+    def known_documents(self) -> dict[str, Known]:
+        """The corpus files as last verified against this generation (source -> `Known`), for
+        `load_corpus`: a file whose stat is unchanged need not be read to know its sha256."""
+        if self.folder is None:
+            return {}
+        try:
+            data = json.loads((self.folder / CORPUS_STAMP).read_text(encoding="utf-8"))
+            return {src: Known(tuple(r[:4]), r[4], r[5]) for src, r in data.items()}
+        except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+            return {}
+
+    def remember(self, corpus: Corpus) -> None:
+        """Record the corpus files read in full whose sha256 matches this generation's, so later
+        opens skip reading them; only files older than `STAMP_SETTLE_S` (best effort, like `verified.json`)."""
+        if self.folder is None:
+            return
+        stamp = self.folder / CORPUS_STAMP
+        if not corpus.read_stats and stamp.exists():
+            return  # every article was known unchanged, and this generation has their record
+        settled = time.time_ns() - int(STAMP_SETTLE_S * 1e9)
+        records = {}
+        for doc in corpus.documents:
+            entry = self.manifest.documents.get(doc.doc_id)
+            if entry is None or doc.sha256 != entry.sha256:
+                continue
+            if isinstance(doc, StoredDocument):  # known unchanged: its record carries over
+                records[doc.source] = [*doc.known.stat, doc.known.sha256, doc.known.title]
+            elif (stat := corpus.read_stats.get(doc.source)) is not None and stat[2] <= settled:
+                records[doc.source] = [*stat, entry.sha256, default_title(doc.text)]
+        if records == {s: [*k.stat, k.sha256, k.title] for s, k in self.known_documents().items()}:
+            return
+        tmp = self.folder / f"{CORPUS_STAMP}.{TEMP_PREFIX}{os.getpid()}-{threading.get_ident()}"
+        try:
+            tmp.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+            os.replace(tmp, stamp)
+        except OSError:
+            tmp.unlink(missing_ok=True)
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -437,7 +518,9 @@ class IndexStore:
                 files = {}
                 for name in TABLES:
                     files.update(_write_table(tmp, name, self.table(name)))
-                files[STORIES] = _write_bytes(tmp / STORIES, self.story_groups().to_json())
+                for file in self.story_groups().save(tmp, len(self.sentences)):
+                    files[file] = _sha256_file(tmp / file)
+                files[ACTORS] = _write_bytes(tmp / ACTORS, self.actor_index().to_json())
                 kinds = {name: self.table(name).kind for name in TABLES}
                 manifest = Manifest(**{**vars(self.manifest), "files": files, "index_kinds": kinds})
                 _write_bytes(tmp / MANIFEST, json.dumps(manifest.to_dict(), indent=2).encode())
@@ -447,7 +530,7 @@ class IndexStore:
                 generation = index_dir / f"{GENERATION_PREFIX}{secrets.token_hex(8)}"
                 os.replace(tmp, generation)
                 _point_to(index_dir, generation.name)
-                self.manifest = manifest
+                self.manifest, self.folder = manifest, generation
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
             clean(index_dir)
@@ -493,25 +576,29 @@ class IndexStore:
         stamp = _read_stamp(folder)
         for name, digest in manifest.files.items():
             path = folder / name
-            if stamp.get(name) != _stat_of(path) and _sha256_file(path) != digest:
+            stat = _stat_of(path)  # a missing file is caught here, also one read only when used
+            if stat is None or (stamp.get(name) != stat and _sha256_file(path) != digest):
                 raise IndexCorrupt(
                     f"{path} is missing or does not match its manifest checksum; rebuild with 'rag index'"
                 )
         _write_stamp(folder, manifest.files, stamp)
-        tables = {name: _read_table(folder, name, kind, manifest.dimension) for name, kind in TABLES.items()}
+        with _MAPPING:
+            tables = {name: _read_table(folder, name, kind, manifest.dimension) for name, kind in TABLES.items()}
+            try:
+                stories = StoryGroups.load(folder, len(tables["sentences"]))
+            except (OSError, ValueError, TypeError, KeyError) as exc:
+                raise IndexCorrupt(f"{folder}/stories.* are unreadable ({exc}); rebuild with 'rag index'") from exc
         try:
-            stories = StoryGroups.from_json(
-                (folder / STORIES).read_bytes(), sorted(manifest.documents), len(tables["sentences"])
-            )
+            actors = ActorIndex.from_json((folder / ACTORS).read_bytes())
         except (OSError, ValueError, TypeError, KeyError) as exc:
-            raise IndexCorrupt(f"{folder / STORIES} is unreadable ({exc}); rebuild with 'rag index'") from exc
+            raise IndexCorrupt(f"{folder / ACTORS} is unreadable ({exc}); rebuild with 'rag index'") from exc
         for name, table in tables.items():
             if manifest.index_kinds.get(name) != table.kind:
                 raise IndexCorrupt(
                     f"{folder / name}.faiss is a {table.kind} index, its manifest says "
                     f"{manifest.index_kinds.get(name)}; rebuild with 'rag index'"
                 )
-        return cls(manifest=manifest, **tables, stories=stories)
+        return cls(manifest=manifest, **tables, stories=stories, actors=actors, folder=folder)
 
 
 # -- the index folder: ours or refused, one current generation, leftovers cleaned --------------
@@ -711,9 +798,13 @@ def _write_stamp(folder: Path, files: dict[str, str], old: dict[str, list[int]])
         tmp.unlink(missing_ok=True)
 
 
+def actors_of(sentences: Iterable[TextUnit]) -> ActorIndex:
+    """The people a table of sentences quotes, from their analyses."""
+    return ActorIndex.from_analyses(u.analysis for u in sentences if isinstance(u, Sentence) and u.analysis is not None)
+
+
 def _write_table(folder: Path, name: str, table: VectorTable) -> dict[str, str]:
-    rows = "".join(json.dumps(_row(u), ensure_ascii=False) + "\n" for u in table.units)
-    out = {f"{name}.jsonl": _write_bytes(folder / f"{name}.jsonl", rows.encode("utf-8"))}
+    out = {f: _sha256_file(folder / f) for f in write_units(folder, name, table.units, table.spans)}
     np.save(folder / f"{name}.npy", np.asarray(table.vectors, dtype=np.float32))
     out[f"{name}.npy"] = _sha256_file(folder / f"{name}.npy")
     faiss.write_index(table.faiss_index, str(folder / f"{name}.faiss"))
@@ -723,25 +814,11 @@ def _write_table(folder: Path, name: str, table: VectorTable) -> dict[str, str]:
     return out
 
 
-def _row(unit: TextUnit) -> dict:
-    row = {"doc_id": unit.doc_id, "start": unit.start, "end": unit.end, "text": unit.text}
-    if isinstance(unit, Sentence) and unit.analysis is not None:
-        row["analysis"] = unit.analysis.to_dict()
-    if isinstance(unit, Sentence) and unit.flags:
-        row["flags"] = list(unit.flags)
-    return row
-
-
-def _fields(row: dict) -> dict:
-    if row.get("analysis") is not None:
-        row["analysis"] = SentenceAnalysis.from_dict(row["analysis"])
-    return row
-
-
 def _read_table(folder: Path, name: str, kind: type[TextUnit], dimension: int) -> VectorTable:
+    """The table as mapped files: rows are parsed when read (`index.unit_table`), vectors paged in."""
     try:
-        with open(folder / f"{name}.jsonl", encoding="utf-8") as fh:
-            units = [kind(**_fields(json.loads(line))) for line in fh if line.strip()]
+        units = StoredUnits.load(folder, name, kind)
+        spans = UnitSpans.load(folder, name, len(units))
         vectors = np.load(folder / f"{name}.npy", mmap_mode="r")  # pages come in as rows are read
         index = tuned(faiss.read_index(str(folder / f"{name}.faiss")))
         lexical = Lexical.load(folder, name, len(units))
@@ -749,4 +826,4 @@ def _read_table(folder: Path, name: str, kind: type[TextUnit], dimension: int) -
         raise IndexCorrupt(f"{folder / name}.* is unreadable ({exc}); rebuild with 'rag index'") from exc
     if vectors.shape != (len(units), dimension) or index.ntotal != len(units):
         raise IndexCorrupt(f"{folder / name}.* disagree in size; rebuild with 'rag index'")
-    return VectorTable(units, vectors, index, lexical)
+    return VectorTable(units, vectors, index, lexical, spans=spans)

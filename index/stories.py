@@ -1,7 +1,7 @@
 """Which articles tell the same story, and which of their sentences say the same thing.
 
 Found once at index time from the sentence vectors and persisted with the index
-(`stories.json`), because finding them looks up every sentence's neighbours: linear in the corpus
+(`stories.*`), because finding them looks up every sentence's neighbours: linear in the corpus
 and far too slow to repeat whenever a process opens the index. `rag.dedup.Stories` answers
 questions about them; its docstring says why the thresholds are what they are.
 
@@ -15,9 +15,11 @@ questions about them; its docstring says why the thresholds are what they are.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+import mmap
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from pathlib import Path
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -35,36 +37,116 @@ SEARCH_BATCH = 65_536  # sentences looked up per FAISS call, so the result array
 Neighbours = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 
 
+STORY_FILE = "stories.json"  # the story of each article that shares one: small
+OVERLAP_FILE = "stories.overlap.json"  # every overlapping pair: read only when asked for
+TWINS_FILE = "stories.twins.npy"  # int64: size + 1 row pointers, then the twin rows (CSR)
+
+
+def file_names() -> list[str]:
+    """Every file `StoryGroups.save` writes."""
+    return [STORY_FILE, OVERLAP_FILE, TWINS_FILE]
+
+
+class Overlaps(Mapping[tuple[str, str], float]):
+    """The overlap of each pair of articles, read from its file on first use.
+
+    Nothing at answer time asks for it, and at 100k synthetic units it held 580k pairs (17 MB of
+    JSON): parsing it on every open made opening linear in the corpus."""
+
+    def __init__(self, path: Path):
+        # Mapped now, parsed on first use: the mapping outlives the generation folder, which a
+        # later save may remove while this index is still open.
+        with open(path, "rb") as fh:
+            self._data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        self._pairs: dict[tuple[str, str], float] | None = None
+
+    @property
+    def pairs(self) -> dict[tuple[str, str], float]:
+        if self._pairs is None:
+            raw = json.loads(self._data[:])
+            self._pairs = {(str(a), str(b)): float(v) for a, b, v in raw}
+        return self._pairs
+
+    def __getitem__(self, key: tuple[str, str]) -> float:
+        return self.pairs[key]
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self.pairs)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+
+class TwinRows(Mapping[int, tuple[int, ...]]):
+    """Each sentence row's twins, from a mapped CSR array (`TWINS_FILE`); rows without twins are absent."""
+
+    def __init__(self, packed: np.ndarray, size: int):
+        self._ptr = packed[: size + 1]
+        self._rows = packed[size + 1 :]
+        self._size = size
+
+    @classmethod
+    def pack(cls, twins: Mapping[int, tuple[int, ...]], size: int) -> np.ndarray:
+        counts = np.zeros(size + 1, dtype=np.int64)
+        for r, t in twins.items():
+            counts[r + 1] = len(t)
+        flat = [x for r in sorted(twins) for x in twins[r]]
+        return np.concatenate([np.cumsum(counts), np.asarray(flat, dtype=np.int64)])
+
+    def __getitem__(self, row: int) -> tuple[int, ...]:
+        if not isinstance(row, (int, np.integer)) or not 0 <= row < self._size:
+            raise KeyError(row)
+        first, last = int(self._ptr[row]), int(self._ptr[row + 1])
+        if first == last:
+            raise KeyError(row)
+        return tuple(int(x) for x in self._rows[first:last])
+
+    def __iter__(self) -> Iterator[int]:
+        return (int(r) for r in np.flatnonzero(np.diff(self._ptr)))
+
+    def __len__(self) -> int:
+        return int(np.count_nonzero(np.diff(self._ptr)))
+
+
 @dataclass
 class StoryGroups:
     """The persisted result: story of each article, overlaps, and sentence twins by row."""
 
-    story: dict[str, str]  # doc_id -> id of its story (the smallest doc_id in the group)
-    overlap: dict[tuple[str, str], float]  # (doc a, doc b), a < b -> share of matched sentences
-    twin_rows: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    # doc_id -> id of its story (the smallest doc_id in the group), for the articles that share
+    # their story with another; any other article is its own story (`story_of`).
+    story: dict[str, str]
+    overlap: Mapping[tuple[str, str], float]  # (doc a, doc b), a < b -> share of matched sentences
+    twin_rows: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
 
-    def to_json(self) -> bytes:
-        return json.dumps(
-            {
-                "story": {d: s for d, s in sorted(self.story.items()) if d != s},
-                "overlap": [[a, b, v] for (a, b), v in sorted(self.overlap.items())],
-                "twins": {str(r): list(t) for r, t in sorted(self.twin_rows.items())},
-            },
-            separators=(",", ":"),
-        ).encode("utf-8")
+    def story_of(self, doc_id: str) -> str:
+        return self.story.get(doc_id, doc_id)
+
+    def save(self, folder: Path, size: int) -> list[str]:
+        """Write the groups of an index of `size` sentences into `folder`; returns the file names."""
+        story = dict(sorted(shared(self.story).items()))
+        (folder / STORY_FILE).write_text(json.dumps({"story": story}, separators=(",", ":")), encoding="utf-8")
+        overlap = [[a, b, v] for (a, b), v in sorted(self.overlap.items())]
+        (folder / OVERLAP_FILE).write_text(json.dumps(overlap, separators=(",", ":")), encoding="utf-8")
+        with open(folder / TWINS_FILE, "wb") as fh:
+            np.save(fh, TwinRows.pack(self.twin_rows, size))
+        return file_names()
 
     @classmethod
-    def from_json(cls, data: bytes, doc_ids: Sequence[str], size: int) -> "StoryGroups":
-        """Parse `to_json` output for an index of `doc_ids` and `size` sentences (`ValueError` if off)."""
-        raw = json.loads(data)
-        if not isinstance(raw, dict) or not {"story", "overlap", "twins"} <= set(raw):
-            raise ValueError("stories.json lacks 'story', 'overlap' or 'twins'")
-        story = {d: d for d in doc_ids} | {str(d): str(s) for d, s in raw["story"].items()}
-        overlap = {(str(a), str(b)): float(v) for a, b, v in raw["overlap"]}
-        twins = {int(r): tuple(int(x) for x in t) for r, t in raw["twins"].items()}
-        if any(not 0 <= r < size for r in twins) or any(not 0 <= x < size for t in twins.values() for x in t):
-            raise ValueError(f"stories.json names sentence rows outside the {size} sentences")
-        return cls(story, overlap, twins)
+    def load(cls, folder: Path, size: int) -> "StoryGroups":
+        """Map what `save` wrote for an index of `size` sentences (`ValueError` if it is off).
+
+        Articles missing from the story map are their own story (`story_of`)."""
+        raw = json.loads((folder / STORY_FILE).read_bytes())
+        if not isinstance(raw, dict) or not isinstance(raw.get("story"), dict):
+            raise ValueError(f"{STORY_FILE} lacks 'story'")
+        story = {str(d): str(s) for d, s in raw["story"].items()}
+        packed = np.load(folder / TWINS_FILE, mmap_mode="r")
+        if packed.ndim != 1 or len(packed) < size + 1 or int(packed[size]) != len(packed) - size - 1:
+            raise ValueError(f"{TWINS_FILE} does not cover the {size} sentences")
+        twins = packed[size + 1 :]
+        if len(twins) and (int(twins.min()) < 0 or int(twins.max()) >= size):
+            raise ValueError(f"{TWINS_FILE} names sentence rows outside the {size} sentences")
+        return cls(story, Overlaps(folder / OVERLAP_FILE), TwinRows(packed, size))
 
 
 def detect(units: Sequence[TextUnit], vectors: np.ndarray, search: Neighbours) -> StoryGroups:
@@ -76,7 +158,7 @@ def detect(units: Sequence[TextUnit], vectors: np.ndarray, search: Neighbours) -
     docs = sorted({u.doc_id for u in units})
     story = {d: d for d in docs}
     if len(docs) < 2:
-        return StoryGroups(story, {})
+        return StoryGroups({}, {})
     doc_of = [u.doc_id for u in units]
     size: dict[str, int] = defaultdict(int)
     for d in doc_of:
@@ -97,8 +179,14 @@ def detect(units: Sequence[TextUnit], vectors: np.ndarray, search: Neighbours) -
         overlap[(a, b)] = count / (size[a] + size[b])
         if overlap[(a, b)] >= STORY_OVERLAP and count >= MIN_MATCHED:
             _union(story, a, b)
-    story = {d: _find(story, d) for d in docs}
+    story = shared({d: _find(story, d) for d in docs})
     return StoryGroups(story, overlap, _find_twins(units, vectors, story))
+
+
+def shared(story: Mapping[str, str]) -> dict[str, str]:
+    """The entries of articles whose story has another article too (the root maps to itself)."""
+    size = Counter(story.values())
+    return {d: s for d, s in story.items() if size[s] > 1}
 
 
 def _find_twins(units: Sequence[TextUnit], vectors: np.ndarray, story: dict[str, str]) -> dict[int, tuple[int, ...]]:

@@ -20,7 +20,6 @@ the thresholds below) and persisted with the index; this module answers question
 
 from __future__ import annotations
 
-import bisect
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -28,8 +27,10 @@ from typing import Callable, Iterable, Mapping, Sequence, TypeVar
 
 from index.chunking import TextUnit
 from index.documents import Document
+from index.search_table import SearchTable
 from index.store import VectorTable
 from index.stories import StoryGroups, detect
+from index.unit_table import UnitSpans
 from rag.spans import cite, overlaps
 from rag.types import Citation
 
@@ -41,36 +42,27 @@ class Stories:
     """Same-story article groups and sentence twins for one sentence table."""
 
     units: Sequence[TextUnit]
-    story: dict[str, str]  # doc_id -> id of its story (the smallest doc_id in the group)
-    overlap: dict[tuple[str, str], float]  # (doc a, doc b), a < b -> share of matched sentences
-    twin_rows: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    story: Mapping[str, str]  # doc_id -> id of its story (the smallest doc_id in the group); absent: its own
+    overlap: Mapping[tuple[str, str], float]  # (doc a, doc b), a < b -> share of matched sentences
+    twin_rows: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
+    # Where each sentence lies; a store's table maps them, a list of units finds them on first use.
+    spans: UnitSpans | None = None
 
     @cached_property
-    def _by_doc(self) -> dict[str, list[int]]:
-        """Each article's sentence rows in text order; made on first use (a pass over every
-        sentence, which questions about articles outside any story never need)."""
-        by_doc: dict[str, list[int]] = defaultdict(list)
-        for i, u in enumerate(self.units):
-            by_doc[u.doc_id].append(i)
-        for rows in by_doc.values():
-            rows.sort(key=lambda r: self.units[r].start)
-        return by_doc
-
-    @cached_property
-    def _starts(self) -> dict[str, list[int]]:
-        return {d: [self.units[r].start for r in rows] for d, rows in self._by_doc.items()}
+    def _spans(self) -> UnitSpans:
+        return self.spans if self.spans is not None else UnitSpans.of(self.units)
 
     # -- building ----------------------------------------------------------------------------
 
     @classmethod
-    def of(cls, units: Sequence[TextUnit], groups: StoryGroups) -> "Stories":
+    def of(cls, table: SearchTable, groups: StoryGroups) -> "Stories":
         """The stories of a sentence table, as found at index time (`IndexStore.story_groups`)."""
-        return cls(units, groups.story, groups.overlap, groups.twin_rows)
+        return cls(table.units, groups.story, groups.overlap, groups.twin_rows, table.spans)
 
     @classmethod
     def detect(cls, sentences: VectorTable) -> "Stories":
         """Find stories and twins among the sentences of one table now (the index does it at save)."""
-        return cls.of(sentences.units, detect(sentences.units, sentences.vectors, sentences.neighbours))
+        return cls.of(sentences, detect(sentences.units, sentences.vectors, sentences.neighbours))
 
     # -- asking ------------------------------------------------------------------------------
 
@@ -86,16 +78,7 @@ class Stories:
 
     def sentence_rows(self, doc_id: str, start: int, end: int) -> list[int]:
         """Rows of the sentences of `doc_id` that overlap `[start, end)`."""
-        rows, starts = self._by_doc.get(doc_id, []), self._starts.get(doc_id, [])
-        first = max(bisect.bisect_right(starts, start) - 1, 0)
-        out = []
-        for r in rows[first:]:
-            u = self.units[r]
-            if u.start >= end:
-                break
-            if u.end > start:
-                out.append(r)
-        return out
+        return self._spans.overlapping(doc_id, start, end)
 
     def twins(self, doc_id: str, start: int, end: int) -> list[TextUnit]:
         """Sentences in same-story articles that state what `[start, end)` of `doc_id` states."""
@@ -115,16 +98,12 @@ class Stories:
         rows = self.sentence_rows(unit.doc_id, unit.start, unit.end)
         if not rows:
             return False
-        inside = sum(
-            any(
-                self.units[t].doc_id == kept.doc_id
-                and kept.start <= self.units[t].start
-                and self.units[t].end <= kept.end
-                for t in self.twin_rows.get(r, ())
-            )
-            for r in rows
-        )
+        inside = sum(any(self._within(t, kept) for t in self.twin_rows.get(r, ())) for r in rows)
         return inside * 2 >= len(rows)
+
+    def _within(self, row: int, kept: TextUnit) -> bool:
+        doc_id, start, end = self._spans.span(row)
+        return doc_id == kept.doc_id and kept.start <= start and end <= kept.end
 
     def collapse(self, items: Iterable[T], unit_of: Callable[[T], TextUnit]) -> list[tuple[T, list[T]]]:
         """Keep items in order, folding each one that repeats an earlier kept item into it.

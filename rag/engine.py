@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence, TextIO
 from index.build import BuildReport, EmbedMany, build_index, build_milvus, check_fresh
 from index.documents import Corpus, Document, load_corpus
 from index.embedding import Embedder, make_embedder
-from index.errors import IndexCorrupt, IndexMissing, IndexStale
+from index.errors import IndexCorrupt, IndexMissing, IndexStale, RagError
 from index.milvus_store import parse_store
 from index.store import IndexStore
 from rag import agreement, spans, verify
@@ -86,7 +86,7 @@ class Engine:
     def __post_init__(self) -> None:
         self.retriever = Retriever(self.store, self.embedder, self.tuning)
         self.scorer = EvidenceScorer(self.store, self.tuning)
-        self.facts = SentenceFacts(self.store.sentences.units)
+        self.facts = SentenceFacts.of_store(self.store)
         self._docs = self.corpus.by_id
 
     # -- opening -----------------------------------------------------------------------------
@@ -105,13 +105,23 @@ class Engine:
         A missing, corrupt or stale index is never used: the reason is logged and it is rebuilt.
         """
         settings = settings or Settings.from_env()
-        corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes)
+        # The index first: it knows which corpus files were verified unchanged, so only new or
+        # touched articles are read and hashed here (`IndexStore.known_documents`).
+        store: IndexStore | MilvusStore | None = None
+        failure: RagError | None = None
+        try:
+            store = load_store(settings)
+        except (IndexMissing, IndexCorrupt) as exc:
+            failure = exc
+        known = store.known_documents() if isinstance(store, IndexStore) else None
+        corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes, known)
         if not corpus.documents:
             raise CorpusError(f"no usable documents in {settings.corpus_dir}: " + "; ".join(map(str, corpus.problems)))
         embedder = embedder or embedder_for(settings)
         report = None
         try:
-            store = load_store(settings)
+            if store is None:
+                raise failure or IndexMissing("no index")
             check_fresh(store, corpus, embedder.name, settings.chunking)
         except (IndexMissing, IndexStale, IndexCorrupt) as exc:
             if log is not None and not isinstance(exc, IndexMissing):
@@ -125,6 +135,8 @@ class Engine:
                 progress=progress,
                 log=None if log is None else lambda m: print(f"rag: {m}", file=log),
             )
+        if isinstance(store, IndexStore):
+            store.remember(corpus)
         return cls(settings, corpus, store, embedder, report)
 
     def rebuild(self, progress: Callable[[int, int], None] | None = None) -> BuildReport:

@@ -65,14 +65,13 @@ class EvidenceScorer:
     def __init__(self, store: Store, tuning: Tuning = DEFAULT):
         self.store = store
         self.tuning = tuning
-        sentences = store.sentences.units
-        self._row = {(u.doc_id, u.start, u.end): i for i, u in enumerate(sentences)}
-        # Document frequencies come from the BM25 index built at index time: tokenising every
-        # sentence here made opening an index linear in its size.
+        # Rows, spans and flags are looked up in the table's span arrays (`SearchTable.spans`), and
+        # document frequencies come from the BM25 index built at index time: tables over every
+        # sentence made here made opening an index linear in its size.
+        self._spans = store.sentences.spans
         df = store.sentences.document_frequencies()
-        n = max(len(sentences), 1)
+        n = max(len(store.sentences), 1)
         self.vocabulary = frozenset(df)
-        self._flags = {(u.doc_id, u.start, u.end): u.flags for u in sentences if isinstance(u, Sentence) and u.flags}
         self._idf = {t: math.log(1 + n / c) for t, c in df.items()}
         self._unseen_idf = math.log(1 + n)
 
@@ -110,8 +109,13 @@ class EvidenceScorer:
 
     def flags_of(self, doc_id: str, start: int, end: int) -> tuple[str, ...]:
         """The flags of every flagged sentence overlapping `[start, end)` of `doc_id`, in order."""
-        found = [f for (d, s, e), flags in self._flags.items() if d == doc_id and s < end and start < e for f in flags]
+        rows = [r for r in self._spans.overlapping(doc_id, start, end) if self._spans.flagged(r)]
+        found = [f for r in rows for f in self._flags(r)]
         return tuple(dict.fromkeys(found))
+
+    def _flags(self, row: int) -> tuple[str, ...]:
+        unit = self.store.sentences.units[row]
+        return unit.flags if isinstance(unit, Sentence) else ()
 
     def flagged(self, citation: Citation) -> Citation:
         """`citation` carrying the flags of the sentences it overlaps (a chunk, a sentence, a clause)."""
@@ -119,11 +123,8 @@ class EvidenceScorer:
         return replace(citation, flags=flags) if flags != citation.flags else citation
 
     def sentences_in(self, chunk: TextUnit) -> list[TextUnit]:
-        return [
-            u
-            for u in self.store.sentences.units
-            if u.doc_id == chunk.doc_id and chunk.start <= u.start and u.end <= chunk.end
-        ]
+        units = self.store.sentences.units
+        return [units[r] for r in sorted(self._spans.inside(chunk.doc_id, chunk.start, chunk.end))]
 
     def _before(self, row: int | None, unit: TextUnit, n: int | None = None) -> str:
         """The text of the `n` sentences before `unit` (at `row` of the sentence table) in its article."""
@@ -143,7 +144,7 @@ class EvidenceScorer:
             key = (unit.doc_id, unit.start, unit.end)
             if key in out:
                 continue
-            row = self._row.get(key)
+            row = self._spans.row(*key)
             dense = float(self.store.sentences.cosines(query_vector, [row])[0]) if row is not None else 0.0
             context = unit.text
             if refers_back(unit.text) and (previous := self._before(row, unit, 1)):
@@ -152,7 +153,7 @@ class EvidenceScorer:
             kind_ok = has_kind(unit.text, kind)
             t = self.tuning
             score = t.w_dense * max(dense, 0.0) + t.w_lexical * lexical + (t.w_kind if kind_ok else 0.0)
-            if key in self._flags:
+            if row is not None and self._spans.flagged(row):
                 score *= FLAGGED_WEIGHT
             out[key] = Scored(unit, score, dense, lexical, kind_ok)
         return sorted(out.values(), key=lambda s: (-s.score, s.unit.doc_id, s.unit.start))

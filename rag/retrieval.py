@@ -71,7 +71,7 @@ class Retriever:
     @cached_property
     def stories(self) -> Stories:
         """Same-story articles and sentence twins, as the index persisted them."""
-        return Stories.of(self.store.sentences.units, self.store.story_groups())
+        return Stories.of(self.store.sentences, self.store.story_groups())
 
     def table(self, name: str) -> SearchTable:
         return self.store.table(name)

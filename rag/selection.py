@@ -16,7 +16,6 @@ support thresholds in the engine decide them as before.
 
 from __future__ import annotations
 
-import bisect
 import re
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
@@ -24,6 +23,9 @@ from typing import Iterable, Sequence
 from index.aliases import ActorIndex, general_actor
 from index.analysis import SentenceAnalysis
 from index.chunking import Sentence, TextUnit
+from index.search_table import Store
+from index.store import actors_of
+from index.unit_table import UnitSpans
 from rag.attribution import (
     MATCH,
     NO_ACTOR_INFO,
@@ -61,24 +63,26 @@ class Selection:
 
 
 class SentenceFacts:
-    """Each indexed sentence's analysis, found by span, and the actor index built from them all."""
+    """Each indexed sentence's analysis, found by span, and the actor index built from them all.
 
-    def __init__(self, sentences: Iterable[TextUnit]):
-        self._by_doc: dict[str, list[tuple[int, int, SentenceAnalysis]]] = {}
-        for u in sentences:
-            if isinstance(u, Sentence) and u.analysis is not None:
-                self._by_doc.setdefault(u.doc_id, []).append((u.start, u.end, u.analysis))
-        for rows in self._by_doc.values():
-            rows.sort(key=lambda r: r[0])
-        self._starts = {d: [r[0] for r in rows] for d, rows in self._by_doc.items()}
-        self.actors = ActorIndex.from_analyses(a for rows in self._by_doc.values() for _, _, a in rows)
+    Built from a list of sentences, or from a store's sentence table (`of_store`), whose rows are
+    read only when a span is looked up and whose actor index was persisted with it."""
+
+    def __init__(self, sentences: Sequence[TextUnit], spans: UnitSpans | None = None, actors: ActorIndex | None = None):
+        self._units = sentences
+        self._spans = spans if spans is not None else UnitSpans.of(sentences)
+        self.actors = actors if actors is not None else actors_of(sentences)
+
+    @classmethod
+    def of_store(cls, store: Store) -> "SentenceFacts":
+        return cls(store.sentences.units, store.sentences.spans, store.actor_index())
 
     def analysis(self, doc_id: str, start: int, end: int) -> SentenceAnalysis:
         """The analysis of the sentence holding `start` (a clause lies inside one sentence)."""
-        rows = self._by_doc.get(doc_id, [])
-        i = bisect.bisect_right(self._starts.get(doc_id, []), start) - 1
-        if 0 <= i < len(rows) and rows[i][0] <= start < rows[i][1]:
-            return rows[i][2]
+        row = self._spans.holding(doc_id, start)
+        unit = self._units[row] if row is not None else None
+        if isinstance(unit, Sentence) and unit.analysis is not None:
+            return unit.analysis
         return SentenceAnalysis()
 
     def speaker(self, citation: Citation) -> str | None:

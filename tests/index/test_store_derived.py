@@ -72,7 +72,15 @@ def test_derived_files_follow_an_incremental_update(built, embedder, corpus_copy
 
 
 @pytest.mark.parametrize(
-    "file", ["chunks.bm25.data.npy", "sentences.bm25.vocab.json", "sentences.bm25.termmax.npy", "stories.json"]
+    "file",
+    [
+        "chunks.bm25.data.npy",
+        "sentences.bm25.vocab.json",
+        "sentences.bm25.termmax.npy",
+        "stories.json",
+        "stories.twins.npy",
+        "stories.overlap.json",
+    ],
 )
 @pytest.mark.parametrize("damage", ["corrupt", "missing"])
 def test_a_damaged_derived_file_is_detected_and_rebuilt(built, embedder, corpus_dir, tmp_path, file, damage):
