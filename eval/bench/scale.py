@@ -50,7 +50,7 @@ import numpy as np
 import index.offline  # noqa: F401
 from index.chunking import Chunk, ChunkSettings, Sentence, split_sentences
 from index.documents import load_corpus
-from index.embedding import Embedder, SentenceTransformerEmbedder
+from index.embedding import Embedder, SentenceTransformerEmbedder, make_embedder
 from index.store import (
     HNSW_EF_SEARCH,
     HNSW_MIN_UNITS,
@@ -331,9 +331,8 @@ def zip_q(qtexts: list[str], qvecs: np.ndarray) -> list[tuple[str, np.ndarray]]:
 def cold_ask(folder: Path, question: str, runs: int) -> dict:
     """`rag ask` in a fresh process per run: wall time to the printed answer, and peak RSS."""
     walls, rss = [], []
-    # The archive's manifest names the torch embedder (its vectors are synthesised, see the module
-    # doc); `rag ask` must load that one, or it would see another model and re-embed the archive.
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAG_BACKEND": "extractive", "RAG_EMBED_BACKEND": "torch"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAG_BACKEND": "extractive"}
+    env.pop("RAG_EMBED_BACKEND", None)  # the default embedder, which the archive is stamped with
     code = (
         "import atexit, resource, runpy, sys\n"
         "atexit.register(lambda: print('PEAK_RSS_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr))\n"
@@ -362,6 +361,16 @@ def cold_ask(folder: Path, question: str, runs: int) -> dict:
     }
 
 
+def default_embedder(folder: Path) -> Embedder:
+    """The embedder a default `rag ask` on `folder`'s index loads (ONNX fp32 when onnxruntime is
+    installed, else torch; the export sits in the index folder, as `rag index` leaves it). The
+    archive is stamped with its name: fp32 ONNX gives torch's vectors (cosine >= 0.999), which
+    the synthetic vectors come from."""
+    embedder = make_embedder(cache_dir=folder / "index")
+    embedder.embed("warm up")
+    return embedder
+
+
 def open_breakdown(folder: Path) -> dict:
     """Where a cold open spends its time, stage by stage (run in a fresh process)."""
     out = {}
@@ -377,7 +386,7 @@ def open_breakdown(folder: Path) -> dict:
     corpus = load_corpus(folder / "corpus", known=store.known_documents())
     out["load_corpus_s"] = round(time.perf_counter() - t0, 2)
     t0 = time.perf_counter()
-    embedder = SentenceTransformerEmbedder()
+    embedder = default_embedder(folder)
     embedder.embed("warm up")
     out["load_model_s"] = round(time.perf_counter() - t0, 2)
     t0 = time.perf_counter()
@@ -421,7 +430,9 @@ def step(name: str, args: argparse.Namespace) -> dict:
     n = args.sizes[0]
     folder = args.work / f"archive-{n}-{args.seed}"
     if name == "build":
-        out = write_archive(texts, vectors, n, args.seed + n, folder, SentenceTransformerEmbedder().name)
+        embedder = make_embedder(cache_dir=folder / "index")  # exports on first use, below
+        out = write_archive(texts, vectors, n, args.seed + n, folder, embedder.name)
+        embedder.embed("export")  # into the index folder, once the save has claimed it
         (folder / "build.json").write_text(json.dumps(out), encoding="utf-8")
         return out
     if name == "kinds":
