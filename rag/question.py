@@ -130,6 +130,9 @@ class Ask:
     # Whether the question asks for someone's wording ("How did X describe Y?"): a sentence that
     # quotes it answers best.
     wording: bool = False
+    # For "What did X say about Y?": the content lemmas of Y. X's words on something else do not
+    # answer, however many other words of the question they share.
+    about: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return {
@@ -141,6 +144,7 @@ class Ask:
             "topic": list(self.topic),
             "named": self.named,
             "wording": self.wording,
+            "about": list(self.about),
         }
 
 
@@ -217,7 +221,27 @@ def analyse_question(text: str, actors: ActorIndex | None = None) -> Ask:
         )
     )
     named = _named(doc) if relation == "other" else None
-    return Ask(text, relation, actor, measure, kind, topic, named, _asks_wording(doc))
+    about = _about(cue) if relation in ("statement", "position") and cue is not None else ()
+    return Ask(text, relation, actor, measure, kind, topic, named, _asks_wording(doc), about)
+
+
+def _about(cue: Token) -> tuple[str, ...]:
+    """The content lemmas of "about Y" when it hangs from the saying or thinking verb (not "what
+    should they do about Y", which asks what to do)."""
+    for prep in cue.children:
+        if prep.dep_ == "prep" and prep.lower_ == "about":
+            return tuple(
+                dict.fromkeys(
+                    t.lemma_.lower()
+                    for t in prep.subtree
+                    if t.i != prep.i
+                    and not t.is_stop
+                    and not t.is_punct
+                    and t.pos_ in ("NOUN", "PROPN", "VERB", "ADJ", "NUM")
+                    and t.lower_ not in WH_WORDS
+                )
+            )
+    return ()
 
 
 def _asks_wording(doc: Doc) -> bool:

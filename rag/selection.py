@@ -106,7 +106,13 @@ class SentenceFacts:
         speaking = _topic_words(
             w for sp in analysis.speakers for w in (*sp.name.split(), *([sp.affiliation] if sp.affiliation else ()))
         )
-        return bool((_topic_words((*analysis.lemmas, *analysis.actors)) - speaking) & _topic_words(ask.topic))
+        said = _topic_words((*analysis.lemmas, *analysis.actors)) - speaking
+        if ask.about:
+            # "What did X say about the hubs Y and Z would set up?" is about hubs: countries and
+            # people in Y name who is involved, and count only when Y names nothing else.
+            things = [w for w in ask.about if not self.actors.is_known(w)]
+            return bool(said & _topic_words(things or ask.about))
+        return bool(said & _topic_words(ask.topic))
 
     def ask(self, question: str) -> Ask:
         return analyse_question(question, self.actors)

@@ -73,3 +73,19 @@ def test_a_yes_no_question_is_not_answered_by_the_actor_doing_something_else():
     assert facts.select(ask, evidence).evidence == []
     troops = facts.ask("Has Peru agreed to send ground troops?")
     assert [e.text[:8] for e in facts.select(troops, evidence).evidence] == ["Peru has"]
+
+
+def test_what_someone_said_about_a_thing_needs_that_thing_not_just_a_shared_place():
+    text = (
+        "Ana Ruiz, the Peruvian president, said Chile's ports would handle more canal traffic. "
+        "Bolivia will build two rail depots in Chile, officials said."
+    )
+    facts, evidence = facts_and_evidence(text, [0.6, 0.5])
+    ask = facts.ask("What did Ana Ruiz say about the rail depots in Chile?")
+    assert "depot" in ask.about
+    # Her only sentence shares "Chile" with the question, not the depots.
+    assert not [e for e in facts.select(ask, evidence).evidence if e.text.startswith("Ana Ruiz")]
+    on_it = facts.ask("What did Ana Ruiz say about canal traffic?")
+    assert [e.text[:8] for e in facts.select(on_it, evidence).evidence][:1] == ["Ana Ruiz"]
+    # "What should X do about Y" asks what to do, not what was said about Y.
+    assert facts.ask("What does Ana Ruiz think Chile should do about Peru?").about == ()
