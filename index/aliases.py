@@ -324,6 +324,27 @@ class ActorIndex:
         )
 
 
+@lru_cache(maxsize=1)
+def _demonyms() -> frozenset[str]:
+    from countryinfo import CountryInfo
+
+    return frozenset(
+        fold_key(d.strip())
+        for data in CountryInfo.all().values()
+        for d in (data.get("demonym") or "").split(",")
+        if d.strip()
+    )
+
+
+def is_demonym(name: str) -> bool:
+    """Whether `name` is a people's adjective ("Peruvian", "British") in the general country data:
+    a message then names the country it stands for, not the adjective."""
+    try:
+        return fold_key(clean_name(name)) in _demonyms()
+    except ImportError:  # no country data: general_aliases already says what to install
+        return False
+
+
 def canonical_general(name: str) -> str:
     """`ActorIndex.canonical` without corpus people."""
     return general_actor(name) or clean_name(name)

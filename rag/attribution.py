@@ -23,9 +23,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from index.aliases import ActorIndex, clean_name, fold_key, general_actor
+from index.aliases import ActorIndex, clean_name, fold_key, general_actor, is_demonym
 from index.analysis import Figure, SentenceAnalysis, Speaker
-from rag.question import NAMED_LABELS, Ask
+from rag.question import NAMED_LABELS, Ask, AskedActor
 
 MATCH = "match"
 WRONG_SPEAKER = "wrong_speaker"
@@ -303,12 +303,18 @@ def _mentions(analysis: SentenceAnalysis, lemma: str) -> bool:
     return lemma in lemmas or bool(_related(lemma) & lemmas)
 
 
+def _named_as(actor: AskedActor) -> str:
+    """The asked actor as a notice names it: "Peruvian" (a demonym the question used as an
+    adjective: "the Peruvian president") reads as the country it stands for."""
+    return actor.canonical if actor.person is None and is_demonym(actor.text) else actor.text
+
+
 def notice(ask: Ask, result: Attribution) -> str | None:
     """One general sentence telling the reader why the cited sentence is not quite what was asked,
     or that the articles do not say; None for a match."""
     if result.answers:
         return None
-    asked = ask.actor.text if ask.actor is not None else None
+    asked = _named_as(ask.actor) if ask.actor is not None else None
     if result.verdict == WRONG_SPEAKER and asked:
         other = result.speaker.name if result.speaker else "someone else"
         if ask.relation == "statement":

@@ -286,3 +286,14 @@ def test_a_figure_is_confirmed_only_by_its_measure_and_a_shared_topic_word():
     # A count of something else is no match at all.
     troops = SentenceAnalysis(figures=(Figure("26 troops", 0, 9, "count", measure="troop"),), lemmas=("flood",))
     assert not confirms(ask, attribute(ask, troops), troops)
+
+
+def test_a_notice_names_the_country_a_demonym_stands_for():
+    from index.analysis import Speaker
+    from rag.attribution import WRONG_SPEAKER, Attribution, notice
+
+    ask = Ask("How does the Peruvian government view the canal deal?", "position", AskedActor("Peruvian", "Peru", None))
+    text = notice(ask, Attribution(WRONG_SPEAKER, speaker=Speaker("Ana Ruiz")))
+    assert text is not None and "position of Peru " in text and "Peruvian on" not in text
+    named = Ask("What did Ana Ruiz say?", "statement", AskedActor("Ana Ruiz", "Peru", "Ana Ruiz"))
+    assert "quote Ana Ruiz" in (notice(named, Attribution(WRONG_SPEAKER, speaker=Speaker("Luis Soto"))) or "")
