@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import mmap
+import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Iterator, Sequence, overload
@@ -165,6 +166,7 @@ class StoredUnits(Sequence[TextUnit]):
         self._offsets = offsets
         self._kind = kind
         self._cache: OrderedDict[int, TextUnit] = OrderedDict()
+        self._lock = threading.Lock()
         with open(path, "rb") as fh:
             size = fh.seek(0, 2)
             self._data: mmap.mmap | bytes = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
@@ -211,13 +213,18 @@ class StoredUnits(Sequence[TextUnit]):
     __hash__ = None  # type: ignore[assignment]  # mutable cache, compared by content
 
     def _row(self, r: int) -> TextUnit:
-        unit = self._cache.get(r)
-        if unit is not None:
-            self._cache.move_to_end(r)
-            return unit
-        unit = self._cache[r] = self._read(r)
-        if len(self._cache) > ROW_CACHE:
-            self._cache.popitem(last=False)
+        # The app answers questions on several threads over one table: the cache's reorder and
+        # eviction must not interleave (a row evicted between get and move_to_end is a KeyError).
+        with self._lock:
+            unit = self._cache.get(r)
+            if unit is not None:
+                self._cache.move_to_end(r)
+                return unit
+        unit = self._read(r)
+        with self._lock:
+            self._cache[r] = unit
+            if len(self._cache) > ROW_CACHE:
+                self._cache.popitem(last=False)
         return unit
 
     def _read(self, r: int) -> TextUnit:

@@ -12,7 +12,7 @@ import pytest
 import index.store as store_module
 import index.unit_table as unit_table
 from index.build import build_index
-from index.chunking import Sentence
+from index.chunking import Chunk, Sentence
 from index.documents import Document, StoredDocument, load_corpus
 from index.errors import CorpusError
 from index.store import IndexStore, VectorTable, current_dir
@@ -201,3 +201,38 @@ def test_an_open_index_stays_readable_after_its_generation_is_removed(built, tmp
     assert dict(opened.story_groups().overlap) == dict(store.story_groups().overlap)
     opened.save(copy)
     _same_units(IndexStore.load(copy).chunks.units, store.chunks.units)
+
+
+def test_many_threads_reading_one_table_past_its_cache_never_fail(tmp_path, monkeypatch):
+    import threading
+    import time
+    from collections import OrderedDict
+
+    monkeypatch.setattr(unit_table, "ROW_CACHE", 4)  # constant eviction: the race window is wide
+    units = [Chunk("d", i * 10, i * 10 + 5, "x" * 5) for i in range(64)]
+    unit_table.write(tmp_path, "chunks", units, unit_table.UnitSpans.of(units))
+    stored = unit_table.StoredUnits.load(tmp_path, "chunks", Chunk)
+
+    class Yielding(OrderedDict):  # a thread switch right after each lookup, as the OS may do
+        def get(self, key, default=None):
+            found = super().get(key, default)
+            time.sleep(0.0001)
+            return found
+
+    stored._cache = Yielding()
+    errors: list[BaseException] = []
+
+    def read(seed: int) -> None:
+        try:
+            for k in range(300):
+                r = (seed * 7 + k * 13) % 64
+                assert stored[r].start == r * 10
+        except BaseException as exc:  # noqa: BLE001  (any failure in a thread fails the test)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read, args=(s,)) for s in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
