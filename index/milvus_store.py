@@ -50,12 +50,12 @@ import faiss
 import numpy as np
 
 from index.aliases import ActorIndex
-from index.analysis import SentenceAnalysis
 from index.chunking import Chunk, Sentence, TextUnit
 from index.errors import IndexCorrupt, IndexMissing, RagError
 from index.search_table import SearchTable
 from index.store import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, DocEntry, Manifest, actors_of, build_faiss
 from index.stories import StoryGroups, detect
+from index.unit_table import row_of, unit_from
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
@@ -154,25 +154,17 @@ def _doc_filter(doc_id: str) -> str:
     return f"doc_id == {json.dumps(doc_id, ensure_ascii=False)}"
 
 
+SPAN_FIELDS = ("doc_id", "start", "end", "text")
+
+
 def _extra(unit: TextUnit) -> dict:
-    """What a unit carries besides its span and text, as the FAISS store's JSONL row does."""
-    extra: dict = {}
-    if isinstance(unit, Sentence) and unit.analysis is not None:
-        extra["analysis"] = unit.analysis.to_dict()
-    if isinstance(unit, Sentence) and unit.flags:
-        extra["flags"] = list(unit.flags)
-    return extra
+    """What a unit carries besides its span and text: the FAISS store's jsonl row without those."""
+    return {k: v for k, v in row_of(unit).items() if k not in SPAN_FIELDS}
 
 
 def _unit_from(kind: type[TextUnit], row: dict) -> TextUnit:
     fields = {"doc_id": row["doc_id"], "start": int(row["start"]), "end": int(row["end"]), "text": row["text"]}
-    extra = row.get("extra") or {}
-    if kind is Sentence:
-        if extra.get("analysis") is not None:
-            fields["analysis"] = SentenceAnalysis.from_dict(extra["analysis"])
-        if extra.get("flags"):
-            fields["flags"] = tuple(extra["flags"])
-    return kind(**fields)
+    return unit_from(kind, {**fields, **(row.get("extra") or {})})
 
 
 def _check_size(what: str, text: str) -> None:
