@@ -184,3 +184,24 @@ def corpus_copy(tmp_path) -> Path:
     target = tmp_path / "corpus"
     shutil.copytree(CORPUS, target)
     return target
+
+
+@pytest.fixture
+def damaged_copy(tmp_path):
+    """Copy an index folder and damage one file of its generation the way a disk or a user can:
+    "missing", or "corrupt" (same size, one byte flipped). Returns the copy's folder."""
+    from index.store import current_dir
+
+    def make(folder: Path, file: str, damage: str) -> Path:
+        copy = tmp_path / "idx"
+        shutil.copytree(folder, copy)
+        path = current_dir(copy) / file
+        if damage == "missing":
+            path.unlink()
+        else:
+            data = bytearray(path.read_bytes())
+            data[len(data) // 2] ^= 0xFF
+            path.write_bytes(bytes(data))
+        return copy
+
+    return make

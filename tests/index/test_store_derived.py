@@ -83,17 +83,9 @@ def test_derived_files_follow_an_incremental_update(built, embedder, corpus_copy
     ],
 )
 @pytest.mark.parametrize("damage", ["corrupt", "missing"])
-def test_a_damaged_derived_file_is_detected_and_rebuilt(built, embedder, corpus_dir, tmp_path, file, damage):
+def test_a_damaged_derived_file_is_detected_and_rebuilt(built, embedder, corpus_dir, damaged_copy, file, damage):
     folder, store = built
-    copy = tmp_path / "idx"
-    shutil.copytree(folder, copy)
-    path = current_dir(copy) / file
-    if damage == "missing":
-        path.unlink()
-    else:
-        data = bytearray(path.read_bytes())
-        data[len(data) // 2] ^= 0xFF  # same size, one byte flipped
-        path.write_bytes(bytes(data))
+    copy = damaged_copy(folder, file, damage)
     with pytest.raises(IndexCorrupt, match=file.replace(".", r"\.")):
         IndexStore.load(copy)
     _, report = build_index(load_corpus(corpus_dir), copy, embedder)
