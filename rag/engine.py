@@ -32,7 +32,7 @@ from rag.errors import BackendTimeout, CorpusError, QuestionError
 from rag.evidence import EvidenceScorer
 from rag.figures import asked_kind
 from rag.markers import has_markers, renumber
-from rag.question import split_asks
+from rag.question import Ask, split_asks
 from rag.retrieval import Retriever, unit_terms
 from rag.selection import SentenceFacts
 from rag.settings import Settings
@@ -177,9 +177,10 @@ class Engine:
         return k
 
     def evidence(
-        self, question: str, k: int | None = None, mode: str | None = None
+        self, question: str, k: int | None = None, mode: str | None = None, ask: Ask | None = None
     ) -> tuple[list[Passage], list[Evidence]]:
-        """Retrieved passages, and the numbered, scored sentences inside them, best first."""
+        """Retrieved passages, and the numbered, scored sentences inside them, best first. With the
+        question's `ask`, a sentence its asked actor speaks meets the words naming that actor."""
         question = check_question(question, self.settings.max_question_chars)
         k, mode = self._k(k), mode or self.settings.retrieval
         qv = self.retriever.embed_question(question)
@@ -195,7 +196,8 @@ class Engine:
         kept = [
             s
             for s, _ in self.retriever.stories.collapse(
-                self.scorer.score(question, qv, units), unit_of=lambda s: s.unit
+                self.scorer.score(question, qv, units, self.facts.speaker_terms(ask) if ask else None),
+                unit_of=lambda s: s.unit,
             )
         ]
         evidence = [
@@ -314,11 +316,12 @@ class Engine:
         options = options or self.backend_options
         chosen = self.backend(name, options)
         query = retrieval_query(question, history)
-        passages, evidence = self.evidence(query, k)
+        ask = self.facts.ask(question)
+        passages, evidence = self.evidence(query, k, ask=ask)
         if query != question:
             evidence = _about(evidence, names_in(question))
         timings["retrieve_s"] = time.perf_counter() - t0
-        selection = self.facts.select(self.facts.ask(question), evidence)
+        selection = self.facts.select(ask, evidence)
         kind = asked_kind(question)
         relevant = stating_kind(evidence, kind)  # before the structural check, to tell why it refused
         evidence = stating_kind(selection.evidence, kind)

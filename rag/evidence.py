@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -84,14 +85,16 @@ class EvidenceScorer:
         text: str,
         synonyms: dict[str, frozenset[Synonym]] | None = None,
         before: str = "",
+        met: Collection[str] = (),
     ) -> float:
         """IDF-weighted share of the question's distinct terms present in `text`; a term met only
         through one of its `synonyms` (all of a synonym's words present) counts `Tuning.w_synonym`,
-        one met only in the text `before` it counts `Tuning.w_context`."""
+        one met only in the text `before` it counts `Tuning.w_context`. Terms in `met` count as
+        present: the sentence's structure says them (its speaker is the asked "French president")."""
         terms = set(question_terms)
         if not terms:
             return 0.0
-        present = set(tokenize(text))
+        present = set(tokenize(text)) | set(met)
         synonyms = {t: alts for t, alts in (synonyms or {}).items() if t in terms and t not in present}
         lemmas = lemmas_in(text) if synonyms else frozenset()
         setting = set(tokenize(before)) if before else set()
@@ -134,8 +137,15 @@ class EvidenceScorer:
         units = self.store.sentences.units[max(row - n, 0) : row]
         return " ".join(u.text for u in units if u.doc_id == unit.doc_id)
 
-    def score(self, question: str, query_vector: np.ndarray, units: list[TextUnit]) -> list[Scored]:
-        """Support for each unit, best first; duplicates removed."""
+    def score(
+        self,
+        question: str,
+        query_vector: np.ndarray,
+        units: list[TextUnit],
+        met: Callable[[TextUnit], Collection[str]] | None = None,
+    ) -> list[Scored]:
+        """Support for each unit, best first; duplicates removed. `met(unit)` gives the question
+        terms a unit's structure meets without its words (see `lexical`)."""
         terms = tokenize(question)
         synonyms = expansions(question)
         kind = asked_kind(question)
@@ -149,7 +159,7 @@ class EvidenceScorer:
             context = unit.text
             if refers_back(unit.text) and (previous := self._before(row, unit, 1)):
                 context = f"{previous} {unit.text}"
-            lexical = self.lexical(terms, context, synonyms, self._before(row, unit))
+            lexical = self.lexical(terms, context, synonyms, self._before(row, unit), met(unit) if met else ())
             kind_ok = has_kind(unit.text, kind)
             t = self.tuning
             score = t.w_dense * max(dense, 0.0) + t.w_lexical * lexical + (t.w_kind if kind_ok else 0.0)

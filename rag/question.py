@@ -26,6 +26,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from index.aliases import NAME_PARTICLES, ActorIndex, clean_name, general_actor
+from index.parsing import PORTFOLIOS, TITLE_WORDS
 from rag.errors import RagError
 
 if TYPE_CHECKING:
@@ -133,6 +134,10 @@ class Ask:
     # For "What did X say about Y?": the content lemmas of Y. X's words on something else do not
     # answer, however many other words of the question they share.
     about: tuple[str, ...] = ()
+    # The words that name the asked actor, with the title they hold ("Spanish prime minister",
+    # "Ukraine's defence minister"): they say who speaks, not what about, and a sentence spoken by
+    # that actor meets them however it names them ("He said ...", "Ana Ruiz said ...").
+    actor_words: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return {
@@ -145,6 +150,7 @@ class Ask:
             "named": self.named,
             "wording": self.wording,
             "about": list(self.about),
+            "actor_words": list(self.actor_words),
         }
 
 
@@ -204,7 +210,8 @@ def analyse_question(text: str, actors: ActorIndex | None = None) -> Ask:
         if relation == "other":
             measure = _copular_thing(doc) or _yes_no_object(doc)
     actor = _asked_actor(actor_span, actors) if actor_span is not None else None
-    skip = set(range(actor_span.start, actor_span.end)) if actor_span is not None else set()
+    naming = _actor_phrase(actor_span) if actor_span is not None else []
+    skip = {t.i for t in naming}
     if cue is not None:
         skip.add(cue.i)
     if measure_token is not None:
@@ -222,7 +229,30 @@ def analyse_question(text: str, actors: ActorIndex | None = None) -> Ask:
     )
     named = _named(doc) if relation == "other" else None
     about = _about(cue) if relation in ("statement", "position") and cue is not None else ()
-    return Ask(text, relation, actor, measure, kind, topic, named, _asks_wording(doc), about)
+    actor_words = tuple(t.text for t in naming if t.is_alpha and not t.is_stop)
+    return Ask(text, relation, actor, measure, kind, topic, named, _asks_wording(doc), about, actor_words)
+
+
+def _actor_phrase(span: Span) -> list[Token]:
+    """The actor's span and the title it modifies: "the French president", "Ukraine's defence
+    minister" name one person through a country and a title, and neither word is the topic."""
+    tokens = list(span)
+    head = span.root.head
+    if span.root.dep_ in ("amod", "compound", "poss", "nmod") and head.i >= span.end and _is_title(head):
+        tokens += [t for t in head.children if t.i not in range(span.start, span.end) and _is_title_part(t)]
+        tokens.append(head)
+    return sorted(tokens, key=lambda t: t.i)
+
+
+def _is_title(token: Token) -> bool:
+    return token.pos_ in ("NOUN", "PROPN") and (_lemma(token) in TITLE_WORDS or token.lower_ in TITLE_WORDS)
+
+
+def _is_title_part(token: Token) -> bool:
+    """A word of a title before its head: "prime" minister, "defence" minister, "vice" president."""
+    return token.dep_ in ("amod", "compound") and (
+        token.lower_ in TITLE_WORDS or token.lower_ in PORTFOLIOS or _lemma(token) in TITLE_WORDS
+    )
 
 
 def _about(cue: Token) -> tuple[str, ...]:
@@ -430,6 +460,8 @@ def _relation(doc: Doc) -> tuple[str, Token | None]:
         lemma = _lemma(t)
         if _is_verb(t) and lemma in STATEMENT_VERBS and _has_subject(t):
             return "statement", t
+        if _according_to(t) is not None:
+            return "statement", t  # "What are the guarantees for, according to X?" asks what X said
         if _is_verb(t) and lemma in POSITION_VERBS and _has_subject(t):
             return "position", t
         if t.pos_ == "ADJ" and not t.text.islower():
@@ -532,6 +564,9 @@ def _holder(doc: Doc, cue: Token | None) -> Span | None:
     """Who says or thinks: the cue verb's subject, or the owner of a position noun."""
     if cue is None:
         return None
+    source = _according_to(cue)
+    if source is not None:
+        return _named_in(source)
     if cue.pos_ == "ADJ":
         return _named_in(cue.head)
     if cue.pos_ == "NOUN" and not _is_verb(cue):
@@ -551,6 +586,16 @@ def _holder(doc: Doc, cue: Token | None) -> Span | None:
                 (named for named in map(_named_in, _place_objects(child)) if named is not None), None
             )
     return _subject_actor(doc)
+
+
+def _according_to(token: Token) -> Token | None:
+    """X in "according to X"."""
+    if token.lower_ != "according":
+        return None
+    for prep in token.children:
+        if prep.lower_ == "to":
+            return next((obj for obj in prep.children if obj.dep_ == "pobj"), None)
+    return None
 
 
 def _place_objects(noun: Token) -> list[Token]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from index.aliases import ActorIndex, general_actor
 from index.analysis import SentenceAnalysis
@@ -38,6 +38,7 @@ from rag.attribution import (
     spoken_by_asked,
 )
 from rag.question import Ask, analyse_question
+from rag.terms import tokenize
 from rag.types import Citation, Evidence
 
 # Asks judged on structure; an "other" question ("what is the weather in X?", "which of X's
@@ -106,7 +107,10 @@ class SentenceFacts:
         speaking = _topic_words(
             w for sp in analysis.speakers for w in (*sp.name.split(), *([sp.affiliation] if sp.affiliation else ()))
         )
-        said = _topic_words((*analysis.lemmas, *analysis.actors)) - speaking
+        # The figures it states are what it says too ("2026 could be the year ..."): the lemmas
+        # keep words only.
+        figures = (w for f in analysis.figures for w in f.text.split())
+        said = _topic_words((*analysis.lemmas, *analysis.actors, *figures)) - speaking
         if ask.about:
             # "What did X say about the hubs Y and Z would set up?" is about hubs: countries and
             # people in Y name who is involved, and count only when Y names nothing else.
@@ -116,6 +120,20 @@ class SentenceFacts:
 
     def ask(self, question: str) -> Ask:
         return analyse_question(question, self.actors)
+
+    def speaker_terms(self, ask: Ask) -> Callable[[TextUnit], frozenset[str]] | None:
+        """For a statement or position question: the search terms of the words naming the asked
+        actor ("French president"), met by every sentence the asked actor speaks, however it
+        names them ("Ana Ruiz said", "he said"). For `EvidenceScorer.score(met=...)`."""
+        if ask.relation not in ("statement", "position") or ask.actor is None or not ask.actor_words:
+            return None
+        words = frozenset(tokenize(" ".join(ask.actor_words)))
+
+        def met(unit: TextUnit) -> frozenset[str]:
+            spoken = spoken_by_asked(ask, self.analysis(unit.doc_id, unit.start, unit.end), self.actors)
+            return words if spoken else frozenset()
+
+        return met
 
     def select(self, ask: Ask, evidence: Sequence[Evidence]) -> Selection:
         """Keep the evidence that answers `ask` for its actor and measure; see the module doc."""

@@ -138,3 +138,23 @@ def test_missing_pipeline_is_a_clear_error(monkeypatch):
             question.parse("What happened?")
     finally:
         question._load_pipeline.cache_clear()
+
+
+def test_a_title_names_the_asked_actor_and_is_not_the_topic():
+    ask = analyse_question("What does the Peruvian prime minister think 2030 could bring?")
+    assert ask.actor is not None and ask.actor.canonical == "Peru"
+    assert ask.actor_words == ("Peruvian", "prime", "minister")
+    assert ask.topic == ("2030", "bring")
+    owner = analyse_question("What does Peru's defence minister see as the most urgent need?")
+    assert owner.actor_words == ("Peru", "defence", "minister")
+    # A noun that is no title stays the topic: "Peru's canal plan" is about the canal plan.
+    plain = analyse_question("What did Peru say about Chile's canal plan?")
+    assert "plan" in plain.topic and plain.actor_words == ("Peru",)
+
+
+def test_according_to_someone_asks_what_they_said():
+    ask = analyse_question("What is the canal meant to prevent, according to the Chilean president?")
+    assert ask.relation == "statement"
+    assert ask.actor is not None and ask.actor.canonical == "Chile"
+    assert ask.actor_words == ("Chilean", "president")
+    assert "president" not in ask.topic

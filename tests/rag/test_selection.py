@@ -11,6 +11,7 @@ from index.documents import Document
 from index.parsing import analyse
 from rag.selection import SentenceFacts
 from rag.spans import cite
+from rag.terms import tokenize
 from rag.types import Evidence
 
 pytest.importorskip("spacy")
@@ -89,3 +90,31 @@ def test_what_someone_said_about_a_thing_needs_that_thing_not_just_a_shared_plac
     assert [e.text[:8] for e in facts.select(on_it, evidence).evidence][:1] == ["Ana Ruiz"]
     # "What should X do about Y" asks what to do, not what was said about Y.
     assert facts.ask("What does Ana Ruiz think Chile should do about Peru?").about == ()
+
+
+def test_a_figure_the_sentence_states_is_part_of_what_it_is_about():
+    text = (
+        "Ana Ruiz, Peruvian Prime Minister, said Peru would hold talks about its share of the canal fund. "
+        "“2030 could be the year the canal opens. This is good news,” she said."
+    )
+    facts, evidence = facts_and_evidence(text, [0.5, 0.6, 0.4])
+    ask = facts.ask("What does the Peruvian prime minister think 2030 could bring?")
+    kept = facts.select(ask, evidence).evidence
+    # Her title is who speaks, not what about: the talks sentence shares only "prime minister".
+    assert [e.text[:5] for e in kept] == ["“2030"]
+
+
+def test_sentences_the_asked_actor_speaks_meet_the_words_naming_them():
+    text = (
+        "Ana Ruiz, Peruvian Prime Minister, said the canal would open in 2030. "
+        "She called the canal “a bridge between peoples.” "
+        "Chilean President Luis Soto said the canal would cost too much."
+    )
+    facts, evidence = facts_and_evidence(text, [0.6, 0.5, 0.4])
+    met = facts.speaker_terms(facts.ask("How did the Peruvian prime minister describe the canal?"))
+    assert met is not None
+    unit = {u.text[:5]: u for u in split_sentences(Document("a.txt", "a.txt", text))}
+    assert met(unit["She c"]) == frozenset(tokenize("Peruvian prime minister"))
+    assert met(unit["Chile"]) == frozenset()
+    # A figure question is about whose figure, not who speaks: nothing is met by the speaker.
+    assert facts.speaker_terms(facts.ask("How much will the canal cost Peru?")) is None
