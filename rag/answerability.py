@@ -18,6 +18,7 @@ from rag.conversation import names_in
 from rag.figures import has_kind
 from rag.settings import Settings
 from rag.terms import tokenize
+from rag.thesaurus import wordnet
 from rag.types import Evidence
 
 _QUESTION_WORDS = {
@@ -75,7 +76,10 @@ def unknown_names(question: str, vocabulary: frozenset[str]) -> list[str]:
         words = [w for w in name.split() if w.lower() not in _QUESTION_WORDS]
         terms = [t for t in tokenize(" ".join(words)) if not t[0].isdigit()]
         known = any(t in vocabulary or (len(t) >= NAME_PREFIX and t[:NAME_PREFIX] in prefixes) for t in terms)
-        if terms and not known:
+        # An abbreviation of a common concept ("GDP") is a term, not a name: the article may say
+        # it in words ("economic output"), and the support score decides.
+        concept = len(words) == 1 and words[0].isupper() and wordnet().names_only_concepts(words[0])
+        if terms and not known and not concept:
             out.append(" ".join(words))
     return out
 

@@ -33,6 +33,9 @@ POS = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
 # ("how long did it last" is not about a "hold"); without a tagger or context we cannot tell which
 # sense is meant, so we expand only where there is little to choose from ("truce": 1, "outstrip": 2).
 MAX_SENSES = 4
+# WordNet's lexicographer files for nouns that name someone or something: noun.group (bodies,
+# organisations), noun.location, noun.object (natural objects, landmarks), noun.person.
+NAME_LEXFILES = (14, 15, 17, 18)
 # Pointers that lead to a related word form: derivation (ratify -> ratification), pertainym
 # (yearly -> year), participle (agreed -> agree).
 _FORM_POINTERS = {"+", "\\", "<"}
@@ -139,6 +142,21 @@ class WordNet:
     def sense_count(self, word: str) -> int:
         word = word.lower()
         return sum(len(self.senses(base, pos)) for pos in POS for base in self.base_forms(word, pos))
+
+    @lru_cache(maxsize=4096)
+    def names_only_concepts(self, word: str) -> bool:
+        """Whether every noun sense of `word` is a common concept: "GDP" (gross domestic product)
+        and "VAT" are, "NATO", "CIA" (organisations), "Paris" (a place) and "CEO" (a person) are not."""
+        senses = self.senses(word.lower(), "n")
+        if not senses:
+            return False
+        for offset in senses:
+            with self._lock:
+                line = _find_line(self._data_files["n"], b"%08d" % offset)
+            lexfile = int(line.split()[1]) if line else NAME_LEXFILES[0]
+            if lexfile in NAME_LEXFILES or any(symbol == "@i" for symbol, *_ in self.synset("n", offset)[1]):
+                return False
+        return True
 
     def related(self, word: str) -> set[str]:
         """Synonyms and related forms of `word`, lower case, '_' as space; none for a word with more
