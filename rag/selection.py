@@ -101,6 +101,10 @@ class SentenceFacts:
         ("What did X say about Y?" is not answered by X on Z)."""
         if ask.relation not in ("statement", "position") or not ask.topic:
             return True
+        return bool(self._said(e) & self._asked_about(ask))
+
+    def _said(self, e: Evidence) -> set[str]:
+        """The words a sentence says something about, as `_topic_words`."""
         analysis = self.analysis(e.citation.doc_id, e.citation.start, e.citation.end)
         # Who speaks is not what they speak about: "Ana Ruiz, Peruvian President, added ..."
         # does not make a sentence about France.
@@ -110,13 +114,25 @@ class SentenceFacts:
         # The figures it states are what it says too ("2026 could be the year ..."): the lemmas
         # keep words only.
         figures = (w for f in analysis.figures for w in f.text.split())
-        said = _topic_words((*analysis.lemmas, *analysis.actors, *figures)) - speaking
+        return _topic_words((*analysis.lemmas, *analysis.actors, *figures)) - speaking
+
+    def _asked_about(self, ask: Ask) -> set[str]:
         if ask.about:
             # "What did X say about the hubs Y and Z would set up?" is about hubs: countries and
             # people in Y name who is involved, and count only when Y names nothing else.
             things = [w for w in ask.about if not self.actors.is_known(w)]
-            return bool(said & _topic_words(things or ask.about))
-        return bool(said & _topic_words(ask.topic))
+            return _topic_words(things or ask.about)
+        return _topic_words(ask.topic)
+
+    def _said_by_someone_else(self, ask: Ask, own: Evidence, other: Evidence) -> bool:
+        """For "What did X say about Y?": whether another speaker's sentence states Y, and X's best
+        sentence only touches it. When the other sentence has more of Y's words and more support,
+        Y is that speaker's statement ("2026 could be the year the war ends", said by someone
+        else, is not answered by X's "war costs next year"): the answer names who said it."""
+        if not ask.about or other.score <= own.score:
+            return False
+        about = self._asked_about(ask)
+        return len(self._said(other) & about) > len(self._said(own) & about)
 
     def ask(self, question: str) -> Ask:
         return analyse_question(question, self.actors)
@@ -174,6 +190,8 @@ class SentenceFacts:
         ]
         if wrong and ask.relation in ("statement", "position"):
             other, said = _renumbered([wrong[0][0]]), notice(ask, wrong[0][1])
+            if kept and self._said_by_someone_else(ask, kept[0], wrong[0][0]):
+                kept = []
         confirmed = frozenset(
             e.citation
             for e, v in zip(evidence, verdicts)

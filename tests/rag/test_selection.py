@@ -118,3 +118,20 @@ def test_sentences_the_asked_actor_speaks_meet_the_words_naming_them():
     assert met(unit["Chile"]) == frozenset()
     # A figure question is about whose figure, not who speaks: nothing is met by the speaker.
     assert facts.speaker_terms(facts.ask("How much will the canal cost Peru?")) is None
+
+
+def test_words_someone_else_said_are_theirs_even_when_the_asked_person_touches_the_subject():
+    text = (
+        "Ana Ruiz, Peruvian President, said the canal costs would rise next year. "
+        "Chilean President Luis Soto said 2030 would be the year the canal opens."
+    )
+    facts, evidence = facts_and_evidence(text, [0.5, 0.6])
+    ask = facts.ask("What did Ana Ruiz say about 2030 being the year the canal opens?")
+    selection = facts.select(ask, evidence)
+    # Her sentence shares "canal" and "year"; his states all of it: the answer is his, named as his.
+    assert selection.evidence == []
+    assert [e.text[:7] for e in selection.other] == ["Chilean"]
+    assert selection.notice is not None and "Luis Soto" in selection.notice
+    # Asked about what she did say, her sentence answers.
+    own = facts.select(facts.ask("What did Ana Ruiz say about canal costs next year?"), evidence)
+    assert [e.text[:8] for e in own.evidence][:1] == ["Ana Ruiz"]
