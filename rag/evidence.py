@@ -23,13 +23,16 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from index.aliases import general_actor, is_demonym
 from index.chunking import Sentence, TextUnit
 from index.search_table import Store
+from rag.conversation import names_in
 from rag.figures import asked_kind, has_kind
 from rag.terms import tokenize
 from rag.thesaurus import Synonym, expansions, lemmas_in
@@ -60,6 +63,20 @@ class Scored:
     kind: bool
 
 
+def place_terms(question: str) -> set[str]:
+    """The search terms of the places a question names ("the Paris meeting", "talks in Lima"):
+    countries and capitals by general knowledge, not their demonyms ("Peruvian" names people).
+    News names an occasion's place once, in its lead: a sentence later in that article ("called
+    the meeting a step forward") is about the meeting in that place."""
+    return {
+        term
+        for name in names_in(question)
+        for word in name.split()
+        if general_actor(word) is not None and not is_demonym(word)
+        for term in tokenize(word)
+    }
+
+
 class EvidenceScorer:
     """Scores sentences of one store against questions; IDF comes from the store's sentences."""
 
@@ -86,11 +103,13 @@ class EvidenceScorer:
         synonyms: dict[str, frozenset[Synonym]] | None = None,
         before: str = "",
         met: Collection[str] = (),
+        article_places: Collection[str] = (),
     ) -> float:
         """IDF-weighted share of the question's distinct terms present in `text`; a term met only
         through one of its `synonyms` (all of a synonym's words present) counts `Tuning.w_synonym`,
-        one met only in the text `before` it counts `Tuning.w_context`. Terms in `met` count as
-        present: the sentence's structure says them (its speaker is the asked "French president")."""
+        one met only in the text `before` it counts `Tuning.w_context`, a place named elsewhere in its
+        article (`article_places`) `Tuning.w_article_place`. Terms in `met` count as present: the
+        sentence's structure says them (its speaker is the asked "French president")."""
         terms = set(question_terms)
         if not terms:
             return 0.0
@@ -106,6 +125,8 @@ class EvidenceScorer:
                 return self.tuning.w_synonym
             if term in setting:
                 return self.tuning.w_context
+            if term in article_places:
+                return self.tuning.w_article_place
             return 0.0
 
         return sum(self.idf(t) * credit(t) for t in terms) / sum(self.idf(t) for t in terms)
@@ -129,6 +150,10 @@ class EvidenceScorer:
         units = self.store.sentences.units
         return [units[r] for r in sorted(self._spans.inside(chunk.doc_id, chunk.start, chunk.end))]
 
+    def _article(self, doc_id: str) -> str:
+        units = self.store.sentences.units
+        return " ".join(units[r].text for r in sorted(self._spans.inside(doc_id, 0, sys.maxsize)))
+
     def _before(self, row: int | None, unit: TextUnit, n: int | None = None) -> str:
         """The text of the `n` sentences before `unit` (at `row` of the sentence table) in its article."""
         if row is None:
@@ -149,6 +174,8 @@ class EvidenceScorer:
         terms = tokenize(question)
         synonyms = expansions(question)
         kind = asked_kind(question)
+        places = place_terms(question)
+        named_in: dict[str, set[str]] = {}  # doc_id -> the question's places its article names
         out: dict[tuple, Scored] = {}
         for unit in units:
             key = (unit.doc_id, unit.start, unit.end)
@@ -159,7 +186,16 @@ class EvidenceScorer:
             context = unit.text
             if refers_back(unit.text) and (previous := self._before(row, unit, 1)):
                 context = f"{previous} {unit.text}"
-            lexical = self.lexical(terms, context, synonyms, self._before(row, unit), met(unit) if met else ())
+            if places and unit.doc_id not in named_in:
+                named_in[unit.doc_id] = places & set(tokenize(self._article(unit.doc_id)))
+            lexical = self.lexical(
+                terms,
+                context,
+                synonyms,
+                self._before(row, unit),
+                met(unit) if met else (),
+                named_in.get(unit.doc_id, ()),
+            )
             kind_ok = has_kind(unit.text, kind)
             t = self.tuning
             score = t.w_dense * max(dense, 0.0) + t.w_lexical * lexical + (t.w_kind if kind_ok else 0.0)

@@ -26,6 +26,10 @@ class Tuning:
     # before it in the same article: news states the setting ("in Paris on Sunday") once.
     w_context: float = 0.25
     context_sentences: int = 1
+    # What a place named in the question is worth when the sentence's article names it elsewhere
+    # ("the Paris meeting" met by "called the meeting ..." in an article about the meeting in
+    # Paris): less than the sentences just before it, which may set a nearer scene.
+    w_article_place: float = 0.125
     # Hybrid retrieval (`rag.retrieval.fuse`): weight of BM25 (as a share of the most the question
     # could score) against the cosine.
     w_bm25: float = 0.3
