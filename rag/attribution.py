@@ -109,7 +109,7 @@ def attribute(ask: Ask, analysis: SentenceAnalysis, actors: ActorIndex | None = 
 _AGE = re.compile(r"year-old|years? old|\baged\b", re.IGNORECASE)
 
 
-def confirms(ask: Ask, result: Attribution, analysis: SentenceAnalysis) -> bool:
+def confirms(ask: Ask, result: Attribution, analysis: SentenceAnalysis, actors: ActorIndex | None = None) -> bool:
     """A figure match that the structure confirms twice: the question and the sentence both name
     what is counted and the two agree ("how many nations" and "26 countries"), and the sentence
     shares a word, or a WordNet relative of one, with the rest of the question ("aid" and
@@ -117,9 +117,14 @@ def confirms(ask: Ask, result: Attribution, analysis: SentenceAnalysis) -> bool:
     answer (`Settings.min_support_confirmed`): the question's wording may be loose."""
     if ask.relation != "figure" or result.verdict != MATCH or result.figure is None:
         return False
+    shares_topic = any(_mentions(analysis, word) for word in ask.topic if word != ask.measure)
+    if ask.kind == "date" and ask.actor is not None and actors is not None:
+        # A date counts nothing: the event is confirmed by its actor instead ("When did X stop
+        # its aid?" and "after X halted aid in March").
+        return shares_topic and _sentence_names(ask, analysis, actors)
     if not ask.measure or not result.figure.measure or ask.measure in GENERIC_MEASURES:
         return False
-    return any(_mentions(analysis, word) for word in ask.topic if word != ask.measure)
+    return shares_topic
 
 
 def _names_what_is_asked(ask: Ask, analysis: SentenceAnalysis) -> bool:

@@ -195,7 +195,7 @@ class SentenceFacts:
         confirmed = frozenset(
             e.citation
             for e, v in zip(evidence, verdicts)
-            if confirms(ask, v, self.analysis(e.citation.doc_id, e.citation.start, e.citation.end))
+            if confirms(ask, v, self.analysis(e.citation.doc_id, e.citation.start, e.citation.end), self.actors)
         )
         if kept or other:
             return Selection(_renumbered(kept), other=other, notice=said, verdicts=verdicts, confirmed=confirmed)

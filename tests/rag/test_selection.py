@@ -135,3 +135,17 @@ def test_words_someone_else_said_are_theirs_even_when_the_asked_person_touches_t
     # Asked about what she did say, her sentence answers.
     own = facts.select(facts.ask("What did Ana Ruiz say about canal costs next year?"), evidence)
     assert [e.text[:8] for e in own.evidence][:1] == ["Ana Ruiz"]
+
+
+def test_a_date_is_confirmed_by_the_asked_actor_and_the_event_not_by_a_measure():
+    text = (
+        "Peru halted its canal payments in May 2024, officials in Lima said. The canal authority was founded in 1999."
+    )
+    facts, evidence = facts_and_evidence(text, [0.6, 0.5])
+    asked = facts.ask("When did Peru stop the canal payments?")
+    assert asked.kind == "date"
+    confirmed = facts.select(asked, evidence).confirmed
+    assert [c.text[:4] for c in confirmed] == ["Peru"]
+    # Another actor's event, or a date the sentence gives for something else, is not confirmed.
+    assert not facts.select(facts.ask("When did Chile stop the canal payments?"), evidence).confirmed
+    assert not facts.select(facts.ask("When did Peru sign the water treaty?"), evidence).confirmed
