@@ -26,6 +26,7 @@ import re
 import sys
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -42,6 +43,9 @@ from rag.types import Citation
 # Support of a flagged sentence (it addresses an AI: "ignore previous instructions ..."), relative
 # to what its words would earn. Zero: it is quoted material and may never lead an answer.
 FLAGGED_WEIGHT = 0.0
+# Articles whose search terms a scorer keeps (`EvidenceScorer._article_terms`): a question's
+# evidence comes from a handful of articles, and a conversation keeps returning to them.
+ARTICLE_CACHE = 1024
 
 # A sentence that names its speaker only by pronoun ("he said", "she added") or continues a quote
 # belongs to the previous sentence's subject: "“2026 could be the year the war ends,” he said."
@@ -92,6 +96,7 @@ class EvidenceScorer:
         self.vocabulary = frozenset(df)
         self._idf = {t: math.log(1 + n / c) for t, c in df.items()}
         self._unseen_idf = math.log(1 + n)
+        self._article_terms = lru_cache(maxsize=ARTICLE_CACHE)(self._article_terms)  # type: ignore[method-assign]
 
     def idf(self, term: str) -> float:
         return self._idf.get(term, self._unseen_idf)
@@ -150,9 +155,11 @@ class EvidenceScorer:
         units = self.store.sentences.units
         return [units[r] for r in sorted(self._spans.inside(chunk.doc_id, chunk.start, chunk.end))]
 
-    def _article(self, doc_id: str) -> str:
+    def _article_terms(self, doc_id: str) -> frozenset[str]:
+        """Every search term of an article's sentences (cached per scorer: an article is read and
+        tokenized once, not once per question)."""
         units = self.store.sentences.units
-        return " ".join(units[r].text for r in sorted(self._spans.inside(doc_id, 0, sys.maxsize)))
+        return frozenset(tokenize(" ".join(units[r].text for r in sorted(self._spans.inside(doc_id, 0, sys.maxsize)))))
 
     def _before(self, row: int | None, unit: TextUnit, n: int | None = None) -> str:
         """The text of the `n` sentences before `unit` (at `row` of the sentence table) in its article."""
@@ -187,7 +194,7 @@ class EvidenceScorer:
             if refers_back(unit.text) and (previous := self._before(row, unit, 1)):
                 context = f"{previous} {unit.text}"
             if places and unit.doc_id not in named_in:
-                named_in[unit.doc_id] = places & set(tokenize(self._article(unit.doc_id)))
+                named_in[unit.doc_id] = places & self._article_terms(unit.doc_id)
             lexical = self.lexical(
                 terms,
                 context,
