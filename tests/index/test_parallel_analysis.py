@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import index.build
 import index.parallel_analysis as parallel
+from index.build import build_index
 from index.chunking import split_sentences
 from index.documents import load_corpus
+from index.embedding import Embedder
 from index.parsing import analyse
 
-CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT / "corpus"
+SNAPSHOT = ROOT / "tests" / "fixtures" / "analysis_corpus.json"  # see test_analysis_snapshot.py
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +68,29 @@ def test_cancel_stops_the_workers(items, monkeypatch):
     processes = [w.process for w in analyses._workers]
     analyses.cancel()
     assert processes and all(p.poll() is not None for p in processes)
+
+
+class _HashEmbedder(Embedder):
+    """Vectors from a hash of the text: this test is about the stored analysis, not the vectors."""
+
+    name = "hash-test"
+    dimension = 8
+
+    def embed_batch(self, texts):
+        rows = [np.frombuffer(hashlib.sha256(t.encode()).digest()[:32], dtype=np.uint8)[:8] for t in texts]
+        vectors = np.array(rows, dtype=np.float32).reshape(len(texts), self.dimension) + 1.0
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_a_build_with_workers_stores_the_snapshot_analysis(monkeypatch, tmp_path):
+    monkeypatch.setattr(parallel, "WORKER_MIN_DOCUMENTS", 1)
+    monkeypatch.setattr(index.build, "analyse", _refuse)  # the build must not analyse in-process
+    store, _ = build_index(load_corpus(CORPUS), tmp_path / "index", _HashEmbedder())
+    stored: dict[str, list] = {}
+    for unit in store.sentences.units:
+        stored.setdefault(unit.doc_id, []).append(unit.analysis.to_dict())
+    assert stored == json.loads(SNAPSHOT.read_text(encoding="utf-8"))["documents"]
+
+
+def _refuse(doc, sentences):
+    raise AssertionError(f"{doc.doc_id} analysed in the building process")
