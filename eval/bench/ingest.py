@@ -94,6 +94,18 @@ evidence_hit 0.700 -> 0.660 (figure 0.810 -> 0.762, position 0.667 -> 0.611), st
 Batch size for ONNX (length-sorted, 600 sentences + 197 chunks, under load 3.5-5): CPU seconds
 grow with the batch (fp32 one thread 14.6 at 16, 17.1 at 64; int8 two threads 11.8 at 16, 12.3 at 64),
 within the noise of a shared machine, so the default 64 stays.
+
+Load-robust floor, one thread for each stage (20 articles, 600 sentences, 197 chunks, load average
+about 2, CPU seconds): torch encoding the sentences 7.74; the sentence analysis 4.51 (**0.58** of
+torch); fp32 ONNX sentences 7.94 (1.03), chunks 10.98 (1.42); int8 sentences 5.43 (0.70), chunks
+6.26 (0.81). So with both cores busy the ratio b / a is at least 0.58 + 1.03 + 1.42 = **3.0** for the
+default build, 2.1 with int8, 1.6 with chunk vectors derived from fp32 sentence vectors, 1.4 with
+int8 chunks only (late chunking, rejected): the sentence analysis alone uses more than the 0.5
+allowed, so the target cannot be met while `rag index` parses every sentence with spaCy's small
+pipeline, whatever the embedding. Wall ratios measured on a loaded machine are not comparable with
+the idle 3.79 measured before: torch suffers far more from contention (its threads wait on each
+other) than the build does. An earlier run of this same code at load average 4-5: torch 282.2 s
+(x5.6 its idle time), `rag index` 351.5 s, ratio 1.25.
 """
 
 
