@@ -11,8 +11,9 @@ stdin, not a `multiprocessing` child: "spawn" re-runs the caller's main script i
 a script without a `__main__` guard turns into a second build, and "fork" would copy the ONNX
 Runtime or torch threads of the building process in an undefined state.
 
-A worker pays for importing spaCy and loading the pipeline (about 3 s idle) before its first
-document, about 15 documents' worth of analysis, so small builds analyse in-process.
+A worker costs CPU the in-process analysis does not: a fresh interpreter, importing spaCy and
+loading the pipeline again, pickling (about 4 CPU-s more in total on a 20-article build, measured
+under load 3-4, where the analysis itself is about 4 CPU-s), so small builds analyse in-process.
 """
 
 from __future__ import annotations
