@@ -85,7 +85,8 @@ Answer-level checks of the faster variants (`rag eval`, 106 gold items, extracti
 the fp32 default): **int8** (`RAG_EMBED_BACKEND=onnx-int8`) keeps evidence_hit 0.700 and hybrid
 recall@5 0.923 (recall@1 0.561 -> 0.586), raises abstention_correct (answerable 0.820 -> 0.840,
 multi_source 0.818 -> 0.909) and lowers context_recall (figure 0.849 -> 0.825, answerable 0.769 -> 0.759);
-one answer changed (multi_source-06). Mixed, so not the default. **Sentence vectors pooled from their
+one answer changed (multi_source-06); on the dev set (`eval.dev_check`, 79 items) accuracy is unchanged (0.784
+answerable, 0.964 abstention; one answer reworded, still right). Mixed on gold, so not the default. **Sentence vectors pooled from their
 chunk's token vectors** ("late chunking": every text embedded once, chunks only, mean of each
 sentence's tokens in the chunk, averaged over the chunks holding it; fp32) leave chunk recall@5 at
 0.923 and raise dense evidence-sentence recall@5 from 0.896 to 0.948, but the answers get worse:
