@@ -417,7 +417,9 @@ def stage_lines(r: dict) -> list[str]:
         f"alone **{analysis / torch_cpu:.2f}**; with the default embedding (fp32 ONNX, sentences and chunks) "
         f"**{(analysis + fp32) / torch_cpu:.2f}**; with int8 for both {(analysis + int8) / torch_cpu:.2f}; with int8 "
         f"chunks only (sentence vectors pooled from their chunk's tokens: rejected, see below) "
-        f"{(analysis + int8_chunks) / torch_cpu:.2f}. Cores here: {cores}.",
+        f"{(analysis + int8_chunks) / torch_cpu:.2f}. Cores here: {cores}. Torch's CPU seconds include the time its "
+        "threads spin waiting for each other, which grows with the load: on a busy machine these ratios flatter the "
+        "build; the one-thread floor below does not depend on that.",
     ]
     return lines
 
