@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from index.chunking import ChunkSettings, make_chunks, split_sentences
+from index.chunking import Chunk, ChunkSettings, Sentence, TextUnit, make_chunks, split_sentences
 from index.documents import Corpus, Document
 from index.embedding import Embedder
 from index.errors import IndexMissing, IndexStale, RagError
 from index.lock import Log, index_lock
+from index.parallel_analysis import Analyses
 from index.parsing import analyse
 from index.search_table import Store
 from index.store import (
@@ -46,6 +47,9 @@ if TYPE_CHECKING:
 Progress = Callable[[int, int], None]
 # Embeds texts in order (e.g. on a Ray cluster: index/ray_embed.py); the embedder's own batches otherwise.
 EmbedMany = Callable[[Sequence[str], Progress | None], np.ndarray]
+
+# New or changed documents with their chunks and sentences.
+Split = list[tuple[Document, list[Chunk], list[Sentence]]]
 
 CHUNK_VECTOR_MODES = ("derived", "embedded")
 CHUNK_VECTORS = "embedded"
@@ -174,11 +178,42 @@ def chunk_means(chunks: list, sentences: list, sentence_vectors: np.ndarray) -> 
     return out
 
 
-def _split(doc: Document, chunking: ChunkSettings):
-    sentences = split_sentences(doc)
-    # Parsed here, once per new or changed document; unchanged ones keep their stored analysis.
-    sentences = [replace(s, analysis=a) for s, a in zip(sentences, analyse(doc, sentences), strict=True)]
-    return make_chunks(doc, sentences, chunking), sentences
+def _split(docs: list[Document], chunking: ChunkSettings) -> tuple[Split, Analyses]:
+    """Each new or changed document's chunks and sentences, and their analyses under way.
+
+    Unchanged documents keep their stored analysis; these are parsed once (index/parsing.py), in a
+    worker process while the caller embeds when there are many (index/parallel_analysis.py).
+    """
+    split = []
+    for doc in docs:
+        sentences = split_sentences(doc)
+        split.append((doc, make_chunks(doc, sentences, chunking), sentences))
+    # `analyse` looked up here, at call time: tests replace index.build.analyse with a memo.
+    return split, Analyses([(doc, sentences) for doc, _, sentences in split], analyse)
+
+
+def _analysed(split: Split, analyses: Analyses) -> Split:
+    """`split` with every sentence carrying its analysis."""
+    return [
+        (doc, chunks, [replace(s, analysis=a) for s, a in zip(sentences, found, strict=True)])
+        for (doc, chunks, sentences), found in zip(split, analyses.result(), strict=True)
+    ]
+
+
+def _embed_while_analysing(
+    split: Split,
+    analyses: Analyses,
+    texts: list[str],
+    embedder: Embedder,
+    progress: Progress | None,
+    embed: EmbedMany | None,
+) -> tuple[Split, np.ndarray]:
+    try:
+        vectors = _embed_by_length(embedder, texts, progress, embed)
+    except BaseException:
+        analyses.cancel()
+        raise
+    return _analysed(split, analyses), vectors
 
 
 def build_index(
@@ -245,10 +280,10 @@ def _build_locked(
     current = {d.doc_id for d in corpus.documents}
     report.removed = sorted(k for k in old_docs if k not in current)
 
-    pending = [(doc, *_split(doc, chunking)) for doc in fresh]
+    split, analyses = _split(fresh, chunking)
     derive = chunk_vectors == "derived"
-    texts = [u.text for _, chunks, sents in pending for u in ((*sents,) if derive else (*chunks, *sents))]
-    vectors = _embed_by_length(embedder, texts, progress, embed)
+    texts = [u.text for _, chunks, sents in split for u in ((*sents,) if derive else (*chunks, *sents))]
+    pending, vectors = _embed_while_analysing(split, analyses, texts, embedder, progress, embed)
     report.embedded_units = len(texts)
     offset = 0
     for doc, chunks, sents in pending:
@@ -325,13 +360,13 @@ def build_milvus(
     for doc_id in report.removed:
         writer.delete_document(doc_id)
 
-    pending = [(doc, *_split(doc, chunking)) for doc in fresh]
-    texts = [u.text for _, chunks, sents in pending for u in (*chunks, *sents)]
-    vectors = _embed_by_length(embedder, texts, progress, embed)
+    split, analyses = _split(fresh, chunking)
+    texts = [u.text for _, chunks, sents in split for u in (*chunks, *sents)]
+    pending, vectors = _embed_while_analysing(split, analyses, texts, embedder, progress, embed)
     report.embedded_units = len(texts)
     offset = 0
     for doc, chunks, sents in pending:
-        tables = {}
+        tables: dict[str, tuple[Sequence[TextUnit], np.ndarray]] = {}
         for name, units in (("chunks", chunks), ("sentences", sents)):
             tables[name] = (units, vectors[offset : offset + len(units)])
             offset += len(units)

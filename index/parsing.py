@@ -421,7 +421,10 @@ class _People:
             return []
         if name.lower() in self.full:
             return [self.full[name.lower()]]
-        return sorted({f for f in self.full.values() if _words(f)[-len(words) :] == words}, key=len, reverse=True)
+        # Longest first; names of one length in the order the article gives them (a set's order
+        # varies with Python's per-process string hashing, and so did the analysis).
+        found = dict.fromkeys(f for f in self.full.values() if _words(f)[-len(words) :] == words)
+        return sorted(found, key=len, reverse=True)
 
     def known(self, name: str) -> bool:
         return bool(self._forms(name))
@@ -478,7 +481,7 @@ def _people(doc: Doc) -> _People:
     single = {m.name.lower() for m, _ in persons if len(_words(m.name)) == 1}
     untagged = {t.lower_ for t in doc if t.lower_ in single and t.ent_type_ != "PERSON"}
     persons = [(m, a) for m, a in persons if len(_words(m.name)) > 1 or m.titled or a or m.name.lower() not in untagged]
-    forms = sorted({m.name for m, _ in persons}, key=lambda n: -len(_words(n)))
+    forms = sorted(dict.fromkeys(m.name for m, _ in persons), key=lambda n: -len(_words(n)))  # ties: article order
     for name in forms:
         words = _words(name)
         longer = [f for f in forms if len(_words(f)) > len(words) and _words(f)[-len(words) :] == words]

@@ -86,13 +86,16 @@ def dump_baseline(path: Path, index_dir: Path) -> None:
 
 
 def bench_ingestion(embedder, copies: int) -> dict:
-    from index.build import _split
-    from index.chunking import ChunkSettings
+    from index.chunking import ChunkSettings, make_chunks, split_sentences
     from index.documents import load_corpus
     from index.ray_embed import RayEmbed, model_factory, start
 
     corpus = load_corpus(ROOT / "corpus")
-    texts = [u.text for d in corpus.documents for part in _split(d, ChunkSettings()) for u in part] * copies
+    texts = []
+    for d in corpus.documents:  # what index.build embeds: every chunk and every sentence
+        sentences = split_sentences(d)
+        texts += [u.text for u in (*make_chunks(d, sentences, ChunkSettings()), *sentences)]
+    texts *= copies
     texts.sort(key=len)  # as index.build embeds them
     rows = []
     t = time.perf_counter()
