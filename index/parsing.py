@@ -346,7 +346,8 @@ class _Mention:
         return self.head.doc[self.head.i - len(self.name.split()) + 1].idx if self.name else self.head.idx
 
 
-def _is_title(token: Token) -> bool:
+def is_title(token: Token) -> bool:
+    """A word that titles a person ("minister", "Presidents"); the question parser uses it too."""
     return token.lemma_.lower() in TITLE_WORDS or token.lower_ in TITLE_WORDS
 
 
@@ -370,7 +371,7 @@ def _mention(head: Token) -> _Mention:
             continue
         break
     chain = list(doc[i : head.i + 1])
-    last_title = max((n for n, t in enumerate(chain) if _is_title(t) and n < len(chain) - 1), default=-1)
+    last_title = max((n for n, t in enumerate(chain) if is_title(t) and n < len(chain) - 1), default=-1)
     # Bodies and nationalities before the name belong to the prefix even without a title ("UK's X").
     first = last_title + 1
     head_ent = _entity_of(head)
@@ -400,7 +401,7 @@ def _affiliation(tokens: Iterable[Token]) -> str | None:
         if ent.label_ in ("NORP", "GPE"):
             return _clean(ent.text)
     for ent in spans:
-        if not all(t.lower_ in PORTFOLIOS or _is_title(t) for t in ent if t.is_alpha):
+        if not all(t.lower_ in PORTFOLIOS or is_title(t) for t in ent if t.is_alpha):
             return _clean(ent.text)
     return None
 
@@ -469,10 +470,10 @@ def _people(doc: Doc) -> _People:
     persons: list[tuple[_Mention, list[Token]]] = []
     for head in _name_heads(doc):
         mention = _mention(head)
-        if not mention.name or _is_title(head):
+        if not mention.name or is_title(head):
             continue
         name_tokens = list(doc[head.i - len(mention.name.split()) + 1 : head.i + 1])
-        apps = [a for a in _appositions(head) if any(_is_title(t) for t in a.subtree)]
+        apps = [a for a in _appositions(head) if any(is_title(t) for t in a.subtree)]
         is_person = any(_label(t) == "PERSON" for t in name_tokens) or mention.titled or bool(apps)
         if is_person and not all(_label(t) in ("GPE", "NORP") for t in name_tokens):
             persons.append((mention, apps))
@@ -491,7 +492,7 @@ def _people(doc: Doc) -> _People:
         affiliation = _affiliation(mention.prefix) or _affiliation(t for a in apps for t in a.subtree)
         if affiliation and full not in people.affiliation:
             people.affiliation[full] = affiliation
-        titles = [t for t in mention.prefix if _is_title(t)] + [a for a in apps]
+        titles = [t for t in mention.prefix if is_title(t)] + [a for a in apps]
         people.titles += [(mention.head.idx, t.lemma_.lower(), full) for t in titles]
     # Every mention of a known person, titled or not ("Okonkwo said", "Berg expressed").
     for head in _name_heads(doc):
@@ -554,7 +555,7 @@ def _named(token: Token, people: _People) -> Speaker | None:
         group = _group_name(token)
         if group:
             return Speaker(group[0], group[1])
-        if any(c.lower_ == "the" for c in token.children) and _is_title(token):  # "the defense minister"
+        if any(c.lower_ == "the" for c in token.children) and is_title(token):  # "the defense minister"
             titled = people.titled(token.lemma_.lower(), token.idx)
             if titled:
                 return people.speaker(titled)

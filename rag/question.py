@@ -26,7 +26,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from index.aliases import NAME_PARTICLES, ActorIndex, clean_name, general_actor
-from index.parsing import PORTFOLIOS, TITLE_WORDS
+from index.parsing import PORTFOLIOS, is_title
 from rag.errors import RagError
 
 if TYPE_CHECKING:
@@ -245,14 +245,12 @@ def _actor_phrase(span: Span) -> list[Token]:
 
 
 def _is_title(token: Token) -> bool:
-    return token.pos_ in ("NOUN", "PROPN") and (_lemma(token) in TITLE_WORDS or token.lower_ in TITLE_WORDS)
+    return token.pos_ in ("NOUN", "PROPN") and is_title(token)
 
 
 def _is_title_part(token: Token) -> bool:
     """A word of a title before its head: "prime" minister, "defence" minister, "vice" president."""
-    return token.dep_ in ("amod", "compound") and (
-        token.lower_ in TITLE_WORDS or token.lower_ in PORTFOLIOS or _lemma(token) in TITLE_WORDS
-    )
+    return token.dep_ in ("amod", "compound") and (is_title(token) or token.lower_ in PORTFOLIOS)
 
 
 def _about(cue: Token) -> tuple[str, ...]:

@@ -396,9 +396,9 @@ def stage_lines(r: dict) -> list[str]:
         "| --- | --- | --- | --- |",
     ]
     for name, wall in st["seconds"].items():
-        cpu = st["cpu_seconds"][name]
+        used = st["cpu_seconds"][name]
         once = "load" in name or "export" in name
-        lines.append(f"| {name} | {wall:.2f} | {cpu:.2f} | {'(once)' if once else f'{cpu * scale:.1f}'} |")
+        lines.append(f"| {name} | {wall:.2f} | {used:.2f} | {'(once)' if once else f'{used * scale:.1f}'} |")
 
     def cpu(name: str) -> float:
         return st["cpu_seconds"][name]
