@@ -83,8 +83,8 @@ def corpus_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def embedder():
-    """The real embedding model, each distinct text embedded once per session."""
+def embedding_model():
+    """The real embedding model, each distinct text embedded once per session (see `embedder`)."""
     from index.embedding import Embedder, SentenceTransformerEmbedder
 
     class RememberingEmbedder(Embedder):
@@ -151,7 +151,7 @@ def session_index_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def engine(tmp_path_factory, embedder, analyse_each_text_once):
+def engine(tmp_path_factory, embedding_model, analyse_each_text_once):
     """A real engine over `corpus/` with its FAISS index built once in a temp folder."""
     from index.documents import load_corpus
     from rag import Engine, Settings
@@ -162,20 +162,28 @@ def engine(tmp_path_factory, embedder, analyse_each_text_once):
 
         torch.set_num_threads(os.cpu_count() or 1)
     try:
-        engine = Engine.open(settings, embedder=embedder, log=None)
+        engine = Engine.open(settings, embedder=embedding_model, log=None)
     finally:
         if XDIST_WORKER:
             torch.set_num_threads(1)
     # A worker that loaded another's build learns its vectors and analyses (no-ops after its own build).
     for name in ("chunks", "sentences"):
         table = engine.store.table(name)
-        embedder.remember([u.text for u in table.units], table.vectors)
+        embedding_model.remember([u.text for u in table.units], table.vectors)
     sentences = engine.store.table("sentences").units
     for doc in load_corpus(CORPUS).documents:
         own = [u for u in sentences if u.doc_id == doc.doc_id]
         key = (doc.text, tuple((u.start, u.end) for u in own))
         analyse_each_text_once.setdefault(key, [u.analysis for u in own])
     return engine
+
+
+@pytest.fixture(scope="session")
+def embedder(embedding_model, engine):
+    """The session's embedding model, already knowing every text of `corpus/` and the analyses of
+    its sentences: the index a test builds over a copy of the corpus embeds and parses only what
+    the test changed, in whichever worker and order the test runs (see the module docstring)."""
+    return embedding_model
 
 
 @pytest.fixture
