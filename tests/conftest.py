@@ -15,21 +15,23 @@ absence fails those tests instead of hiding them.
 Speed: many tests build an index of their own (a copy of the corpus with one file changed, a
 fresh folder, another chunk size). The costly steps of a build are pure functions of their input
 text, so the session computes each distinct input once: the `embedder` fixture is the real model
-behind a memo of text -> vector; `index.parsing.parse` (spaCy) is wrapped in a memo of (text,
-sentence starts) -> parsed doc, and the build's sentence analysis in a memo of (document text,
-sentence bounds) -> analyses. Every build still runs the rest of its code; only a repeat of the
-same analysis of the same text is served from memory. `tests/index/test_parsing.py` calls
-`index.parsing.analyse` itself, unmemoised.
+behind a memo of text -> vector, and it comes with the session index over `corpus/` built (or
+loaded), so the memos already hold every corpus text whichever test asks first;
+`index.parsing.parse` (spaCy) is wrapped in a memo of (text, sentence starts) -> parsed doc, and
+the build's sentence analysis in a memo of (document text, sentence bounds) -> analyses. Every
+build still runs the rest of its code; only a repeat of the same analysis of the same text is
+served from memory. `tests/index/test_parsing.py` calls `index.parsing.analyse` itself, unmemoised.
 
-Under pytest-xdist (`-n 2 --dist loadfile`) each worker is a process with its own memos and
-imports, and runs whole modules; the modules in `SAME_WORKER` all run in one worker, so that only
-one pays for the start they share. The session index over
-`corpus/` is then one folder shared by the workers: the index's own build lock lets the first
-worker build it while the others wait and load it, and a worker that loaded it fills its memos
-from the stored vectors and analyses (exactly what the build embedded and analysed) instead of
-embedding and parsing the corpus again. Each worker then keeps to one thread for its math
-(OpenMP, BLAS, torch): the workers already fill the cores, and two threads each would only
-contend for them; only the session index's build, which the other workers wait for, gets them all.
+Under pytest-xdist (`-n 2 --dist loadfile`, the README's quick loop) each worker is a process with
+its own memos and imports, and runs whole modules. The modules in `SAME_WORKER` (those that import
+Gradio, litellm or Ragas) all run in one worker, so only that one pays for those imports, and they
+and the costliest other modules (`START_FIRST`) go out first. The session index over `corpus/` is
+one folder shared by the workers: the index's own build lock lets the first worker build it while
+the others wait and load it, and a worker that loaded it fills its memos from the stored vectors
+and analyses (exactly what the build embedded and analysed) instead of embedding and parsing the
+corpus again. Each worker then keeps to one thread for its math (OpenMP, BLAS, torch): the workers
+already fill the cores, and two threads each would only contend for them; only the session index's
+build, which the other workers wait for, gets them all.
 """
 
 from __future__ import annotations
