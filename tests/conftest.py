@@ -120,9 +120,14 @@ def keep_for_the_run() -> None:
     gc.freeze()
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_finish(session) -> None:
-    keep_for_the_run()
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session):
+    gc.disable()  # importing every test module and its libraries makes next to no garbage
+    try:
+        return (yield)
+    finally:
+        keep_for_the_run()
+        gc.enable()
 
 
 @pytest.hookimpl(trylast=True)
