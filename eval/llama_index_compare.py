@@ -44,8 +44,8 @@ from llama_index.core.llms import CustomLLM
 from llama_index.core.llms.callbacks import llm_completion_callback
 from llama_index.core.schema import MetadataMode, QueryBundle
 
+from eval.answer_facts import AnswerFacts, CorpusFiles, Span, is_nan
 from eval.gold import ANSWERABLE, ANSWERABLE_ALL, GoldItem, load_gold
-from eval.metrics import AnswerFacts, CorpusFiles, EvidenceHit, Span, is_nan
 from rag.integrations.llama_index import (
     BY_OFFSETS,
     UNPLACED,
@@ -108,6 +108,8 @@ def _evidence_hit(item: GoldItem, abstained: bool, spans: Sequence[Span]) -> flo
         item.keys,
     )
     from ragas.dataset_schema import SingleTurnSample
+
+    from eval.metrics import EvidenceHit
 
     score = EvidenceHit(facts={item.question: facts}).single_turn_score(
         SingleTurnSample(user_input=item.question, response="")

