@@ -36,6 +36,7 @@ def _counting(calls: list):
     return counted
 
 
+@pytest.mark.subprocess  # two worker processes, each loading spaCy
 def test_workers_give_the_in_process_analysis(items, monkeypatch):
     monkeypatch.setattr(parallel, "WORKER_MIN_DOCUMENTS", 1)
     calls: list[str] = []
@@ -82,6 +83,7 @@ class _HashEmbedder(Embedder):
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
+@pytest.mark.subprocess  # a worker process loading spaCy
 def test_a_build_with_workers_stores_the_snapshot_analysis(monkeypatch, tmp_path):
     monkeypatch.setattr(parallel, "WORKER_MIN_DOCUMENTS", 1)
     monkeypatch.setattr(index.build, "analyse", _refuse)  # the build must not analyse in-process
