@@ -182,7 +182,6 @@ class EvidenceScorer:
         synonyms = expansions(question)
         kind = asked_kind(question)
         places = place_terms(question)
-        named_in: dict[str, set[str]] = {}  # doc_id -> the question's places its article names
         out: dict[tuple, Scored] = {}
         for unit in units:
             key = (unit.doc_id, unit.start, unit.end)
@@ -193,15 +192,13 @@ class EvidenceScorer:
             context = unit.text
             if refers_back(unit.text) and (previous := self._before(row, unit, 1)):
                 context = f"{previous} {unit.text}"
-            if places and unit.doc_id not in named_in:
-                named_in[unit.doc_id] = places & self._article_terms(unit.doc_id)
             lexical = self.lexical(
                 terms,
                 context,
                 synonyms,
                 self._before(row, unit),
                 met(unit) if met else (),
-                named_in.get(unit.doc_id, ()),
+                places & self._article_terms(unit.doc_id) if places else (),
             )
             kind_ok = has_kind(unit.text, kind)
             t = self.tuning
