@@ -99,9 +99,22 @@ class SentenceFacts:
         """For a statement or position question, the sentence must share a word of what was asked
         about besides the speaker: the asked person's words on another subject do not answer
         ("What did X say about Y?" is not answered by X on Z)."""
+        if ask.relation == "other" and ask.named and ask.actor is not None:
+            relation = _terms(self._relation_asked(ask))
+            return not relation or bool(_terms(self._said(e)) & relation)
         if ask.relation not in ("statement", "position") or not ask.topic:
             return True
         return bool(self._said(e) & self._asked_about(ask))
+
+    def _relation_asked(self, ask: Ask) -> set[str]:
+        """For "Which N did X do?": the words of what X did, without X and N. A sentence naming X
+        and some N ("NATO chief X met leaders of Peru") does not say X did it: the answer must
+        share a word of the deed ("govern", "found"), in any of its forms."""
+        assert ask.actor is not None and ask.named is not None
+        naming = _topic_words(
+            (*ask.actor_words, *ask.actor.text.split(), *ask.actor.canonical.split(), *(ask.actor.person or "").split())
+        )
+        return _topic_words(ask.topic) - naming - {ask.named}
 
     def _said(self, e: Evidence) -> set[str]:
         """The words a sentence says something about, as `_topic_words`."""
@@ -205,6 +218,11 @@ class SentenceFacts:
 
 
 _QUOTATION = re.compile(r'[“"][^”"]{2,}[”"]')
+
+
+def _terms(words: Iterable[str]) -> set[str]:
+    """Words as search terms, so that "monitoring" meets "monitor" and "organisation" "organization"."""
+    return set(tokenize(" ".join(words)))
 
 
 def _topic_words(words: Iterable[str]) -> set[str]:

@@ -149,3 +149,18 @@ def test_a_date_is_confirmed_by_the_asked_actor_and_the_event_not_by_a_measure()
     # Another actor's event, or a date the sentence gives for something else, is not confirmed.
     assert not facts.select(facts.ask("When did Chile stop the canal payments?"), evidence).confirmed
     assert not facts.select(facts.ask("When did Peru sign the water treaty?"), evidence).confirmed
+
+
+def test_which_thing_someone_did_needs_the_deed_not_just_the_person_and_a_thing_of_that_kind():
+    text = (
+        "Also present in Lima were Chilean envoy Tomas Vega, Peruvian President Ana Ruiz and "
+        "Andean Council chief Luis Mora. "
+        "Luis Mora governed Ecuador for six years before he joined the council."
+    )
+    facts, evidence = facts_and_evidence(text, [0.6, 0.5])
+    mora = facts.ask("Which country did Luis Mora once govern?")
+    assert mora.named == "country" and mora.actor is not None
+    # The first sentence names him and countries, but does not say he governed one.
+    assert [e.text[:13] for e in facts.select(mora, evidence).evidence] == ["Luis Mora gov"]
+    # Nothing says he founded a party: sentences naming him and a body do not answer.
+    assert facts.select(facts.ask("Which party did Luis Mora found?"), evidence).evidence == []
