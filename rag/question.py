@@ -632,14 +632,30 @@ def _subject_actor(doc: Doc, exclude: Token | None = None) -> Span | None:
     ordered = sorted(doc, key=lambda t: (len(list(t.ancestors)), t.i))
     for t in ordered:
         # A named "compound" before a root noun is a subject the small model mis-parsed ("did the UK pledge").
-        subject = t.dep_ in ("nsubj", "nsubjpass") or (
-            t.dep_ == "compound" and t.head.dep_ == "ROOT" and t.pos_ == "PROPN" and t.i < t.head.i
+        subject = (
+            t.dep_ in ("nsubj", "nsubjpass")
+            or (t.dep_ == "compound" and t.head.dep_ == "ROOT" and t.pos_ == "PROPN" and t.i < t.head.i)
+            or _misparsed_do_subject(t)
         )
         if subject and (exclude is None or t.i != exclude.i) and t.lower_ not in WH_WORDS:
             span = _named_in(t)
             if span is not None:
                 return span
     return None
+
+
+def _misparsed_do_subject(token: Token) -> bool:
+    """The subject of "Which country did X govern?" that the small model reads as the object of
+    "did", with "govern" hanging off it as a clause: an auxiliary "do" before a verb has no object."""
+    head = token.head
+    return (
+        token.dep_ == "dobj"
+        and head.dep_ == "ROOT"
+        and head.lemma_.lower() == "do"
+        and any(
+            c.pos_ == "VERB" and c.dep_ in ("advcl", "xcomp", "ccomp", "conj") and c.i > token.i for c in head.children
+        )
+    )
 
 
 def _copular_thing(doc: Doc) -> str | None:

@@ -70,6 +70,8 @@ CASES = [
     ("How much of its territory was Peru pressed to give up?", "figure", "Peru", "Peru", None, "territory", None),
     # other
     ("Who will lead the multinational force agreed in Paris?", "other", None, None, None, None, None),
+    # the small model reads "did" as the verb and the person as its object
+    ("Which country did Ana Ruiz once govern?", "other", "Ana Ruiz", "Ana Ruiz", None, None, None),
 ]
 
 
