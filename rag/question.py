@@ -138,6 +138,10 @@ class Ask:
     # "Ukraine's defence minister"): they say who speaks, not what about, and a sentence spoken by
     # that actor meets them however it names them ("He said ...", "Ana Ruiz said ...").
     actor_words: tuple[str, ...] = ()
+    # For "What happened in / at / to X?": the words of X a sentence must name, its head noun and
+    # its names ("summit", "G7" in "the G7 summit"). A sentence that only mentions X in passing
+    # ("due to recent events in X") or tells what would happen there does not answer.
+    happened_at: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return {
@@ -151,6 +155,7 @@ class Ask:
             "wording": self.wording,
             "about": list(self.about),
             "actor_words": list(self.actor_words),
+            "happened_at": list(self.happened_at),
         }
 
 
@@ -184,12 +189,17 @@ def _load_pipeline() -> Language:
 _parse_lock = threading.Lock()
 
 
-def parse(text: str) -> Doc:
+def parse(text: str, names: bool = True) -> Doc:
     """One spaCy parse of a (short) question; the pipeline is loaded once per process. Parses take
-    turns: spaCy does not promise that one pipeline may run in several threads at once."""
+    turns: spaCy does not promise that one pipeline may run in several threads at once. Without
+    `names` the entity recogniser is skipped, half the time, for a caller that reads only the
+    syntax."""
     pipeline = _pipeline()
     with _parse_lock:
-        return pipeline(text)
+        if names:
+            return pipeline(text)
+        with pipeline.select_pipes(disable=["ner"]):
+            return pipeline(text)
 
 
 def analyse_question(text: str, actors: ActorIndex | None = None) -> Ask:
@@ -230,7 +240,32 @@ def analyse_question(text: str, actors: ActorIndex | None = None) -> Ask:
     named = _named(doc) if relation == "other" else None
     about = _about(cue) if relation in ("statement", "position") and cue is not None else ()
     actor_words = tuple(t.text for t in naming if t.is_alpha and not t.is_stop)
-    return Ask(text, relation, actor, measure, kind, topic, named, _asks_wording(doc), about, actor_words)
+    happened_at = _happened_at(doc) if relation == "other" else ()
+    return Ask(text, relation, actor, measure, kind, topic, named, _asks_wording(doc), about, actor_words, happened_at)
+
+
+# The verbs of "What happened ...?", and the modifiers that name an X ("the G7 summit").
+HAPPEN_VERBS = frozenset("happen occur unfold".split())
+_NAMING_DEPS = frozenset("compound nmod npadvmod amod poss".split())
+
+
+def _happened_at(doc: Doc) -> tuple[str, ...]:
+    """X's head noun and names in "What happened in / at / to X?" (past tense only: "What will
+    happen" asks for what is planned, and a plan answers it)."""
+    if len(doc) < 3 or doc[0].lower_ != "what" or doc[0].dep_ != "nsubj":
+        return ()
+    verb = doc[0].head
+    took_place = verb.lemma_.lower() == "take" and any(c.lower_ == "place" for c in verb.children)
+    if verb.tag_ != "VBD" or not (_lemma(verb) in HAPPEN_VERBS or took_place):
+        return ()
+    for prep in verb.children:
+        if prep.dep_ == "prep" and prep.lower_ in ("in", "at", "to", "on", "with"):
+            place = next((c for c in prep.children if c.dep_ == "pobj"), None)
+            if place is None:
+                continue
+            names = [t.text for t in place.lefts if t.dep_ in _NAMING_DEPS and (t.pos_ == "PROPN" or _looks_named(t))]
+            return (place.text, *names)
+    return ()
 
 
 def _actor_phrase(span: Span) -> list[Token]:

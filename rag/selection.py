@@ -37,10 +37,14 @@ from rag.attribution import (
     notice,
     spoken_by_asked,
 )
-from rag.question import Ask, analyse_question
+from rag.question import Ask, analyse_question, parse
 from rag.terms import tokenize
 from rag.types import Citation, Evidence
 
+# Nouns that say something happened without saying what: "due to recent events in X".
+PLACEHOLDER_EVENTS = frozenset(
+    "event development happening incident occurrence situation circumstance matter affair thing".split()
+)
 # Asks judged on structure; an "other" question ("what is the weather in X?", "which of X's
 # companies ...?") is held only to the thing and the actor it asks about, when it names them.
 STRUCTURED_RELATIONS = ("statement", "position", "figure")
@@ -102,9 +106,34 @@ class SentenceFacts:
         if ask.relation == "other" and ask.named and ask.actor is not None:
             relation = _terms(self._relation_asked(ask))
             return not relation or bool(_terms(self._said(e)) & relation)
+        if ask.happened_at:
+            return self._tells_what_happened(ask, e)
         if ask.relation not in ("statement", "position") or not ask.topic:
             return True
         return bool(self._said(e) & self._asked_about(ask))
+
+    def _tells_what_happened(self, ask: Ask, e: Evidence) -> bool:
+        """For "What happened in X?": the sentence names X, and tells of something that happened
+        there, not of "events in X" (which says only that something did) nor of what would."""
+        said = self._said(e) | _terms([e.text])
+        if not all(_topic_words([w]) & said or _terms([w]) <= said for w in ask.happened_at):
+            return False
+        doc = parse(e.text, names=False)
+        head = ask.happened_at[0].lower()
+        for token in doc:
+            if token.lower_ != head and token.lemma_.lower() != head:
+                continue
+            governor = token.head.head if token.head.dep_ == "prep" else token.head
+            if governor.pos_ == "NOUN" and governor.lemma_.lower() in PLACEHOLDER_EVENTS:
+                return False
+            verbs = [v for v in (token, *token.ancestors) if v.pos_ in ("VERB", "AUX")]
+            # Told as done ("halted", "have agreed"), not as a plan ("would improve") or a state
+            # ("disputes remain").
+            if any(t.tag_ == "MD" for v in verbs for t in v.children) or not any(
+                v.tag_ in ("VBD", "VBN") for v in verbs
+            ):
+                return False
+        return True
 
     def _relation_asked(self, ask: Ask) -> set[str]:
         """For "Which N did X do?": the words of what X did, without X and N. A sentence naming X
@@ -169,7 +198,7 @@ class SentenceFacts:
         if (
             not evidence
             or ask.relation not in STRUCTURED_RELATIONS
-            and not (ask.relation == "other" and (ask.measure or ask.actor or ask.named))
+            and not (ask.relation == "other" and (ask.measure or ask.actor or ask.named or ask.happened_at))
         ):
             return Selection(list(evidence))
         verdicts = tuple(

@@ -164,3 +164,22 @@ def test_which_thing_someone_did_needs_the_deed_not_just_the_person_and_a_thing_
     assert [e.text[:13] for e in facts.select(mora, evidence).evidence] == ["Luis Mora gov"]
     # Nothing says he founded a party: sentences naming him and a body do not answer.
     assert facts.select(facts.ask("Which party did Luis Mora found?"), evidence).evidence == []
+
+
+def test_what_happened_somewhere_needs_a_told_event_there_not_a_passing_mention_or_a_plan():
+    text = (
+        "Ana Ruiz cancelled her trip because of recent events in Quito. "
+        "Chile would send patrol boats to the Gulf of Arica next year. "
+        "Protesters blocked the main bridge in Lima on Monday."
+    )
+    facts, evidence = facts_and_evidence(text, [0.6, 0.5, 0.4])
+
+    def kept(question: str) -> list[str]:
+        return [e.text[:10] for e in facts.select(facts.ask(question), evidence).evidence]
+
+    assert facts.ask("What happened in Quito?").happened_at == ("Quito",)
+    assert kept("What happened in Quito?") == []  # "recent events in Quito" says only that something did
+    assert kept("What happened in the Gulf of Arica?") == []  # a plan, not something that happened
+    assert kept("What happened in Lima?") == ["Protesters"]
+    # What will happen is answered by plans: the rule is for the past only.
+    assert facts.ask("What will happen in the Gulf of Arica?").happened_at == ()
