@@ -10,8 +10,10 @@ evidence. When none does:
   so plainly and names the real speaker ("The articles do not quote X on this; Y said: ...");
 - otherwise the engine abstains and says what is missing ("The articles give no troop figure for X").
 
-Questions that ask neither for a statement, a position nor a figure pass through unchanged: the
-support thresholds in the engine decide them as before.
+Questions that ask neither for a statement, a position nor a figure pass through unchanged, and
+the support thresholds in the engine decide them, unless they name what the answer must hold: an
+actor or a thing ("Which Japanese companies ...?"), the deed of "Which N did X do?", or the place of
+"What happened in X?" (a told event there, `_tells_what_happened`).
 """
 
 from __future__ import annotations
@@ -102,10 +104,11 @@ class SentenceFacts:
     def _on_topic(self, ask: Ask, e: Evidence) -> bool:
         """For a statement or position question, the sentence must share a word of what was asked
         about besides the speaker: the asked person's words on another subject do not answer
-        ("What did X say about Y?" is not answered by X on Z)."""
+        ("What did X say about Y?" is not answered by X on Z). Likewise the deed of "Which N did X
+        do?" and the told event of "What happened in X?"."""
         if ask.relation == "other" and ask.named and ask.actor is not None:
-            relation = _terms(self._relation_asked(ask))
-            return not relation or bool(_terms(self._said(e)) & relation)
+            deed = _terms(self._deed_asked(ask))
+            return not deed or bool(_terms(self._said(e)) & deed)
         if ask.happened_at:
             return self._tells_what_happened(ask, e)
         if ask.relation not in ("statement", "position") or not ask.topic:
@@ -135,7 +138,7 @@ class SentenceFacts:
                 return False
         return True
 
-    def _relation_asked(self, ask: Ask) -> set[str]:
+    def _deed_asked(self, ask: Ask) -> set[str]:
         """For "Which N did X do?": the words of what X did, without X and N. A sentence naming X
         and some N ("NATO chief X met leaders of Peru") does not say X did it: the answer must
         share a word of the deed ("govern", "found"), in any of its forms."""
