@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from index.aliases import ActorIndex, general_actor
 from index.analysis import SentenceAnalysis
 from index.chunking import Sentence, TextUnit
+from index.parsing import is_title
 from index.search_table import Store
 from index.store import actors_of
 from index.unit_table import UnitSpans
@@ -42,6 +43,9 @@ from rag.attribution import (
 from rag.question import Ask, analyse_question, parse
 from rag.terms import tokenize
 from rag.types import Citation, Evidence
+
+if TYPE_CHECKING:
+    from spacy.tokens import Token
 
 # Nouns that say something happened without saying what: "due to recent events in X".
 PLACEHOLDER_EVENTS = frozenset(
@@ -111,6 +115,8 @@ class SentenceFacts:
             return not deed or bool(_terms(self._said(e)) & deed)
         if ask.happened_at:
             return self._tells_what_happened(ask, e)
+        if ask.described:
+            return _describes(ask.described, e.text)
         if ask.relation not in ("statement", "position") or not ask.topic:
             return True
         return bool(self._said(e) & self._asked_about(ask))
@@ -204,6 +210,8 @@ class SentenceFacts:
             and not (ask.relation == "other" and (ask.measure or ask.actor or ask.named or ask.happened_at))
         ):
             return Selection(list(evidence))
+        if ask.described:
+            evidence = [_describing_first(ask.described, e) for e in evidence]
         verdicts = tuple(
             attribute(ask, self.analysis(e.citation.doc_id, e.citation.start, e.citation.end), self.actors)
             for e in evidence
@@ -250,6 +258,55 @@ class SentenceFacts:
 
 
 _QUOTATION = re.compile(r'[“"][^”"]{2,}[”"]')
+
+
+def _describing_first(name: str, e: Evidence) -> Evidence:
+    """`e`, or `e` led by a same-story twin that describes `name` when `e` itself only names it:
+    one article writes "data from the Kiel Institute", its twin "the Kiel Institute, a research
+    organisation", and the answer should cite the second."""
+    if _describes(name, e.text):
+        return e
+    twin = next((t for t in e.citation.corroborated_by if _describes(name, t.text)), None)
+    if twin is None:
+        return e
+    others = tuple(t for t in e.citation.corroborated_by if t is not twin)
+    lead = replace(twin, corroborated_by=(replace(e.citation, corroborated_by=()), *others))
+    return replace(e, citation=lead)
+
+
+def _describes(name: str, text: str) -> bool:
+    """Whether `text` says who or what `name` is: an apposition ("the Kiel Institute, a research
+    organisation"; "NATO's commander, X"), a title before a person ("Foreign Minister X", also for
+    each of "envoys X and Y"), or a copula ("X is a correspondent")."""
+    own = {w.lower() for w in name.split()}
+    doc = parse(text, names=False)
+
+    def titled(head: Token) -> bool:
+        start = min((t.i for t in head.subtree if t.dep_ == "compound" and t.i < head.i), default=head.i)
+        before = doc[start - 1] if start > 0 else None
+        return any(is_title(t) and t.lower_ not in own for t in head.lefts) or (
+            before is not None and is_title(before) and before.lower_ not in own
+        )
+
+    for token in doc:
+        if token.lower_ != name.split()[-1].lower():
+            continue
+        if token.dep_ == "appos" or any(c.dep_ == "appos" for c in token.children):
+            return True
+        if (
+            token.dep_ == "nsubj"
+            and token.head.lemma_.lower() == "be"
+            and any(c.dep_ in ("attr", "acomp") for c in token.head.children)
+        ):
+            return True
+        head = token
+        while True:
+            if titled(head):
+                return True
+            if head.dep_ != "conj":
+                break
+            head = head.head
+    return False
 
 
 def _terms(words: Iterable[str]) -> set[str]:
