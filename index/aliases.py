@@ -336,6 +336,29 @@ def _demonyms() -> frozenset[str]:
     )
 
 
+@lru_cache(maxsize=1)
+def _capitals() -> frozenset[str]:
+    """Folded names of every country's capital in the general data ("Washington" without "D.C.")."""
+    from countryinfo import CountryInfo
+
+    out = set()
+    for data in CountryInfo.all().values():
+        capitals = data.get("capital") or ()
+        for capital in [capitals] if isinstance(capitals, str) else capitals:
+            out.add(fold_key(capital.strip()))
+            out.add(fold_key(re.sub(r",?\s*D\.?C\.?$", "", capital.strip())))
+    return frozenset(out)
+
+
+def is_country_or_body(name: str) -> bool:
+    """Whether `name` names a country or body itself ("Ukraine", "U.S.", "Ukrainian", "EU"), not a
+    city that stands for one ("Kyiv", "Paris"): "Which city ...?" is not answered by a country."""
+    try:
+        return general_actor(name) is not None and fold_key(clean_name(name)) not in _capitals()
+    except ImportError:  # no country data: general_aliases already says what to install
+        return False
+
+
 def is_demonym(name: str) -> bool:
     """Whether `name` is a people's adjective ("Peruvian", "British") in the general country data:
     a message then names the country it stands for, not the adjective."""

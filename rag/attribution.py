@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from index.aliases import ActorIndex, clean_name, fold_key, general_actor, is_demonym
+from index.aliases import ActorIndex, clean_name, fold_key, general_actor, is_country_or_body, is_demonym
 from index.analysis import Figure, SentenceAnalysis, Speaker
 from rag.question import NAMED_LABELS, Ask, AskedActor
 
@@ -107,6 +107,8 @@ def attribute(ask: Ask, analysis: SentenceAnalysis, actors: ActorIndex | None = 
 
 
 _AGE = re.compile(r"year-old|years? old|\baged\b", re.IGNORECASE)
+# "Which city / town / capital ...?": the answer names a city, which a country's name is not.
+CITY_NOUNS = frozenset("city town capital".split())
 
 
 def confirms(ask: Ask, result: Attribution, analysis: SentenceAnalysis, actors: ActorIndex | None = None) -> bool:
@@ -141,6 +143,9 @@ def _names_what_is_asked(ask: Ask, analysis: SentenceAnalysis) -> bool:
         if label not in labels:
             return False
         if ask.named in ("place", "place within") and text.lower() in question:
+            return False
+        # A city is not a country ("Which city hosted X?" is not answered by "support for Peru").
+        if ask.named in CITY_NOUNS and is_country_or_body(text):
             return False
         # Inside a city there are buildings and districts, not countries or their capitals.
         return ask.named != "place within" or general_actor(text) is None

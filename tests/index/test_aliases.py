@@ -9,6 +9,7 @@ from index.aliases import (
     clean_name,
     fold_key,
     general_actor,
+    is_country_or_body,
 )
 from index.analysis import SentenceAnalysis, Speaker
 
@@ -42,6 +43,11 @@ def test_codes_only_in_capitals_so_pronouns_are_not_countries():
     assert general_actor("us") is None
     assert general_actor("IT") is None  # two-letter ISO codes are words too ("IT", "IN", "AI")
     assert general_actor("AI") is None
+
+
+def test_a_country_body_or_people_is_not_a_city_but_a_capital_is():
+    assert all(map(is_country_or_body, ["Peru", "U.S.", "EU", "Chilean"]))
+    assert not any(map(is_country_or_body, ["Lima", "Santiago", "Washington", "Cusco"]))
 
 
 def test_French_is_france_not_a_french_territory():

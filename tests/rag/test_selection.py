@@ -209,3 +209,11 @@ def test_a_same_story_twin_that_describes_the_name_leads_the_evidence():
     kept = facts.select(facts.ask("What is the Andes Institute?"), [lead]).evidence
     assert [e.text for e in kept] == [twin_text]
     assert [c.text[:4] for c in kept[0].citation.corroborated_by] == ["Data"]
+
+
+def test_which_city_is_not_answered_by_a_country():
+    text = "Members of the Andean summit pledged support for Peru. The Andean summit met in Cusco on Friday."
+    facts, evidence = facts_and_evidence(text, [0.6, 0.5])
+    ask = facts.ask("Which city hosted the Andean summit?")
+    assert ask.named == "city"
+    assert [e.text[:14] for e in facts.select(ask, evidence).evidence] == ["The Andean sum"]
