@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from index.aliases import ActorIndex, general_actor
@@ -127,22 +128,7 @@ class SentenceFacts:
         said = self._said(e) | _terms([e.text])
         if not all(_topic_words([w]) & said or _terms([w]) <= said for w in ask.happened_at):
             return False
-        doc = parse(e.text, names=False)
-        head = ask.happened_at[0].lower()
-        for token in doc:
-            if token.lower_ != head and token.lemma_.lower() != head:
-                continue
-            governor = token.head.head if token.head.dep_ == "prep" else token.head
-            if governor.pos_ == "NOUN" and governor.lemma_.lower() in PLACEHOLDER_EVENTS:
-                return False
-            verbs = [v for v in (token, *token.ancestors) if v.pos_ in ("VERB", "AUX")]
-            # Told as done ("halted", "have agreed"), not as a plan ("would improve") or a state
-            # ("disputes remain").
-            if any(t.tag_ == "MD" for v in verbs for t in v.children) or not any(
-                v.tag_ in ("VBD", "VBN") for v in verbs
-            ):
-                return False
-        return True
+        return _told_as_done(ask.happened_at[0].lower(), e.text)
 
     def _deed_asked(self, ask: Ask) -> set[str]:
         """For "Which N did X do?": the words of what X did, without X and N. A sentence naming X
@@ -274,11 +260,37 @@ def _describing_first(name: str, e: Evidence) -> Evidence:
     return replace(e, citation=lead)
 
 
+# Sentence parses at question time are the slow part of these checks (about 5 ms each): their
+# verdicts are kept per (words, sentence), for the same sentence met again in one answer (its
+# twins, the someone-else check) and in later questions.
+PARSED_VERDICTS = 4096
+
+
+@lru_cache(maxsize=PARSED_VERDICTS)
+def _told_as_done(head: str, text: str) -> bool:
+    """Whether `text` tells of something done at `head` (a word of it, lower case), not of
+    "events in X" (which says only that something did), of a plan ("would improve") or of a state
+    ("disputes remain")."""
+    for token in parse(text, names=False):
+        if token.lower_ != head and token.lemma_.lower() != head:
+            continue
+        governor = token.head.head if token.head.dep_ == "prep" else token.head
+        if governor.pos_ == "NOUN" and governor.lemma_.lower() in PLACEHOLDER_EVENTS:
+            return False
+        verbs = [v for v in (token, *token.ancestors) if v.pos_ in ("VERB", "AUX")]
+        if any(t.tag_ == "MD" for v in verbs for t in v.children) or not any(v.tag_ in ("VBD", "VBN") for v in verbs):
+            return False
+    return True
+
+
+@lru_cache(maxsize=PARSED_VERDICTS)
 def _describes(name: str, text: str) -> bool:
     """Whether `text` says who or what `name` is: an apposition ("the Kiel Institute, a research
     organisation"; "NATO's commander, X"), a title before a person ("Foreign Minister X", also for
     each of "envoys X and Y"), or a copula ("X is a correspondent")."""
     own = {w.lower() for w in name.split()}
+    if name.split()[-1].lower() not in text.lower():
+        return False
     doc = parse(text, names=False)
 
     def titled(head: Token) -> bool:
