@@ -147,10 +147,8 @@ def general_aliases() -> tuple[Mapping[str, str], Mapping[str, str]]:
                 add(alt, actor, weight)
         for demonym in (data.get("demonym") or "").split(","):
             add(demonym.strip(), actor, weight)
-        capitals = data.get("capital") or ()
-        for capital in [capitals] if isinstance(capitals, str) else capitals:  # a few countries list several
-            add(capital.strip(), actor, weight)
-            add(re.sub(r",?\s*D\.?C\.?$", "", capital.strip()), actor, weight)  # "Washington D.C." -> "Washington"
+        for capital in _capitals_of(data):
+            add(capital, actor, weight)
     top = 10**12  # the tables below override the data
     for actor, forms in SHORT_FORMS.items():
         for form in (actor, *forms):
@@ -336,18 +334,22 @@ def _demonyms() -> frozenset[str]:
     )
 
 
+def _capitals_of(data: Mapping) -> list[str]:
+    """A country entry's capitals as written and without "D.C." ("Washington D.C." -> "Washington");
+    a few countries list several."""
+    capitals = data.get("capital") or ()
+    out = []
+    for capital in [capitals] if isinstance(capitals, str) else capitals:
+        out += [capital.strip(), re.sub(r",?\s*D\.?C\.?$", "", capital.strip())]
+    return out
+
+
 @lru_cache(maxsize=1)
 def _capitals() -> frozenset[str]:
-    """Folded names of every country's capital in the general data ("Washington" without "D.C.")."""
+    """Folded names of every country's capital in the general data."""
     from countryinfo import CountryInfo
 
-    out = set()
-    for data in CountryInfo.all().values():
-        capitals = data.get("capital") or ()
-        for capital in [capitals] if isinstance(capitals, str) else capitals:
-            out.add(fold_key(capital.strip()))
-            out.add(fold_key(re.sub(r",?\s*D\.?C\.?$", "", capital.strip())))
-    return frozenset(out)
+    return frozenset(fold_key(c) for data in CountryInfo.all().values() for c in _capitals_of(data))
 
 
 def is_country_or_body(name: str) -> bool:

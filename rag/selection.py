@@ -12,8 +12,9 @@ evidence. When none does:
 
 Questions that ask neither for a statement, a position nor a figure pass through unchanged, and
 the support thresholds in the engine decide them, unless they name what the answer must hold: an
-actor or a thing ("Which Japanese companies ...?"), the deed of "Which N did X do?", or the place of
-"What happened in X?" (a told event there, `_tells_what_happened`).
+actor or a thing ("Which Japanese companies ...?"), the deed of "Which N did X do?", the place of
+"What happened in X?" (a told event there, `_told_as_done`), or the name of "Who is X?" (a sentence
+that describes X, `_describes`).
 """
 
 from __future__ import annotations
@@ -289,7 +290,8 @@ def _describes(name: str, text: str) -> bool:
     organisation"; "NATO's commander, X"), a title before a person ("Foreign Minister X", also for
     each of "envoys X and Y"), or a copula ("X is a correspondent")."""
     own = {w.lower() for w in name.split()}
-    if name.split()[-1].lower() not in text.lower():
+    last = name.split()[-1].lower()
+    if last not in text.lower():
         return False
     doc = parse(text, names=False)
 
@@ -301,7 +303,7 @@ def _describes(name: str, text: str) -> bool:
         )
 
     for token in doc:
-        if token.lower_ != name.split()[-1].lower():
+        if token.lower_ != last:
             continue
         if token.dep_ == "appos" or any(c.dep_ == "appos" for c in token.children):
             return True
