@@ -291,6 +291,14 @@ def main(args: argparse.Namespace) -> int:
     from rag.engine import Engine
     from rag.progress import stderr_progress
 
+    if args.external is not None:
+        from eval.external import run_external
+
+        return run_external(args)
+    if args.ablate:
+        from eval.ablation import run_ablation
+
+        return run_ablation(args)
     settings = Settings.from_args(args, backend=None)  # --backend here is a comma-separated list
     backends = [b.strip() for b in (args.backend or settings.backend).split(",") if b.strip()]
     unknown = [b for b in backends if b not in available_backends()]
@@ -342,4 +350,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--judge-api-base", help="base URL of the judge's OpenAI-compatible server")
     p.add_argument("--out", type=Path, help="report folder (default eval/reports/<timestamp>)")
     p.add_argument("--gate", action="store_true", help="exit 1 when a score is below eval/thresholds.toml")
+    p.add_argument(
+        "--external",
+        type=Path,
+        metavar="DIR",
+        help="score a question set in the shared format (DIR/corpus/, DIR/questions.jsonl) instead of gold; "
+        "report external.md, gate on eval/external_thresholds.toml",
+    )
+    p.add_argument(
+        "--ablate",
+        action="store_true",
+        help="switch each question-form rule (rag/forms.py) off in turn; write eval/reports/latest/ablation.md",
+    )
+    p.add_argument(
+        "--ablate-external",
+        metavar="DIR",
+        help="an external question set to add to --ablate (default ../shared/external/squad2-normans if present)",
+    )
     p.set_defaults(func=main)
