@@ -1,6 +1,6 @@
 """The index on disk: FAISS vectors, the unit tables they point into, and a manifest.
 
-Layout of an index folder (format `rag-index v4`)::
+Layout of an index folder (format `rag-index v5`)::
 
     rag-index.marker     says "this folder is a rag index"; without it a non-empty folder is refused
     write.lock           flock'ed by the one writer at a time (index/lock.py)
@@ -95,7 +95,7 @@ from index.unit_table import StoredUnits, UnitSpans
 from index.unit_table import file_names as unit_files
 from index.unit_table import write as write_units
 
-FORMAT = "rag-index v4"
+FORMAT = "rag-index v5"
 MANIFEST = "manifest.json"
 TABLES = {"chunks": Chunk, "sentences": Sentence}
 TABLE_FILES = ("jsonl", "npy", "faiss")

@@ -141,9 +141,13 @@ KIND_FIGURES = {
     "count": re.compile(
         r"\b\d[\d,.]*\b|\b(?:two|three|four|five|six|seven|eight|nine|ten|dozen|twenty|thirty)\b", re.I
     ),
+    # A year of the last two millennia, a decade ("the 1050s"), a century ("the 11th century",
+    # "the eleventh century"), a three-digit year after a preposition ("in 911"), a weekday, a month.
     "date": re.compile(
-        r"\b(?:19|20)\d\d\b|\b(?:" + "|".join(WEEKDAYS) + r")\b|"
-        r"\b(?:" + "|".join(MONTHS) + r")\b"
+        r"\b(?:1\d|20)\d\d\b|\b\d{2,3}0s\b|\b(?:\d{1,2}(?:st|nd|rd|th)|[a-z]+(?:th|st|nd|rd))[ -]centur(?:y|ies)\b|"
+        r"\b(?:in|by|from|until|till|since|around|about|before|after|of)\s+\d{3}\b|"
+        r"\b(?:" + "|".join(WEEKDAYS) + r")\b|\b(?:" + "|".join(MONTHS) + r")\b",
+        re.I,
     ),
 }
 

@@ -352,7 +352,7 @@ def test_an_index_without_analysis_is_rebuilt(tmp_path, corpus_copy, embedder):
     manifest = json.loads(manifest_path.read_text())
     manifest["format"] = "rag-index v2"
     manifest_path.write_text(json.dumps(manifest))
-    with pytest.raises(IndexCorrupt, match="rag-index v4"):
+    with pytest.raises(IndexCorrupt, match="rag-index v5"):
         IndexStore.load(folder)
 
 

@@ -61,7 +61,7 @@ def saved(tmp_path_factory, embedder, corpus_dir):
 
 def test_manifest_records_each_tables_kind_and_it_survives_a_round_trip(saved, monkeypatch, tmp_path):
     data = json.loads((current_dir(saved) / "manifest.json").read_text())
-    assert data["format"] == FORMAT == "rag-index v4"
+    assert data["format"] == FORMAT == "rag-index v5"
     assert data["index_kinds"] == {"chunks": "flat", "sentences": "flat"}
     store = IndexStore.load(saved)
     monkeypatch.setattr(store_module, "HNSW_MIN_UNITS", 100)  # sentences (~170) become HNSW, chunks stay flat
