@@ -12,7 +12,9 @@ The structural rules (who speaks, whose figure) are `rag.selection`'s.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
+from typing import Callable
 
 from rag.conversation import names_in
 from rag.figures import has_kind
@@ -96,6 +98,24 @@ def stating_kind(evidence: list[Evidence], kind: str | None) -> list[Evidence]:
     return [replace(e, id=i + 1) for i, e in enumerate(kept)]
 
 
+_YEAR = re.compile(r"\b(?:1\d|20)\d\d\b")
+
+
+def meeting_period(evidence: list[Evidence], question: str, context_of: Callable[[Evidence], str]) -> list[Evidence]:
+    """For a question that fixes a year ("What were X's costs in 2025?"), drop the sentences that
+    give another year and not that one, in themselves or in the sentence before (news states the
+    setting once): a 2026 figure does not answer for 2025. A sentence naming no year stays."""
+    asked = set(_YEAR.findall(question))
+    if not asked:
+        return evidence
+    kept = [
+        e
+        for e in evidence
+        if not (stated := set(_YEAR.findall(e.text))) or asked & stated or asked & set(_YEAR.findall(context_of(e)))
+    ]
+    return [replace(e, id=i + 1) for i, e in enumerate(kept)]
+
+
 def support_threshold(settings: Settings, kind: str | None, confirmed: bool = False) -> float:
     """The least support an answer needs: a figure question (`kind` set) has its own threshold,
     and a figure the sentence structure confirms (`rag.attribution.confirms`) a lower one."""
@@ -106,4 +126,4 @@ def support_threshold(settings: Settings, kind: str | None, confirmed: bool = Fa
     )
 
 
-__all__ = ["NAME_PREFIX", "stating_kind", "support_threshold", "unknown_names"]
+__all__ = ["NAME_PREFIX", "meeting_period", "stating_kind", "support_threshold", "unknown_names"]

@@ -168,6 +168,10 @@ def _print_human(answer) -> None:
     """The answer, then its citations in order: marker [n] in the text is the n-th line below; then
     any "Sources differ" lines and the other sources' statements, numbered after the citations."""
     print(printable(answer.text))  # article text may hold terminal escapes (rag.display)
+    if answer.closest:
+        print("  Closest passages, not an answer:")
+    for c in answer.closest:
+        print(printable(f'  [{c.label}] "{c.text}"'))
     for c in answer.citations:
         print(printable(f'  [{c.label}] "{c.text}"'))
     if answer.verified is False:

@@ -13,9 +13,11 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence, TextIO
 
+from index.analysis import SentenceAnalysis
 from index.build import BuildReport, EmbedMany, build_index, build_milvus, check_fresh
 from index.documents import Corpus, Document, load_corpus
 from index.embedding import Embedder, make_embedder
@@ -23,7 +25,7 @@ from index.errors import IndexCorrupt, IndexMissing, IndexStale, RagError
 from index.milvus_store import parse_store
 from index.store import IndexStore
 from rag import agreement, spans, verify
-from rag.answerability import stating_kind, support_threshold, unknown_names
+from rag.answerability import meeting_period, stating_kind, support_threshold, unknown_names
 from rag.backends import backend_class
 from rag.backends.base import Backend, BackendOptions, Deadline, Draft
 from rag.backends.extractive import ExtractiveBackend
@@ -31,10 +33,12 @@ from rag.conversation import names_in, retrieval_query
 from rag.errors import BackendTimeout, CorpusError, QuestionError
 from rag.evidence import EvidenceScorer
 from rag.figures import asked_kind
+from rag.forms import disabled_forms
 from rag.markers import has_markers, renumber
 from rag.question import Ask, split_asks
+from rag.reader import Reader, Reading, Sources
 from rag.retrieval import Retriever, unit_terms
-from rag.selection import SentenceFacts
+from rag.selection import Selection, SentenceFacts
 from rag.settings import Settings
 from rag.terms import tokenize
 from rag.tuning import DEFAULT, Tuning
@@ -43,6 +47,7 @@ from rag.types import Answer, Citation, Evidence, Passage
 if TYPE_CHECKING:
     from index.milvus_store import MilvusStore
 
+CLOSEST = 3  # passages shown with a refusal ("closest passages, not an answer")
 MAX_BACKENDS = 16  # backends kept per engine, one per (name, options); the oldest is closed beyond this
 ABSTAIN_TEXT = "The corpus does not cover this: no article states an answer to that question."
 
@@ -54,6 +59,27 @@ def _about(evidence: list[Evidence], names: list[str]) -> list[Evidence]:
         return evidence
     kept = [e for e in evidence if focus & set(tokenize(e.text))]
     return [replace(e, id=i + 1) for i, e in enumerate(kept)]
+
+
+class Refusal(str, Enum):
+    """Why a question was refused: one code per rule that may refuse."""
+
+    UNKNOWN_NAME = "unknown_name"  # the question names something no article mentions
+    STRUCTURE = "structure"  # the structural checks (`rag.selection`) left no sentence for the asked actor/measure
+    LOW_SUPPORT = "low_support"  # the reader's choice does not clear the support threshold
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What may answer a question: the evidence in answering order, its best support, and the
+    refusal text when nothing may (then `evidence` is what came closest)."""
+
+    evidence: list[Evidence]
+    support: float
+    refusal: str | None = None
+    reason: Refusal | None = None
+    notice: str | None = None  # "The articles do not quote X on this; Y said: ..."
+    readings: tuple[Reading, ...] = ()
 
 
 def check_question(question: str, max_chars: int) -> str:
@@ -86,7 +112,11 @@ class Engine:
     def __post_init__(self) -> None:
         self.retriever = Retriever(self.store, self.embedder, self.tuning)
         self.scorer = EvidenceScorer(self.store, self.tuning)
-        self.facts = SentenceFacts.of_store(self.store)
+        self.disabled = disabled_forms(self.settings.disabled_forms)
+        self.facts = SentenceFacts.of_store(self.store, self.disabled)
+        self.reader = Reader()
+        if type(self.fallback) is ExtractiveBackend:  # the default: this engine's tuning and forms
+            self.fallback = ExtractiveBackend(self.tuning, cut="clause_cut" not in self.disabled)
         self._docs = self.corpus.by_id
 
     # -- opening -----------------------------------------------------------------------------
@@ -321,27 +351,13 @@ class Engine:
         if query != question:
             evidence = _about(evidence, names_in(question))
         timings["retrieve_s"] = time.perf_counter() - t0
-        selection = self.facts.select(ask, evidence)
-        kind = asked_kind(question)
-        relevant = stating_kind(evidence, kind)  # before the structural check, to tell why it refused
-        evidence = stating_kind(selection.evidence, kind)
-        support = evidence[0].score if evidence else 0.0
-        threshold = support_threshold(
-            self.settings, kind, bool(evidence) and evidence[0].citation in selection.confirmed
-        )
-        notice = None
-        if support < threshold and selection.other and selection.other[0].score >= threshold:
-            # The asked actor's own sentences do not answer; someone else's does: say whose it is.
-            evidence, support, notice = selection.other, selection.other[0].score, selection.notice
-        missing = unknown_names(question, self.scorer.vocabulary)
-        if support < threshold or missing or selection.refusal:
+        decision = self.decide(question, ask, evidence)
+        closest = tuple(e.citation for e in evidence[:CLOSEST])  # shown with a refusal
+        evidence, support, notice = decision.evidence, decision.support, decision.notice
+        if decision.refusal is not None:
             timings["total_s"] = time.perf_counter() - t0
-            text = ABSTAIN_TEXT
-            if missing:
-                text = f"The corpus does not cover this: no article mentions {', '.join(missing)}."
-            elif selection.refusal and relevant and relevant[0].score >= threshold:
-                text = selection.refusal
-            answer = Answer(question, text, (), True, name, timings, tuple(passages), support)
+            answer = Answer(question, decision.refusal, (), True, name, timings, tuple(passages), support)
+            answer = replace(answer, closest=closest)
             if stream:
                 yield answer.text
             yield answer
@@ -382,6 +398,55 @@ class Engine:
         if stream and not streaming:
             yield answer.text
         yield answer
+
+    def decide(self, question: str, ask: Ask, evidence: list[Evidence]) -> Decision:
+        """Which evidence may answer, in the order to answer from, or why none may.
+
+        The enabled question-form rules (`rag.forms`: the structural checks of `rag.selection`,
+        the figure-kind filter, unknown names) keep the candidates; the reader (`rag.reader`)
+        orders them by the fitted probability that they hold the answer; the chosen one answers
+        when its support clears the threshold for the question (`support_threshold`)."""
+        selection = self.facts.select(ask, evidence)
+        kind = asked_kind(question) if "figure_kind" not in self.disabled else None
+        relevant = stating_kind(evidence, kind)  # before the structural check, to tell why it refused
+        candidates = stating_kind(selection.evidence, kind)
+        if "period" not in self.disabled:
+            candidates = meeting_period(candidates, question, self._before)
+        readings = self._read(question, candidates, kind, selection)
+        ranked = [replace(r.evidence, id=i + 1) for i, r in enumerate(readings)]
+        support = ranked[0].score if ranked else 0.0
+        answers = self.reader.answers(readings)
+        notice = None
+        if not answers and selection.other:
+            # The asked actor's own sentences do not answer; someone else's does: say whose it is.
+            others = self._read(question, selection.other, kind, selection)
+            if self.reader.answers(others):
+                ranked, support, notice, answers = selection.other, selection.other[0].score, selection.notice, True
+        missing = unknown_names(question, self.scorer.vocabulary) if "unknown_name" not in self.disabled else []
+        refusal, reason = None, None
+        if missing:
+            refusal = f"The corpus does not cover this: no article mentions {', '.join(missing)}."
+            reason = Refusal.UNKNOWN_NAME
+        elif selection.refusal:
+            threshold = support_threshold(self.settings, kind)
+            refusal = selection.refusal if relevant and relevant[0].score >= threshold else ABSTAIN_TEXT
+            reason = Refusal.STRUCTURE
+        elif not answers:
+            refusal, reason = ABSTAIN_TEXT, Refusal.LOW_SUPPORT
+        return Decision(ranked, support, refusal, reason, notice, tuple(readings))
+
+    def _read(self, question: str, candidates: list[Evidence], kind: str | None, selection: Selection) -> list[Reading]:
+        def analysis_of(e: Evidence) -> SentenceAnalysis:
+            return self.facts.analysis(e.citation.doc_id, e.citation.start, e.citation.end)
+
+        def threshold_of(e: Evidence) -> float:
+            return support_threshold(self.settings, kind, e.citation in selection.confirmed)
+
+        return self.reader.read(question, candidates, Sources(analysis_of, self._before, threshold_of, self.scorer.idf))
+
+    def _before(self, e: Evidence) -> str:
+        """The sentence before an evidence sentence in its article, where news sets the scene."""
+        return self.scorer.sentence_before(e.citation.doc_id, e.citation.start, e.citation.end)
 
     def _checked(
         self,

@@ -169,6 +169,11 @@ class EvidenceScorer:
         units = self.store.sentences.units[max(row - n, 0) : row]
         return " ".join(u.text for u in units if u.doc_id == unit.doc_id)
 
+    def sentence_before(self, doc_id: str, start: int, end: int) -> str:
+        """The sentence before the indexed sentence `[start, end)` of `doc_id` in its article ("" if none)."""
+        row = self._spans.row(doc_id, start, end)
+        return "" if row is None else self._before(row, self.store.sentences.units[row], 1)
+
     def score(
         self,
         question: str,

@@ -76,6 +76,8 @@ ACTOR_NOUNS = frozenset(
 # "How did X describe Y?", "What term did X use?": the answer is X's own wording, best a quotation.
 WORDING_VERBS = frozenset("describe call term characterize characterise label dub brand".split())
 WORDING_NOUNS = frozenset("term word words phrase expression label description".split())
+# Nouns that ask for the answer rather than name a thing: "What was the name / type / meaning of X?"
+FILLER_NOUNS = frozenset("name type kind sort form meaning".split())
 WH_WORDS = frozenset("what how who whom whose which when where why".split())
 # What "which X" asks to be named, by the kind of named entity (spaCy label) that names an X; and
 # the two asks that want a place or an age. General English, not any corpus' vocabulary.
@@ -728,10 +730,14 @@ def _misparsed_do_subject(token: Token) -> bool:
 
 
 def _copular_thing(doc: Doc) -> str | None:
-    """X in "what is the X (of/in ...)": the thing a non-figure question asks to be described."""
+    """X in "what is the X (of/in ...)": the thing a non-figure question asks to be described.
+    A noun that asks for the filler itself ("the name of the count", "the type of art") is no
+    thing a sentence mentions: the thing is its "of" object, or none."""
     words = [t.lower_ for t in doc]
     if len(words) > 2 and words[0] == "what" and words[1] in ("is", "was", "are", "were", "'s"):
         noun = _noun_after(doc, 2)
+        if noun is not None and _lemma(noun) in FILLER_NOUNS:
+            noun = _of_object(noun)
         if noun is not None and _lemma(noun) not in POSITION_NOUNS:
             return _lemma(noun)
     return None

@@ -42,6 +42,7 @@ from rag.attribution import (
     notice,
     spoken_by_asked,
 )
+from rag.evidence import refers_back
 from rag.question import Ask, analyse_question, parse
 from rag.terms import tokenize
 from rag.types import Citation, Evidence
@@ -81,14 +82,22 @@ class SentenceFacts:
     Built from a list of sentences, or from a store's sentence table (`of_store`), whose rows are
     read only when a span is looked up and whose actor index was persisted with it."""
 
-    def __init__(self, sentences: Sequence[TextUnit], spans: UnitSpans | None = None, actors: ActorIndex | None = None):
+    def __init__(
+        self,
+        sentences: Sequence[TextUnit],
+        spans: UnitSpans | None = None,
+        actors: ActorIndex | None = None,
+        disabled: frozenset[str] = frozenset(),
+    ):
         self._units = sentences
+        # Question-form rules switched off (`rag.forms`): they keep every sentence.
+        self.disabled = disabled
         self._spans = spans if spans is not None else UnitSpans.of(sentences)
         self.actors = actors if actors is not None else actors_of(sentences)
 
     @classmethod
-    def of_store(cls, store: Store) -> "SentenceFacts":
-        return cls(store.sentences.units, store.sentences.spans, store.actor_index())
+    def of_store(cls, store: Store, disabled: frozenset[str] = frozenset()) -> "SentenceFacts":
+        return cls(store.sentences.units, store.sentences.spans, store.actor_index(), disabled)
 
     def analysis(self, doc_id: str, start: int, end: int) -> SentenceAnalysis:
         """The analysis of the sentence holding `start` (a clause lies inside one sentence)."""
@@ -97,6 +106,14 @@ class SentenceFacts:
         if isinstance(unit, Sentence) and unit.analysis is not None:
             return unit.analysis
         return SentenceAnalysis()
+
+    def _before(self, e: Evidence) -> str:
+        """The sentence before `e` in its article, "" when it is the first."""
+        row = self._spans.holding(e.citation.doc_id, e.citation.start)
+        if not row:
+            return ""
+        unit = self._units[row - 1]
+        return unit.text if unit.doc_id == e.citation.doc_id else ""
 
     def speaker(self, citation: Citation) -> str | None:
         speakers = self.analysis(citation.doc_id, citation.start, citation.end).speakers
@@ -112,14 +129,15 @@ class SentenceFacts:
         about besides the speaker: the asked person's words on another subject do not answer
         ("What did X say about Y?" is not answered by X on Z). Likewise the deed of "Which N did X
         do?" and the told event of "What happened in X?"."""
+        off = self.disabled
         if ask.relation == "other" and ask.named and ask.actor is not None:
             deed = _terms(self._deed_asked(ask))
-            return not deed or bool(_terms(self._said(e)) & deed)
+            return "deed" in off or not deed or bool(_terms(self._said(e)) & deed)
         if ask.happened_at:
-            return self._tells_what_happened(ask, e)
+            return "happened_at" in off or self._tells_what_happened(ask, e)
         if ask.described:
-            return _describes(ask.described, e.text)
-        if ask.relation not in ("statement", "position") or not ask.topic:
+            return "described" in off or _describes(ask.described, e.text)
+        if ask.relation not in ("statement", "position") or not ask.topic or "about" in off:
             return True
         return bool(self._said(e) & self._asked_about(ask))
 
@@ -197,38 +215,41 @@ class SentenceFacts:
             and not (ask.relation == "other" and (ask.measure or ask.actor or ask.named or ask.happened_at))
         ):
             return Selection(list(evidence))
-        if ask.described:
+        off = self.disabled
+        if ask.described and "described" not in off:
             evidence = [_describing_first(ask.described, e) for e in evidence]
         verdicts = tuple(
-            attribute(ask, self.analysis(e.citation.doc_id, e.citation.start, e.citation.end), self.actors)
+            attribute(ask, self.analysis(e.citation.doc_id, e.citation.start, e.citation.end), self.actors, off)
             for e in evidence
         )
         on_topic = [self._on_topic(ask, e) for e in evidence]
-        if ask.relation == "other" and ask.actor is not None:
+        if ask.relation == "other" and ask.actor is not None and "actor_named" not in off:
             # "Which Japanese companies will fund X?" is about Japan's companies: a sentence on X's
             # funding that never names Japan does not answer it, however close its words are.
             # The actor may also be the sentence's speaker under a pronoun ("He called it ...").
+            # A sentence that refers back ("They spread ...") is held to the sentence before it.
             verdicts = tuple(
                 v
                 if names_actor(ask, e.text, self.actors)
                 or spoken_by_asked(ask, self.analysis(e.citation.doc_id, e.citation.start, e.citation.end), self.actors)
+                or (refers_back(e.text) and names_actor(ask, self._before(e), self.actors))
                 else Attribution(NO_ACTOR_INFO)
                 for e, v in zip(evidence, verdicts)
             )
         kept = [e for e, v, t in zip(evidence, verdicts, on_topic) if t and _answers(ask, v, self.actors)]
-        if ask.relation in ("statement", "position"):
+        if ask.relation in ("statement", "position") and "speaker_first" not in off:
             # What X said or thinks is told best where X speaks; a sentence that only names X
             # among its actors ("talks since X's invasion") comes after, whatever its word overlap.
             speaking = {e.citation for e, v in zip(evidence, verdicts) if v.verdict == MATCH and v.speaker is not None}
             kept.sort(key=lambda e: e.citation not in speaking)
-        if ask.wording:
+        if ask.wording and "wording" not in off:
             # "How did X describe Y?" asks for X's words: a sentence quoting them comes first.
             kept.sort(key=lambda e: not _QUOTATION.search(e.text))
         other, said = [], None
         wrong = [
             (e, v) for e, v, t in zip(evidence, verdicts, on_topic) if t and v.verdict == WRONG_SPEAKER and not e.flags
         ]
-        if wrong and ask.relation in ("statement", "position"):
+        if wrong and ask.relation in ("statement", "position") and "speaker" not in off:
             other, said = _renumbered([wrong[0][0]]), notice(ask, wrong[0][1])
             if kept and self._said_by_someone_else(ask, kept[0], wrong[0][0]):
                 kept = []

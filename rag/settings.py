@@ -159,6 +159,14 @@ class Settings:
             "RAG_MIN_SUPPORT_FIGURE",
         ),
     )
+    disabled_forms: str = field(
+        default="",
+        metadata=_doc(
+            "Question-form rules switched off, comma-separated (names in rag/forms.py); for measuring "
+            "what each rule earns (rag eval --ablate).",
+            "RAG_DISABLE_FORMS",
+        ),
+    )
     min_support_confirmed: float = field(
         default=0.37,
         metadata=_doc(

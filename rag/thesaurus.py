@@ -158,6 +158,19 @@ class WordNet:
                 return False
         return True
 
+    @lru_cache(maxsize=4096)
+    def noun_lexfile(self, word: str) -> int | None:
+        """The lexicographer file of a noun's most frequent sense (18 noun.person, 15 noun.location,
+        28 noun.time, ...): what kind of thing "leader", "century" or "river" names; None when
+        WordNet has no such noun."""
+        for base in self.base_forms(word.lower(), "n"):
+            senses = self.senses(base, "n")
+            if senses:
+                with self._lock:
+                    line = _find_line(self._data_files["n"], b"%08d" % senses[0])
+                return int(line.split()[1]) if line else None
+        return None
+
     def related(self, word: str) -> set[str]:
         """Synonyms and related forms of `word`, lower case, '_' as space; none for a word with more
         than MAX_SENSES senses."""

@@ -195,6 +195,9 @@ class Answer:
     # sources give different values for the same quantity. Empty for an abstention.
     statements: tuple[Statement, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
+    # For an abstention: the passages that came closest, as exact spans, labelled "closest passages,
+    # not an answer" wherever they are shown, so a refusal still says where to read on.
+    closest: tuple[Citation, ...] = ()
 
     @property
     def references(self) -> tuple[Citation, ...]:
@@ -215,5 +218,6 @@ class Answer:
             "verification": self.verification,
             "statements": [s.to_dict() for s in self.statements],
             "conflicts": [c.to_dict() for c in self.conflicts],
+            "closest": [c.to_dict() for c in self.closest],
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }

@@ -84,8 +84,21 @@ def answer_html(answer: Answer, turn: int, titles: dict[str, str]) -> str:
     return (
         f'<div class="rag-answer">{head}{_conflicts(answer.conflicts, turn)}{body}'
         f"{_source_list(answer.citations, turn, titles)}"
-        f"{_statements(answer.statements, len(answer.citations), turn, titles)}</div>"
+        f"{_statements(answer.statements, len(answer.citations), turn, titles)}"
+        f"{_closest(answer.closest, titles)}</div>"
     )
+
+
+def _closest(citations: Sequence[Citation], titles: dict[str, str]) -> str:
+    """After a refusal: the passages that came closest, quoted exactly and marked as no answer."""
+    if not citations:
+        return ""
+    items = "".join(
+        f'<li><span class="rag-closest-where">{escape(titles.get(c.doc_id) or c.source)} {escape(c.label)}</span> '
+        f"“{text_html(c.text)}”</li>"
+        for c in citations
+    )
+    return f'<div class="rag-closest"><div class="rag-closest-head">Closest passages, not an answer</div><ul>{items}</ul></div>'
 
 
 def speaker_chip(speaker: str | None) -> str:

@@ -13,8 +13,9 @@ from typing import Sequence
 
 from rag.backends.base import Backend, BackendOptions, Deadline, Draft
 from rag.figures import asked_kind, has_kind
+from rag.reader import holds_filler
 from rag.terms import tokenize
-from rag.tuning import DEFAULT
+from rag.tuning import DEFAULT, Tuning
 from rag.types import Evidence
 
 # Where a sentence may be cut into clauses: semicolons, dashes, and a comma before a
@@ -47,6 +48,8 @@ def shortest_answering_span(question: str, sentence: str, keep_share: float = DE
 
     need = matched(sentence) * keep_share
     need_kind = has_kind(sentence, kind)
+    # "Who ruled X?": a piece that drops the only name the question lacks has cut the answer away.
+    need_filler = holds_filler(sentence, question)
     parts = clauses(sentence)
     best = (0, len(sentence))
     for i in range(len(parts)):
@@ -55,7 +58,11 @@ def shortest_answering_span(question: str, sentence: str, keep_share: float = DE
             piece = sentence[start:end]
             if end - start >= best[1] - best[0] or len(piece.split()) < 4:
                 continue
-            if matched(piece) >= need and (not need_kind or has_kind(piece, kind)):
+            if (
+                matched(piece) >= need
+                and (not need_kind or has_kind(piece, kind))
+                and (not need_filler or holds_filler(piece, question))
+            ):
                 best = (start, end)
     return best
 
@@ -65,6 +72,11 @@ class ExtractiveBackend(Backend):
 
     name = "extractive"
 
+    def __init__(self, tuning: Tuning = DEFAULT, cut: bool = True):
+        # The engine passes its own tuning, and `cut=False` when the clause_cut form is switched off.
+        self.keep_share = tuning.keep_share
+        self.cut = cut
+
     @classmethod
     def options_key(cls, options: BackendOptions) -> BackendOptions:
         return BackendOptions()  # no option changes what it writes
@@ -73,7 +85,9 @@ class ExtractiveBackend(Backend):
         top = next((e for e in evidence if not e.flags), None)
         if top is None:
             return Draft("", ())
-        rel_start, rel_end = shortest_answering_span(question, top.text)
+        rel_start, rel_end = (
+            shortest_answering_span(question, top.text, self.keep_share) if self.cut else (0, len(top.text))
+        )
         start, end = top.citation.start + rel_start, top.citation.start + rel_end
         text = top.text[rel_start:rel_end]
         return Draft(text, (top.id,), spans=((top.id, start, end),))

@@ -71,6 +71,19 @@ def test_human_output_shows_answer_and_bracketed_citations(index_args):
 
 
 @pytest.mark.subprocess
+def test_a_refusal_prints_the_closest_passages_labelled_as_no_answer(index_args, corpus_dir):
+    human = rag("ask", "What did the Pope say about the framework?", *index_args)
+    assert human.returncode == 0, human.stderr
+    lines = human.stdout.splitlines()
+    assert "does not cover" in lines[0] and lines[1] == "  Closest passages, not an answer:"
+    assert lines[2].startswith("  [0") and ".txt:" in lines[2]
+    data = json.loads(rag("ask", "--json", "What did the Pope say about the framework?", *index_args).stdout)
+    assert data["abstained"] is True and data["citations"] == [] and data["closest"]
+    for c in data["closest"]:
+        assert (corpus_dir / c["source"]).read_text(encoding="utf-8")[c["start"] : c["end"]] == c["text"]
+
+
+@pytest.mark.subprocess
 @pytest.mark.parametrize("question", ["", "   ", "x" * 1001])
 def test_bad_question_exits_2_with_nothing_on_stdout(question, index_args):
     result = rag("ask", question, "--json", *index_args)

@@ -71,6 +71,25 @@ def test_unanswerable_questions_abstain_with_no_citations(engine):
         assert answer.abstained and answer.citations == () and "does not cover" in answer.text
 
 
+def test_a_refusal_shows_the_closest_passages_as_exact_spans_and_no_citation(engine):
+    answer = engine.ask("What did the Pope say about the framework?")
+    assert answer.abstained and answer.citations == ()
+    assert 1 <= len(answer.closest) <= 3
+    for c in answer.closest:
+        assert engine.document(c.doc_id).text[c.start : c.end] == c.text
+    shown = answer.to_dict()["closest"]
+    assert [(c["start"], c["end"]) for c in shown] == [(c.start, c.end) for c in answer.closest]
+    answered = engine.ask("How many nations have promised equipment and help once a truce holds?")
+    assert not answered.abstained and answered.closest == ()
+
+
+def test_a_question_fixing_a_year_is_not_answered_by_another_year(engine):
+    # The articles give the defence costs for 2026 only: a question about 2025 must not get them.
+    asked = engine.ask("What are Ukraine's projected defence costs for 2025?")
+    assert asked.abstained or "2025" in " ".join(c.text for c in asked.citations)
+    assert not engine.ask("What are Ukraine's projected defence costs for 2026?").abstained
+
+
 def test_unknown_names_are_the_ones_no_article_mentions(engine):
     vocab = engine.scorer.vocabulary
     assert unknown_names("What did China say about Merz?", vocab) == ["China"]

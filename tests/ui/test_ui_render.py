@@ -137,6 +137,16 @@ def test_unverified_fallback_and_abstained_answers_are_marked():
     assert "no answer in the corpus" in abstained
 
 
+def test_a_refusal_lists_its_closest_passages_escaped_and_labelled_as_no_answer():
+    doc = "The port opened <late>. Ships came."
+    closest = (cite(doc, 0, 23), cite(doc, 24, len(doc)))
+    html = render.answer_html(replace(_answer("No answer.", [], abstained=True), closest=closest), 1, {"d": "Doc"})
+    assert "Closest passages, not an answer" in html
+    assert "The port opened &lt;late&gt;." in html and "Ships came." in html
+    assert "rag-sources" not in html  # no citation list: these are not an answer's sources
+    assert "Closest passages" not in render.answer_html(_answer(doc, [closest[0]]), 1, {})
+
+
 def test_passages_panel_marks_the_cited_ones():
     doc = "One two three. Four five six. Seven eight nine."
     cited = cite(doc, 15, 29)
