@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from index.aliases import general_actor
 from index.analysis import Figure as StatedFigure
@@ -244,15 +244,28 @@ def _conflicts(
         for y in second:
             if conflict(x, y, facts):
                 out.append(
-                    Conflict(
-                        x.measure,
-                        x.owner,
-                        ", ".join(sorted(x.period)),
-                        Side(who(a[1], documents), x.figure.text, a[0], a[1], published(a[1], documents)),
-                        Side(who(b[1], documents), y.figure.text, b[0], b[1], published(b[1], documents)),
+                    by_date(
+                        Conflict(
+                            x.measure,
+                            x.owner,
+                            ", ".join(sorted(x.period)),
+                            Side(who(a[1], documents), x.figure.text, a[0], a[1], published(a[1], documents)),
+                            Side(who(b[1], documents), y.figure.text, b[0], b[1], published(b[1], documents)),
+                        )
                     )
                 )
     return out
+
+
+def by_date(c: Conflict) -> Conflict:
+    """`c` with its sides older first when both articles are dated; on different days the newer
+    article revises the older figure (`superseded`) rather than contradicting it."""
+    first, second = c.first, c.second
+    if not (first.published and second.published):
+        return c
+    if second.published < first.published:
+        first, second = second, first
+    return replace(c, first=first, second=second, superseded=first.published[:10] != second.published[:10])
 
 
 def _unique(conflicts: list[Conflict]) -> list[Conflict]:

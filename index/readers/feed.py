@@ -31,7 +31,7 @@ def read(data: bytes, name: str) -> Reading:
         if not body:
             problems.append(Problem(where, f"entry {number} has no content or summary; nothing to index"))
             continue
-        raw_date = entry.get("published") or entry.get("updated") or ""
+        raw_date = dict.get(entry, "published") or dict.get(entry, "updated") or ""
         try:
             published = _day(entry, raw_date)
         except DateError as exc:
@@ -60,7 +60,8 @@ def _body(entry) -> str:
 
 def _day(entry, raw: str) -> str:
     """The entry's publication day; feedparser's parse first, ours for what it could not read."""
-    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
+    # dict.get: feedparser's own lookup of a missing `updated_parsed` warns of a deprecated fallback.
+    parsed = dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed")
     if parsed:
         return f"{parsed.tm_year:04d}-{parsed.tm_mon:02d}-{parsed.tm_mday:02d}"
     return iso_day(raw)
