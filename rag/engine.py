@@ -171,7 +171,7 @@ class Engine:
             return False
         with self._follow_lock:
             try:
-                if current_dir(index_dir) == self.store.folder:
+                if current_dir(index_dir) == getattr(self.store, "folder", None):
                     return False
                 fresh = IndexStore.load(index_dir)
                 corpus = load_corpus(

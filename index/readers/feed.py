@@ -20,7 +20,9 @@ def read(data: bytes, name: str) -> Reading:
     parsed = feedparser.parse(data)
     if not parsed.entries:
         why = f" ({type(parsed.bozo_exception).__name__}: {parsed.bozo_exception})" if parsed.get("bozo") else ""
-        return Reading(problems=(Problem("", f"not a readable RSS or Atom feed: no entries{why}; check the file is a feed"),))
+        return Reading(
+            problems=(Problem("", f"not a readable RSS or Atom feed: no entries{why}; check the file is a feed"),)
+        )
     outlet = " ".join(str(parsed.feed.get("title", "")).split())
     articles: list[Article] = []
     problems: list[Problem] = []

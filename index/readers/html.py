@@ -68,11 +68,15 @@ def read(data: bytes, name: str) -> Reading:
             date_extraction_params=DATE_PARAMS,
         )
     except Exception as exc:  # a library failure on one page must not end the build
-        return Reading(problems=(Problem("", f"HTML could not be parsed ({type(exc).__name__}: {exc}); re-save the page"),))
+        return Reading(
+            problems=(Problem("", f"HTML could not be parsed ({type(exc).__name__}: {exc}); re-save the page"),)
+        )
     body = (getattr(found, "text", None) or "").strip() if found is not None else ""
     if len(body.split()) < MIN_WORDS:
         return Reading(
-            problems=(Problem("", "no main text found (only navigation, banners or links); save the article page itself"),)
+            problems=(
+                Problem("", "no main text found (only navigation, banners or links); save the article page itself"),
+            )
         )
     title = getattr(found, "title", None) or ""
     problems: list[Problem] = []
@@ -93,9 +97,7 @@ def read(data: bytes, name: str) -> Reading:
 
 
 # Elements that end a paragraph of a fragment's text.
-_BLOCKS = frozenset(
-    "p div li h1 h2 h3 h4 h5 h6 blockquote pre tr dt dd figcaption section article br".split()
-)
+_BLOCKS = frozenset("p div li h1 h2 h3 h4 h5 h6 blockquote pre tr dt dd figcaption section article br".split())
 
 
 def fragment_text(markup: str) -> str:

@@ -28,17 +28,25 @@ def read(data: bytes, name: str) -> Reading:
         try:
             record = json.loads(raw)
         except UnicodeDecodeError as exc:
-            problems.append(Problem(where, f"line {number} is not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8"))
+            problems.append(
+                Problem(where, f"line {number} is not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8")
+            )
             continue
         except ValueError as exc:
             problems.append(Problem(where, f"line {number} is not JSON ({exc}); write one JSON object per line"))
             continue
         if not isinstance(record, dict):
-            problems.append(Problem(where, f"line {number} is a JSON {type(record).__name__}, not an object; write one object a line"))
+            problems.append(
+                Problem(
+                    where, f"line {number} is a JSON {type(record).__name__}, not an object; write one object a line"
+                )
+            )
             continue
         text = record.get("text")
         if not isinstance(text, str) or not text.strip():
-            problems.append(Problem(where, f'line {number} has no "text" (required); add the article\'s text or remove the line'))
+            problems.append(
+                Problem(where, f'line {number} has no "text" (required); add the article\'s text or remove the line')
+            )
             continue
         given = record.get("id")
         key = str(given).strip() if isinstance(given, (str, int)) and not isinstance(given, bool) else ""

@@ -1,0 +1,132 @@
+"""The seed articles as saved pages, a feed and a dump answer the gold questions as the .txt corpus
+does, citing exact spans of the text the index stores; boilerplate never answers; dated articles
+order "latest" answers and conflicts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from index.converted import FOLDER
+from rag import Engine, Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "news"
+GOLD = [json.loads(line) for line in (ROOT / "eval" / "gold.jsonl").read_text(encoding="utf-8").splitlines()]
+# A fixed sample of the gold questions: every sixth, so each category is met (figures, positions,
+# attributions, several sources, the unanswerable and off-topic ones).
+SAMPLE = [item["question"] for item in GOLD[::6]]
+FORMS = {
+    "html": lambda into: [shutil.copy(p, into) for p in sorted((FIXTURES / "html").glob("*.html"))],
+    "feed": lambda into: shutil.copy(FIXTURES / "feed" / "ledger.rss", into),
+    "jsonl": lambda into: shutil.copy(FIXTURES / "jsonl" / "ledger.jsonl", into),
+}
+# Questions only the pages' boilerplate could answer (cookie banner, related stories, author box).
+BOILERPLATE_QUESTIONS = [
+    "Which festival drew record crowds in Timbuktu?",
+    "What did the lighthouse keeper find on the Orkney beach?",
+    "What does the site use cookies to personalise?",
+    "How many tortoises does the reporter keep?",
+]
+BOILERPLATE_WORDS = ("cookie", "marmalade", "gazebo", "Timbuktu", "Orkney", "tortoise", "Horoscopes", "rights reserved")
+
+
+def open_form(tmp_path_factory, embedder, form: str) -> Engine:
+    corpus = tmp_path_factory.mktemp(form) / "corpus"
+    corpus.mkdir()
+    FORMS[form](corpus)
+    return Engine.open(Settings(corpus_dir=corpus, index_dir=corpus.parent / "idx"), embedder=embedder, log=None)
+
+
+@pytest.fixture(scope="module", params=sorted(FORMS))
+def form_engine(request, tmp_path_factory, embedder):
+    return open_form(tmp_path_factory, embedder, request.param)
+
+
+def plain(text: str) -> str:
+    return " ".join(text.split())
+
+
+def exact(engine: Engine, citation) -> bool:
+    return engine.document(citation.doc_id).text[citation.start : citation.end] == citation.text
+
+
+def test_the_gold_sample_gets_the_same_answers_with_exact_spans_into_the_stored_text(form_engine, engine):
+    stored = form_engine.settings.resolved_index_dir / FOLDER
+    assert sorted(p.suffix for p in stored.iterdir()) == [".json"] * len(list(stored.iterdir())) != []
+    for question in SAMPLE:
+        want, got = engine.ask(question), form_engine.ask(question)
+        assert got.abstained == want.abstained, (question, got.text, want.text)
+        assert plain(got.text) == plain(want.text), question
+        assert [plain(c.text) for c in got.citations] == [plain(c.text) for c in want.citations], question
+        for c in got.citations:
+            assert exact(form_engine, c) and c.published.startswith("2025-12-1"), (question, c)
+            for twin in c.corroborated_by:
+                assert exact(form_engine, twin) and twin.published, (question, twin)
+            assert json.loads(json.dumps(c.to_dict()))["published"] == c.published
+
+
+def test_a_converted_article_keeps_its_metadata(form_engine):
+    doc = form_engine.documents[0]
+    assert doc.published.startswith("2025-12-1") and doc.publisher == "The Example Ledger"
+    assert doc.url.startswith("https://news.example.org/world/")
+    assert doc.source.startswith(doc.file) and doc.file.endswith((".html", ".rss", ".jsonl"))
+
+
+@pytest.fixture(scope="module")
+def html_engine(tmp_path_factory, embedder):
+    return open_form(tmp_path_factory, embedder, "html")
+
+
+@pytest.mark.parametrize("question", BOILERPLATE_QUESTIONS)
+def test_questions_only_the_boilerplate_answers_are_refused(html_engine, question):
+    answer = html_engine.ask(question)
+    assert answer.abstained, answer.to_dict()
+
+
+def test_no_citation_touches_boilerplate(html_engine):
+    for question in SAMPLE + BOILERPLATE_QUESTIONS:
+        for c in html_engine.ask(question).references:
+            assert not any(w.lower() in c.text.lower() for w in BOILERPLATE_WORDS), (question, c.text)
+
+
+# -- two dated articles on one quantity ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dated_engine(tmp_path_factory, embedder):
+    corpus = tmp_path_factory.mktemp("dated") / "corpus"
+    corpus.mkdir()
+    shutil.copy(FIXTURES / "dated" / "coast.jsonl", corpus)
+    return Engine.open(Settings(corpus_dir=corpus, index_dir=corpus.parent / "idx"), embedder=embedder, log=None)
+
+
+def test_a_latest_question_cites_the_newer_article_with_its_date(dated_engine):
+    answer = dated_engine.ask("What is the latest estimate of Portugal's coastal defence bill for 2026?")
+    assert not answer.abstained, answer.to_dict()
+    lead = answer.citations[0]
+    assert lead.doc_id == "coast#coast-late" and lead.published == "2025-12-10"
+    assert "$55 million" in lead.text and exact(dated_engine, lead)
+    assert answer.text.startswith("As of 10 Dec 2025")
+
+
+def test_a_question_without_latest_names_no_date(dated_engine):
+    answer = dated_engine.ask("What will Portugal's coastal defence works cost in 2026?")
+    assert not answer.abstained and not answer.text.startswith("As of")
+
+
+def test_the_conflict_orders_its_sides_by_date_and_marks_the_older_superseded(dated_engine):
+    answer = dated_engine.ask("What is the latest estimate of Portugal's coastal defence bill for 2026?")
+    assert answer.conflicts, answer.to_dict()
+    (conflict,) = answer.conflicts
+    assert (conflict.first.published, conflict.second.published) == ("2025-12-03", "2025-12-10")
+    assert (conflict.first.value, conflict.second.value) == ("$40 million", "$55 million")
+    assert conflict.superseded
+    assert conflict.text.startswith("Revised: on 3 Dec 2025 ")
+    assert "; on 10 Dec 2025 " in conflict.text and "the newer figure" in conflict.text
+    data = answer.to_dict()["conflicts"][0]
+    assert data["superseded"] is True and data["newer"] == conflict.second.number
+    assert [s["published"] for s in data["sides"]] == ["2025-12-03", "2025-12-10"]
