@@ -171,7 +171,8 @@ class Engine:
             return False
         with self._follow_lock:
             try:
-                if current_dir(index_dir) == getattr(self.store, "folder", None):
+                now = self.store  # another question may have switched meanwhile
+                if isinstance(now, IndexStore) and current_dir(index_dir) == now.folder:
                     return False
                 fresh = IndexStore.load(index_dir)
                 corpus = load_corpus(

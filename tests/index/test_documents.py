@@ -63,7 +63,7 @@ def test_nested_markdown_is_a_document_with_a_relative_source(corpus_copy):
 def test_missing_or_empty_folder_is_a_clear_error(tmp_path):
     with pytest.raises(CorpusError, match="does not exist"):
         load_corpus(tmp_path / "nope")
-    with pytest.raises(CorpusError, match="no \\*.txt or \\*.md"):
+    with pytest.raises(CorpusError, match=r"no articles \(\*.txt, \*.md, \*.html, .*\*.jsonl\)"):
         load_corpus(tmp_path)
 
 
