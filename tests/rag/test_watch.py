@@ -40,6 +40,9 @@ class Watcher:
             stderr=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             text=True,
+            # The test's own engine embeds with the session's torch model: the watcher must too, or
+            # each would find the other's index stale (another embedding model) and rebuild it.
+            env={**os.environ, "RAG_EMBED_BACKEND": "torch"},
         )
         threading.Thread(target=self._read, daemon=True).start()
 
