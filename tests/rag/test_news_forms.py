@@ -141,3 +141,57 @@ def test_the_conflict_orders_its_sides_by_date_and_marks_the_older_superseded(da
     data = answer.to_dict()["conflicts"][0]
     assert data["superseded"] is True and data["newer"] == conflict.second.number
     assert [s["published"] for s in data["sides"]] == ["2025-12-03", "2025-12-10"]
+
+
+# -- the CLI: the index report names each bad input; answers carry the date ------------------------
+
+
+@pytest.mark.subprocess
+def test_rag_index_names_each_bad_input_indexes_the_rest_and_answers_carry_dates(tmp_path):
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(FIXTURES / "dated" / "coast.jsonl", corpus)
+    (corpus / "malformed.html").write_bytes(b"\x00\x01\x02 \xff\xfe not markup at all")
+    page = (FIXTURES / "html" / "000_75e6e878609b9bfe.html").read_text(encoding="utf-8")
+    start, end = page.index("<article>"), page.index("</article>") + len("</article>")
+    (corpus / "front-page.html").write_text(page[:start] + page[end:], encoding="utf-8")
+    (corpus / "wire.rss").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>'
+        "<item><title>Empty</title><link>https://example.org/1</link></item>"
+        "<item><title>Harbour dredging starts</title><pubDate>around noon-ish</pubDate>"
+        "<description>Dredging of the harbour at Sines began on Monday and will take three months.</description>"
+        "</item></channel></rss>",
+        encoding="utf-8",
+    )
+    (corpus / "dump.jsonl").write_text('{"text": broken\n{"title": "no text here"}\n', encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "index", "--corpus", str(corpus), "--index-dir", str(tmp_path / "idx")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 1, result.stderr  # as for a skipped .txt file
+    for named in (
+        "skipped malformed.html: not readable as HTML",
+        "skipped front-page.html: no main text found",
+        "skipped wire.rss#1: entry 1 has no content or summary",
+        "note wire.rss#2: date 'around noon-ish' cannot be read",
+        "skipped dump.jsonl#1: line 1 is not JSON",
+        'skipped dump.jsonl#2: line 2 has no "text"',
+    ):
+        assert named in result.stderr, (named, result.stderr)
+    assert "3 added" in result.stdout  # the two dated articles and the feed's good entry
+    asked = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ask", "--json", "--corpus", str(corpus), "--index-dir", str(tmp_path / "idx"),
+         "What is Portugal's latest coastal defence bill for 2026?"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert asked.returncode == 0, asked.stderr
+    data = json.loads(asked.stdout)
+    assert data["citations"][0]["published"] == "2025-12-10" and data["citations"][0]["source"] == "coast.jsonl#2"
+    assert data["answer"].startswith("As of 10 Dec 2025")
