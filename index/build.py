@@ -249,7 +249,7 @@ def build_index(
         # The converted articles' text first: the generation about to be saved cites into it.
         converted.save(index_dir / converted.FOLDER, corpus.conversions)
         built = _build_locked(corpus, index_dir, embedder, chunking, progress, index_kind, chunk_vectors, embed)
-        converted.prune(index_dir / converted.FOLDER, corpus.conversions)
+        converted.prune(index_dir / converted.FOLDER, corpus.converted)
         return built
 
 

@@ -45,11 +45,20 @@ def load(folder: Path, name: str) -> Reading | None:
     """The stored reading `name` in `folder`, or None when absent or unreadable (then convert again)."""
     try:
         data = json.loads((folder / name).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return decode(data)
+
+
+def decode(data: object) -> Reading | None:
+    """A reading from its stored JSON (parsed), or None when it has the wrong shape."""
+    try:
+        assert isinstance(data, dict)
         return Reading(
             tuple(Article(**a) for a in data["articles"]),
             tuple(Problem(**p) for p in data["problems"]),
         )
-    except (OSError, ValueError, TypeError, KeyError):
+    except (AssertionError, TypeError, KeyError):
         return None
 
 

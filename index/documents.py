@@ -157,7 +157,9 @@ class Corpus:
     # The stat of each file read in full, taken before reading it: what a caller may record as
     # verified once the text's sha256 is checked (`Known`).
     read_stats: dict[str, tuple[int, int, int, int]] = field(default_factory=dict, compare=False, repr=False)
-    # Each converted file's reading as the index stores it (`index.converted`: name -> JSON bytes).
+    # The conversions this corpus uses (`index.converted` names), and of those the ones made now,
+    # which the index does not hold yet (name -> JSON bytes), for the next build to store.
+    converted: frozenset[str] = field(default_factory=frozenset, compare=False, repr=False)
     conversions: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
 
     def get(self, doc_id: str) -> Document:
@@ -217,6 +219,7 @@ def load_corpus(
     seen_ids: dict[str, str] = {}
     read_stats: dict[str, tuple[int, int, int, int]] = {}
     conversions: dict[str, bytes] = {}
+    used: set[str] = set()
     for parts, path, link, st in _document_files(root):
         if not link and (st is None or not stat_module.S_ISREG(st.st_mode)):  # a broken link is reported
             continue
@@ -228,7 +231,7 @@ def load_corpus(
             problems.append(CorpusProblem(_printable(source), reason))
             continue
         if suffix not in PLAIN_SUFFIXES:
-            found = _converted(path, source, suffix, max_file_bytes, stored, conversions)
+            found = _converted(path, source, suffix, max_file_bytes, stored, conversions, used)
             for doc in found.documents:
                 if doc.doc_id in seen_ids:
                     problems.append(
@@ -294,6 +297,7 @@ def load_corpus(
         documents=tuple(documents),
         problems=tuple(problems),
         read_stats=read_stats,
+        converted=frozenset(used),
         conversions=conversions,
     )
 
@@ -305,7 +309,13 @@ class _Found:
 
 
 def _converted(
-    path: str, source: str, suffix: str, max_bytes: int, stored: Path | None, conversions: dict[str, bytes]
+    path: str,
+    source: str,
+    suffix: str,
+    max_bytes: int,
+    stored: Path | None,
+    conversions: dict[str, bytes],
+    used: set[str],
 ) -> _Found:
     """The articles of a page, feed or dump: from the index's stored conversion when it has this
     file's, else from its reader (and recorded in `conversions` for the index to store)."""
@@ -315,10 +325,11 @@ def _converted(
     except OSError as exc:
         return _Found((), (CorpusProblem(source, f"unreadable ({exc.strerror or exc}); check its permissions"),))
     name = converted.name_for(data)
+    used.add(name)
     reading = converted.load(stored, name) if stored is not None else None
     if reading is None:
         reading = READERS[suffix](data, source)
-    conversions[name] = converted.encode(reading)
+        conversions[name] = converted.encode(reading)
     stem = source.rsplit(".", 1)[0]
     documents, problems = [], []
     for problem in reading.problems:

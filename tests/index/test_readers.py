@@ -182,6 +182,7 @@ def test_the_stored_conversion_is_the_text_used_not_a_new_extraction(tmp_path, m
     monkeypatch.setitem(READERS, ".html", fails)
     again = load_corpus(corpus_dir, stored=stored)
     assert again.documents == first.documents
+    assert again.conversions == {} and again.converted == set(first.conversions)  # nothing new to store
     # The stored text is the truth: an edited copy is what the corpus reads (offsets point into it).
     (name,) = first.conversions
     data = json.loads((stored / name).read_bytes())

@@ -69,6 +69,12 @@ def test_the_gold_sample_gets_the_same_answers_with_exact_spans_into_the_stored_
             assert json.loads(json.dumps(c.to_dict()))["published"] == c.published
 
 
+def test_the_index_folder_holds_the_text_every_citation_points_into(form_engine):
+    stored = form_engine.settings.resolved_index_dir / FOLDER
+    texts = {a["text"] for p in stored.iterdir() for a in json.loads(p.read_bytes())["articles"]}
+    assert {d.text for d in form_engine.documents} == texts and len(texts) == 5
+
+
 def test_a_converted_article_keeps_its_metadata(form_engine):
     doc = form_engine.documents[0]
     assert doc.published.startswith("2025-12-1") and doc.publisher == "The Example Ledger"
