@@ -84,6 +84,8 @@ class Engine:
     _backends: dict[tuple, Backend] = field(default_factory=dict, init=False, repr=False, compare=False)
     _backends_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
     _follow_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+    # A generation `follow` found not to match the corpus: not loaded again for every question.
+    _declined: Path | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.retriever = Retriever(self.store, self.embedder, self.tuning)
@@ -160,21 +162,15 @@ class Engine:
         is now (a file changed again meanwhile) is not taken: this engine keeps serving its own
         until the next build catches up.
         """
-        store = self.store
-        if not isinstance(store, IndexStore) or store.folder is None:
+        if not self.behind():
             return False
         index_dir = self.settings.resolved_index_dir
-        try:
-            if current_dir(index_dir) == store.folder:
-                return False
-        except RagError:
-            return False
         with self._follow_lock:
+            if not self.behind():  # another question switched meanwhile
+                return False
             try:
-                now = self.store  # another question may have switched meanwhile
-                if isinstance(now, IndexStore) and current_dir(index_dir) == now.folder:
-                    return False
                 fresh = IndexStore.load(index_dir)
+                self._declined = fresh.folder
                 corpus = load_corpus(
                     self.settings.corpus_dir,
                     self.settings.max_file_bytes,
@@ -185,9 +181,20 @@ class Engine:
                 return False
             if staleness(fresh.manifest, corpus, self.embedder.name, self.settings.chunking):
                 return False
-            self.corpus, self.store = corpus, fresh
+            self.corpus, self.store, self._declined = corpus, fresh, None
             self.__post_init__()
             return True
+
+    def behind(self) -> bool:
+        """Whether the index folder names another generation than the one this engine serves."""
+        store = self.store
+        if not isinstance(store, IndexStore) or store.folder is None:
+            return False
+        try:
+            now = current_dir(self.settings.resolved_index_dir)
+        except RagError:
+            return False
+        return now != store.folder and now != self._declined
 
     # -- reading -----------------------------------------------------------------------------
 
