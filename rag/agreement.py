@@ -203,7 +203,16 @@ def card(
                 if found:
                     conflicts += found[:1]
                     break
-    return statements, tuple(_unique(conflicts))
+    return tuple(_dated_relation(s, conflicts) for s in statements), tuple(_unique(conflicts))
+
+
+def _dated_relation(s: Statement, conflicts: list[Conflict]) -> Statement:
+    """A conflicting statement on a dated conflict is "superseded" (the older side) or "revises"
+    (the newer side): a revision, not a contradiction."""
+    for c in conflicts:
+        if s.relation == "conflicts" and c.superseded and s.citation in (c.first.citation, c.second.citation):
+            return replace(s, relation="superseded" if s.citation == c.first.citation else "revises")
+    return s
 
 
 def _unclear(cited: list[tuple[int, Citation, list[Quantity]]], c: Citation, facts: SentenceFacts) -> bool:

@@ -92,7 +92,9 @@ class Passage:
 
 
 # How another independent source's statement relates to the answer's lead (rag.agreement).
-RELATIONS = ("agrees", "adds", "conflicts")
+# A conflicting statement from an article dated on another day than the answer's is "superseded"
+# (older: the answer's article revises it) or "revises" (newer: it revises the answer's figure).
+RELATIONS = ("agrees", "adds", "conflicts", "superseded", "revises")
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,13 @@ def _conflicts(conflicts: Sequence[Conflict], turn: int) -> str:
     return "".join(rows)
 
 
-RELATION_LABELS = {"agrees": "agrees", "adds": "adds", "conflicts": "differs"}
+RELATION_LABELS = {
+    "agrees": "agrees",
+    "adds": "adds",
+    "conflicts": "differs",
+    "superseded": "older figure",
+    "revises": "newer figure",
+}
 
 
 def _statements(statements: Sequence[Statement], first: int, turn: int, titles: dict[str, str]) -> str:

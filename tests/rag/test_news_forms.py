@@ -146,6 +146,9 @@ def test_the_conflict_orders_its_sides_by_date_and_marks_the_older_superseded(da
     assert "; on 10 Dec 2025 " in conflict.text and "the newer figure" in conflict.text
     data = answer.to_dict()["conflicts"][0]
     assert data["superseded"] is True and data["newer"] == conflict.second.number
+    # The older article on the card is a superseded figure, not a contradiction.
+    older = [s for s in answer.statements if s.citation.doc_id == "coast#coast-early"]
+    assert older and {s.relation for s in older} == {"superseded"}
     assert [s["published"] for s in data["sides"]] == ["2025-12-03", "2025-12-10"]
 
 
