@@ -35,12 +35,18 @@ BOILERPLATE_WORDS = (
 )
 
 
+# Never cut an element that holds the article: one wrapping <article> or <main>, or three or more
+# paragraphs (a class such as "post share-enabled" on the article's own container would match).
+_NOT_ARTICLE = "not(self::article or self::main or .//article or .//main) and count(.//p) < 3"
+
+
 def _xpath(word: str) -> str:
     low = "translate({0},'ABCDEFGHIJKLMNOPQRSTUVWXYZ','abcdefghijklmnopqrstuvwxyz')"
-    return f"//*[contains({low.format('@class')},'{word}') or contains({low.format('@id')},'{word}')]"
+    named = f"contains({low.format('@class')},'{word}') or contains({low.format('@id')},'{word}')"
+    return f"//*[({named}) and {_NOT_ARTICLE}]"
 
 
-BOILERPLATE = ["//nav", "//aside", "//footer", "//header", *map(_xpath, BOILERPLATE_WORDS)]
+BOILERPLATE = [f"//{tag}[{_NOT_ARTICLE}]" for tag in ("nav", "aside", "footer")] + list(map(_xpath, BOILERPLATE_WORDS))
 # A page whose extracted text is shorter than this has no article: what is left is a caption,
 # a login prompt or a lone headline (a short news brief still has a few sentences).
 MIN_WORDS = 20

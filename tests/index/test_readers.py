@@ -202,3 +202,12 @@ def test_conversions_no_file_holds_are_pruned(tmp_path):
 
 def test_every_suffix_has_a_reader_or_is_plain():
     assert set(SUFFIXES) == {".txt", ".md", ".html", ".htm", ".xml", ".rss", ".atom", ".jsonl"}
+
+
+def test_an_article_container_named_like_boilerplate_is_kept():
+    """A site may call the article's own container "share-enabled" or "social": an element holding
+    the article (three or more paragraphs) is never cut as page furniture."""
+    page = (FIXTURES / "html" / f"{SEEDS[2]}.html").read_text(encoding="utf-8")
+    page = page.replace('<div class="article-body">', '<div class="article-body share-enabled social-tools">')
+    (article,) = READERS[".html"](page.encode("utf-8"), "page.html").articles
+    assert lines(article.text) == seed(SEEDS[2])
