@@ -4,7 +4,7 @@ A page, feed or dump is converted by its reader (index/readers/); the result, te
 each article and the problems found, is kept in the index folder under `converted/`, one JSON file
 named for the sha256 of the file's bytes and the reader version. So offsets stay exact even when
 trafilatura or feedparser would now extract a page differently, and opening the index does not
-convert every page again (measured on tests/fixtures/news, 2 cores under load: a 9 KB page takes
+convert every page again (measured on tests/fixtures/news, 2 cores under load: an 8 KB page takes
 7 ms to convert, the 5-entry feed 14 ms; the 15 articles of the three forms 73 ms converted, 1.1 ms
 read back from here). Files are written to a temp name and renamed (never half-written); being
 named for their content they are never changed, only added, and removed by the next build once no
