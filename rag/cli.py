@@ -185,7 +185,8 @@ def _print_human(answer) -> None:
         print("  Other sources:")
     for n, s in enumerate(answer.statements, start=len(answer.citations) + 1):
         who = f", {s.speaker}" if s.speaker else ""
-        print(printable(f'    [{n}] {s.relation}{who}: [{s.citation.label}] "{s.citation.text}"'))
+        dated = f" ({s.citation.published})" if s.citation.published else ""
+        print(printable(f'    [{n}] {s.relation}{who}: [{s.citation.label}]{dated} "{s.citation.text}"'))
 
 
 def _print_line_error(args: argparse.Namespace, number: int, error: str) -> None:
