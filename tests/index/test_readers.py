@@ -211,3 +211,30 @@ def test_an_article_container_named_like_boilerplate_is_kept():
     page = page.replace('<div class="article-body">', '<div class="article-body share-enabled social-tools">')
     (article,) = READERS[".html"](page.encode("utf-8"), "page.html").articles
     assert lines(article.text) == seed(SEEDS[2])
+
+
+def test_an_atom_feed_reads_like_rss():
+    atom = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+  <title>Harbour Weekly</title>
+  <entry>
+    <title>Dredging begins at Sines</title>
+    <link href="https://example.org/sines"/>
+    <id>tag:example.org,2025:sines</id>
+    <updated>2025-11-30T08:00:00Z</updated>
+    <author><name>Ana Costa</name></author>
+    <content type="html">&lt;p&gt;Dredging of the harbour at Sines began on Monday.&lt;/p&gt;&lt;p&gt;It will take three months.&lt;/p&gt;</content>
+  </entry>
+  <entry>
+    <title>Only a summary</title>
+    <updated>2025-12-01</updated>
+    <summary>The ferry timetable changes in January.</summary>
+  </entry>
+</feed>"""
+    reading = READERS[".atom"](atom, "harbour.atom")
+    assert reading.problems == ()
+    first, second = reading.articles
+    assert first.text == "Dredging begins at Sines\n\nDredging of the harbour at Sines began on Monday.\nIt will take three months."
+    assert (first.published, first.author, first.outlet, first.url) == (
+        "2025-11-30", "Ana Costa", "Harbour Weekly", "https://example.org/sines")
+    assert second.text == "Only a summary\n\nThe ferry timetable changes in January." and second.published == "2025-12-01"

@@ -38,3 +38,19 @@ def test_a_running_engine_follows_a_newer_generation_and_declines_a_stale_one(tm
     assert not running.follow()  # that generation does not match the corpus: declined
     assert not running.behind()  # and not loaded again for every question
     assert not running.ask(QUESTION).abstained  # the engine keeps serving its own generation
+
+
+def test_the_apps_shared_engine_takes_the_new_generation_before_a_question(tmp_path, embedder):
+    from ui.shared_engine import SharedEngine
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(FIXTURES / "dated" / "coast.jsonl", corpus)
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "idx")
+    shared = SharedEngine(settings, Engine.open(settings, embedder=embedder, log=None))
+    (corpus / "iceland.jsonl").write_text(json.dumps(NEW) + "\n", encoding="utf-8")
+    Engine.open(settings, embedder=embedder, log=None)  # another process's build, in effect
+    with shared.use() as engine:
+        assert not engine.behind()  # taken before the question, under the app's writer lock
+        assert "iceland#1" in {d.doc_id for d in engine.documents}
+        assert not engine.ask(QUESTION).abstained
