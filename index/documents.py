@@ -32,6 +32,7 @@ from typing import Mapping
 from index import converted
 from index.errors import CorpusError
 from index.readers import PLAIN_SUFFIXES, READERS, SUFFIXES
+from index.readers.dates import DateError, iso_day
 
 DOCUMENT_SUFFIXES = SUFFIXES
 MANIFEST_NAME = "manifest.json"
@@ -60,8 +61,8 @@ class Document:
     published: str = ""
     author: str = ""
     url: str = ""
-    # Where a converted article sits in its file: the feed entry's number or the JSON line's number
-    # or id ('' for a one-article file); `source` is then "file#entry".
+    # Where a converted article sits in its file: the feed entry's number or the JSON line's number,
+    # from 1 ('' for a one-article file); `source` is then "file#entry".
     entry: str = ""
 
     @property
@@ -185,6 +186,16 @@ def default_title(text: str) -> str:
     return cut + "…"
 
 
+def _manifest_date(info: dict) -> str:
+    """The manifest's date for a file, as YYYY-MM-DD when it reads as a date (answers order by it),
+    else as written."""
+    raw = str(info.get("published") or info.get("date") or "")
+    try:
+        return iso_day(raw)
+    except DateError:
+        return raw
+
+
 def _read_manifest(root: Path) -> dict[str, dict]:
     path = root / MANIFEST_NAME
     if not path.exists():
@@ -256,7 +267,7 @@ def load_corpus(
                     record,
                     info.get("title") or record.title,
                     info.get("publisher", ""),
-                    str(info.get("published") or info.get("date") or ""),
+                    _manifest_date(info),
                 )
             )
             continue
@@ -285,7 +296,7 @@ def load_corpus(
                 text=text,
                 title=info.get("title") or default_title(text),
                 publisher=info.get("publisher", ""),
-                published=str(info.get("published") or info.get("date") or ""),
+                published=_manifest_date(info),
             )
         )
     if not documents and not problems:

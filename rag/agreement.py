@@ -35,7 +35,7 @@ from rag.dedup import Stories
 from rag.figures import Figure, figures, supports
 from rag.selection import SentenceFacts
 from rag.spans import overlaps
-from rag.types import Citation, Conflict, Evidence, Side, Statement
+from rag.types import Citation, Conflict, Evidence, Side, Statement, is_day
 
 MAX_STATEMENTS = 3  # other sources' statements on one card
 ADDS_MIN_SCORE = 0.55  # evidence score a sentence needs to be shown as adding to the answer
@@ -270,11 +270,11 @@ def by_date(c: Conflict) -> Conflict:
     """`c` with its sides older first when both articles are dated; on different days the newer
     article revises the older figure (`superseded`) rather than contradicting it."""
     first, second = c.first, c.second
-    if not (first.published and second.published):
+    if not (is_day(first.published) and is_day(second.published)):
         return c
     if second.published < first.published:
         first, second = second, first
-    return replace(c, first=first, second=second, superseded=first.published[:10] != second.published[:10])
+    return replace(c, first=first, second=second, superseded=first.published != second.published)
 
 
 def _unique(conflicts: list[Conflict]) -> list[Conflict]:

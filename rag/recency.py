@@ -14,7 +14,7 @@ import re
 from dataclasses import replace
 from typing import Sequence
 
-from rag.types import Answer, Evidence, day_label
+from rag.types import Answer, Evidence, day_label, is_day
 
 # Words asking for the newest state of things (a language-layer list: English only, like the rest).
 LATEST = re.compile(
@@ -39,7 +39,7 @@ def newest_first(question: str, evidence: Sequence[Evidence], threshold: float) 
     able = [
         e
         for e in evidence
-        if e.citation.published and not e.flags and e.score >= threshold and e.score >= best - RECENCY_MARGIN
+        if is_day(e.citation.published) and not e.flags and e.score >= threshold and e.score >= best - RECENCY_MARGIN
     ]
     if not able:
         return evidence
@@ -55,6 +55,6 @@ def dated(question: str, answer: Answer) -> Answer:
     if answer.abstained or not answer.citations or not asks_latest(question):
         return answer
     published = answer.citations[0].published
-    if not published:
+    if not is_day(published):
         return answer
     return replace(answer, text=f"As of {day_label(published)} (the newest dated source): {answer.text}")

@@ -154,6 +154,11 @@ def _says(who: str) -> str:
     return "say" if last.islower() and last.endswith("s") and not last.endswith("ss") else "says"
 
 
+def is_day(published: str) -> bool:
+    """Whether `published` is a date answers can order by (YYYY-MM-DD, as the readers write it)."""
+    return len(published) == 10 and published[4] == "-" and published[7] == "-" and published.replace("-", "").isdigit()
+
+
 def day_label(published: str) -> str:
     """ "2025-12-03" -> "3 Dec 2025"; anything else as it is."""
     try:

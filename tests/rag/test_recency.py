@@ -76,7 +76,9 @@ def test_conflict_sides_go_in_date_order_and_a_later_day_supersedes():
     assert c.to_dict()["newer"] == 1 and c.to_dict()["superseded"] is True
 
 
-@pytest.mark.parametrize("first, second", [("2025-12-10", "2025-12-10"), ("2025-12-10", ""), ("", "")])
+@pytest.mark.parametrize(
+    "first, second", [("2025-12-10", "2025-12-10"), ("2025-12-10", ""), ("", ""), ("2025-12-10", "last Tuesday")]
+)
 def test_same_day_or_undated_sides_stay_a_difference_between_sources(first, second):
     c = by_date(Conflict("cost", "Portugal", "2026", side(1, "$55 million", first), side(2, "$40 million", second)))
     assert not c.superseded and c.text.startswith("Sources differ: ")
