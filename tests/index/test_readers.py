@@ -10,8 +10,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from index import converted
+from index.chunking import ChunkSettings, make_chunks, split_sentences
 from index.documents import load_corpus
 from index.readers import READERS, SUFFIXES, compose
 from index.readers.dates import DateError, iso_day
@@ -238,3 +241,27 @@ def test_an_atom_feed_reads_like_rss():
     assert (first.published, first.author, first.outlet, first.url) == (
         "2025-11-30", "Ana Costa", "Harbour Weekly", "https://example.org/sines")
     assert second.text == "Only a summary\n\nThe ferry timetable changes in January." and second.published == "2025-12-01"
+
+
+# -- invariants over any dump -------------------------------------------------------------------
+
+_ARTICLE = st.fixed_dictionaries(
+    {"text": st.text(min_size=1, max_size=400)},
+    optional={"title": st.text(max_size=60), "published": st.text(max_size=30), "id": st.text(max_size=8)},
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_ARTICLE, min_size=1, max_size=5))
+def test_any_dump_reads_into_articles_whose_chunks_and_sentences_slice_exactly(tmp_path_factory, records):
+    """Whatever a dump holds (odd whitespace, any Unicode, bad dates, duplicate ids), reading it never
+    fails, every line is an article or a named problem, and every unit's offsets slice its text."""
+    folder = tmp_path_factory.mktemp("dump")
+    (folder / "dump.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    corpus = load_corpus(folder)
+    lines_seen = {d.entry for d in corpus.documents} | {p.source.split("#")[1] for p in corpus.problems}
+    assert lines_seen == {str(n) for n in range(1, len(records) + 1)}
+    for doc in corpus.documents:
+        sentences = split_sentences(doc)
+        for unit in (*sentences, *make_chunks(doc, sentences, ChunkSettings())):
+            assert doc.text[unit.start : unit.end] == unit.text
