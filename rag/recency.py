@@ -6,6 +6,11 @@ question without such a word keeps the best-supported evidence first. An article
 never taken for the newest. Evidence "answers" when it clears the question's support threshold and
 scores within `RECENCY_MARGIN` of the best: a newer sentence that only brushes the topic does not
 displace the answer.
+
+A sentence's same-story retellings (`Citation.corroborated_by`, rag/dedup.py) count as tellings of
+it: when one of them is dated later, the later telling leads instead. A follow-up article that
+retells a story with a revised figure is folded in as such a retelling when the two sentences share
+some number (a year), so without this the older figure would be cited as the newest.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ def newest_first(question: str, evidence: Sequence[Evidence], threshold: float) 
     evidence = list(evidence)
     if not evidence or not asks_latest(question):
         return evidence
+    evidence = [_newest_telling(e) for e in evidence]
     best = max(e.score for e in evidence)
     able = [
         e
@@ -48,6 +54,23 @@ def newest_first(question: str, evidence: Sequence[Evidence], threshold: float) 
         return evidence
     ordered = [newest, *(e for e in evidence if e is not newest)]
     return [replace(e, id=i) for i, e in enumerate(ordered, 1)]
+
+
+def _newest_telling(e: Evidence) -> Evidence:
+    """`e` cited in its latest-dated telling: a same-story retelling dated after it takes its place,
+    with the others (the original among them) as its corroboration."""
+    if e.flags:
+        return e
+    tellings = [e.citation, *e.citation.corroborated_by]
+    newest = max((c for c in tellings if is_day(c.published)), key=lambda c: c.published, default=None)
+    if (
+        newest is None
+        or newest is e.citation
+        or (is_day(e.citation.published) and newest.published <= e.citation.published)
+    ):
+        return e
+    others = tuple(replace(c, corroborated_by=()) for c in tellings if c is not newest)
+    return replace(e, citation=replace(newest, corroborated_by=others))
 
 
 def dated(question: str, answer: Answer) -> Answer:

@@ -204,3 +204,26 @@ def test_rag_index_names_each_bad_input_indexes_the_rest_and_answers_carry_dates
     data = json.loads(asked.stdout)
     assert data["citations"][0]["published"] == "2025-12-10" and data["citations"][0]["source"] == "coast.jsonl#2"
     assert data["answer"].startswith("As of 10 Dec 2025")
+
+
+def test_a_revision_told_as_the_same_story_still_cites_the_newer_figure(tmp_path, embedder):
+    """Two tellings of one story a week apart, the second with a revised figure: the index takes
+    them for one story and folds the newer sentence into the older as corroboration (they share
+    the year); a "latest" question still leads with the newer telling and its date."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    said = "Portugal's environment ministry said on Wednesday that its coastal defence works will cost {} in 2026."
+    rows = [
+        {"title": "Portugal puts its 2026 coastal defence bill at $40 million", "published": "2025-12-03",
+         "text": said.format("$40 million") + "\nMost of the money is for sea walls, and dune work begins in spring."},
+        {"title": "Portugal raises its 2026 coastal defence bill to $55 million", "published": "2025-12-10",
+         "text": said.format("$55 million") + "\nWinter storms damaged two sea walls, and more storms could add to it."},
+    ]
+    (corpus / "wire.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    engine = Engine.open(Settings(corpus_dir=corpus, index_dir=tmp_path / "idx"), embedder=embedder, log=None)
+    assert engine.retriever.stories.same_story("wire#1", "wire#2")
+    answer = engine.ask(LATEST)
+    assert not answer.abstained, answer.to_dict()
+    lead = answer.citations[0]
+    assert lead.doc_id == "wire#2" and "$55 million" in lead.text and exact(engine, lead)
+    assert answer.text.startswith("As of 10 Dec 2025")

@@ -3,6 +3,8 @@ that answers; conflict sides go in date order, the older figure superseded; node
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from index.documents import Document
@@ -91,3 +93,14 @@ def test_citations_and_llama_index_nodes_carry_the_date():
     node = citation_node(c).node
     assert node.metadata["published"] == "2025-12-03"
     assert "published" not in node.excluded_llm_metadata_keys  # a prompt shows the date
+
+
+def test_a_later_same_story_retelling_leads_a_latest_question():
+    """A follow-up article retelling the story with a revised figure can be folded into the older
+    sentence as its corroboration (rag/dedup.py); for "latest" the later telling leads."""
+    old, new = (e.citation for e in evidence(("old", 0.8, "2025-12-03"), ("new", 0.8, "2025-12-10")))
+    (folded,) = evidence(("old", 0.8, "2025-12-03"))
+    folded = replace(folded, citation=replace(old, corroborated_by=(new,)))
+    (lead,) = newest_first("What is the latest figure?", [folded], threshold=0.5)
+    assert lead.citation.doc_id == "new" and [c.doc_id for c in lead.citation.corroborated_by] == ["old"]
+    assert newest_first("What is the figure?", [folded], threshold=0.5) == [folded]
