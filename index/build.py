@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
+from index import converted
 from index.chunking import Chunk, ChunkSettings, Sentence, TextUnit, make_chunks, split_sentences
 from index.documents import Corpus, Document
 from index.embedding import Embedder
@@ -245,7 +246,11 @@ def build_index(
     claim(index_dir)
     with index_lock(index_dir, log):
         clean(index_dir)
-        return _build_locked(corpus, index_dir, embedder, chunking, progress, index_kind, chunk_vectors, embed)
+        # The converted articles' text first: the generation about to be saved cites into it.
+        converted.save(index_dir / converted.FOLDER, corpus.conversions)
+        built = _build_locked(corpus, index_dir, embedder, chunking, progress, index_kind, chunk_vectors, embed)
+        converted.prune(index_dir / converted.FOLDER, corpus.converted)
+        return built
 
 
 def _build_locked(

@@ -1,7 +1,11 @@
-"""Reading the corpus: every `*.txt` / `*.md` file becomes a `Document`, byte-exact.
+"""Reading the corpus: every `*.txt` / `*.md` file becomes a `Document`, byte-exact; saved web
+pages, feeds and JSON Lines dumps become one `Document` per article through their readers
+(index/readers/).
 
-Offsets everywhere in the project are Python string indices into `Document.text`, which is
-the file decoded as UTF-8 and nothing more: no newline, quote or whitespace normalisation.
+Offsets everywhere in the project are Python string indices into `Document.text`. For a `.txt` or
+`.md` file that is the file decoded as UTF-8 and nothing more: no newline, quote or whitespace
+normalisation. For a converted article it is the text its reader extracted, which the index keeps
+(index/converted.py): offsets point into that stored text, never into the HTML or the JSON.
 
 The corpus is what the folder holds: a link that leads outside it is reported and never read (a
 link to /etc/passwd is not an article), a file name that is not UTF-8 is reported with its bad
@@ -25,9 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from index import converted
 from index.errors import CorpusError
+from index.readers import PLAIN_SUFFIXES, READERS, SUFFIXES
+from index.readers.dates import DateError, iso_day
 
-DOCUMENT_SUFFIXES = (".txt", ".md")
+DOCUMENT_SUFFIXES = SUFFIXES
 MANIFEST_NAME = "manifest.json"
 # Largest file read as one article (Settings.max_file_bytes, RAG_MAX_FILE_BYTES). Build time is
 # linear in size and ~99% embedding (profiled; nothing quadratic): a 1 MB article splits into
@@ -36,6 +43,9 @@ MANIFEST_NAME = "manifest.json"
 # here and long-form features ~60 KB, so 250 KB admits 4x the longest feature while capping one
 # file at ~80 s of an idle build; anything bigger is likely a book, a log or a data dump.
 MAX_FILE_BYTES = 250_000
+# For pages, feeds and dumps the limit holds per article; the file itself may be this many times
+# bigger (a page's markup and scripts, a feed's or dump's many articles) before it is refused unread.
+CONTAINER_FACTOR = 400
 
 
 @dataclass(frozen=True)
@@ -47,7 +57,18 @@ class Document:
     publisher: str = ""
     # When the article was published, as the corpus manifest writes it ("published" or "date");
     # shown beside a figure that another source contradicts, so a newer estimate reads as newer.
+    # A converted article's comes from its page, feed entry or JSON line, as YYYY-MM-DD.
     published: str = ""
+    author: str = ""
+    url: str = ""
+    # Where a converted article sits in its file: the feed entry's number or the JSON line's number,
+    # from 1 ('' for a one-article file); `source` is then "file#entry".
+    entry: str = ""
+
+    @property
+    def file(self) -> str:
+        """The corpus file the article was read from (its `source` without the entry)."""
+        return self.source[: -len(self.entry) - 1] if self.entry else self.source
 
     @property
     def sha256(self) -> str:
@@ -104,7 +125,7 @@ class StoredDocument(Document):
 
 
 def _key(doc: Document) -> tuple[str, ...]:
-    return (doc.doc_id, doc.source, doc.text, doc.title, doc.publisher, doc.published)
+    return (doc.doc_id, doc.source, doc.text, doc.title, doc.publisher, doc.published, doc.author, doc.url, doc.entry)
 
 
 @dataclass(frozen=True)
@@ -118,10 +139,12 @@ class Known:
 
 @dataclass(frozen=True)
 class CorpusProblem:
-    """A file that was skipped, with the reason a person can act on."""
+    """A file or article that was skipped (or, `skipped=False`, indexed with a flaw such as an
+    unreadable date), with the reason a person can act on."""
 
     source: str
     reason: str
+    skipped: bool = True
 
     def __str__(self) -> str:
         return f"{self.source}: {self.reason}"
@@ -135,6 +158,10 @@ class Corpus:
     # The stat of each file read in full, taken before reading it: what a caller may record as
     # verified once the text's sha256 is checked (`Known`).
     read_stats: dict[str, tuple[int, int, int, int]] = field(default_factory=dict, compare=False, repr=False)
+    # The conversions this corpus uses (`index.converted` names), and of those the ones made now,
+    # which the index does not hold yet (name -> JSON bytes), for the next build to store.
+    converted: frozenset[str] = field(default_factory=frozenset, compare=False, repr=False)
+    conversions: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
 
     def get(self, doc_id: str) -> Document:
         for doc in self.documents:
@@ -159,6 +186,16 @@ def default_title(text: str) -> str:
     return cut + "…"
 
 
+def _manifest_date(info: dict) -> str:
+    """The manifest's date for a file, as YYYY-MM-DD when it reads as a date (answers order by it),
+    else as written."""
+    raw = str(info.get("published") or info.get("date") or "")
+    try:
+        return iso_day(raw)
+    except DateError:
+        return raw
+
+
 def _read_manifest(root: Path) -> dict[str, dict]:
     path = root / MANIFEST_NAME
     if not path.exists():
@@ -172,11 +209,16 @@ def _read_manifest(root: Path) -> dict[str, dict]:
 
 
 def load_corpus(
-    root: str | Path, max_file_bytes: int = MAX_FILE_BYTES, known: Mapping[str, Known] | None = None
+    root: str | Path,
+    max_file_bytes: int = MAX_FILE_BYTES,
+    known: Mapping[str, Known] | None = None,
+    stored: Path | None = None,
 ) -> Corpus:
-    """Read every document file under `root`; unusable files are listed, not fatal.
+    """Read every document file under `root`; unusable files and articles are listed, not fatal.
 
     A file in `known` (by source) whose stat still matches is not read: it becomes a `StoredDocument`.
+    A page, feed or dump whose conversion the index keeps in the folder `stored` (by the file's
+    sha256, `index.converted`) is not converted again: its articles' text is the stored text.
     """
     root = Path(root)
     if not root.is_dir():
@@ -187,13 +229,29 @@ def load_corpus(
     problems: list[CorpusProblem] = []
     seen_ids: dict[str, str] = {}
     read_stats: dict[str, tuple[int, int, int, int]] = {}
+    conversions: dict[str, bytes] = {}
+    used: set[str] = set()
     for parts, path, link, st in _document_files(root):
         if not link and (st is None or not stat_module.S_ISREG(st.st_mode)):  # a broken link is reported
             continue
         source = "/".join(parts)
-        reason = _refusal(path, source, real_root, max_file_bytes, link, st)
+        suffix = os.path.splitext(path)[1].lower()
+        limit = max_file_bytes if suffix in PLAIN_SUFFIXES else max_file_bytes * CONTAINER_FACTOR
+        reason = _refusal(path, source, real_root, limit, link, st)
         if reason:
             problems.append(CorpusProblem(_printable(source), reason))
+            continue
+        if suffix not in PLAIN_SUFFIXES:
+            found = _converted(path, source, suffix, max_file_bytes, stored, conversions, used)
+            for doc in found.documents:
+                if doc.doc_id in seen_ids:
+                    problems.append(
+                        CorpusProblem(doc.source, f"same document id as {seen_ids[doc.doc_id]}; rename one of them")
+                    )
+                    continue
+                seen_ids[doc.doc_id] = doc.source
+                documents.append(doc)
+            problems.extend(found.problems)
             continue
         doc_id = source.rsplit(".", 1)[0]
         info = meta.get(source, {}) if isinstance(meta.get(source, {}), dict) else {}
@@ -209,7 +267,7 @@ def load_corpus(
                     record,
                     info.get("title") or record.title,
                     info.get("publisher", ""),
-                    str(info.get("published") or info.get("date") or ""),
+                    _manifest_date(info),
                 )
             )
             continue
@@ -238,12 +296,81 @@ def load_corpus(
                 text=text,
                 title=info.get("title") or default_title(text),
                 publisher=info.get("publisher", ""),
-                published=str(info.get("published") or info.get("date") or ""),
+                published=_manifest_date(info),
             )
         )
     if not documents and not problems:
-        raise CorpusError(f"corpus folder {root} has no *.txt or *.md files; add articles to it")
-    return Corpus(root=root, documents=tuple(documents), problems=tuple(problems), read_stats=read_stats)
+        raise CorpusError(
+            f"corpus folder {root} has no articles ({', '.join('*' + s for s in SUFFIXES)}); add articles to it"
+        )
+    return Corpus(
+        root=root,
+        documents=tuple(documents),
+        problems=tuple(problems),
+        read_stats=read_stats,
+        converted=frozenset(used),
+        conversions=conversions,
+    )
+
+
+@dataclass(frozen=True)
+class _Found:
+    documents: tuple[Document, ...]
+    problems: tuple[CorpusProblem, ...]
+
+
+def _converted(
+    path: str,
+    source: str,
+    suffix: str,
+    max_bytes: int,
+    stored: Path | None,
+    conversions: dict[str, bytes],
+    used: set[str],
+) -> _Found:
+    """The articles of a page, feed or dump: from the index's stored conversion when it has this
+    file's, else from its reader (and recorded in `conversions` for the index to store)."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        return _Found((), (CorpusProblem(source, f"unreadable ({exc.strerror or exc}); check its permissions"),))
+    name = converted.name_for(data)
+    used.add(name)
+    reading = converted.load(stored, name) if stored is not None else None
+    if reading is None:
+        reading = READERS[suffix](data, source)
+        conversions[name] = converted.encode(reading)
+    stem = source.rsplit(".", 1)[0]
+    documents, problems = [], []
+    for problem in reading.problems:
+        at = f"{source}#{problem.entry}" if problem.entry else source
+        problems.append(CorpusProblem(at, problem.reason, skipped=problem.skipped))
+    for article in reading.articles:
+        at = f"{source}#{article.entry}" if article.entry else source
+        size = len(article.text.encode("utf-8"))
+        if size > max_bytes:
+            problems.append(
+                CorpusProblem(
+                    at,
+                    f"article of {size:,} bytes, over the limit of {max_bytes:,}; split it or raise RAG_MAX_FILE_BYTES",
+                )
+            )
+            continue
+        documents.append(
+            Document(
+                doc_id=f"{stem}#{article.key or article.entry}" if article.entry else stem,
+                source=at,
+                text=article.text,
+                title=article.title or default_title(article.text),
+                publisher=article.outlet,
+                published=article.published,
+                author=article.author,
+                url=article.url,
+                entry=article.entry,
+            )
+        )
+    return _Found(tuple(documents), tuple(problems))
 
 
 def _document_files(root: Path) -> list[tuple[tuple[str, ...], str, bool, os.stat_result | None]]:

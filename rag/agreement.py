@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from index.aliases import general_actor
 from index.analysis import Figure as StatedFigure
@@ -35,7 +35,7 @@ from rag.dedup import Stories
 from rag.figures import Figure, figures, supports
 from rag.selection import SentenceFacts
 from rag.spans import overlaps
-from rag.types import Citation, Conflict, Evidence, Side, Statement
+from rag.types import Citation, Conflict, Evidence, Side, Statement, is_day
 
 MAX_STATEMENTS = 3  # other sources' statements on one card
 ADDS_MIN_SCORE = 0.55  # evidence score a sentence needs to be shown as adding to the answer
@@ -203,7 +203,16 @@ def card(
                 if found:
                     conflicts += found[:1]
                     break
-    return statements, tuple(_unique(conflicts))
+    return tuple(_dated_relation(s, conflicts) for s in statements), tuple(_unique(conflicts))
+
+
+def _dated_relation(s: Statement, conflicts: list[Conflict]) -> Statement:
+    """A conflicting statement on a dated conflict is "superseded" (the older side) or "revises"
+    (the newer side): a revision, not a contradiction."""
+    for c in conflicts:
+        if s.relation == "conflicts" and c.superseded and s.citation in (c.first.citation, c.second.citation):
+            return replace(s, relation="superseded" if s.citation == c.first.citation else "revises")
+    return s
 
 
 def _unclear(cited: list[tuple[int, Citation, list[Quantity]]], c: Citation, facts: SentenceFacts) -> bool:
@@ -244,15 +253,28 @@ def _conflicts(
         for y in second:
             if conflict(x, y, facts):
                 out.append(
-                    Conflict(
-                        x.measure,
-                        x.owner,
-                        ", ".join(sorted(x.period)),
-                        Side(who(a[1], documents), x.figure.text, a[0], a[1], published(a[1], documents)),
-                        Side(who(b[1], documents), y.figure.text, b[0], b[1], published(b[1], documents)),
+                    by_date(
+                        Conflict(
+                            x.measure,
+                            x.owner,
+                            ", ".join(sorted(x.period)),
+                            Side(who(a[1], documents), x.figure.text, a[0], a[1], published(a[1], documents)),
+                            Side(who(b[1], documents), y.figure.text, b[0], b[1], published(b[1], documents)),
+                        )
                     )
                 )
     return out
+
+
+def by_date(c: Conflict) -> Conflict:
+    """`c` with its sides older first when both articles are dated; on different days the newer
+    article revises the older figure (`superseded`) rather than contradicting it."""
+    first, second = c.first, c.second
+    if not (is_day(first.published) and is_day(second.published)):
+        return c
+    if second.published < first.published:
+        first, second = second, first
+    return replace(c, first=first, second=second, superseded=first.published != second.published)
 
 
 def _unique(conflicts: list[Conflict]) -> list[Conflict]:

@@ -1,6 +1,6 @@
-"""`rag index | ask | eval | ui`: verbs that follow the data flow.
+"""`rag index | ask | watch | eval | ui`: verbs that follow the data flow.
 
-`index` and `ask` live here. Other packages add verbs through the `rag.commands` entry-point
+`index` and `ask` live here, `watch` in rag/watch.py. Other packages add verbs through the `rag.commands` entry-point
 group (see pyproject.toml): each entry names a `register(subparsers)` that adds its parser,
 arguments and handler, so `rag/` never imports its own clients (`eval`, `ui`). Only the verb
 being run is loaded: `rag ask` does not pay for importing Gradio.
@@ -27,7 +27,7 @@ from rag.settings import Settings
 
 EXIT_ERROR, EXIT_USAGE = 1, 2
 COMMAND_GROUP = "rag.commands"
-BUILTIN_COMMANDS = ("index", "ask")
+BUILTIN_COMMANDS = ("index", "ask", "watch")
 # A batch line longer than this many bytes per allowed character is refused without reading it
 # whole (UTF-8 needs at most 4; the rest is room for surrounding spaces).
 LINE_BYTES_PER_CHAR = 8
@@ -84,12 +84,11 @@ def _open_engine(settings: Settings):
 
 def cmd_index(args: argparse.Namespace) -> int:
     from index.documents import load_corpus
-    from rag.engine import build_store, embedder_cache, embedder_for, store_location
+    from rag.engine import build_store, converted_dir, embedder_cache, embedder_for, store_location
 
     settings = Settings.from_args(args)
-    corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes)
-    for problem in corpus.problems:
-        print(f"rag: skipped {problem}", file=sys.stderr)
+    corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes, stored=converted_dir(settings))
+    report_problems(corpus.problems)
     progress, close = stderr_progress()
     try:
         embedder = embedder_for(settings)
@@ -119,7 +118,13 @@ def cmd_index(args: argparse.Namespace) -> int:
     finally:
         close()
     print(f"index at {store_location(settings)}: {report.summary()}")
-    return EXIT_ERROR if corpus.problems else 0
+    return EXIT_ERROR if any(p.skipped for p in corpus.problems) else 0  # a date note alone is no failure
+
+
+def report_problems(problems) -> None:
+    """Each file or article the corpus could not use, one line each on stderr."""
+    for problem in problems:
+        print(f"rag: {'skipped' if problem.skipped else 'note'} {problem}", file=sys.stderr)
 
 
 # -- rag ask ------------------------------------------------------------------------------------
@@ -173,7 +178,8 @@ def _print_human(answer) -> None:
     for c in answer.closest:
         print(printable(f'  [{c.label}] "{c.text}"'))
     for c in answer.citations:
-        print(printable(f'  [{c.label}] "{c.text}"'))
+        dated = f" ({c.published})" if c.published else ""
+        print(printable(f'  [{c.label}]{dated} "{c.text}"'))
     if answer.verified is False:
         reason = answer.fallback_reason or "a figure or sentence lacks cited support (see --json, claims)"
         print(printable(f"  (not verified: {reason})"))
@@ -183,7 +189,8 @@ def _print_human(answer) -> None:
         print("  Other sources:")
     for n, s in enumerate(answer.statements, start=len(answer.citations) + 1):
         who = f", {s.speaker}" if s.speaker else ""
-        print(printable(f'    [{n}] {s.relation}{who}: [{s.citation.label}] "{s.citation.text}"'))
+        dated = f" ({s.citation.published})" if s.citation.published else ""
+        print(printable(f'    [{n}] {s.relation}{who}: [{s.citation.label}]{dated} "{s.citation.text}"'))
 
 
 def _print_line_error(args: argparse.Namespace, number: int, error: str) -> None:
@@ -286,6 +293,10 @@ def build_parser(commands: Iterable[EntryPoint] | None = None) -> argparse.Argum
     add_index_arguments(p)
     add_backend_arguments(p)
     p.set_defaults(func=cmd_ask)
+
+    from rag import watch
+
+    watch.register(sub)
 
     for ep in installed_commands().values() if commands is None else commands:
         _register(sub, ep)

@@ -17,14 +17,15 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence, TextIO
 
+from index import converted
 from index.analysis import SentenceAnalysis
-from index.build import BuildReport, EmbedMany, build_index, build_milvus, check_fresh
+from index.build import BuildReport, EmbedMany, build_index, build_milvus, check_fresh, staleness
 from index.documents import Corpus, Document, load_corpus
 from index.embedding import Embedder, make_embedder
 from index.errors import IndexCorrupt, IndexMissing, IndexStale, RagError
 from index.milvus_store import parse_store
-from index.store import IndexStore
-from rag import agreement, spans, verify
+from index.store import IndexStore, current_dir
+from rag import agreement, recency, spans, verify
 from rag.answerability import meeting_period, stating_kind, support_threshold, unknown_names
 from rag.backends import backend_class
 from rag.backends.base import Backend, BackendOptions, Deadline, Draft
@@ -108,6 +109,9 @@ class Engine:
     tuning: Tuning = field(default=DEFAULT, repr=False)
     _backends: dict[tuple, Backend] = field(default_factory=dict, init=False, repr=False, compare=False)
     _backends_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+    _follow_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+    # A generation `follow` found not to match the corpus: not loaded again for every question.
+    _declined: Path | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.retriever = Retriever(self.store, self.embedder, self.tuning)
@@ -144,7 +148,7 @@ class Engine:
         except (IndexMissing, IndexCorrupt) as exc:
             failure = exc
         known = store.known_documents() if isinstance(store, IndexStore) else None
-        corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes, known)
+        corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes, known, converted_dir(settings))
         if not corpus.documents:
             raise CorpusError(f"no usable documents in {settings.corpus_dir}: " + "; ".join(map(str, corpus.problems)))
         embedder = embedder or embedder_for(settings)
@@ -171,11 +175,56 @@ class Engine:
 
     def rebuild(self, progress: Callable[[int, int], None] | None = None) -> BuildReport:
         """Re-read the corpus folder and bring the index up to date (incremental)."""
-        corpus = load_corpus(self.settings.corpus_dir, self.settings.max_file_bytes)
+        corpus = load_corpus(
+            self.settings.corpus_dir, self.settings.max_file_bytes, stored=converted_dir(self.settings)
+        )
         store, report = build_store(self.settings, corpus, self.embedder, progress=progress)
         self.corpus, self.store, self.build_report = corpus, store, report
         self.__post_init__()
         return report
+
+    def follow(self) -> bool:
+        """Serve the generation the index folder names now, if another process (`rag watch`,
+        `rag index`) saved a newer one since this engine loaded; True when it switched.
+
+        Called before each question, so a running app answers from the new articles without a
+        restart. Costs one read of `CURRENT`. A new generation that does not match the corpus as it
+        is now (a file changed again meanwhile) is not taken: this engine keeps serving its own
+        until the next build catches up.
+        """
+        if not self.behind():
+            return False
+        index_dir = self.settings.resolved_index_dir
+        with self._follow_lock:
+            if not self.behind():  # another question switched meanwhile
+                return False
+            try:
+                fresh = IndexStore.load(index_dir)
+                self._declined = fresh.folder
+                corpus = load_corpus(
+                    self.settings.corpus_dir,
+                    self.settings.max_file_bytes,
+                    fresh.known_documents(),
+                    converted_dir(self.settings),
+                )
+            except RagError:
+                return False
+            if staleness(fresh.manifest, corpus, self.embedder.name, self.settings.chunking):
+                return False
+            self.corpus, self.store, self._declined = corpus, fresh, None
+            self.__post_init__()
+            return True
+
+    def behind(self) -> bool:
+        """Whether the index folder names another generation than the one this engine serves."""
+        store = self.store
+        if not isinstance(store, IndexStore) or store.folder is None:
+            return False
+        try:
+            now = current_dir(self.settings.resolved_index_dir)
+        except RagError:
+            return False
+        return now != store.folder and now != self._declined
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -192,6 +241,7 @@ class Engine:
     def retrieve(self, question: str, k: int | None = None, mode: str | None = None) -> list[Passage]:
         """The top-`k` chunks for a question with their scores."""
         question = check_question(question, self.settings.max_question_chars)
+        self.follow()
         hits = self.retriever.search(question, self._k(k), "chunks", mode or self.settings.retrieval)
         return [self._passage(h, i + 1) for i, h in enumerate(hits)]
 
@@ -301,6 +351,7 @@ class Engine:
         apply to this question only; by default they come from the engine's settings. A backend
         that runs out of its time budget (`options.timeout`) is replaced the same way.
         """
+        self.follow()
         *_, answer = self._answer(question, k, backend, history, options, stream=False)
         assert isinstance(answer, Answer), "the answer stream ends with the Answer"
         return answer
@@ -319,6 +370,7 @@ class Engine:
         the finished text, and the final `Answer` (renumbered markers, or the extractive fallback)
         is what to show once it arrives. Other backends yield their whole text as one piece.
         """
+        self.follow()
         yield from self._answer(question, k, backend, history, options, stream=True)
 
     def _answer(
@@ -388,6 +440,7 @@ class Engine:
             answer = self._checked(question, name, chosen, query, evidence, draft, timings, deadline)
         if notice and not answer.abstained:
             answer = replace(answer, text=f"{notice} {answer.text}")
+        answer = recency.dated(question, answer)
         timings["total_s"] = time.perf_counter() - t0
         answer = replace(answer, timings=timings, passages=tuple(passages), support=support)
         if not answer.abstained:  # the answer card: other independent sources, and where they differ
@@ -422,6 +475,8 @@ class Engine:
             others = self._read(question, selection.other, kind, selection)
             if self.reader.answers(others):
                 ranked, support, notice, answers = selection.other, selection.other[0].score, selection.notice, True
+        if answers and notice is None:  # "latest ...": the newest dated candidate that answers leads
+            ranked = recency.newest_first(question, ranked, support_threshold(self.settings, kind))
         missing = unknown_names(question, self.scorer.vocabulary) if "unknown_name" not in self.disabled else []
         refusal, reason = None, None
         if missing:
@@ -620,6 +675,14 @@ def embedder_cache(settings: Settings) -> Path | None:
 def embedder_for(settings: Settings) -> Embedder:
     """The embedder `settings` ask for (`index.embedding.make_embedder`)."""
     return make_embedder(settings.embed_model, embedder_cache(settings), settings.embed_backend)
+
+
+def converted_dir(settings: Settings) -> Path | None:
+    """Where the index keeps converted articles' text (`index.converted`); a Milvus store keeps
+    none, and its pages are converted again when the corpus is read."""
+    if parse_store(settings.store) is not None:
+        return None
+    return settings.resolved_index_dir / converted.FOLDER
 
 
 def store_location(settings: Settings) -> str:

@@ -43,7 +43,7 @@ def cite(doc: Document, start: int, end: int) -> Citation:
     """A citation of `doc.text[start:end]`; raises if the span is out of range or empty."""
     if not (0 <= start < end <= len(doc.text)):
         raise ValueError(f"span {start}-{end} is outside {doc.source} (length {len(doc.text)})")
-    return Citation(doc.doc_id, doc.source, start, end, doc.text[start:end])
+    return Citation(doc.doc_id, doc.source, start, end, doc.text[start:end], published=doc.published)
 
 
 def verify(citation: Citation, doc: Document) -> bool:

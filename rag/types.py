@@ -25,6 +25,9 @@ class Citation:
     flags: tuple[str, ...] = ()
     # Who the article says is speaking in the cited sentence (`index.analysis`), when it says.
     speaker: str | None = None
+    # When the article was published (YYYY-MM-DD: its page, feed entry, JSON line or the corpus
+    # manifest), '' when unknown: answers to "latest" questions and conflicts order by it.
+    published: str = ""
 
     def __post_init__(self) -> None:
         if not (0 <= self.start < self.end) or len(self.text) != self.end - self.start:
@@ -36,6 +39,7 @@ class Citation:
 
     def to_dict(self) -> dict:
         out = {"doc_id": self.doc_id, "source": self.source, "start": self.start, "end": self.end, "text": self.text}
+        out["published"] = self.published
         # Same story retold by another article: corroboration, not independent confirmation.
         out["corroborated_by"] = [
             {**c.to_dict(), "relation": "same_story", "independent": False} for c in self.corroborated_by
@@ -88,7 +92,9 @@ class Passage:
 
 
 # How another independent source's statement relates to the answer's lead (rag.agreement).
-RELATIONS = ("agrees", "adds", "conflicts")
+# A conflicting statement from an article dated on another day than the answer's is "superseded"
+# (older: the answer's article revises it) or "revises" (newer: it revises the answer's figure).
+RELATIONS = ("agrees", "adds", "conflicts", "superseded", "revises")
 
 
 @dataclass(frozen=True)
@@ -148,18 +154,46 @@ def _says(who: str) -> str:
     return "say" if last.islower() and last.endswith("s") and not last.endswith("ss") else "says"
 
 
+def is_day(published: str) -> bool:
+    """Whether `published` is a date answers can order by (YYYY-MM-DD, as the readers write it)."""
+    return len(published) == 10 and published[4] == "-" and published[7] == "-" and published.replace("-", "").isdigit()
+
+
+def day_label(published: str) -> str:
+    """ "2025-12-03" -> "3 Dec 2025"; anything else as it is."""
+    try:
+        year, month, day = (int(x) for x in published[:10].split("-"))
+        return f"{day} {_MONTHS[month - 1]} {year}"
+    except (ValueError, IndexError):
+        return published
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 @dataclass(frozen=True)
 class Conflict:
-    """Two independent sources giving different values for one quantity (measure, owner, period)."""
+    """Two independent sources giving different values for one quantity (measure, owner, period).
+
+    When both articles are dated the sides are in date order, older first; if their days differ
+    the newer article revises the older figure, which is `superseded`, not a contradiction."""
 
     measure: str
     owner: str
     period: str
     first: Side
     second: Side
+    superseded: bool = False  # the first (older) side's figure is revised by the second's
 
     @property
     def text(self) -> str:
+        if self.superseded:
+            older, newer = self.first, self.second
+            return (
+                f"Revised: on {day_label(older.published)} {older.who} said {older.value} [{older.number}]; "
+                f"on {day_label(newer.published)} {newer.who} said {newer.value} [{newer.number}], "
+                "the newer figure (the older one is superseded)"
+            )
         return f"Sources differ: {self.first.text}, {self.second.text}"
 
     def to_dict(self) -> dict:
@@ -168,6 +202,8 @@ class Conflict:
             "owner": self.owner,
             "period": self.period,
             "text": self.text,
+            "superseded": self.superseded,
+            "newer": self.second.number if self.superseded else None,
             "sides": [self.first.to_dict(), self.second.to_dict()],
         }
 

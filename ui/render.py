@@ -15,7 +15,7 @@ from typing import Sequence
 
 from rag import Answer, Citation, Passage
 from rag.spans import overlaps
-from rag.types import Conflict, Statement
+from rag.types import Conflict, Statement, day_label
 from ui.markers import place_markers
 
 PREVIEW_CHARS = 220
@@ -119,11 +119,28 @@ def _conflicts(conflicts: Sequence[Conflict], turn: int) -> str:
             + (f" (article of {escape(s.published)})" if s.published else "")
             for s in (c.first, c.second)
         )
+        if c.superseded:  # dated sides, older first: the newer article revises the older figure
+            sides = "; ".join(
+                f"on {escape(day_label(s.published))} {escape(s.who)} said {escape(s.value)} "
+                f"{ref_link(citation_ref(turn, s.number), f'[{s.number}]', s.citation.label)}"
+                for s in (c.first, c.second)
+            )
+            rows.append(
+                f'<div class="rag-conflict rag-superseded" role="note">Revised: {sides}, the newer figure '
+                "(the older one is superseded)</div>"
+            )
+            continue
         rows.append(f'<div class="rag-conflict" role="note">Sources differ: {sides}</div>')
     return "".join(rows)
 
 
-RELATION_LABELS = {"agrees": "agrees", "adds": "adds", "conflicts": "differs"}
+RELATION_LABELS = {
+    "agrees": "agrees",
+    "adds": "adds",
+    "conflicts": "differs",
+    "superseded": "older figure",
+    "revises": "newer figure",
+}
 
 
 def _statements(statements: Sequence[Statement], first: int, turn: int, titles: dict[str, str]) -> str:
@@ -140,12 +157,17 @@ def _statements(statements: Sequence[Statement], first: int, turn: int, titles: 
         )
         items.append(
             f"<li>{ref_link(citation_ref(turn, n), f'[{n}]', c.label)} {relation}{speaker_chip(s.speaker)} "
-            f'{escape(title)}<div class="rag-statement-text">“{text_html(c.text)}”</div></li>'
+            f'{escape(title)}{published_chip(c.published)}<div class="rag-statement-text">“{text_html(c.text)}”</div></li>'
         )
     return (
         f'<div class="rag-statements"><div class="rag-statements-head">Other sources</div>'
         f'<ol class="rag-sources">{"".join(items)}</ol></div>'
     )
+
+
+def published_chip(published: str) -> str:
+    """The article's date beside its title, when known."""
+    return f' <small class="rag-published">({escape(published)})</small>' if published else ""
 
 
 def _source_list(citations: Sequence[Citation], turn: int, titles: dict[str, str]) -> str:
@@ -163,7 +185,7 @@ def _source_list(citations: Sequence[Citation], turn: int, titles: dict[str, str
         )
         items.append(
             f"<li>{ref_link(citation_ref(turn, n), f'[{n}]', c.label)}{speaker_chip(c.speaker)} {escape(title)}"
-            f"{also}{flag_badge(c.flags)}</li>"
+            f"{published_chip(c.published)}{also}{flag_badge(c.flags)}</li>"
         )
     return f'<ol class="rag-sources">{"".join(items)}</ol>'
 

@@ -75,8 +75,14 @@ class SharedEngine:
 
     @contextmanager
     def use(self) -> Iterator[Engine]:
-        """The engine for one request; raises the engine's `RagError` when it cannot be opened."""
+        """The engine for one request; raises the engine's `RagError` when it cannot be opened.
+
+        A newer index generation (saved by `rag watch` or `rag index`) is taken first, with answers
+        in flight finished and new ones held back, as for a rebuild."""
         engine = self._ensure_open()
+        if engine.behind():
+            with self._lock.writing():
+                engine.follow()
         with self._lock.reading():
             yield engine
 

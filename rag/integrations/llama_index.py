@@ -54,7 +54,7 @@ from rag.types import Answer, Citation, Evidence
 
 # Metadata a LlamaIndex prompt shows beside a node's text; the rest (offsets, corroboration, scores)
 # is kept out of prompts and embeddings, where it would only add noise.
-LLM_VISIBLE_METADATA = ("source", "speaker")
+LLM_VISIBLE_METADATA = ("source", "speaker", "published")
 # The label LlamaIndex's CitationQueryEngine puts in front of each citation node's text.
 _SOURCE_LABEL = re.compile(r"\ASource \d+:\n")
 # Metadata keys other LlamaIndex readers use for the file a node came from.
@@ -71,7 +71,8 @@ def citation_node(citation: Citation, score: float | None = None, **extra: Any) 
     """A node for one exact span: its text is the slice, its offsets index the original article.
 
     `metadata` holds the JSON contract's citation fields (`Citation.to_dict()`: doc_id, source,
-    start, end, corroborated_by, speaker and flags when set) except the text, plus `extra`."""
+    start, end, published, corroborated_by, speaker and flags when set) except the text, plus
+    `extra`; a prompt shows the source, speaker and date."""
     metadata = {k: v for k, v in citation.to_dict().items() if k != "text"} | extra
     hidden = [k for k in metadata if k not in LLM_VISIBLE_METADATA]
     node = TextNode(

@@ -63,7 +63,7 @@ def test_nested_markdown_is_a_document_with_a_relative_source(corpus_copy):
 def test_missing_or_empty_folder_is_a_clear_error(tmp_path):
     with pytest.raises(CorpusError, match="does not exist"):
         load_corpus(tmp_path / "nope")
-    with pytest.raises(CorpusError, match="no \\*.txt or \\*.md"):
+    with pytest.raises(CorpusError, match=r"no articles \(\*.txt, \*.md, \*.html, .*\*.jsonl\)"):
         load_corpus(tmp_path)
 
 
@@ -108,3 +108,14 @@ def test_files_over_the_size_limit_are_skipped_with_the_setting_to_raise(corpus_
     monkeypatch.setenv("RAG_MAX_FILE_BYTES", "2000")
     assert Settings.from_env().max_file_bytes == 2000
     assert Settings().max_file_bytes == MAX_FILE_BYTES
+
+
+def test_manifest_dates_read_as_days_when_they_are_dates(corpus_copy):
+    manifest = json.loads((corpus_copy / "manifest.json").read_text(encoding="utf-8"))
+    names = sorted(manifest["documents"])
+    manifest["documents"][names[0]]["published"] = "2025-12-16T18:05:00Z"
+    manifest["documents"][names[1]]["published"] = "mid-December"
+    (corpus_copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    dates = {d.source: d.published for d in load_corpus(corpus_copy).documents}
+    assert dates[names[0]] == "2025-12-16"  # ordered and shown by day
+    assert dates[names[1]] == "mid-December"  # kept as written; never ordered by

@@ -1,0 +1,83 @@
+"""Questions about the latest state of things: "latest", "current", "now", "most recent".
+
+News revises itself: the same measure changes from week to week. For such a question the answer
+leads with the newest dated article among the evidence that answers it, and names that date; a
+question without such a word keeps the best-supported evidence first. An article with no date is
+never taken for the newest. Evidence "answers" when it clears the question's support threshold and
+scores within `RECENCY_MARGIN` of the best: a newer sentence that only brushes the topic does not
+displace the answer.
+
+A sentence's same-story retellings (`Citation.corroborated_by`, rag/dedup.py) count as tellings of
+it: when one of them is dated later, the later telling leads instead. A follow-up article that
+retells a story with a revised figure is folded in as such a retelling when the two sentences share
+some number (a year), so without this the older figure would be cited as the newest.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Sequence
+
+from rag.types import Answer, Evidence, day_label, is_day
+
+# Words asking for the newest state of things (a language-layer list: English only, like the rest).
+LATEST = re.compile(
+    r"\b(?:latest|newest|most\s+recent(?:ly)?|most\s+up[-\s]to[-\s]date|current(?:ly)?|now|as\s+of\s+today|today)\b",
+    re.IGNORECASE,
+)
+# How far below the best evidence score a newer sentence may be and still lead the answer.
+RECENCY_MARGIN = 0.15
+
+
+def asks_latest(question: str) -> bool:
+    return LATEST.search(question) is not None
+
+
+def newest_first(question: str, evidence: Sequence[Evidence], threshold: float) -> list[Evidence]:
+    """`evidence` with the newest dated sentence that answers moved to the front (renumbered from
+    1), for a question asking for the latest; otherwise unchanged."""
+    evidence = list(evidence)
+    if not evidence or not asks_latest(question):
+        return evidence
+    evidence = [_newest_telling(e) for e in evidence]
+    best = max(e.score for e in evidence)
+    able = [
+        e
+        for e in evidence
+        if is_day(e.citation.published) and not e.flags and e.score >= threshold and e.score >= best - RECENCY_MARGIN
+    ]
+    if not able:
+        return evidence
+    newest = max(able, key=lambda e: (e.citation.published, e.score))
+    if newest is evidence[0]:
+        return evidence
+    ordered = [newest, *(e for e in evidence if e is not newest)]
+    return [replace(e, id=i) for i, e in enumerate(ordered, 1)]
+
+
+def _newest_telling(e: Evidence) -> Evidence:
+    """`e` cited in its latest-dated telling: a same-story retelling dated after it takes its place,
+    with the others (the original among them) as its corroboration."""
+    if e.flags:
+        return e
+    tellings = [e.citation, *e.citation.corroborated_by]
+    newest = max((c for c in tellings if is_day(c.published)), key=lambda c: c.published, default=None)
+    if (
+        newest is None
+        or newest is e.citation
+        or (is_day(e.citation.published) and newest.published <= e.citation.published)
+    ):
+        return e
+    others = tuple(replace(c, corroborated_by=()) for c in tellings if c is not newest)
+    return replace(e, citation=replace(newest, corroborated_by=others))
+
+
+def dated(question: str, answer: Answer) -> Answer:
+    """The answer to a "latest" question, saying the date of the article it leads with."""
+    if answer.abstained or not answer.citations or not asks_latest(question):
+        return answer
+    published = answer.citations[0].published
+    if not is_day(published):
+        return answer
+    return replace(answer, text=f"As of {day_label(published)} (the newest dated source): {answer.text}")
