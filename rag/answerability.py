@@ -99,21 +99,37 @@ def stating_kind(evidence: list[Evidence], kind: str | None) -> list[Evidence]:
 
 
 _YEAR = re.compile(r"\b(?:1\d|20)\d\d\b")
+# Years told relative to the article's date: "next year" in an article of 2025 is 2026.
+_RELATIVE_YEAR = {
+    re.compile(r"\bnext year\b|\bthe coming year\b", re.I): 1,
+    re.compile(r"\bthis year\b", re.I): 0,
+    re.compile(r"\blast year\b|\bthe previous year\b", re.I): -1,
+}
+
+
+def years_in(text: str, published: str = "") -> set[str]:
+    """The years a text names: written out, and "next / this / last year" resolved against the
+    article's date (YYYY-MM-DD) when it has one."""
+    years = set(_YEAR.findall(text))
+    if published[:4].isdigit():
+        years |= {str(int(published[:4]) + shift) for pattern, shift in _RELATIVE_YEAR.items() if pattern.search(text)}
+    return years
 
 
 def meeting_period(evidence: list[Evidence], question: str, context_of: Callable[[Evidence], str]) -> list[Evidence]:
     """For a question that fixes a year ("What were X's costs in 2025?"), drop the sentences that
     give another year and not that one, in themselves or in the sentence before (news states the
-    setting once): a 2026 figure does not answer for 2025. A sentence naming no year stays."""
+    setting once): a 2026 figure does not answer for 2025, nor does "next year" in an article of
+    2025. A sentence naming no year stays."""
     asked = set(_YEAR.findall(question))
     if not asked:
         return evidence
-    kept = [
-        e
-        for e in evidence
-        if not (stated := set(_YEAR.findall(e.text))) or asked & stated or asked & set(_YEAR.findall(context_of(e)))
-    ]
-    return [replace(e, id=i + 1) for i, e in enumerate(kept)]
+
+    def meets(e: Evidence) -> bool:
+        stated = years_in(e.text, e.citation.published)
+        return not stated or bool(asked & stated) or bool(asked & years_in(context_of(e), e.citation.published))
+
+    return [replace(e, id=i + 1) for i, e in enumerate(e for e in evidence if meets(e))]
 
 
 def support_threshold(settings: Settings, kind: str | None, confirmed: bool = False) -> float:
@@ -126,4 +142,4 @@ def support_threshold(settings: Settings, kind: str | None, confirmed: bool = Fa
     )
 
 
-__all__ = ["NAME_PREFIX", "meeting_period", "stating_kind", "support_threshold", "unknown_names"]
+__all__ = ["NAME_PREFIX", "meeting_period", "stating_kind", "support_threshold", "unknown_names", "years_in"]

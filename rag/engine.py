@@ -491,13 +491,13 @@ class Engine:
         return Decision(ranked, support, refusal, reason, notice, tuple(readings))
 
     def _read(self, question: str, candidates: list[Evidence], kind: str | None, selection: Selection) -> list[Reading]:
-        def analysis_of(e: Evidence) -> SentenceAnalysis:
-            return self.facts.analysis(e.citation.doc_id, e.citation.start, e.citation.end)
-
         def threshold_of(e: Evidence) -> float:
             return support_threshold(self.settings, kind, e.citation in selection.confirmed)
 
-        return self.reader.read(question, candidates, Sources(analysis_of, self._before, threshold_of, self.scorer.idf))
+        return self.reader.read(question, candidates, Sources(self._analysis, self._before, threshold_of, self.scorer.idf))
+
+    def _analysis(self, e: Evidence) -> SentenceAnalysis:
+        return self.facts.analysis(e.citation.doc_id, e.citation.start, e.citation.end)
 
     def _before(self, e: Evidence) -> str:
         """The sentence before an evidence sentence in its article, where news sets the scene."""

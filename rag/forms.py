@@ -93,12 +93,6 @@ FORMS: dict[str, Form] = {
             "rag.selection.SentenceFacts._tells_what_happened",
         ),
         Form(
-            "described",
-            "Who is X? / What is X?",
-            "the sentence describes X (apposition, title, copula)",
-            "rag.selection._describes",
-        ),
-        Form(
             "speaker_first",
             "What did X say / think ...?",
             "sentences X speaks come before sentences that only name X",

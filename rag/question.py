@@ -144,10 +144,6 @@ class Ask:
     # its names ("summit", "G7" in "the G7 summit"). A sentence that only mentions X in passing
     # ("due to recent events in X") or tells what would happen there does not answer.
     happened_at: tuple[str, ...] = ()
-    # For "Who is X?" / "What is X?" with X a name: X as written. A sentence that only names X
-    # ("depends on Bundestag approval") does not say who or what X is; one that describes X does
-    # ("the Kiel Institute, a research organisation", "Foreign Minister X", "X is a correspondent").
-    described: str | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -162,7 +158,6 @@ class Ask:
             "about": list(self.about),
             "actor_words": list(self.actor_words),
             "happened_at": list(self.happened_at),
-            "described": self.described,
         }
 
 
@@ -248,7 +243,6 @@ def analyse_question(text: str, actors: ActorIndex | None = None) -> Ask:
     about = _about(cue) if relation in ("statement", "position") and cue is not None else ()
     actor_words = tuple(t.text for t in naming if t.is_alpha and not t.is_stop)
     happened_at = _happened_at(doc) if relation == "other" else ()
-    described = _described(doc) if relation == "other" and actor is not None else None
     return Ask(
         text,
         relation,
@@ -261,23 +255,7 @@ def analyse_question(text: str, actors: ActorIndex | None = None) -> Ask:
         about,
         actor_words,
         happened_at,
-        described,
     )
-
-
-def _described(doc: Doc) -> str | None:
-    """X in "Who is X?" / "What was the X?" when X is a name and nothing else is asked."""
-    words = [t for t in doc if not t.is_punct]
-    if len(words) < 3 or words[0].lower_ not in ("who", "what") or words[1].lemma_.lower() != "be":
-        return None
-    subject = next((t for t in words[1].children if t.dep_ == "nsubj"), None)
-    if subject is None or not (subject.pos_ == "PROPN" or subject.ent_type_):
-        return None
-    name = [t for t in subject.subtree if t.dep_ != "det" and not t.is_punct]
-    # Nothing but the name after the verb: "What is the weather in X?" asks something else.
-    if len(name) != len([t for t in words[2:] if t.dep_ != "det"]):
-        return None
-    return " ".join(t.text for t in name)
 
 
 # The verbs of "What happened ...?", and the modifiers that name an X ("the G7 summit").

@@ -12,9 +12,10 @@ evidence. When none does:
 
 Questions that ask neither for a statement, a position nor a figure pass through unchanged, and
 the support thresholds in the engine decide them, unless they name what the answer must hold: an
-actor or a thing ("Which Japanese companies ...?"), the deed of "Which N did X do?", the place of
-"What happened in X?" (a told event there, `_told_as_done`), or the name of "Who is X?" (a sentence
-that describes X, `_describes`).
+actor or a thing ("Which Japanese companies ...?"), the deed of "Which N did X do?", or the place
+of "What happened in X?" (a told event there, `_told_as_done`). Each rule is a named form in
+`rag.forms`, switchable for measuring. ("Who is X?" once needed a sentence describing X: it helped
+only the dev items written for it and cost answers on outside text, so it went.)
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 from index.aliases import ActorIndex, general_actor
 from index.analysis import SentenceAnalysis
 from index.chunking import Sentence, TextUnit
-from index.parsing import is_title
 from index.search_table import Store
 from index.store import actors_of
 from index.unit_table import UnitSpans
@@ -48,7 +48,7 @@ from rag.terms import tokenize
 from rag.types import Citation, Evidence
 
 if TYPE_CHECKING:
-    from spacy.tokens import Token
+    pass
 
 # Nouns that say something happened without saying what: "due to recent events in X".
 PLACEHOLDER_EVENTS = frozenset(
@@ -135,8 +135,6 @@ class SentenceFacts:
             return "deed" in off or not deed or bool(_terms(self._said(e)) & deed)
         if ask.happened_at:
             return "happened_at" in off or self._tells_what_happened(ask, e)
-        if ask.described:
-            return "described" in off or _describes(ask.described, e.text)
         if ask.relation not in ("statement", "position") or not ask.topic or "about" in off:
             return True
         return bool(self._said(e) & self._asked_about(ask))
@@ -216,8 +214,6 @@ class SentenceFacts:
         ):
             return Selection(list(evidence))
         off = self.disabled
-        if ask.described and "described" not in off:
-            evidence = [_describing_first(ask.described, e) for e in evidence]
         verdicts = tuple(
             attribute(ask, self.analysis(e.citation.doc_id, e.citation.start, e.citation.end), self.actors, off)
             for e in evidence
@@ -268,20 +264,6 @@ class SentenceFacts:
 _QUOTATION = re.compile(r'[“"][^”"]{2,}[”"]')
 
 
-def _describing_first(name: str, e: Evidence) -> Evidence:
-    """`e`, or `e` led by a same-story twin that describes `name` when `e` itself only names it:
-    one article writes "data from the Kiel Institute", its twin "the Kiel Institute, a research
-    organisation", and the answer should cite the second."""
-    if _describes(name, e.text):
-        return e
-    twin = next((t for t in e.citation.corroborated_by if _describes(name, t.text)), None)
-    if twin is None:
-        return e
-    others = tuple(t for t in e.citation.corroborated_by if t is not twin)
-    lead = replace(twin, corroborated_by=(replace(e.citation, corroborated_by=()), *others))
-    return replace(e, citation=lead)
-
-
 # Sentence parses at question time are the slow part of these checks (about 5 ms each): their
 # verdicts are kept per (words, sentence), for the same sentence met again in one answer (its
 # twins, the someone-else check) and in later questions.
@@ -303,45 +285,6 @@ def _told_as_done(head: str, text: str) -> bool:
         if any(t.tag_ == "MD" for v in verbs for t in v.children) or not any(v.tag_ in ("VBD", "VBN") for v in verbs):
             return False
     return True
-
-
-@lru_cache(maxsize=PARSED_VERDICTS)
-def _describes(name: str, text: str) -> bool:
-    """Whether `text` says who or what `name` is: an apposition ("the Kiel Institute, a research
-    organisation"; "NATO's commander, X"), a title before a person ("Foreign Minister X", also for
-    each of "envoys X and Y"), or a copula ("X is a correspondent")."""
-    own = {w.lower() for w in name.split()}
-    last = name.split()[-1].lower()
-    if last not in text.lower():
-        return False
-    doc = parse(text, names=False)
-
-    def titled(head: Token) -> bool:
-        start = min((t.i for t in head.subtree if t.dep_ == "compound" and t.i < head.i), default=head.i)
-        before = doc[start - 1] if start > 0 else None
-        return any(is_title(t) and t.lower_ not in own for t in head.lefts) or (
-            before is not None and is_title(before) and before.lower_ not in own
-        )
-
-    for token in doc:
-        if token.lower_ != last:
-            continue
-        if token.dep_ == "appos" or any(c.dep_ == "appos" for c in token.children):
-            return True
-        if (
-            token.dep_ == "nsubj"
-            and token.head.lemma_.lower() == "be"
-            and any(c.dep_ in ("attr", "acomp") for c in token.head.children)
-        ):
-            return True
-        head = token
-        while True:
-            if titled(head):
-                return True
-            if head.dep_ != "conj":
-                break
-            head = head.head
-    return False
 
 
 def _terms(words: Iterable[str]) -> set[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -83,11 +84,28 @@ def test_a_refusal_shows_the_closest_passages_as_exact_spans_and_no_citation(eng
     assert not answered.abstained and answered.closest == ()
 
 
-def test_a_question_fixing_a_year_is_not_answered_by_another_year(engine):
-    # The articles give the defence costs for 2026 only: a question about 2025 must not get them.
-    asked = engine.ask("What are Ukraine's projected defence costs for 2025?")
-    assert asked.abstained or "2025" in " ".join(c.text for c in asked.citations)
-    assert not engine.ask("What are Ukraine's projected defence costs for 2026?").abstained
+def test_a_question_fixing_a_year_is_not_answered_by_another_year(tmp_path, embedder):
+    # A made-up dated article: "next year" in an article of June 2025 is 2026.
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    article = {
+        "id": "port",
+        "title": "Chile budgets its port works",
+        "published": "2025-06-02",
+        "text": "Chile expects the works at the port of Valparaiso to cost $30 million next year, the ministry said.\n"
+        "The old pier at Valparaiso was built in 1912 and cost $2 million in 1913.",
+    }
+    (corpus / "ports.jsonl").write_text(json.dumps(article) + "\n", encoding="utf-8")
+    engine = Engine.open(Settings(corpus_dir=corpus, index_dir=tmp_path / "idx"), embedder=embedder, log=None)
+    answered = engine.ask("How much will the port works at Valparaiso cost Chile in 2026?")
+    assert not answered.abstained and "$30 million" in answered.text
+    refused = engine.ask("How much will the port works at Valparaiso cost Chile in 2025?")
+    assert refused.abstained or "$30 million" not in refused.text, refused.text
+    assert "$30 million" not in " ".join(c.text for c in refused.citations)
+    with_rule_off = Engine(
+        replace(engine.settings, disabled_forms="period"), engine.corpus, engine.store, engine.embedder
+    ).ask("How much will the port works at Valparaiso cost Chile in 2025?")
+    assert "$30 million" in with_rule_off.text  # the rule, not retrieval, made the difference
 
 
 def test_unknown_names_are_the_ones_no_article_mentions(engine):

@@ -185,32 +185,6 @@ def test_what_happened_somewhere_needs_a_told_event_there_not_a_passing_mention_
     assert facts.ask("What will happen in the Gulf of Arica?").happened_at == ()
 
 
-def test_who_or_what_someone_is_needs_a_sentence_that_describes_them():
-    text = (
-        "Data from the Andes Institute shows rising exports. "
-        "Peruvian Trade Minister Luis Mora met Chilean envoys in Lima. "
-        "Funding depends on Senate approval."
-    )
-    facts, evidence = facts_and_evidence(text, [0.6, 0.5, 0.4])
-    assert facts.ask("Who is Luis Mora?").described == "Luis Mora"
-    assert facts.ask("What is the weather in Lima?").described is None
-    assert [e.text[:8] for e in facts.select(facts.ask("Who is Luis Mora?"), evidence).evidence] == ["Peruvian"]
-    # Named, not described: the corpus does not say what the Senate or the institute is.
-    assert facts.select(facts.ask("What is the Senate?"), evidence).evidence == []
-    assert facts.select(facts.ask("What is the Andes Institute?"), evidence).evidence == []
-
-
-def test_a_same_story_twin_that_describes_the_name_leads_the_evidence():
-    text = "Data from the Andes Institute shows rising exports. "
-    twin_text = "Exports grew, according to the Andes Institute, a Lima-based research group."
-    facts, evidence = facts_and_evidence(text + twin_text, [0.6, 0.1])
-    twin = evidence[1].citation
-    lead = replace(evidence[0], citation=replace(evidence[0].citation, corroborated_by=(twin,)))
-    kept = facts.select(facts.ask("What is the Andes Institute?"), [lead]).evidence
-    assert [e.text for e in kept] == [twin_text]
-    assert [c.text[:4] for c in kept[0].citation.corroborated_by] == ["Data"]
-
-
 def test_which_city_is_not_answered_by_a_country():
     text = "Members of the Andean summit pledged support for Peru. The Andean summit met in Cusco on Friday."
     facts, evidence = facts_and_evidence(text, [0.6, 0.5])
