@@ -69,12 +69,15 @@ class BuildReport:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    # Documents whose stored rows did not match the manifest or the files (a Milvus store that an
+    # interrupted build left half-written): embedded and written again.
+    repaired: list[str] = field(default_factory=list)
     embedded_units: int = 0
     full_rebuild_reason: str = ""
 
     @property
     def touched(self) -> bool:
-        return bool(self.added or self.changed or self.removed or self.full_rebuild_reason)
+        return bool(self.added or self.changed or self.removed or self.repaired or self.full_rebuild_reason)
 
     def summary(self) -> str:
         parts = [
@@ -86,6 +89,8 @@ class BuildReport:
                 ("unchanged", self.unchanged),
             )
         ]
+        if self.repaired:
+            parts.append(f"{len(self.repaired)} repaired")
         text = ", ".join(parts) + f"; {self.embedded_units} units embedded"
         if self.full_rebuild_reason:
             text += f" (full rebuild: {self.full_rebuild_reason})"
@@ -115,9 +120,15 @@ def staleness(
 
 
 def check_fresh(store: Store, corpus: Corpus | None, embed_model: str, chunking: ChunkSettings) -> None:
+    """`IndexStale` if the index was built from other documents or settings; for a Milvus store,
+    `IndexCorrupt` if a unit's text is not its file's text at its span (`MilvusStore.check_texts`)."""
     reason = staleness(store.manifest, corpus, embed_model, chunking)
     if reason:
         raise IndexStale(f"index is stale: {reason}; rebuild with 'rag index'")
+    from index.milvus_store import MilvusStore
+
+    if corpus is not None and isinstance(store, MilvusStore):
+        store.check_texts(corpus)
 
 
 def _reusable(
@@ -333,51 +344,70 @@ def build_milvus(
     chunking: ChunkSettings = ChunkSettings(),
     progress: Progress | None = None,
     embed: EmbedMany | None = None,
+    log: Log | None = None,
 ) -> tuple["MilvusStore", BuildReport]:
     """Bring a Milvus store up to date with `corpus`, upserting and deleting by document sha.
 
     The same split, analysis and embedding as `build_index`; `terms_of` gives a unit's BM25 terms
-    (the retriever's tokenizer, which `index/` may not import). See index/milvus_store.py.
+    (the retriever's tokenizer, which `index/` may not import). The store must lie outside the
+    corpus folder. Before anything is written, the stored rows are checked against the manifest and
+    the files: a document whose rows do not match (an interrupted build) is embedded and written
+    again (`report.repaired`, told to `log`), and rows of unlisted documents are deleted. See
+    index/milvus_store.py for the order of the writes.
     """
-    from index.milvus_store import MilvusStore, MilvusWriter
+    from index.milvus_store import MilvusStore, MilvusWriter, repair_message
 
-    writer = MilvusWriter(target, terms_of)
+    writer = MilvusWriter(target, terms_of, corpus_dir=corpus.root)
     old = writer.existing()
-    reason = staleness(old, None, embedder.name, chunking) if old is not None else ""
+    reason = staleness(old, None, embedder.name, chunking) if old is not None else writer.unusable
     if old is not None and not reason and old.dimension != embedder.dimension:
         reason = f"vector dimension changed ({old.dimension} -> {embedder.dimension})"
     report = BuildReport(full_rebuild_reason=reason)
+    current = corpus.by_id
     if old is None or reason:
         writer.reset(embedder.dimension)
         old_docs: dict[str, DocEntry] = {}
+        problems: dict[str, str] = {}
+        leftovers: set[str] = set()
     else:
         old_docs = old.documents
+        audit = writer.audit(current)
+        problems = audit.problems
+        leftovers = audit.row_docs - set(old_docs) - set(current)
     fresh = []
     for doc in corpus.documents:
         entry = old_docs.get(doc.doc_id)
         if entry is not None and entry.sha256 == doc.sha256:
-            report.unchanged.append(doc.doc_id)
+            if doc.doc_id in problems:
+                report.repaired.append(doc.doc_id)
+                fresh.append(doc)
+            else:
+                report.unchanged.append(doc.doc_id)
         else:
             (report.changed if entry is not None else report.added).append(doc.doc_id)
             fresh.append(doc)
-    current = {d.doc_id for d in corpus.documents}
     report.removed = sorted(k for k in old_docs if k not in current)
+    if report.repaired and log is not None:
+        log(repair_message(target, {d: problems[d] for d in report.repaired}))
     for doc_id in report.removed:
         writer.delete_document(doc_id)
+    for doc_id in sorted(leftovers):  # units of a document an interrupted build never listed
+        writer.delete_rows(doc_id)
 
     split, analyses = _split(fresh, chunking)
     texts = [u.text for _, chunks, sents in split for u in (*chunks, *sents)]
     pending, vectors = _embed_while_analysing(split, analyses, texts, embedder, progress, embed)
     report.embedded_units = len(texts)
+    entries = {d.doc_id: DocEntry(d.source, d.sha256, d.title, d.publisher) for d in corpus.documents}
+    ordinals = {d.doc_id: i for i, d in enumerate(corpus.documents)}
     offset = 0
     for doc, chunks, sents in pending:
         tables: dict[str, tuple[Sequence[TextUnit], np.ndarray]] = {}
         for name, units in (("chunks", chunks), ("sentences", sents)):
             tables[name] = (units, vectors[offset : offset + len(units)])
             offset += len(units)
-        writer.put_document(doc.doc_id, doc.sha256, tables)
-    entries = {d.doc_id: DocEntry(d.source, d.sha256, d.title, d.publisher) for d in corpus.documents}
-    writer.put_documents(entries, {d.doc_id: i for i, d in enumerate(corpus.documents)})
+        writer.put_document(doc.doc_id, doc.sha256, tables, entries[doc.doc_id], ordinals[doc.doc_id])
+    writer.put_documents(entries, ordinals)  # the others' ordinals, where documents came or went
     manifest = Manifest(
         embed_model=embedder.name, dimension=embedder.dimension, chunking=chunking.to_dict(), documents=entries
     )

@@ -84,11 +84,17 @@ def _open_engine(settings: Settings):
 
 def cmd_index(args: argparse.Namespace) -> int:
     from index.documents import load_corpus
+    from index.milvus_store import parse_store
     from rag.engine import build_store, converted_dir, embedder_cache, embedder_for, store_location
 
     settings = Settings.from_args(args)
     corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes, stored=converted_dir(settings))
     report_problems(corpus.problems)
+    target = parse_store(settings.store)
+    if target is not None:  # a refused path or an unreachable server fails before any model loads
+        from index.milvus_store import connect
+
+        connect(target, settings.corpus_dir)
     progress, close = stderr_progress()
     try:
         embedder = embedder_for(settings)

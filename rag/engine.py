@@ -697,7 +697,7 @@ def load_store(settings: Settings) -> IndexStore | MilvusStore:
         return IndexStore.load(settings.resolved_index_dir)
     from index.milvus_store import MilvusStore
 
-    return MilvusStore.load(target)
+    return MilvusStore.load(target, corpus_dir=settings.corpus_dir)  # a store inside the corpus is refused
 
 
 def build_store(
@@ -721,7 +721,9 @@ def build_store(
             index_kind=settings.index_kind,
             embed=embed,
         )
-    return build_milvus(corpus, target, embedder, unit_terms, settings.chunking, progress=progress, embed=embed)
+    return build_milvus(
+        corpus, target, embedder, unit_terms, settings.chunking, progress=progress, embed=embed, log=log
+    )
 
 
 def open_engine(corpus_dir: str | Path | None = None, index_dir: str | Path | None = None, **settings) -> Engine:

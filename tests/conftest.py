@@ -69,7 +69,8 @@ SAME_WORKER = ("tests/ui/", "tests/rag/test_cli.py", "tests/rag/backends/", "tes
 # the others 4 to 6), so that no long module starts last while the other worker idles. Only the
 # order changes; every other module follows in collection order.
 START_FIRST = ("tests/index/test_onnx_embedding.py", "tests/index/test_parsing.py", "tests/index/test_index_safety.py",
-               "tests/index/test_milvus_store.py", "tests/rag/test_injection.py", "tests/index/test_unit_table.py")
+               "tests/index/test_milvus_store.py", "tests/index/test_milvus_safety.py", "tests/rag/test_injection.py",
+               "tests/index/test_unit_table.py")
 
 
 def start_rank(nodeid: str) -> int:
