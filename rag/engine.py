@@ -494,7 +494,9 @@ class Engine:
         def threshold_of(e: Evidence) -> float:
             return support_threshold(self.settings, kind, e.citation in selection.confirmed)
 
-        return self.reader.read(question, candidates, Sources(self._analysis, self._before, threshold_of, self.scorer.idf))
+        return self.reader.read(
+            question, candidates, Sources(self._analysis, self._before, threshold_of, self.scorer.idf)
+        )
 
     def _analysis(self, e: Evidence) -> SentenceAnalysis:
         return self.facts.analysis(e.citation.doc_id, e.citation.start, e.citation.end)

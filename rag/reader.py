@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from index.analysis import SentenceAnalysis
-from rag.figures import has_kind
+from index.terms import KIND_FIGURES
 from rag.terms import stopwords, tokenize
 from rag.thesaurus import wordnet
 from rag.types import Evidence
@@ -133,25 +133,26 @@ def expected_filler(question: str) -> Expected:
 
 
 _NUMBER_LABELS = frozenset("CARDINAL QUANTITY MONEY PERCENT".split())
-_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w’'-]+")
+_NAME = re.compile(r"\b[A-Z][\w’'-]+")
+_DIGITS = re.compile(r"\d[\d.,]*")
 
 
-def holds_filler(text: str, question: str) -> bool:
-    """Whether `text` could hold the filler the question asks for, read from its surface alone
-    (no parse: the extractive cut tries many pieces): a date for a date, a number for a count or
-    amount, a capitalised name the question does not already hold for a person, body or place.
-    True when the question asks for no typed filler."""
+def possible_fillers(text: str, question: str) -> set[str]:
+    """What in `text` could be the filler the question asks for, read from its surface alone (no
+    parse: the extractive cut tries many pieces): its dates for a date, its numbers for a count or
+    amount, its capitalised words the question does not hold for a person, body or place. Empty
+    when the question asks for no typed filler."""
     labels = set(expected_filler(question).labels)
-    if not labels:
-        return True
-    if labels & {"DATE", "TIME"} and has_kind(text, "date"):
-        return True
-    if labels & _NUMBER_LABELS and any(ch.isdigit() for ch in text):
-        return True
+    found: set[str] = set()
+    if labels & {"DATE", "TIME"}:
+        found |= {m.group() for m in KIND_FIGURES["date"].finditer(text)}
+    if labels & _NUMBER_LABELS:
+        found |= {m.group() for m in _DIGITS.finditer(text)}
     if labels - {"DATE", "TIME"} - _NUMBER_LABELS:
         asked = {w.lower() for w in _WORD.findall(question)}
-        return any(m.group().lower() not in asked for m in _NAME.finditer(text))
-    return False
+        stop = stopwords()
+        found |= {m.group() for m in _NAME.finditer(text) if m.group().lower() not in asked | stop}
+    return found
 
 
 def _content(text: str) -> set[str]:

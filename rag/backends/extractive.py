@@ -13,7 +13,7 @@ from typing import Sequence
 
 from rag.backends.base import Backend, BackendOptions, Deadline, Draft
 from rag.figures import asked_kind, has_kind
-from rag.reader import holds_filler
+from rag.reader import possible_fillers
 from rag.terms import tokenize
 from rag.tuning import DEFAULT, Tuning
 from rag.types import Evidence
@@ -48,8 +48,8 @@ def shortest_answering_span(question: str, sentence: str, keep_share: float = DE
 
     need = matched(sentence) * keep_share
     need_kind = has_kind(sentence, kind)
-    # "Who ruled X?": a piece that drops the only name the question lacks has cut the answer away.
-    need_filler = holds_filler(sentence, question)
+    # "Who ruled X?": a piece that drops a name the question lacks may have cut the answer away.
+    fillers = possible_fillers(sentence, question)
     parts = clauses(sentence)
     best = (0, len(sentence))
     for i in range(len(parts)):
@@ -58,11 +58,7 @@ def shortest_answering_span(question: str, sentence: str, keep_share: float = DE
             piece = sentence[start:end]
             if end - start >= best[1] - best[0] or len(piece.split()) < 4:
                 continue
-            if (
-                matched(piece) >= need
-                and (not need_kind or has_kind(piece, kind))
-                and (not need_filler or holds_filler(piece, question))
-            ):
+            if matched(piece) >= need and (not need_kind or has_kind(piece, kind)) and all(f in piece for f in fillers):
                 best = (start, end)
     return best
 

@@ -12,6 +12,7 @@ import pytest
 from eval.dev_check import load_items, run
 from index.store import current_dir
 from rag import Engine, QuestionError, Settings
+from rag.errors import RagError
 from rag.conversation import is_follow_up, retrieval_query
 from rag.answerability import unknown_names
 
@@ -106,6 +107,22 @@ def test_a_question_fixing_a_year_is_not_answered_by_another_year(tmp_path, embe
         replace(engine.settings, disabled_forms="period"), engine.corpus, engine.store, engine.embedder
     ).ask("How much will the port works at Valparaiso cost Chile in 2025?")
     assert "$30 million" in with_rule_off.text  # the rule, not retrieval, made the difference
+
+
+def test_the_engine_tuning_and_forms_reach_the_extractive_backend(engine):
+    question = "What share of their economic output should allies commit to Ukraine's defence?"
+    cut = engine.ask(question)
+    same_index = (engine.corpus, engine.store, engine.embedder)
+    whole = Engine(replace(engine.settings, disabled_forms="clause_cut"), *same_index).ask(question)
+    assert "0.25%" in cut.text and len(whole.text) > len(cut.text)  # the cut is the switchable form
+    assert whole.citations[0].text == whole.text
+    tuned = Engine(engine.settings, *same_index, tuning=replace(engine.tuning, keep_share=0.3))
+    assert tuned.fallback.keep_share == 0.3 and engine.fallback.keep_share == engine.tuning.keep_share
+
+
+def test_an_unknown_form_name_is_one_clear_error(engine):
+    with pytest.raises(RagError, match="unknown question form.*known: unknown_name"):
+        Engine(replace(engine.settings, disabled_forms="no_such_rule"), engine.corpus, engine.store, engine.embedder)
 
 
 def test_unknown_names_are_the_ones_no_article_mentions(engine):
