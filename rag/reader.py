@@ -135,6 +135,8 @@ def expected_filler(question: str) -> Expected:
 _NUMBER_LABELS = frozenset("CARDINAL QUANTITY MONEY PERCENT".split())
 _NAME = re.compile(r"\b[A-Z][\w’'-]+")
 _DIGITS = re.compile(r"\d[\d.,]*")
+# Entity labels whose filler a figure pattern finds (`index.terms.KIND_FIGURES`).
+_FIGURE_LABELS = {"DATE": "date", "TIME": "date", "PERCENT": "percent", "MONEY": "money"}
 
 
 def possible_fillers(text: str, question: str) -> set[str]:
@@ -144,9 +146,10 @@ def possible_fillers(text: str, question: str) -> set[str]:
     when the question asks for no typed filler."""
     labels = set(expected_filler(question).labels)
     found: set[str] = set()
-    if labels & {"DATE", "TIME"}:
-        found |= {m.group() for m in KIND_FIGURES["date"].finditer(text)}
-    if labels & _NUMBER_LABELS:
+    for label, kind in _FIGURE_LABELS.items():
+        if label in labels:
+            found |= {m.group() for m in KIND_FIGURES[kind].finditer(text)}
+    if labels & {"CARDINAL", "QUANTITY"}:
         found |= {m.group() for m in _DIGITS.finditer(text)}
     if labels - {"DATE", "TIME"} - _NUMBER_LABELS:
         asked = {w.lower() for w in _WORD.findall(question)}

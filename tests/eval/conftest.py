@@ -20,7 +20,7 @@ def eval_args(engine, out: Path, **overrides) -> argparse.Namespace:
     """The namespace `rag eval` builds, pointed at the session engine's corpus and index."""
     values = dict(corpus=engine.settings.corpus_dir, index_dir=engine.settings.index_dir, backend=None,
                   model=None, api_base=None, k=None, judge=None, judge_api_base=None, out=out, gate=True,
-                  debug=False)
+                  debug=False, external=None, ablate=False, ablate_external=None)
     values.update(overrides)
     return argparse.Namespace(**values)
 

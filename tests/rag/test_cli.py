@@ -240,6 +240,7 @@ class FakeAnswer:
     def __init__(self, question: str) -> None:
         self.question, self.text, self.citations, self.verified = question, f"answer to {question}", [], True
         self.statements, self.conflicts = (), ()  # the answer card (rag.agreement): none here
+        self.closest = ()  # shown only with a refusal
 
     def to_dict(self) -> dict:
         return {"question": self.question, "answer": f"answer to {self.question}"}
