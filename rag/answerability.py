@@ -16,6 +16,7 @@ import re
 from dataclasses import replace
 from typing import Callable
 
+from index.terms import MONTHS, WEEKDAYS
 from rag.conversation import names_in
 from rag.figures import has_kind
 from rag.settings import Settings
@@ -23,6 +24,7 @@ from rag.terms import tokenize
 from rag.thesaurus import wordnet
 from rag.types import Evidence
 
+_CALENDAR = frozenset((*MONTHS, *WEEKDAYS))
 _QUESTION_WORDS = {
     "what",
     "who",
@@ -75,7 +77,8 @@ def unknown_names(question: str, vocabulary: frozenset[str]) -> list[str]:
     prefixes = {t[:NAME_PREFIX] for t in vocabulary if len(t) >= NAME_PREFIX}
     out = []
     for name in names_in(question):
-        words = [w for w in name.split() if w.lower() not in _QUESTION_WORDS]
+        # A month or weekday dates the question ("as of 3 December"); it names nobody.
+        words = [w for w in name.split() if w.lower() not in _QUESTION_WORDS and w.title() not in _CALENDAR]
         terms = [t for t in tokenize(" ".join(words)) if not t[0].isdigit()]
         known = any(t in vocabulary or (len(t) >= NAME_PREFIX and t[:NAME_PREFIX] in prefixes) for t in terms)
         # An abbreviation of a common concept ("GDP") is a term, not a name: the article may say

@@ -477,6 +477,7 @@ class Engine:
                 ranked, support, notice, answers = selection.other, selection.other[0].score, selection.notice, True
         if answers and notice is None:  # "latest ...": the newest dated candidate that answers leads
             ranked = recency.newest_first(question, ranked, support_threshold(self.settings, kind))
+            ranked = recency.of_asked_day(question, ranked)  # "... on 3 December": that day's article
         missing = unknown_names(question, self.scorer.vocabulary) if "unknown_name" not in self.disabled else []
         refusal, reason = None, None
         if missing:

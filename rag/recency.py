@@ -19,6 +19,7 @@ import re
 from dataclasses import replace
 from typing import Sequence
 
+from index.terms import MONTHS
 from rag.types import Answer, Evidence, day_label, is_day
 
 # Words asking for the newest state of things (a language-layer list: English only, like the rest).
@@ -32,6 +33,48 @@ RECENCY_MARGIN = 0.15
 
 def asks_latest(question: str) -> bool:
     return LATEST.search(question) is not None
+
+
+_MONTH = "(" + "|".join(m[:3] + r"[a-z]*\.?" for m in MONTHS) + ")"
+# "on 3 December 2025", "December 3, 2025", "3 Dec": a day the question asks about.
+_DAY_MONTH = re.compile(r"\b(\d{1,2})\s+" + _MONTH + r"(?:,?\s+(\d{4}))?", re.IGNORECASE)
+_MONTH_DAY = re.compile(r"\b" + _MONTH + r"\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+(\d{4}))?", re.IGNORECASE)
+
+
+def asked_day(question: str) -> tuple[int, int, int | None] | None:
+    """(month, day, year or None) of a day the question names ("as of 3 December 2025")."""
+    for pattern, day_first in ((_DAY_MONTH, True), (_MONTH_DAY, False)):
+        m = pattern.search(question)
+        if m is None:
+            continue
+        day, month = (m.group(1), m.group(2)) if day_first else (m.group(2), m.group(1))
+        number = next(i for i, name in enumerate(MONTHS, 1) if name.lower().startswith(month[:3].lower()))
+        if 1 <= int(day) <= 31:
+            return number, int(day), int(m.group(3)) if m.group(3) else None
+    return None
+
+
+def of_asked_day(question: str, evidence: Sequence[Evidence]) -> list[Evidence]:
+    """For a question naming a day ("What did X put the bill at on 3 December?"), the evidence from
+    an article published that day leads (renumbered); otherwise unchanged. A figure later revised is
+    still what was said that day."""
+    evidence = list(evidence)
+    day = asked_day(question)
+    if day is None or not evidence:
+        return evidence
+
+    def on_day(e: Evidence) -> bool:
+        published = e.citation.published
+        if not is_day(published):
+            return False
+        year, month, date = (int(x) for x in published.split("-"))
+        return (month, date) == day[:2] and day[2] in (None, year)
+
+    first = [e for e in evidence if on_day(e)]
+    if not first or first[0] is evidence[0]:
+        return evidence
+    ordered = [*first, *(e for e in evidence if not on_day(e))]
+    return [replace(e, id=i) for i, e in enumerate(ordered, 1)]
 
 
 def newest_first(question: str, evidence: Sequence[Evidence], threshold: float) -> list[Evidence]:

@@ -132,6 +132,7 @@ def test_unknown_names_are_the_ones_no_article_mentions(engine):
     assert unknown_names("Which Korean firms invest?", vocab) == ["Korean"]
     assert unknown_names("What worries the Belgian government?", vocab) == []  # Belgium is mentioned
     assert unknown_names("What did Viktor Orbán say?", vocab) == ["Viktor Orbán"]
+    assert unknown_names("What did Merz say on 3 December?", vocab) == []  # a date names nobody
 
 
 def test_bad_questions_raise_question_error(engine):

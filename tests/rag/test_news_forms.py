@@ -152,6 +152,27 @@ def test_the_conflict_orders_its_sides_by_date_and_marks_the_older_superseded(da
     assert [s["published"] for s in data["sides"]] == ["2025-12-03", "2025-12-10"]
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What did Portugal put its 2026 coastal defence bill at on 3 December 2025?",
+        "How much did Portugal expect its 2026 coastal defence works to cost, as of December 3?",
+    ],
+)
+def test_a_question_naming_the_older_day_cites_the_older_article(dated_engine, question):
+    answer = dated_engine.ask(question)
+    assert not answer.abstained, answer.to_dict()
+    lead = answer.citations[0]
+    assert lead.doc_id == "coast#coast-early" and lead.published == "2025-12-03"
+    assert "$40 million" in lead.text and exact(dated_engine, lead)
+
+
+def test_a_day_no_article_was_published_on_changes_nothing(dated_engine):
+    plain = dated_engine.ask("How much will Portugal's coastal defence works cost in 2026?")
+    other_day = dated_engine.ask("How much will Portugal's coastal defence works cost in 2026, as of 5 June?")
+    assert [c.doc_id for c in plain.citations][:1] == [c.doc_id for c in other_day.citations][:1]
+
+
 # -- the CLI: the index report names each bad input; answers carry the date ------------------------
 
 
