@@ -84,12 +84,27 @@ def _open_engine(settings: Settings):
 
 def cmd_index(args: argparse.Namespace) -> int:
     from index.documents import load_corpus
-    from rag.engine import build_store, embedder_cache, embedder_for, store_location
 
     settings = Settings.from_args(args)
+    on_ray = args.workers is not None or bool(args.ray_address)
+    if args.workers is not None:
+        from index.ray_embed import check_workers
+
+        check_workers(args.workers)  # before any work: --workers 0 is refused like -1
     corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes)
     for problem in corpus.problems:
         print(f"rag: skipped {problem}", file=sys.stderr)
+    if not on_ray:
+        return _index(args, settings, corpus)
+    from index.ray_embed import local_ray
+
+    with local_ray():  # shut down on the way out, also on Ctrl-C and SIGTERM
+        return _index(args, settings, corpus)
+
+
+def _index(args: argparse.Namespace, settings: Settings, corpus) -> int:
+    from rag.engine import build_store, embedder_cache, embedder_for, store_location
+
     progress, close = stderr_progress()
     try:
         embedder = embedder_for(settings)
@@ -97,10 +112,11 @@ def cmd_index(args: argparse.Namespace) -> int:
         if args.workers is not None or args.ray_address:
             from index.ray_embed import DEFAULT_WORKERS, RayEmbed, model_factory
 
-            workers = args.workers or DEFAULT_WORKERS
+            workers = DEFAULT_WORKERS if args.workers is None else args.workers
             cache = embedder_cache(settings)
             factory = model_factory(settings.embed_model, None if cache is None else str(cache), settings.embed_backend)
             ray_embed = RayEmbed(factory, embedder.dimension, workers, args.ray_address)
+            ray_embed.log = lambda m: print(f"rag: {m}", file=sys.stderr, flush=True)
 
             def embed(texts, progress):
                 # Called inside the build, after it claimed the index folder: an ONNX variant exports
