@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from index.errors import CorpusError
+from index.errors import CorpusChanged, CorpusError
 
 DOCUMENT_SUFFIXES = (".txt", ".md")
 MANIFEST_NAME = "manifest.json"
@@ -84,9 +84,9 @@ class StoredDocument(Document):
                 with open(self._path, "rb") as fh:
                     cached = fh.read().decode("utf-8")
             except (OSError, UnicodeDecodeError) as exc:
-                raise CorpusError(f"{self.source} can no longer be read ({exc}); run the command again") from exc
+                raise CorpusChanged(f"{self.source} can no longer be read ({exc}); run the command again") from exc
             if hashlib.sha256(cached.encode("utf-8")).hexdigest() != self.known.sha256:
-                raise CorpusError(f"{self.source} changed while it was being used; run the command again")
+                raise CorpusChanged(f"{self.source} changed while it was being used; run the command again")
             object.__setattr__(self, "_text", cached)
         return cached
 
