@@ -42,6 +42,7 @@ LOCALHOST = "127.0.0.1"  # the local Ray's node address: its servers bind there,
 STOP_GRACE_S = 5.0  # a leftover Ray process gets this long after SIGTERM before SIGKILL
 BATCH_SIZE = 64  # texts per map_batches call, as Embedder.embed_many batches in one process
 EmbedderFactory = Callable[[], Embedder]
+_started = False  # whether `start` initialised the Ray this process uses (so `shutdown` may stop it)
 
 
 class RayMissing(RagError):
@@ -92,6 +93,8 @@ def start(workers: int = DEFAULT_WORKERS, address: str | None = None, log: Calla
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     if ray.is_initialized():
         return
+    global _started
+    _started = True
     if address:
         ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
         return
@@ -113,11 +116,15 @@ def start(workers: int = DEFAULT_WORKERS, address: str | None = None, log: Calla
 
 
 def shutdown() -> None:
-    """Stop the local Ray this process started (or leave a joined cluster), and drop its record."""
-    try:
-        import ray
-    except ImportError:
+    """Stop the local Ray `start` started (or leave the cluster it joined), and drop its record.
+
+    A Ray that was running before (`start` found it initialised) is someone else's: left alone."""
+    global _started
+    if not _started:
         return
+    _started = False
+    import ray
+
     if ray.is_initialized():
         ray.shutdown()
     _record_path(os.getpid()).unlink(missing_ok=True)
