@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -78,7 +79,10 @@ def run(sizes: list[int]) -> dict:
     t0 = time.perf_counter()
     refused = verifier.check_text(over, [node.node])
     return {
-        "machine": f"{platform.machine()}, {platform.python_version()}",
+        "machine": (
+            f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"load average {os.getloadavg()[0]:.1f} at the end"
+        ),
         "question": question,
         "cited": {"source": citation.source, "start": citation.start, "end": citation.end, "chars": len(citation.text)},
         "rows": rows,
@@ -123,6 +127,7 @@ def markdown(result: dict) -> str:
         "",
         f"Target: a 1 MB answer checked in under {TARGET_S:.0f} s. Before the fix a 160 KB sentence took 13.9 s and",
         "1 MB did not finish in 10 minutes (issue 26): each name and each full stop re-read the whole text before it.",
+        "On this machine the code before the fix (78ad4a0) took 0.08 s at 10 KB and 0.85 s at 40 KB (one sentence).",
         "",
     ]
     return "\n".join(lines)
