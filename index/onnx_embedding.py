@@ -308,7 +308,8 @@ class OnnxEmbedder(Embedder):
             try:
                 return self._export_into(cache_dir, key, refused)
             except OSError as exc:
-                if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                own = cache_dir == self.cache_dir
+                if own and exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):  # a full disk, say
                     raise RagError(
                         f"writing the embedder cache in {cache_dir} failed ({exc}); "
                         "free some space or set RAG_EMBED_BACKEND=torch"

