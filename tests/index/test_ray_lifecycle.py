@@ -123,14 +123,15 @@ def _address(hex_ip: str, width: int) -> str:
     return str(v6.ipv4_mapped or v6)  # "::ffff:127.0.0.1" is 127.0.0.1
 
 
-def test_sigterm_shuts_the_local_ray_down_and_it_listened_on_loopback_only(small_corpus, tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_a_stop_signal_shuts_the_local_ray_down_and_it_listened_on_loopback_only(small_corpus, tmp_path, stop):
     proc, session = start_index(small_corpus, tmp_path / "idx")
     try:
         pids = session_pids(session)
         assert pids, "the run's Ray processes are found by their session"
         addresses = listening_addresses(pids)
         assert addresses and addresses <= {"127.0.0.1", "::1"}, addresses
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(stop)
         proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
