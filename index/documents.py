@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Mapping
 
 from index import converted
-from index.errors import CorpusError
+from index.errors import CorpusChanged, CorpusError
 from index.readers import PLAIN_SUFFIXES, READERS, SUFFIXES
 from index.readers.dates import DateError, iso_day
 
@@ -105,9 +105,9 @@ class StoredDocument(Document):
                 with open(self._path, "rb") as fh:
                     cached = fh.read().decode("utf-8")
             except (OSError, UnicodeDecodeError) as exc:
-                raise CorpusError(f"{self.source} can no longer be read ({exc}); run the command again") from exc
+                raise CorpusChanged(f"{self.source} can no longer be read ({exc}); run the command again") from exc
             if hashlib.sha256(cached.encode("utf-8")).hexdigest() != self.known.sha256:
-                raise CorpusError(f"{self.source} changed while it was being used; run the command again")
+                raise CorpusChanged(f"{self.source} changed while it was being used; run the command again")
             object.__setattr__(self, "_text", cached)
         return cached
 

@@ -54,10 +54,21 @@ class Embedder(ABC):
         return np.vstack(parts)
 
 
+# What a sentence-transformers model folder holds; a folder with none of them holds no model.
+MODEL_MARKERS = ("modules.json", "config.json", "config_sentence_transformers.json")
+
+
 def resolve_model_path(model: str) -> str:
     """Map a model name to a local folder; a packaged model resolves to its shipped weights."""
-    if Path(model).expanduser().is_dir():
-        return str(Path(model).expanduser())
+    folder = Path(model).expanduser()
+    if folder.is_dir():
+        if not any((folder / name).is_file() for name in MODEL_MARKERS):
+            raise RagError(
+                f"embedding model folder {folder} (RAG_EMBED_MODEL) holds no model (none of "
+                f"{', '.join(MODEL_MARKERS)}); point RAG_EMBED_MODEL at a sentence-transformers model "
+                f"folder, or unset it for the packaged {DEFAULT_MODEL}"
+            )
+        return str(folder)
     module = model.replace("-", "_")
     spec = importlib.util.find_spec(module) if module.isidentifier() else None
     if spec is not None and spec.submodule_search_locations:
@@ -75,7 +86,15 @@ class SentenceTransformerEmbedder(Embedder):
         from sentence_transformers import SentenceTransformer
 
         self.name = model
-        self._model = SentenceTransformer(resolve_model_path(model), device=device)
+        path = resolve_model_path(model)
+        try:
+            self._model = SentenceTransformer(path, device=device)
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:  # a folder with broken or partial files
+            raise RagError(
+                f"the embedding model in {path} (RAG_EMBED_MODEL) cannot be loaded ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}); point RAG_EMBED_MODEL at a complete "
+                f"sentence-transformers model folder, or unset it for the packaged {DEFAULT_MODEL}"
+            ) from exc
         dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         dimension = dim()
         if dimension is None:

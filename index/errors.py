@@ -2,6 +2,7 @@
 
     RagError
     ├── CorpusError      a corpus file or folder cannot be used
+    │   └── CorpusChanged    an article changed while a reader used it (the reader re-opens)
     ├── IndexMissing     no index on disk where one was expected
     ├── IndexStale       the index was built from other documents or settings
     ├── IndexCorrupt     the index files do not match their manifest
@@ -21,6 +22,11 @@ class RagError(Exception):
 
 class CorpusError(RagError):
     """A corpus folder or file cannot be read as documents."""
+
+
+class CorpusChanged(CorpusError):
+    """A corpus file changed (or vanished) between opening the index and reading it: a rebuild is
+    under way. `rag.Engine` re-opens the newest index and asks again, a bounded number of times."""
 
 
 class IndexMissing(RagError):

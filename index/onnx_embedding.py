@@ -7,6 +7,15 @@ ONNX Runtime's dynamic quantisation (as sentence-transformers' `export_dynamic_q
 does), and cached in a sub-folder of the index folder, keyed by model, weights hash, exporter and
 runtime versions, so an export happens once per index and model, never per run.
 
+The cache folder is ours, inside a folder the user chose, so it is checked before it is used
+(`OnnxEmbedder.model_file`): a cache folder or export folder that is the wrong kind of thing (a
+file, a symlink, dangling or leading anywhere, a folder of another user or one we cannot read and
+write) is never followed or written through; it is renamed aside (`embedder.aside-*`, said in one
+line) and the export made again. An index folder we cannot write (shared read-only) keeps its
+cache as it is: a valid export there is used, and a missing one is exported to the user's cache
+folder instead (`$XDG_CACHE_HOME/rag/embedder`, else a per-user temp folder), said in one line.
+A temp folder of an export whose process is gone (killed mid-export) is removed by the next one.
+
 Inference mirrors the sentence-transformers pipeline of the packaged model (modules.json:
 Transformer -> mean Pooling -> Normalize): the `tokenizers` tokenizer of the model folder,
 stripped texts, truncation at `max_seq_length`, padding to the longest text of the batch, mean of
@@ -16,15 +25,20 @@ only to export; opening a cached model needs neither, which also makes a cold `r
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import importlib.metadata
 import json
 import os
+import secrets
 import shutil
+import stat
+import sys
 import tempfile
+import time
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -41,6 +55,90 @@ HASHED_FILES = ("config.json", "tokenizer.json", "modules.json", "sentence_bert_
 DEFAULT_MAX_SEQ_LENGTH = 256
 VARIANTS = ("onnx", "onnx-int8")
 ALLOW_SPINNING = "0"
+TEMP_PREFIX = ".tmp-"  # an export in progress: .tmp-<export folder>-<pid>-<random>
+ASIDE_INFIX = ".aside-"  # a cache entry of the wrong kind, renamed out of the way
+OLD_TEMP_S = 3600.0  # an export temp folder without a pid in its name is a leftover after this long
+Log = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(f"rag: {message}", file=sys.stderr, flush=True)
+
+
+def user_cache_dirs() -> list[Path]:
+    """Where exports go when the index folder cannot take them, in order of preference."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return [Path(base) / "rag" / CACHE_FOLDER, Path(tempfile.gettempdir()) / f"rag-{os.getuid()}" / CACHE_FOLDER]
+
+
+def wrong_kind(path: Path, folder: bool = True, write: bool = True) -> str:
+    """Why `path` cannot be used as our folder (or our regular file): '' when it can or is absent.
+
+    Never follows a link: a symlink is wrong whatever it points at. To `write`, a folder must also be
+    ours (our uid) and writable; to read, readable is enough (an index shared read-only)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        return f"a symlink to {target}"
+    if folder and not stat.S_ISDIR(st.st_mode):
+        return "a file, not a folder"
+    if not folder and not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    if write and st.st_uid != os.getuid():
+        return f"owned by another user (uid {st.st_uid})"
+    wanted = (os.R_OK | os.X_OK | (os.W_OK if write else 0)) if folder else os.R_OK
+    if not os.access(path, wanted, follow_symlinks=False):
+        return "not readable and writable by us" if write else "not readable by us"
+    return ""
+
+
+def set_aside(path: Path) -> Path:
+    """Rename `path` (never followed) to a free `<name>.aside-<hex>` beside it; the new path."""
+    aside = path.with_name(f"{path.name}{ASIDE_INFIX}{secrets.token_hex(4)}")
+    os.rename(path, aside)
+    return aside
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_dead_exports(cache_dir: Path) -> list[str]:
+    """Remove the temp folders of exports whose process is gone (a kill -9 mid-export); their names."""
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(cache_dir))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(TEMP_PREFIX) or entry.is_symlink():
+            continue
+        pid = entry.name.rsplit("-", 2)[-2] if entry.name.count("-") >= 3 else ""
+        if pid.isdigit() and len(pid) <= 7:
+            gone = int(pid) != os.getpid() and not _pid_alive(int(pid))
+        else:  # named by an older version, without its pid: gone once it is an hour old
+            try:
+                gone = entry.stat(follow_symlinks=False).st_mtime < time.time() - OLD_TEMP_S
+            except OSError:
+                gone = False
+        if gone:
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(entry.name)
+    return removed
 
 
 class UnsupportedModel(RagError):
@@ -178,7 +276,14 @@ class OnnxEmbedder(Embedder):
 
     exports = 0  # exports made by this process; tests use it to show a cache hit
 
-    def __init__(self, model: str, cache_dir: str | Path, variant: str = "onnx-int8", threads: int | None = None):
+    def __init__(
+        self,
+        model: str,
+        cache_dir: str | Path,
+        variant: str = "onnx-int8",
+        threads: int | None = None,
+        log: Log | None = _stderr,
+    ):
         if variant not in VARIANTS:
             raise RagError(f"unknown ONNX variant {variant!r}; choose one of {', '.join(VARIANTS)}")
         self.model_dir = Path(resolve_model_path(model))
@@ -186,6 +291,7 @@ class OnnxEmbedder(Embedder):
         self.name = f"{model}+{variant}"
         self.variant = variant
         self.cache_dir = Path(cache_dir)
+        self.log = log  # one line for a cache set aside or moved to the user's cache folder
         self.threads = threads or os.cpu_count() or 1
         self._session = None
         self._tokenizer = None
@@ -193,19 +299,68 @@ class OnnxEmbedder(Embedder):
     # -- the cached export ------------------------------------------------------------------------
 
     def model_file(self) -> Path:
-        """The cached ONNX file, exported first if missing or corrupt."""
-        folder = self.cache_dir / cache_key(self.model_dir, self.variant)
-        if self._valid(folder):
+        """The cached ONNX file, exported first if missing or corrupt (see the module doc)."""
+        key = cache_key(self.model_dir, self.variant)
+        if not wrong_kind(self.cache_dir, write=False) and self._valid(self.cache_dir / key):
+            return self.cache_dir / key / MODEL_FILE
+        refused: list[str] = []  # caches that could not be written, and why
+        for cache_dir in dict.fromkeys([self.cache_dir, *user_cache_dirs()]):
+            try:
+                return self._export_into(cache_dir, key, refused)
+            except OSError as exc:
+                own = cache_dir == self.cache_dir
+                if own and exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):  # a full disk, say
+                    raise RagError(
+                        f"writing the embedder cache in {cache_dir} failed ({exc}); "
+                        "free some space or set RAG_EMBED_BACKEND=torch"
+                    ) from exc
+                refused.append(f"{cache_dir}: {exc.strerror or exc}")
+        raise RagError(
+            f"no folder can hold the ONNX export of {self.model_dir} ({'; '.join(refused)}); "
+            "make one of them writable or set RAG_EMBED_BACKEND=torch"
+        )
+
+    def _say(self, message: str) -> None:
+        if self.log is not None:
+            self.log(message)
+
+    def _heal(self, cache_dir: Path) -> None:
+        """Set aside a cache folder of the wrong kind; PermissionError where that is not ours to do."""
+        why = wrong_kind(cache_dir)
+        if not why:
+            return
+        try:
+            aside = set_aside(cache_dir)
+        except OSError as exc:
+            raise PermissionError(errno.EACCES, f"it is {why} and cannot be set aside ({exc.strerror})") from exc
+        self._say(f"the embedder cache {cache_dir} was {why}; set it aside as {aside.name} and exporting again")
+
+    def _export_into(self, cache_dir: Path, key: str, refused: list[str]) -> Path:
+        """Export into `cache_dir` (reusing a valid export there); OSError when it cannot be written."""
+        moved = cache_dir != self.cache_dir
+        if moved:
+            cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._heal(cache_dir)
+        folder = cache_dir / key
+        if moved and self._valid(folder):
+            self._say(f"the index's embedder cache cannot be written ({'; '.join(refused)}); using {folder}")
+            self.cache_dir = cache_dir
             return folder / MODEL_FILE
-        if folder.exists():  # corrupt or half-removed: replaced by a fresh export
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        remove_dead_exports(cache_dir)
+        if wrong_kind(folder):  # a file or a link where the export goes: never followed
+            self._say(f"the export {folder} was {wrong_kind(folder)}; set it aside")
+            set_aside(folder)
+        elif folder.exists():  # corrupt or half-removed: replaced by a fresh export
             shutil.rmtree(folder, ignore_errors=True)
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=self.cache_dir))
+        tmp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{folder.name}-{os.getpid()}-", dir=cache_dir))
+        if moved:
+            self._say(f"the index's embedder cache cannot be written ({'; '.join(refused)}); exporting to {folder}")
         try:
             try:
                 with warnings.catch_warnings():  # the tracer's notes on a graph that is checked below
                     warnings.simplefilter("ignore")
-                    fp32 = self.cache_dir / cache_key(self.model_dir, "onnx")
+                    fp32 = cache_dir / cache_key(self.model_dir, "onnx")
                     if self.variant == "onnx-int8" and self._valid(fp32):
                         quantize(fp32 / MODEL_FILE, tmp / MODEL_FILE)  # the fp32 export already made here
                     else:
@@ -225,13 +380,21 @@ class OnnxEmbedder(Embedder):
                     raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        for old in self.cache_dir.glob(f"{self.variant}-*"):  # exports for other weights or versions
-            if old.is_dir() and old.name != folder.name and old.name.rsplit("-", 1)[0] == self.variant:
-                shutil.rmtree(old, ignore_errors=True)
+        for old in cache_dir.glob(f"{self.variant}-*"):  # exports for other weights or versions
+            if old.is_dir() and not old.is_symlink() and old.name != folder.name:
+                if old.name.rsplit("-", 1)[0] == self.variant:
+                    shutil.rmtree(old, ignore_errors=True)
+        self.cache_dir = cache_dir
         return folder / MODEL_FILE
 
     @staticmethod
     def _valid(folder: Path) -> bool:
+        kinds = (
+            wrong_kind(folder, write=False),
+            *(wrong_kind(folder / f, False, False) for f in (META_FILE, MODEL_FILE)),
+        )
+        if any(kinds):
+            return False  # nothing here is followed through a link
         try:
             meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
             return meta.get("sha256") == _sha256(folder / MODEL_FILE)

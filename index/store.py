@@ -503,7 +503,7 @@ class IndexStore:
             tmp.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
             os.replace(tmp, stamp)
         except OSError:
-            tmp.unlink(missing_ok=True)
+            _discard(tmp)
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -664,7 +664,7 @@ def current_dir(index_dir: str | Path) -> Path:
 
 def clean(index_dir: str | Path) -> list[str]:
     """Remove what a killed or finished save left: temp folders, old generations, v2 files
-    (once a v3 generation replaces them).
+    (once a v3 generation replaces them), and the temp folders of ONNX exports whose process died.
 
     Only names of ours inside a marked folder, and never the current generation; call it with
     the write lock held, since a temp folder may be another writer's work in progress.
@@ -685,6 +685,11 @@ def clean(index_dir: str | Path) -> list[str]:
                 continue
             if _remove_ours(path, old_generations=unread and keep is not None):
                 removed.append(name)
+    from index.onnx_embedding import CACHE_FOLDER, remove_dead_exports  # the embedder cache is ours too
+
+    cache = index_dir / CACHE_FOLDER
+    if cache.is_dir() and not cache.is_symlink():  # exports of killed processes (kill -9 mid-export)
+        removed += [f"{CACHE_FOLDER}/{name}" for name in remove_dead_exports(cache)]
     return sorted(removed)
 
 
@@ -795,7 +800,15 @@ def _write_stamp(folder: Path, files: dict[str, str], old: dict[str, list[int]])
         tmp.write_text(json.dumps(stats), encoding="utf-8")
         os.replace(tmp, folder / STAMP)
     except OSError:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
+
+
+def _discard(path: Path) -> None:
+    """Remove a temp file of a best-effort write; on a read-only index there is none to remove."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def actors_of(sentences: Iterable[TextUnit]) -> ActorIndex:

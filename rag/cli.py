@@ -85,9 +85,14 @@ def _open_engine(settings: Settings):
 def cmd_index(args: argparse.Namespace) -> int:
     from index.documents import load_corpus
     from index.milvus_store import parse_store
-    from rag.engine import build_store, converted_dir, embedder_cache, embedder_for, store_location
+    from rag.engine import converted_dir
 
     settings = Settings.from_args(args)
+    on_ray = args.workers is not None or bool(args.ray_address)
+    if args.workers is not None:
+        from index.ray_embed import check_workers
+
+        check_workers(args.workers)  # before any work: --workers 0 is refused like -1
     corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes, stored=converted_dir(settings))
     report_problems(corpus.problems)
     target = parse_store(settings.store)
@@ -95,6 +100,17 @@ def cmd_index(args: argparse.Namespace) -> int:
         from index.milvus_store import connect
 
         connect(target, settings.corpus_dir)
+    if not on_ray:
+        return _index(args, settings, corpus)
+    from index.ray_embed import local_ray
+
+    with local_ray():  # shut down on the way out, also on Ctrl-C and SIGTERM
+        return _index(args, settings, corpus)
+
+
+def _index(args: argparse.Namespace, settings: Settings, corpus) -> int:
+    from rag.engine import build_store, embedder_cache, embedder_for, store_location
+
     progress, close = stderr_progress()
     try:
         embedder = embedder_for(settings)
@@ -102,10 +118,11 @@ def cmd_index(args: argparse.Namespace) -> int:
         if args.workers is not None or args.ray_address:
             from index.ray_embed import DEFAULT_WORKERS, RayEmbed, model_factory
 
-            workers = args.workers or DEFAULT_WORKERS
+            workers = DEFAULT_WORKERS if args.workers is None else args.workers
             cache = embedder_cache(settings)
             factory = model_factory(settings.embed_model, None if cache is None else str(cache), settings.embed_backend)
             ray_embed = RayEmbed(factory, embedder.dimension, workers, args.ray_address)
+            ray_embed.log = lambda m: print(f"rag: {m}", file=sys.stderr, flush=True)
 
             def embed(texts, progress):
                 # Called inside the build, after it claimed the index folder: an ONNX variant exports

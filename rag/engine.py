@@ -22,7 +22,7 @@ from index.analysis import SentenceAnalysis
 from index.build import BuildReport, EmbedMany, build_index, build_milvus, check_fresh, staleness
 from index.documents import Corpus, Document, load_corpus
 from index.embedding import Embedder, make_embedder
-from index.errors import IndexCorrupt, IndexMissing, IndexStale, RagError
+from index.errors import CorpusChanged, IndexCorrupt, IndexMissing, IndexStale, RagError
 from index.milvus_store import parse_store
 from index.store import IndexStore, current_dir
 from rag import agreement, recency, spans, verify
@@ -50,6 +50,12 @@ if TYPE_CHECKING:
 
 CLOSEST = 3  # passages shown with a refusal ("closest passages, not an answer")
 MAX_BACKENDS = 16  # backends kept per engine, one per (name, options); the oldest is closed beyond this
+# A reader whose files change under it (a rebuild is under way: an article it had not read yet
+# changed, or the generation it read went away) re-opens the newest index and asks again, this
+# many times at most, before the error reaches the user.
+REOPEN_ATTEMPTS = 3
+CHANGED_UNDER_US = (CorpusChanged, IndexCorrupt)
+REOPENING = "rag: the corpus or the index changed while it was read; reading the newest index"
 ABSTAIN_TEXT = "The corpus does not cover this: no article states an answer to that question."
 
 
@@ -112,6 +118,7 @@ class Engine:
     _follow_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
     # A generation `follow` found not to match the corpus: not loaded again for every question.
     _declined: Path | None = field(default=None, init=False, repr=False, compare=False)
+    _reopen_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.retriever = Retriever(self.store, self.embedder, self.tuning)
@@ -139,39 +146,35 @@ class Engine:
         A missing, corrupt or stale index is never used: the reason is logged and it is rebuilt.
         """
         settings = settings or Settings.from_env()
-        # The index first: it knows which corpus files were verified unchanged, so only new or
-        # touched articles are read and hashed here (`IndexStore.known_documents`).
-        store: IndexStore | MilvusStore | None = None
-        failure: RagError | None = None
-        try:
-            store = load_store(settings)
-        except (IndexMissing, IndexCorrupt) as exc:
-            failure = exc
-        known = store.known_documents() if isinstance(store, IndexStore) else None
-        corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes, known, converted_dir(settings))
-        if not corpus.documents:
-            raise CorpusError(f"no usable documents in {settings.corpus_dir}: " + "; ".join(map(str, corpus.problems)))
         embedder = embedder or embedder_for(settings)
-        report = None
-        try:
-            if store is None:
-                raise failure or IndexMissing("no index")
-            check_fresh(store, corpus, embedder.name, settings.chunking)
-        except (IndexMissing, IndexStale, IndexCorrupt) as exc:
-            if log is not None and not isinstance(exc, IndexMissing):
-                print(f"rag: {exc} - rebuilding", file=log)
-            elif log is not None:
-                print(f"rag: building the index at {store_location(settings)} (first use)", file=log)
-            store, report = build_store(
-                settings,
-                corpus,
-                embedder,
-                progress=progress,
-                log=None if log is None else lambda m: print(f"rag: {m}", file=log),
-            )
-        if isinstance(store, IndexStore):
-            store.remember(corpus)
+        corpus, store, report = _opened(settings, embedder, progress, log)
         return cls(settings, corpus, store, embedder, report)
+
+    def reopen(self, log: TextIO | None = sys.stderr) -> None:
+        """Read the newest index and the corpus again (rebuilding if stale, as `open` does)."""
+        store = self.store
+        if log is not None:
+            print(REOPENING, file=log)
+        with self._reopen_lock:
+            if self.store is not store:
+                return  # another thread re-opened meanwhile
+            corpus, store, report = _opened(self.settings, self.embedder, None, log)
+            self.corpus, self.store, self.build_report = corpus, store, report or self.build_report
+            self.__post_init__()
+
+    def _retrying(self, answer: Callable[[], Iterator[str | Answer]]) -> Iterator[str | Answer]:
+        """`answer()`'s pieces; if the files change under it before it yields, re-open and try again."""
+        for attempt in range(REOPEN_ATTEMPTS + 1):
+            started = False
+            try:
+                for piece in answer():
+                    started = True
+                    yield piece
+                return
+            except CHANGED_UNDER_US:
+                if started or attempt == REOPEN_ATTEMPTS:
+                    raise
+            self.reopen()
 
     def rebuild(self, progress: Callable[[int, int], None] | None = None) -> BuildReport:
         """Re-read the corpus folder and bring the index up to date (incremental)."""
@@ -349,10 +352,12 @@ class Engine:
         verified (`rag.verify`): a failing one is repaired once, then replaced by the extractive
         answer with `verified=False` and the reason. `options` (model, API base, time budget)
         apply to this question only; by default they come from the engine's settings. A backend
-        that runs out of its time budget (`options.timeout`) is replaced the same way.
+        that runs out of its time budget (`options.timeout`) is replaced the same way. When the
+        index or an article changes under the engine (a rebuild by another process), it re-opens
+        the newest index and asks again, `REOPEN_ATTEMPTS` times at most.
         """
         self.follow()
-        *_, answer = self._answer(question, k, backend, history, options, stream=False)
+        *_, answer = self._retrying(lambda: self._answer(question, k, backend, history, options, stream=False))
         assert isinstance(answer, Answer), "the answer stream ends with the Answer"
         return answer
 
@@ -371,7 +376,7 @@ class Engine:
         is what to show once it arrives. Other backends yield their whole text as one piece.
         """
         self.follow()
-        yield from self._answer(question, k, backend, history, options, stream=True)
+        yield from self._retrying(lambda: self._answer(question, k, backend, history, options, stream=True))
 
     def _answer(
         self,
@@ -667,6 +672,59 @@ def joined(question: str, parts: Sequence[str], answers: Sequence[Answer], secon
             verify.VERIFIED if answered else "",
         ),
     )
+
+
+def _opened(
+    settings: Settings, embedder: Embedder, progress: Callable[[int, int], None] | None, log: TextIO | None
+) -> tuple[Corpus, IndexStore | MilvusStore, BuildReport | None]:
+    """The corpus and the up-to-date store (see `Engine.open`); tried again, a bounded number of
+    times, when the files change under it (a rebuild by another process is under way)."""
+    for attempt in range(REOPEN_ATTEMPTS + 1):
+        try:
+            return _open_once(settings, embedder, progress, log)
+        except CHANGED_UNDER_US:
+            if attempt == REOPEN_ATTEMPTS:
+                raise
+            if log is not None:
+                print(REOPENING, file=log)
+    raise AssertionError("unreachable")
+
+
+def _open_once(
+    settings: Settings, embedder: Embedder, progress: Callable[[int, int], None] | None, log: TextIO | None
+) -> tuple[Corpus, IndexStore | MilvusStore, BuildReport | None]:
+    # The index first: it knows which corpus files were verified unchanged, so only new or
+    # touched articles are read and hashed here (`IndexStore.known_documents`).
+    store: IndexStore | MilvusStore | None = None
+    failure: RagError | None = None
+    try:
+        store = load_store(settings)
+    except (IndexMissing, IndexCorrupt) as exc:
+        failure = exc
+    known = store.known_documents() if isinstance(store, IndexStore) else None
+    corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes, known, converted_dir(settings))
+    if not corpus.documents:
+        raise CorpusError(f"no usable documents in {settings.corpus_dir}: " + "; ".join(map(str, corpus.problems)))
+    report = None
+    try:
+        if store is None:
+            raise failure or IndexMissing("no index")
+        check_fresh(store, corpus, embedder.name, settings.chunking)
+    except (IndexMissing, IndexStale, IndexCorrupt) as exc:
+        if log is not None and not isinstance(exc, IndexMissing):
+            print(f"rag: {exc} - rebuilding", file=log)
+        elif log is not None:
+            print(f"rag: building the index at {store_location(settings)} (first use)", file=log)
+        store, report = build_store(
+            settings,
+            corpus,
+            embedder,
+            progress=progress,
+            log=None if log is None else lambda m: print(f"rag: {m}", file=log),
+        )
+    if isinstance(store, IndexStore):
+        store.remember(corpus)
+    return corpus, store, report
 
 
 def embedder_cache(settings: Settings) -> Path | None:

@@ -171,8 +171,7 @@ def _line_sentences(line: str) -> list[str]:
     pieces: list[str] = []
     start = 0
     for m in _SENTENCE_END.finditer(line):
-        before = line[start : m.start()].rstrip(".!?\"'\u201d\u2019)")
-        last_word = before.split()[-1].lower() if before.split() else ""
+        last_word = _last_word(line, start, m.start())
         if last_word in _ABBREVIATIONS or re.fullmatch(r"[a-z]", last_word):
             continue
         nxt = line[m.end() : m.end() + 1]
@@ -182,6 +181,20 @@ def _line_sentences(line: str) -> list[str]:
         start = m.end()
     pieces.append(line[start:])
     return [p.strip() for p in pieces if p.strip()]
+
+
+_WORD_WINDOW = 64  # longer than any abbreviation a full stop may follow
+
+
+def _last_word(line: str, start: int, end: int) -> str:
+    """The lower-cased last word of `line[start:end]` without its closing punctuation, read from a
+    bounded window: splitting the whole sentence so far at every full stop made a long sentence
+    with many "x. y" quadratic. A word longer than the window is no abbreviation: ''."""
+    lo = max(start, end - _WORD_WINDOW)
+    words = line[lo:end].rstrip(".!?\"'\u201d\u2019)").split()
+    if not words or (lo > start and len(words) == 1 and not line[lo - 1].isspace() and not line[lo].isspace()):
+        return ""
+    return words[-1].lower()
 
 
 def _with_markers(body: str, ids: Sequence[int]) -> str:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable, Mapping, Sequence
 
 from index.aliases import NAME_PARTICLES, ActorIndex
@@ -79,6 +80,13 @@ _APPOSITION = re.compile(r"\s*,\s*(?:who\b|[^,;:\"\u201c\u201d]{1,80}?,)")
 _ACCORDING = re.compile(r"\baccording\s+to\s+$", re.IGNORECASE)
 _QUOTE_THEN_VERB = re.compile(r"[,\"\u201d'\u2019]\s*(?P<verb>[a-z]+)\s+$")
 _POSSESSIVE_END = re.compile(r"['\u2019]s?$")
+# How far around a name `named_speakers` reads: "according to", a quote and its verb, an apposition
+# (up to 80 characters) and the few words before the verb all fit. A bounded window keeps the check
+# linear in the answer's length: reading the whole text before and after every name was quadratic
+# (a 160 KB sentence took 13.9 s).
+_CONTEXT_CHARS = 200
+# The longest tail of a capitalised run tried as a person's name ("Prime Minister Ada von der Berg").
+_MAX_NAME_WORDS = 8
 
 
 class Speakers:
@@ -91,15 +99,21 @@ class Speakers:
     def __init__(self, actors: ActorIndex, analysis: Callable[[str, int, int], SentenceAnalysis]):
         self._actors = actors
         self._analysis = analysis
+        self._speakers: dict[tuple[str, int, int], tuple[str, ...]] = {}
 
     def of(self, citation: Citation) -> tuple[str, ...]:
         """Every speaker of the sentence a citation lies in."""
-        return tuple(s.name for s in self._analysis(citation.doc_id, citation.start, citation.end).speakers)
+        key = (citation.doc_id, citation.start, citation.end)
+        if key not in self._speakers:
+            if len(self._speakers) >= 4096:  # a long-lived checker sees many spans: keep the memo small
+                self._speakers.clear()
+            self._speakers[key] = tuple(s.name for s in self._analysis(*key).speakers)
+        return self._speakers[key]
 
     def person(self, name: str) -> str | None:
         """The fullest name of the known person `name` refers to, trying "Prime Minister Ada Okonkwo"
         and "Ukraine's Okonkwo" from the longest tail down; None when no known person matches."""
-        words = name.split()
+        words = name.split()[-_MAX_NAME_WORDS:]  # a run of capitals may be a whole headline
         for i in range(len(words)):
             if _POSSESSIVE_END.search(words[i]) and i < len(words) - 1:
                 continue
@@ -132,7 +146,7 @@ def named_speakers(text: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for m in _NAME.finditer(text):
         name = m.group(0).rstrip(".")
-        before = text[: m.start()]
+        before = text[max(0, m.start() - _CONTEXT_CHARS) : m.start()]
         if _ACCORDING.search(before):
             out.append((name, "say"))
             continue
@@ -143,7 +157,7 @@ def named_speakers(text: str) -> list[tuple[str, str]]:
         previous = re.findall(r"[A-Za-z]+", before)[-1:]
         if previous and previous[0].lower() in _NOT_SUBJECT or _POSSESSIVE_END.search(name):
             continue
-        rest = text[m.end() :]
+        rest = text[m.end() : m.end() + _CONTEXT_CHARS]
         for tail in filter(None, (rest, (a := _APPOSITION.match(rest)) and rest[a.end() :])):
             words = re.findall(r"[A-Za-z]+|[^\sA-Za-z]", tail)
             while words and (words[0] in _BETWEEN or words[0].endswith("ly") and words[0].islower()):
@@ -185,6 +199,8 @@ class ClaimCheck:
     citations: tuple[int, ...]
     figures: tuple[FigureCheck, ...]
     problems: tuple[str, ...]
+    # The sentence's content words, read once for both word checks (`_adds_to` reuses them).
+    words: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     @property
     def supported(self) -> bool:
@@ -235,6 +251,18 @@ def _unfinished(sentence: str) -> bool:
         return True
     last = words[-1]
     return last.lower() in _DANGLING or (len(last) == 1 and last.isalpha() and last not in "IA")
+
+
+# What a cited span states is read once per span, not once per sentence citing it: a long answer
+# cites the same few spans from thousands of sentences.
+@lru_cache(maxsize=1024)
+def _stated(text: str) -> tuple[Figure, ...]:
+    return tuple(figures(text))
+
+
+@lru_cache(maxsize=1024)
+def _words(text: str) -> frozenset[str]:
+    return frozenset(tokenize(text))
 
 
 def _texts(c: Citation) -> list[str]:
@@ -321,7 +349,7 @@ def check_claim(
             "such text is quoted material, not support"
         )
     cites_ok = [i for i in cites if i not in flagged]
-    stated = [(i, f) for i in cites_ok if i in cited for t in _texts(cited[i]) for f in figures(t)]
+    stated = [(i, f) for i in cites_ok if i in cited for t in _texts(cited[i]) for f in _stated(t)]
     checks = []
     for fig in figures(text):
         hit = supported_by(fig, [f for _, f in stated])
@@ -334,14 +362,14 @@ def check_claim(
         problems.append(
             f"sentence {number} {_quote(text)} is unfinished: its citation stands where the answer should be"
         )
-    words = set(tokenize(text))
+    words = frozenset(tokenize(text))
     if cites_ok and words:  # with only flagged spans cited the sentence is reported above
-        cited_words = {w for i in cites_ok if i in cited for t in _texts(cited[i]) for w in tokenize(t)}
+        cited_words = {w for i in cites_ok if i in cited for t in _texts(cited[i]) for w in _words(t)}
         if len(words & cited_words) < max(1.0, MIN_WORD_SHARE * len(words)):
             problems.append(f"sentence {number} {_quote(text)} shares too few words with what it cites")
     if speakers is not None and written and cites_ok:
         problems += attribution_problems(number, text, cites_ok, cited, speakers)
-    return ClaimCheck(text, tuple(cites), tuple(checks), tuple(problems))
+    return ClaimCheck(text, tuple(cites), tuple(checks), tuple(problems), words)
 
 
 def check(
@@ -381,8 +409,8 @@ def check(
 
 def _adds_to(question: str, claims: Sequence[ClaimCheck], cited: Mapping[int, Citation]) -> bool:
     """Whether some word of the answer, not in the question, comes from what it cites."""
-    new = {w for c in claims for w in tokenize(c.text)} - set(tokenize(question))
-    stated = {w for c in cited.values() for t in _texts(c) for w in tokenize(t)}
+    new = {w for c in claims for w in (c.words or tokenize(c.text))} - set(tokenize(question))
+    stated = {w for c in cited.values() for t in _texts(c) for w in _words(t)}
     return bool(new & stated)
 
 

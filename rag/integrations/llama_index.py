@@ -62,6 +62,10 @@ _FILE_KEYS = ("source", "file_path", "file_name", "doc_id")
 
 # How a source node was placed in the articles (`PlacedSource.how`).
 BY_OFFSETS, BY_TEXT, UNPLACED = "offsets", "located", "unplaced"
+# The longest answer `CitationVerifier` checks, in characters (`CitationVerifier.max_chars`). The
+# check is linear in the answer's length (1 MB in about a second: eval/reports/latest/verify_bench.md);
+# the limit keeps one request from holding a worker for minutes or its memory for gigabytes.
+MAX_ANSWER_CHARS = 2_000_000
 
 
 # -- nodes ------------------------------------------------------------------------------------
@@ -211,9 +215,37 @@ class PlacedSource:
     number: int
     how: str  # BY_OFFSETS, BY_TEXT or UNPLACED
     citation: Citation | None
+    # The node's own (start, end) when it had offsets that did not slice its text; None otherwise.
+    offsets: tuple[int, int] | None = None
+
+    @property
+    def relocated(self) -> bool:
+        """Placed by its text although it carried offsets: the pipeline's offsets are wrong."""
+        return self.how == BY_TEXT and self.offsets is not None
+
+    @property
+    def problem(self) -> str:
+        """What is wrong with this source, or ''."""
+        if self.citation is None:
+            return (
+                f"source [{self.number}] is not a span of any article: its offsets do not slice its text and "
+                "its text is not found"
+            )
+        if self.relocated and self.offsets is not None:
+            start, end = self.offsets
+            return (
+                f"source [{self.number}]: offsets did not slice the text; placed by text at "
+                f"{self.citation.start}-{self.citation.end} of {self.citation.source} (the node said {start}-{end})"
+            )
+        return ""
 
     def to_dict(self) -> dict:
-        return {"number": self.number, "how": self.how, "citation": self.citation and self.citation.to_dict()}
+        return {
+            "number": self.number,
+            "how": self.how,
+            "citation": self.citation and self.citation.to_dict(),
+            "offsets": None if self.offsets is None else list(self.offsets),
+        }
 
 
 @dataclass(frozen=True)
@@ -293,7 +325,10 @@ class CitationVerifier(BaseEvaluator):
 
     Each source node is placed in the engine's articles: by its `start_char_idx`/`end_char_idx`
     when they slice exactly its text, else by finding its text (`locate`), else not at all (its
-    markers then name no evidence). The answer's sentences are read with their "[n]" markers
+    markers then name no evidence). A node whose offsets are wrong but whose text is found is
+    checked at the place found, and the report names the wrong offsets as a problem: the pipeline
+    that made it cites the wrong span. An answer or source over `max_chars` characters is not
+    checked; the report's one problem names the limit. The answer's sentences are read with their "[n]" markers
     (source node n, 1-based, as CitationQueryEngine numbers them) and checked as our own answers
     are: every figure stated in what the sentence cites, every person named as speaking a speaker
     of a cited sentence, enough shared words, no unfinished sentence.
@@ -302,7 +337,8 @@ class CitationVerifier(BaseEvaluator):
         CitationVerifier(engine).evaluate_response(query, response)  # LlamaIndex EvaluationResult
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, max_chars: int = MAX_ANSWER_CHARS) -> None:
+        self.max_chars = max_chars
         self._docs = {d.doc_id: d for d in engine.documents}
         self._speakers = verify.Speakers(engine.facts.actors, engine.facts.analysis)
 
@@ -328,23 +364,34 @@ class CitationVerifier(BaseEvaluator):
             if start is not None and end is not None and 0 <= start < end <= len(doc.text):
                 if doc.text[start:end] == text:
                     return PlacedSource(number, BY_OFFSETS, spans.cite(doc, start, end))
+        offsets = (start, end) if start is not None and end is not None else None
         for doc in candidates:
             found = locate(doc, text, start)
             if found is not None:
-                return PlacedSource(number, BY_TEXT, found)
-        return PlacedSource(number, UNPLACED, None)
+                return PlacedSource(number, BY_TEXT, found, offsets)
+        return PlacedSource(number, UNPLACED, None, offsets)
 
     def check_text(self, text: str, nodes: Sequence[BaseNode], query: str = "") -> CitationReport:
+        too_long = self._over_limit(text, nodes)
+        if too_long:
+            return CitationReport((), (too_long,), ())
         placed = tuple(self.place(n, node) for n, node in enumerate(nodes, 1))
         cited = {p.number: p.citation for p in placed if p.citation is not None}
-        problems = [
-            f"source [{p.number}] is not a span of any article: its offsets do not slice its text and "
-            "its text is not found"
-            for p in placed
-            if p.citation is None
-        ]
+        problems = [p.problem for p in placed if p.problem]
         verdict = verify.check(text, cited, self._docs, query, self._speakers)
         return CitationReport(verdict.claims, (*problems, *verdict.problems), placed)
+
+    def _over_limit(self, text: str, nodes: Sequence[BaseNode]) -> str:
+        """Why the answer or its sources are too long to check (`max_chars`), or ''."""
+        sizes = [("the answer", len(text))]
+        sizes += [(f"source [{n}]", len(node_text(node))) for n, node in enumerate(nodes, 1)]
+        for what, size in sizes:
+            if size > self.max_chars:
+                return (
+                    f"{what} is {size:,} characters, over CitationVerifier's limit of {self.max_chars:,} "
+                    "(CitationVerifier(engine, max_chars=...)); not checked. Check it in parts or raise max_chars"
+                )
+        return ""
 
     def check(self, response: Response | StreamingResponse, query: str = "") -> CitationReport:
         """Per-claim results for a response; a streaming one is read to its end first."""

@@ -195,3 +195,15 @@ def test_an_answer_that_only_repeats_the_question_is_rejected(remaining, docs):
     verdict = check("It must come from the partners [1].", {1: remaining}, docs, question)
     assert "the answer only repeats the question: it states nothing from its evidence" in verdict.problems
     assert check("The remaining $60 billion must come from the partners [1].", {1: remaining}, docs, question).ok
+
+
+def test_reading_a_long_answer_keeps_its_sentences_and_abbreviations():
+    """The bounded look-back at each full stop (linear time) splits as reading the whole sentence did."""
+    from rag.markers import split_sentences as answer_sentences
+
+    run_on = "the x. y " * 5000  # 45 KB of full stops that do not end a sentence (lower case follows)
+    assert answer_sentences(run_on + "end. Next one [1].") == [run_on + "end.", "Next one [1]."]
+    assert answer_sentences("The U.S. Senate voted. It passed.") == ["The U.S. Senate voted.", "It passed."]
+    long_word = "a" * 70
+    assert answer_sentences(f"{long_word} b. Cut here") == [f"{long_word} b. Cut here"]  # "b." is an initial
+    assert answer_sentences(f"Word {long_word}. Cut here") == [f"Word {long_word}.", "Cut here"]

@@ -209,8 +209,18 @@ def test_verifier_passes_a_correct_answer(verifier, corpus_dir, offsets):
     node = foreign_node(corpus_dir, SHMYHAL_SOURCE, SHMYHAL_SNIPPET, offsets=offsets)
     response = Response("The remaining $60 billion must come from Ukraine's partners, Shmyhal said [1].", [node])
     report = verifier.check(response, PAY)
-    assert report.ok, report.problems
     assert report.sources[0].how == (BY_OFFSETS if offsets == "exact" else BY_TEXT)
+    if offsets == "shifted":  # the claim holds, but the pipeline's offsets cite other text: said so
+        node_start = node.node.start_char_idx
+        placed = report.sources[0].citation
+        assert report.problems == (
+            f"source [1]: offsets did not slice the text; placed by text at {placed.start}-{placed.end} of "
+            f"{SHMYHAL_SOURCE} (the node said {node_start}-{node.node.end_char_idx})",
+        )
+        assert placed.start == node_start - 7 and report.sources[0].relocated
+        assert all(c.supported for c in report.claims)
+    else:
+        assert report.ok, report.problems
     placed = report.sources[0].citation
     assert article(corpus_dir, placed.source)[placed.start : placed.end] == placed.text
     assert SHMYHAL_SNIPPET in placed.text
@@ -270,6 +280,26 @@ def test_verifier_as_a_llama_index_evaluator(verifier, corpus_dir):
     assert not bad.passing and "$90 billion" in bad.feedback
     plain = verifier.evaluate(PAY, "Partners must cover the remaining $90 billion [1].", [node.node.get_content()])
     assert not plain.passing
+
+
+def test_verifier_names_its_size_limit_instead_of_checking(engine, corpus_dir):
+    node = foreign_node(corpus_dir, SHMYHAL_SOURCE, SHMYHAL_SNIPPET)
+    text = "Partners must cover the remaining $60 billion [1]. " * 10
+    report = CitationVerifier(engine, max_chars=100).check(Response(text, [node]), PAY)
+    assert not report.ok and not report.claims
+    [problem] = report.problems
+    assert f"the answer is {len(text):,} characters" in problem and "limit of 100" in problem
+    assert "max_chars" in problem
+
+
+def test_verifier_reads_a_speaker_at_the_end_of_a_very_long_sentence(verifier, corpus_dir):
+    """The bounded look-around keeps attribution working however long the sentence is."""
+    node = foreign_node(corpus_dir, SHMYHAL_SOURCE, SHMYHAL_SNIPPET)
+    filler = "the remaining $60 billion must come from Ukraine's partners, " * 2000  # ~120 KB, one sentence
+    wrong = verifier.check(Response(f"As {filler}Zelensky said [1].", [node]), PAY)
+    assert any("as the speaker" in p and "Zelensky" in p for p in wrong.problems), wrong.problems[:3]
+    right = verifier.check(Response(f"As {filler}Shmyhal said [1].", [node]), PAY)
+    assert not any("as the speaker" in p for p in right.problems), right.problems[:3]
 
 
 def test_verifier_checks_our_own_query_engine(verifier, engine):
