@@ -256,7 +256,10 @@ def _ask_batch(args: argparse.Namespace, settings: Settings) -> int:
 
 def _print_answer(args: argparse.Namespace, answer) -> None:
     if args.json:
-        print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+        data = answer.to_dict()
+        if args.debug:  # how the engine decided, and each stage's time
+            data["trace"] = {**answer.trace, "timings": data["timings"]}
+        print(json.dumps(data, ensure_ascii=False), flush=True)
     else:
         _print_human(answer)
 

@@ -37,7 +37,7 @@ from rag.figures import asked_kind
 from rag.forms import disabled_forms
 from rag.markers import has_markers, renumber
 from rag.question import Ask, split_asks
-from rag.reader import Reader, Reading, Sources
+from rag.reader import FEATURES, Reader, Reading, Sources
 from rag.retrieval import Retriever, unit_terms
 from rag.selection import Selection, SentenceFacts
 from rag.settings import Settings
@@ -87,6 +87,28 @@ class Decision:
     reason: Refusal | None = None
     notice: str | None = None  # "The articles do not quote X on this; Y said: ..."
     readings: tuple[Reading, ...] = ()
+    # Evidence no rule let through, with the rule: "structure (wrong_speaker)", "figure_kind", "period".
+    dropped: tuple[tuple[Citation, str], ...] = ()
+
+    def trace(self, ask: Ask, disabled: frozenset[str]) -> dict:
+        """What `rag ask --json --debug` shows of the decision: the question as read, each candidate
+        with its features and probability (most probable first), and what the rules dropped."""
+        return {
+            "ask": ask.to_dict(),
+            "disabled_forms": sorted(disabled),
+            "refusal_reason": self.reason.value if self.reason else None,
+            "candidates": [
+                {
+                    "source": r.evidence.citation.source,
+                    "start": r.evidence.citation.start,
+                    "end": r.evidence.citation.end,
+                    "probability": round(r.probability, 4),
+                    "features": {name: round(x, 4) for name, x in zip(FEATURES, r.features)},
+                }
+                for r in self.readings
+            ],
+            "dropped": [{"source": c.source, "start": c.start, "end": c.end, "by": why} for c, why in self.dropped],
+        }
 
 
 def check_question(question: str, max_chars: int) -> str:
@@ -409,12 +431,13 @@ class Engine:
             evidence = _about(evidence, names_in(question))
         timings["retrieve_s"] = time.perf_counter() - t0
         decision = self.decide(question, ask, evidence)
+        trace = decision.trace(ask, self.disabled)
         closest = tuple(e.citation for e in evidence[:CLOSEST])  # shown with a refusal
         evidence, support, notice = decision.evidence, decision.support, decision.notice
         if decision.refusal is not None:
             timings["total_s"] = time.perf_counter() - t0
             answer = Answer(question, decision.refusal, (), True, name, timings, tuple(passages), support)
-            answer = replace(answer, closest=closest)
+            answer = replace(answer, closest=closest, refusal_reason=trace["refusal_reason"], trace=trace)
             if stream:
                 yield answer.text
             yield answer
@@ -447,7 +470,7 @@ class Engine:
             answer = replace(answer, text=f"{notice} {answer.text}")
         answer = recency.dated(question, answer)
         timings["total_s"] = time.perf_counter() - t0
-        answer = replace(answer, timings=timings, passages=tuple(passages), support=support)
+        answer = replace(answer, timings=timings, passages=tuple(passages), support=support, trace=trace)
         if not answer.abstained:  # the answer card: other independent sources, and where they differ
             statements, conflicts = agreement.card(
                 answer.citations, evidence, self.facts, self.retriever.stories, self._docs
@@ -470,6 +493,7 @@ class Engine:
         candidates = stating_kind(selection.evidence, kind)
         if "period" not in self.disabled:
             candidates = meeting_period(candidates, question, self._before)
+        dropped = _dropped(evidence, selection, stating_kind(selection.evidence, kind), candidates)
         readings = self._read(question, candidates, kind, selection)
         ranked = [replace(r.evidence, id=i + 1) for i, r in enumerate(readings)]
         support = ranked[0].score if ranked else 0.0
@@ -494,7 +518,7 @@ class Engine:
             reason = Refusal.STRUCTURE
         elif not answers:
             refusal, reason = ABSTAIN_TEXT, Refusal.LOW_SUPPORT
-        return Decision(ranked, support, refusal, reason, notice, tuple(readings))
+        return Decision(ranked, support, refusal, reason, notice, tuple(readings), dropped)
 
     def _read(self, question: str, candidates: list[Evidence], kind: str | None, selection: Selection) -> list[Reading]:
         def threshold_of(e: Evidence) -> float:
@@ -725,6 +749,26 @@ def _open_once(
     if isinstance(store, IndexStore):
         store.remember(corpus)
     return corpus, store, report
+
+
+def _dropped(
+    evidence: list[Evidence], selection: Selection, of_kind: list[Evidence], candidates: list[Evidence]
+) -> tuple[tuple[Citation, str], ...]:
+    """Each evidence sentence a rule kept from the candidates, with the rule that did."""
+    verdicts = dict(zip((e.citation for e in evidence), selection.verdicts))
+    kept = {e.citation for e in selection.evidence}
+    stating = {e.citation for e in of_kind}
+    meeting = {e.citation for e in candidates}
+    out = []
+    for e in evidence:
+        c = e.citation
+        if c not in kept:
+            out.append((c, f"structure ({verdicts[c].verdict})" if c in verdicts else "structure"))
+        elif c not in stating:
+            out.append((c, "figure_kind"))
+        elif c not in meeting:
+            out.append((c, "period"))
+    return tuple(out)
 
 
 def embedder_cache(settings: Settings) -> Path | None:

@@ -234,6 +234,10 @@ class Answer:
     # For an abstention: the passages that came closest, as exact spans, labelled "closest passages,
     # not an answer" wherever they are shown, so a refusal still says where to read on.
     closest: tuple[Citation, ...] = ()
+    # Why it abstained, one code of `rag.engine.Refusal` ("unknown_name", "structure", "low_support").
+    refusal_reason: str = ""
+    # How the engine decided (`Decision.trace`): shown by `rag ask --json --debug`, not in to_dict.
+    trace: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def references(self) -> tuple[Citation, ...]:
@@ -255,5 +259,6 @@ class Answer:
             "statements": [s.to_dict() for s in self.statements],
             "conflicts": [c.to_dict() for c in self.conflicts],
             "closest": [c.to_dict() for c in self.closest],
+            "refusal_reason": self.refusal_reason,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }

@@ -84,6 +84,22 @@ def test_a_refusal_prints_the_closest_passages_labelled_as_no_answer(index_args,
 
 
 @pytest.mark.subprocess
+def test_debug_json_traces_the_decision_and_plain_json_does_not(index_args):
+    question = "How many troops does Russia have in Ukraine?"
+    plain = json.loads(rag("ask", "--json", question, *index_args).stdout)
+    assert "trace" not in plain and plain["refusal_reason"] == "structure"
+    traced = json.loads(rag("ask", "--json", "--debug", question, *index_args).stdout)
+    trace = traced["trace"]
+    assert trace["ask"]["relation"] == "figure" and trace["refusal_reason"] == "structure"
+    assert {"by", "source", "start", "end"} <= set(trace["dropped"][0])
+    assert any(d["by"].startswith("structure (wrong_owner") for d in trace["dropped"])
+    answered = json.loads(rag("ask", "--json", "--debug", "How large should Ukraine's peacetime army be?", *index_args).stdout)
+    first = answered["trace"]["candidates"][0]
+    assert 0.0 < first["probability"] < 1.0 and set(first["features"]) >= {"support", "type_found", "clears_support"}
+    assert answered["refusal_reason"] == "" and "retrieve_s" in answered["trace"]["timings"]
+
+
+@pytest.mark.subprocess
 @pytest.mark.parametrize("question", ["", "   ", "x" * 1001])
 def test_bad_question_exits_2_with_nothing_on_stdout(question, index_args):
     result = rag("ask", question, "--json", *index_args)
