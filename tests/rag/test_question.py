@@ -130,16 +130,17 @@ def test_split_asks(question, parts):
     assert split_asks(question) == (parts or [question])
 
 
-def test_missing_pipeline_is_a_clear_error(monkeypatch):
+def test_the_question_parser_uses_the_index_loader_and_its_clear_error(monkeypatch):
+    from index import parsing
     from rag import question
 
-    monkeypatch.setattr(question, "SPACY_MODELS", ("no_such_pipeline_xyz",))
-    question._load_pipeline.cache_clear()
+    monkeypatch.setattr(parsing, "MODEL_PACKAGES", ("no_such_pipeline_xyz",))
+    parsing.pipeline.cache_clear()
     try:
-        with pytest.raises(question.QuestionParserError, match="no_such_pipeline_xyz.*pip install"):
+        with pytest.raises(parsing.ParserMissing, match="no_such_pipeline_xyz.*pip install"):
             question.parse("What happened?")
     finally:
-        question._load_pipeline.cache_clear()
+        parsing.pipeline.cache_clear()
 
 
 def test_a_title_names_the_asked_actor_and_is_not_the_topic():
