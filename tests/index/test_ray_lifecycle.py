@@ -145,13 +145,16 @@ def test_after_kill_9_the_next_run_stops_what_was_left_and_says_so(small_corpus,
     proc, session = start_index(small_corpus, tmp_path / "idx")
     proc.kill()  # SIGKILL: no cleanup of its own
     proc.wait(timeout=60)
-    left = [p for p in session_pids(session) if _alive(p)]
     again = rag("index", "--corpus", str(small_corpus), "--index-dir", str(tmp_path / "idx"), "--workers", "2")
     assert again.returncode == 0, again.stderr
     assert "Traceback" not in again.stderr
     said = [line for line in again.stderr.splitlines() if "stopped the local Ray left by an interrupted run" in line]
-    if left:  # what Ray's own processes do when their driver dies is Ray's; what is left, we stop
-        assert len(said) == 1 and f"pid {proc.pid}" in said[0] and session in said[0], again.stderr
+    # Ray's own processes may or may not outlive their driver, and may end on their own while the
+    # next run starts (a race under load): what is still there, the next run stops and names. That
+    # it names it is tested on a stand-in that cannot end on its own (the test below).
+    assert len(said) <= 1, again.stderr
+    if said:
+        assert f"pid {proc.pid}" in said[0] and session in said[0], again.stderr
     assert wait_until_gone(session) == []
     second = STARTED.search(again.stderr)
     assert second is not None
