@@ -29,3 +29,34 @@ def test_wordnet_tells_concepts_from_names():
     assert not known.names_only_concepts("Venezuela")  # a place (an instance)
     assert not known.names_only_concepts("CEO")  # a person
     assert not known.names_only_concepts("Okonkwo")  # not in WordNet at all
+
+
+def _ev(i: int, text: str, published: str = ""):
+    from rag.types import Citation, Evidence
+
+    return Evidence(i, Citation("a", "a.txt", 0, len(text), text, published=published), 0.5)
+
+
+def test_a_year_in_the_question_must_be_the_sentences_year_or_its_settings():
+    from rag.answerability import meeting_period
+
+    costs_2026 = _ev(1, "Chile put its port costs at $30 million for 2026.")
+    costs_2025 = _ev(2, "The port cost Chile $25 million in 2025.")
+    undated = _ev(3, "The port's costs are rising.")
+    scene = _ev(4, "It will cost $12 million.")  # its year is in the sentence before
+    before = {4: "The new quay opens in 2025."}
+    kept = meeting_period([costs_2026, costs_2025, undated, scene], "What were Chile's port costs in 2025?",
+                          lambda e: before.get(e.id, ""))
+    assert [e.text for e in kept] == [costs_2025.text, undated.text, scene.text]
+    assert [e.id for e in kept] == [1, 2, 3]  # renumbered
+    assert meeting_period([costs_2026], "What are Chile's port costs?", lambda e: "") == [costs_2026]
+
+
+def test_next_year_is_read_against_the_articles_date():
+    from rag.answerability import meeting_period, years_in
+
+    assert years_in("It will cost $30 million next year.", "2025-06-02") == {"2026"}
+    assert years_in("It will cost $30 million next year.", "") == set()  # no date: no year
+    dated = _ev(1, "It will cost $30 million next year.", published="2025-06-02")
+    assert meeting_period([dated], "What will it cost in 2025?", lambda e: "") == []
+    assert meeting_period([dated], "What will it cost in 2026?", lambda e: "") == [dated]
