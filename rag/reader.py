@@ -226,7 +226,7 @@ def features(question: str, candidates: Sequence[Evidence], sources: Sources) ->
         held = _content(e.text) | _content(sources.context_of(e))
         coverage = len(asked & held) / len(asked) if asked else 1.0
         names_met = len(names & held) / len(names) if names else 1.0
-        # Word pairs of the question met side by side ("Byzantine general" is not "Norman general"),
+        # Word pairs of the question met side by side ("Chilean general" is not "Peruvian general"),
         # and the rarest question word the sentence and its setting lack, against the rarest asked.
         pairs_met = len(pairs & _pairs(tokenize(e.text))) / len(pairs) if pairs else 1.0
         missing = [weight[t] for t in asked - held]
