@@ -168,9 +168,16 @@ class Engine:
         A missing, corrupt or stale index is never used: the reason is logged and it is rebuilt.
         """
         settings = settings or Settings.from_env()
-        embedder = embedder or embedder_for(settings)
-        corpus, store, report = _opened(settings, embedder, progress, log)
-        return cls(settings, corpus, store, embedder, report)
+        # The model loads only once the store opened: a store that cannot be used fails first.
+        loaded: list[Embedder] = [embedder] if embedder is not None else []
+
+        def embedder_of() -> Embedder:
+            if not loaded:
+                loaded.append(embedder_for(settings))
+            return loaded[0]
+
+        corpus, store, report = _opened(settings, embedder_of, progress, log)
+        return cls(settings, corpus, store, embedder_of(), report)
 
     def reopen(self, log: TextIO | None = sys.stderr) -> None:
         """Read the newest index and the corpus again (rebuilding if stale, as `open` does)."""
@@ -180,7 +187,7 @@ class Engine:
         with self._reopen_lock:
             if self.store is not store:
                 return  # another thread re-opened meanwhile
-            corpus, store, report = _opened(self.settings, self.embedder, None, log)
+            corpus, store, report = _opened(self.settings, lambda: self.embedder, None, log)
             self.corpus, self.store, self.build_report = corpus, store, report or self.build_report
             self.__post_init__()
 
@@ -699,7 +706,10 @@ def joined(question: str, parts: Sequence[str], answers: Sequence[Answer], secon
 
 
 def _opened(
-    settings: Settings, embedder: Embedder, progress: Callable[[int, int], None] | None, log: TextIO | None
+    settings: Settings,
+    embedder: Callable[[], Embedder],
+    progress: Callable[[int, int], None] | None,
+    log: TextIO | None,
 ) -> tuple[Corpus, IndexStore | MilvusStore, BuildReport | None]:
     """The corpus and the up-to-date store (see `Engine.open`); tried again, a bounded number of
     times, when the files change under it (a rebuild by another process is under way)."""
@@ -715,7 +725,10 @@ def _opened(
 
 
 def _open_once(
-    settings: Settings, embedder: Embedder, progress: Callable[[int, int], None] | None, log: TextIO | None
+    settings: Settings,
+    embedder_of: Callable[[], Embedder],
+    progress: Callable[[int, int], None] | None,
+    log: TextIO | None,
 ) -> tuple[Corpus, IndexStore | MilvusStore, BuildReport | None]:
     # The index first: it knows which corpus files were verified unchanged, so only new or
     # touched articles are read and hashed here (`IndexStore.known_documents`).
@@ -729,6 +742,7 @@ def _open_once(
     corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes, known, converted_dir(settings))
     if not corpus.documents:
         raise CorpusError(f"no usable documents in {settings.corpus_dir}: " + "; ".join(map(str, corpus.problems)))
+    embedder = embedder_of()
     report = None
     try:
         if store is None:
