@@ -497,10 +497,9 @@ class Engine:
         selection = self.facts.select(ask, evidence)
         kind = asked_kind(question) if "figure_kind" not in self.disabled else None
         relevant = stating_kind(evidence, kind)  # before the structural check, to tell why it refused
-        candidates = stating_kind(selection.evidence, kind)
-        if "period" not in self.disabled:
-            candidates = meeting_period(candidates, question, self._before)
-        dropped = _dropped(evidence, selection, stating_kind(selection.evidence, kind), candidates)
+        of_kind = stating_kind(selection.evidence, kind)
+        candidates = meeting_period(of_kind, question, self._before) if "period" not in self.disabled else of_kind
+        dropped = _dropped(evidence, selection, of_kind, candidates)
         readings = self._read(question, candidates, kind, selection)
         ranked = [replace(r.evidence, id=i + 1) for i, r in enumerate(readings)]
         support = ranked[0].score if ranked else 0.0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -30,17 +31,17 @@ READY_S = 600  # the watcher loads its models and builds the first index before 
 ANSWERABLE_S = 10  # the bound: a new file answerable within this long of being written
 
 
-class Watcher:
-    """`rag watch` running in its own process, its stderr read line by line."""
+class RagProcess:
+    """A `rag` command in its own process, its stderr read line by line."""
 
-    def __init__(self, corpus: Path, index_dir: Path):
+    def __init__(self, *args: str):
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "rag.cli", "watch", "--corpus", str(corpus), "--index-dir", str(index_dir)],
+            [sys.executable, "-m", "rag.cli", *args],
             stderr=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             text=True,
-            # The test's own engine embeds with the session's torch model: the watcher must too, or
+            # The test's own engine embeds with the session's torch model: the process must too, or
             # each would find the other's index stale (another embedding model) and rebuild it.
             env={**os.environ, "RAG_EMBED_BACKEND": "torch"},
         )
@@ -68,6 +69,11 @@ class Watcher:
                 self.proc.kill()
 
 
+def start_watch(corpus: Path, index_dir: Path) -> RagProcess:
+    """`rag watch` on `corpus`."""
+    return RagProcess("watch", "--corpus", str(corpus), "--index-dir", str(index_dir))
+
+
 def indexed(index_dir: Path) -> set[str]:
     manifest = json.loads((current_dir(index_dir) / "manifest.json").read_text(encoding="utf-8"))
     return set(manifest["documents"])
@@ -78,7 +84,7 @@ def test_a_new_file_becomes_answerable_and_a_running_engine_serves_it(tmp_path, 
     corpus, index_dir = tmp_path / "corpus", tmp_path / "idx"
     corpus.mkdir()
     (corpus / "coast.jsonl").write_bytes((FIXTURES / "dated" / "coast.jsonl").read_bytes())
-    watcher = Watcher(corpus, index_dir)
+    watcher = start_watch(corpus, index_dir)
     try:
         watcher.wait_for("watching", READY_S)
         running = Engine.open(Settings(corpus_dir=corpus, index_dir=index_dir), embedder=embedder, log=None)
@@ -111,7 +117,7 @@ def test_ctrl_c_during_a_build_leaves_a_whole_index(tmp_path):
     corpus, index_dir = tmp_path / "corpus", tmp_path / "idx"
     corpus.mkdir()
     (corpus / "coast.jsonl").write_bytes((FIXTURES / "dated" / "coast.jsonl").read_bytes())
-    watcher = Watcher(corpus, index_dir)
+    watcher = start_watch(corpus, index_dir)
     try:
         watcher.wait_for("watching", READY_S)
         before = current_dir(index_dir)
@@ -129,3 +135,53 @@ def test_ctrl_c_during_a_build_leaves_a_whole_index(tmp_path):
 def test_only_article_files_and_the_manifest_start_a_build():
     assert all(wanted(p) for p in ("a/b.html", "x.RSS", "d.jsonl", "n.txt", "manifest.json", "f.atom"))
     assert not any(wanted(p) for p in ("a.pdf", "b.json", ".c.swp", "d.html~"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+UI_ARTICLE = {
+    "title": "Iceland opens a geothermal school in Akureyri",
+    "published": "2025-12-12",
+    "text": "Iceland opened a geothermal training school in Akureyri on Friday, with places for 340 students.\n"
+    "The school was paid for by the regional council.",
+}
+UI_QUESTION = "How many students does the geothermal school in Akureyri have places for?"
+
+
+def _ask_app(url: str) -> str:
+    from gradio_client import Client
+
+    messages, _, _ = Client(url, verbose=False).predict(UI_QUESTION, [], "extractive", "", "", 5, api_name="/chat")
+    content = messages[-1]["content"]
+    return content if isinstance(content, str) else "".join(part.get("text", "") for part in content)
+
+
+@pytest.mark.subprocess
+def test_a_file_rag_watch_indexes_is_answered_by_a_rag_ui_started_before(tmp_path):
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "idx"
+    corpus.mkdir()
+    (corpus / "coast.jsonl").write_bytes((FIXTURES / "dated" / "coast.jsonl").read_bytes())
+    watcher = start_watch(corpus, index_dir)
+    app = None
+    try:
+        watcher.wait_for("watching", READY_S)
+        port = _free_port()
+        app = RagProcess("ui", "--port", str(port), "--corpus", str(corpus), "--index-dir", str(index_dir))
+        app.wait_for("rag ui: ready at", READY_S)
+        url = f"http://127.0.0.1:{port}/"
+        assert "does not cover" in _ask_app(url)  # not in the corpus yet
+        (corpus / "akureyri.jsonl").write_text(json.dumps(UI_ARTICLE) + "\n", encoding="utf-8")
+        deadline = time.monotonic() + ANSWERABLE_S
+        while "340" not in (answer := _ask_app(url)):
+            assert time.monotonic() < deadline, answer + "\n" + "\n".join(watcher.lines + app.lines)
+            time.sleep(0.5)
+        assert 'href="#rag-c1-1"' in answer  # answered with a citation, by the app started before the file
+    finally:
+        if app is not None:
+            app.stop()
+        watcher.stop()
+    assert not any("Traceback" in line for line in (app.lines if app else []) + watcher.lines)
