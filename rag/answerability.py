@@ -12,13 +12,13 @@ The structural rules (who speaks, whose figure) are `rag.selection`'s.
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from typing import Callable
 
 from index.terms import MONTHS, WEEKDAYS
 from rag.conversation import names_in
 from rag.figures import has_kind
+from rag.periods import overlap, periods_in
 from rag.settings import Settings
 from rag.terms import tokenize
 from rag.thesaurus import wordnet
@@ -101,36 +101,24 @@ def stating_kind(evidence: list[Evidence], kind: str | None) -> list[Evidence]:
     return [replace(e, id=i + 1) for i, e in enumerate(kept)]
 
 
-_YEAR = re.compile(r"\b(?:1\d|20)\d\d\b")
-# Years told relative to the article's date: "next year" in an article of 2025 is 2026.
-_RELATIVE_YEAR = {
-    re.compile(r"\bnext year\b|\bthe coming year\b", re.I): 1,
-    re.compile(r"\bthis year\b", re.I): 0,
-    re.compile(r"\blast year\b|\bthe previous year\b", re.I): -1,
-}
-
-
 def years_in(text: str, published: str = "") -> set[str]:
-    """The years a text names: written out, and "next / this / last year" resolved against the
-    article's date (YYYY-MM-DD) when it has one."""
-    years = set(_YEAR.findall(text))
-    if published[:4].isdigit():
-        years |= {str(int(published[:4]) + shift) for pattern, shift in _RELATIVE_YEAR.items() if pattern.search(text)}
-    return years
+    """The single years a text names, "next / this / last year" included (`rag.periods`)."""
+    return {str(lo) for lo, hi in periods_in(text, published) if lo == hi}
 
 
 def meeting_period(evidence: list[Evidence], question: str, context_of: Callable[[Evidence], str]) -> list[Evidence]:
-    """For a question that fixes a year ("What were X's costs in 2025?"), drop the sentences that
-    give another year and not that one, in themselves or in the sentence before (news states the
-    setting once): a 2026 figure does not answer for 2025, nor does "next year" in an article of
-    2025. A sentence naming no year stays."""
-    asked = set(_YEAR.findall(question))
+    """For a question that fixes a period ("What were X's costs in 2025?", "Who ruled in the 10th
+    century?"), drop the sentences that name periods, none of them in the asked one, in
+    themselves or in the sentence before (a text states the setting once): a 2026 figure does not
+    answer for 2025, nor does "next year" in an article of 2025, nor 1072 for the 10th century. A
+    sentence naming no period stays."""
+    asked = periods_in(question)
     if not asked:
         return evidence
 
     def meets(e: Evidence) -> bool:
-        stated = years_in(e.text, e.citation.published)
-        return not stated or bool(asked & stated) or bool(asked & years_in(context_of(e), e.citation.published))
+        stated = periods_in(e.text, e.citation.published)
+        return not stated or overlap(asked, stated) or overlap(asked, periods_in(context_of(e), e.citation.published))
 
     return [replace(e, id=i + 1) for i, e in enumerate(e for e in evidence if meets(e))]
 

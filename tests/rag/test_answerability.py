@@ -60,3 +60,30 @@ def test_next_year_is_read_against_the_articles_date():
     dated = _ev(1, "It will cost $30 million next year.", published="2025-06-02")
     assert meeting_period([dated], "What will it cost in 2025?", lambda e: "") == []
     assert meeting_period([dated], "What will it cost in 2026?", lambda e: "") == [dated]
+
+
+def test_a_decade_or_century_asked_is_met_by_a_year_inside_it():
+    from rag.answerability import meeting_period
+
+    raid = _ev(1, "The fleet raided the coast in 1072, burning two ports.")
+    treaty = _ev(2, "The treaty, which began in 911 as a truce, ended the raids.")
+    songs = _ev(3, "Its songs were sung in the 1990s at every festival.")
+    undated = _ev(4, "The fleet was feared along the whole coast.")
+    all_four = [raid, treaty, songs, undated]
+    century = meeting_period(all_four, "Who raided the coast in the 10th century?", lambda e: "")
+    assert [e.text for e in century] == [treaty.text, undated.text]  # 911 is in it, 1072 is not
+    eleventh = meeting_period(all_four, "Who raided the coast in the 1000s?", lambda e: "")
+    assert [e.text for e in eleventh] == [raid.text, undated.text]
+    decade = meeting_period(all_four, "What was sung in the 1990s?", lambda e: "")
+    assert [e.text for e in decade] == [songs.text, undated.text]
+
+
+def test_periods_read_years_decades_and_centuries_but_not_other_numbers():
+    from rag.periods import overlap, periods_in
+
+    assert periods_in("in the 10th century and the eleventh century") == {(900, 1000), (1000, 1100)}
+    assert periods_in("in the 1100s, then the 1990's") == {(1100, 1199), (1990, 1999)}
+    assert periods_in("began in 911 as a fiefdom") == {(911, 911)}
+    assert periods_in("an army of 30,000 men, $1500 and 2,026 ships, 911 of them new") == set()
+    assert periods_in("up 2026.5 points, 1999% more") == set()
+    assert overlap({(900, 1000)}, {(911, 911)}) and not overlap({(900, 1000)}, {(1072, 1072)})
