@@ -195,6 +195,8 @@ def read_batch(stream: BinaryIO, max_chars: int) -> Iterator[tuple[int, str | No
 def _print_human(answer) -> None:
     """The answer, then its citations in order: marker [n] in the text is the n-th line below; then
     any "Sources differ" lines and the other sources' statements, numbered after the citations."""
+    if answer.short is not None:
+        print(printable(f"Short answer: {answer.short.text} [{answer.short.label}]"))
     print(printable(answer.text))  # article text may hold terminal escapes (rag.display)
     if answer.closest:
         print("  Closest passages, not an answer:")

@@ -41,6 +41,7 @@ from rag.reader import FEATURES, Reader, Reading, Sources
 from rag.retrieval import Retriever, unit_terms
 from rag.selection import Selection, SentenceFacts
 from rag.settings import Settings
+from rag.short_answer import filler_span
 from rag.terms import tokenize
 from rag.tuning import DEFAULT, Tuning
 from rag.types import Answer, Citation, Evidence, Passage
@@ -476,6 +477,7 @@ class Engine:
         if notice and not answer.abstained:
             answer = replace(answer, text=f"{notice} {answer.text}")
         answer = recency.dated(question, answer)
+        answer = replace(answer, short=self._short(question, answer))
         timings["total_s"] = time.perf_counter() - t0
         answer = replace(answer, timings=timings, passages=tuple(passages), support=support, trace=trace)
         if not answer.abstained:  # the answer card: other independent sources, and where they differ
@@ -533,6 +535,17 @@ class Engine:
         return self.reader.read(
             question, candidates, Sources(self._analysis, self._before, threshold_of, self.scorer.idf)
         )
+
+    def _short(self, question: str, answer: Answer) -> Citation | None:
+        """The short answer inside the first citation (`rag.short_answer`), sliced from the article
+        itself so it is as exact as the citation."""
+        if answer.abstained or not answer.citations:
+            return None
+        c = answer.citations[0]
+        span = filler_span(question, c.text, self.facts.analysis(c.doc_id, c.start, c.end))
+        if span is None:
+            return None
+        return spans.cite(self._docs[c.doc_id], c.start + span[0], c.start + span[1])
 
     def _analysis(self, e: Evidence) -> SentenceAnalysis:
         return self.facts.analysis(e.citation.doc_id, e.citation.start, e.citation.end)

@@ -236,6 +236,10 @@ class Answer:
     closest: tuple[Citation, ...] = ()
     # Why it abstained, one code of `rag.engine.Refusal` ("unknown_name", "structure", "low_support").
     refusal_reason: str = ""
+    # The short answer (`rag.short_answer`): the words of the first citation that fill the
+    # question's gap ("France"), an exact span of its own; None when the question asks for no typed
+    # filler (a reason, a statement) or the cited sentence holds none.
+    short: Citation | None = None
     # How the engine decided (`Decision.trace`): shown by `rag ask --json --debug`, not in to_dict.
     trace: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -260,5 +264,6 @@ class Answer:
             "conflicts": [c.to_dict() for c in self.conflicts],
             "closest": [c.to_dict() for c in self.closest],
             "refusal_reason": self.refusal_reason,
+            "short_answer": None if self.short is None else self.short.to_dict(),
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }

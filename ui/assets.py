@@ -49,6 +49,9 @@ ol.rag-sources li { list-style: none; margin-left: -1.2em; }
 .rag-conflict { margin-bottom: 0.5em; padding: 0.4em 0.6em; border-left: 3px solid #9a6700;
   background: rgba(154, 103, 0, 0.08); border-radius: 4px; }
 .rag-statements { margin-top: 0.6em; }
+.rag-short { margin-bottom: 0.3em; }
+.rag-short-head { font-size: 0.85em; font-weight: 600; }
+.rag-short-text { font-weight: 600; }
 .rag-closest { margin-top: 0.6em; opacity: 0.85; }
 .rag-closest-head { font-size: 0.85em; font-weight: 600; }
 .rag-closest-where { font-size: 0.8em; opacity: 0.8; }

@@ -79,6 +79,8 @@ def answer_html(answer: Answer, turn: int, titles: dict[str, str]) -> str:
         cursor = point
     pieces.append(text_html(placed.text[cursor:]))
     body = f'<div class="rag-answer-text">{_paragraphs("".join(pieces))}</div>'
+    if answer.short is not None:
+        body = _short(answer.short, titles) + body
     badges = _badges(answer)
     head = f'<div class="rag-badges">{badges}</div>' if badges else ""
     return (
@@ -86,6 +88,15 @@ def answer_html(answer: Answer, turn: int, titles: dict[str, str]) -> str:
         f"{_source_list(answer.citations, turn, titles)}"
         f"{_statements(answer.statements, len(answer.citations), turn, titles)}"
         f"{_closest(answer.closest, titles)}</div>"
+    )
+
+
+def _short(c: Citation, titles: dict[str, str]) -> str:
+    """The short answer above the cited sentence, with where it stands (an exact span too)."""
+    where = f"{titles.get(c.doc_id) or c.source} {c.label}"
+    return (
+        f'<div class="rag-short"><span class="rag-short-head">Short answer:</span> '
+        f'<span class="rag-short-text" title="{escape(where)}">{text_html(c.text)}</span></div>'
     )
 
 

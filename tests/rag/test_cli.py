@@ -257,6 +257,7 @@ class FakeAnswer:
         self.question, self.text, self.citations, self.verified = question, f"answer to {question}", [], True
         self.statements, self.conflicts = (), ()  # the answer card (rag.agreement): none here
         self.closest = ()  # shown only with a refusal
+        self.short = None  # the short answer (rag.short_answer): none here
 
     def to_dict(self) -> dict:
         return {"question": self.question, "answer": f"answer to {self.question}"}

@@ -147,6 +147,16 @@ def test_a_refusal_lists_its_closest_passages_escaped_and_labelled_as_no_answer(
     assert "Closest passages" not in render.answer_html(_answer(doc, [closest[0]]), 1, {})
 
 
+def test_the_short_answer_leads_the_message_escaped_with_where_it_stands():
+    doc = "The harbour was rebuilt by <Ada> Linnet."
+    sentence = cite(doc, 0, len(doc))
+    html = render.answer_html(replace(_answer(doc, [sentence]), short=cite(doc, 27, 39)), 1, {"d": "Doc"})
+    assert "Short answer:" in html and "&lt;Ada&gt; Linnet" in html and "<Ada>" not in html
+    assert html.index("Short answer:") < html.index("rag-answer-text")
+    assert 'title="Doc d.txt:27-39"' in html
+    assert "Short answer:" not in render.answer_html(_answer(doc, [sentence]), 1, {})
+
+
 def test_passages_panel_marks_the_cited_ones():
     doc = "One two three. Four five six. Seven eight nine."
     cited = cite(doc, 15, 29)
