@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import Sequence
 
 import numpy as np
 
@@ -43,12 +44,16 @@ RRF_K = 60
 MIN_DEPTH = 20  # candidates taken from each mode before fusing, at least
 
 
-__all__ = ["Hit", "Retriever", "answer_type_token", "fuse", "question_terms", "unit_terms"]
+__all__ = ["Hit", "Retriever", "answer_type_token", "fuse", "question_terms", "search_terms", "unit_terms"]
 
 
 def question_terms(question: str) -> list[str]:
     """BM25 terms of a question: its tokens plus the answer-type token of the figure it asks for."""
-    kind = asked_kind(question)
+    return search_terms(question, asked_kind(question))
+
+
+def search_terms(question: str, kind: str | None) -> list[str]:
+    """BM25 terms of a question already read: its tokens plus the answer-type token of `kind`."""
     return tokenize(question) + ([answer_type_token(kind)] if kind else [])
 
 
@@ -88,8 +93,10 @@ class Retriever:
         query_vector: np.ndarray | None = None,
         collapse_duplicates: bool = True,
         fusion: str = "weighted",
+        terms: Sequence[str] | None = None,
     ) -> list[Hit]:
-        """Top-`k` units of `table` for `question`, best first.
+        """Top-`k` units of `table` for `question`, best first; `terms` are its BM25 terms when the
+        question was read already (`rag.stages.read.Query`), as `query_vector` is its embedding.
 
         With `collapse_duplicates`, units restating a better hit from a same-story article are
         folded into that hit instead of taking a slot (see `rag.dedup`).
@@ -102,7 +109,7 @@ class Retriever:
         if k <= 0 or not len(vt):
             return []
         qv = self.embed_question(question) if query_vector is None else query_vector
-        terms = question_terms(question)
+        terms = list(question_terms(question) if terms is None else terms)
         # Collapsing removes repeats, so look deeper than k to still fill k slots.
         depth = min(len(vt), max(k * (8 if collapse_duplicates else 4), MIN_DEPTH))
         dense_rows = [r for r, _ in vt.dense(qv, depth)]

@@ -42,6 +42,9 @@ class Tuning:
     # retrieved chunks, and how many scored sentences a backend is shown at most.
     sentence_hits: int = 8
     max_evidence: int = 12
+    # Passages shown with a refusal, labelled "closest passages, not an answer": enough to say where
+    # to read on, few enough that a refusal does not read like an answer.
+    closest: int = 3
 
 
 DEFAULT = Tuning()
