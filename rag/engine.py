@@ -81,8 +81,8 @@ class Engine:
         self._docs = docs
         self._retrieve = Retrieve(self.retriever, self.scorer, self.facts, docs, self.tuning)
         self._select = Select(self.facts, self.scorer, self.disabled)
-        self._decide = Decide(self.settings, self.facts, self.scorer, self.disabled)
-        self._check = Check(self.facts, self.scorer, docs, fallback)
+        self._decide = Decide(self.settings, self.facts, self.scorer, self.disabled, self.tuning)
+        self._check = Check(self.facts, self.scorer, docs, fallback, self.tuning)
         self._publish = Publish(self.facts, self.retriever.stories, docs, self.tuning)
 
     # -- opening -----------------------------------------------------------------------------

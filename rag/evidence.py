@@ -10,7 +10,7 @@ The engine abstains when the best support is below `Settings.min_support` (or, f
 asking for a figure, `min_support_figure`, counting only sentences that state that kind of figure).
 
 A sentence flagged at index time as reading like instructions to an AI (`index.injection`) is
-demoted: its support is multiplied by `FLAGGED_WEIGHT`, so it sorts after every unflagged one and
+demoted: its support is multiplied by `Tuning.w_flagged`, so it sorts after every unflagged one and
 never lifts the abstention gate. It stays visible (with its flags) rather than silently vanishing.
 
 `score` returns candidates in the order a backend reads them (best support first); the engine only
@@ -43,9 +43,6 @@ from rag.types import Citation
 if TYPE_CHECKING:
     from rag.stages.read import Query
 
-# Support of a flagged sentence (it addresses an AI: "ignore previous instructions ..."), relative
-# to what its words would earn. Zero: it is quoted material and may never lead an answer.
-FLAGGED_WEIGHT = 0.0
 # Articles whose search terms a scorer keeps (`EvidenceScorer._article_terms`): a question's
 # evidence comes from a handful of articles, and a conversation keeps returning to them.
 ARTICLE_CACHE = 1024
@@ -212,6 +209,6 @@ class EvidenceScorer:
             t = self.tuning
             score = t.w_dense * max(dense, 0.0) + t.w_lexical * lexical + (t.w_kind if kind_ok else 0.0)
             if row is not None and self._spans.flagged(row):
-                score *= FLAGGED_WEIGHT
+                score *= t.w_flagged
             out[key] = Scored(unit, score, dense, lexical, kind_ok)
         return sorted(out.values(), key=lambda s: (-s.score, s.unit.doc_id, s.unit.start))

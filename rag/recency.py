@@ -4,7 +4,7 @@ News revises itself: the same measure changes from week to week. For such a ques
 leads with the newest dated article among the evidence that answers it, and names that date; a
 question without such a word keeps the best-supported evidence first. An article with no date is
 never taken for the newest. Evidence "answers" when it clears the question's support threshold and
-scores within `RECENCY_MARGIN` of the best: a newer sentence that only brushes the topic does not
+scores within `Tuning.recency_margin` of the best: a newer sentence that only brushes the topic does not
 displace the answer.
 
 A sentence's same-story retellings (`Citation.corroborated_by`, rag/dedup.py) count as tellings of
@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import Sequence
 
 from index.terms import MONTHS
+from rag.tuning import DEFAULT
 from rag.types import Answer, Evidence, day_label, is_day
 
 # Words asking for the newest state of things (a language-layer list: English only, like the rest).
@@ -27,8 +28,6 @@ LATEST = re.compile(
     r"\b(?:latest|newest|most\s+recent(?:ly)?|most\s+up[-\s]to[-\s]date|current(?:ly)?|now|as\s+of\s+today|today)\b",
     re.IGNORECASE,
 )
-# How far below the best evidence score a newer sentence may be and still lead the answer.
-RECENCY_MARGIN = 0.15
 
 
 def asks_latest(question: str) -> bool:
@@ -77,9 +76,11 @@ def of_asked_day(question: str, evidence: Sequence[Evidence]) -> list[Evidence]:
     return [replace(e, id=i) for i, e in enumerate(ordered, 1)]
 
 
-def newest_first(question: str, evidence: Sequence[Evidence], threshold: float) -> list[Evidence]:
-    """`evidence` with the newest dated sentence that answers moved to the front (renumbered from
-    1), for a question asking for the latest; otherwise unchanged."""
+def newest_first(
+    question: str, evidence: Sequence[Evidence], threshold: float, margin: float = DEFAULT.recency_margin
+) -> list[Evidence]:
+    """`evidence` with the newest dated sentence that answers (within `margin` of the best score)
+    moved to the front (renumbered from 1), for a question asking for the latest; otherwise unchanged."""
     evidence = list(evidence)
     if not evidence or not asks_latest(question):
         return evidence
@@ -88,7 +89,7 @@ def newest_first(question: str, evidence: Sequence[Evidence], threshold: float) 
     able = [
         e
         for e in evidence
-        if is_day(e.citation.published) and not e.flags and e.score >= threshold and e.score >= best - RECENCY_MARGIN
+        if is_day(e.citation.published) and not e.flags and e.score >= threshold and e.score >= best - margin
     ]
     if not able:
         return evidence

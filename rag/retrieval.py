@@ -40,8 +40,6 @@ from rag.tuning import DEFAULT, Tuning
 
 MODES = ("hybrid", "dense", "bm25")
 FUSIONS = ("weighted", "rrf")
-RRF_K = 60
-MIN_DEPTH = 20  # candidates taken from each mode before fusing, at least
 
 
 __all__ = ["Hit", "Retriever", "answer_type_token", "fuse", "question_terms", "search_terms", "unit_terms"]
@@ -76,7 +74,7 @@ class Retriever:
     @cached_property
     def stories(self) -> Stories:
         """Same-story articles and sentence twins, as the index persisted them."""
-        return Stories.of(self.store.sentences, self.store.story_groups())
+        return Stories.of(self.store.sentences, self.store.story_groups(), self.tuning.repeat_share)
 
     def table(self, name: str) -> SearchTable:
         return self.store.table(name)
@@ -111,7 +109,8 @@ class Retriever:
         qv = self.embed_question(question) if query_vector is None else query_vector
         terms = list(question_terms(question) if terms is None else terms)
         # Collapsing removes repeats, so look deeper than k to still fill k slots.
-        depth = min(len(vt), max(k * (8 if collapse_duplicates else 4), MIN_DEPTH))
+        t = self.tuning
+        depth = min(len(vt), max(k * (t.depth_collapsed if collapse_duplicates else t.depth_plain), t.min_depth))
         dense_rows = [r for r, _ in vt.dense(qv, depth)]
         bm25_rows = [r for r, _ in vt.lexical(terms, depth)]
         candidates = list(dict.fromkeys(dense_rows + bm25_rows))
@@ -123,7 +122,7 @@ class Retriever:
         elif mode == "bm25":
             ranked = [(r, bm25[r]) for r in bm25_rows]
         elif fusion == "rrf":
-            ranked = _rrf([dense_rows, bm25_rows])
+            ranked = _rrf([dense_rows, bm25_rows], self.tuning.rrf_k)
         else:
             bound = vt.lexical_bound(terms)
             fused = {r: fuse(dense[r], bm25[r], bound, self.tuning.w_bm25) for r in candidates}
@@ -140,12 +139,12 @@ def fuse(dense: float, bm25: float, bound: float, w_bm25: float = DEFAULT.w_bm25
     return (1 - w_bm25) * dense + w_bm25 * (bm25 / bound if bound > 0 else 0.0)
 
 
-def _rrf(rankings: list[list[int]]) -> list[tuple[int, float]]:
-    """Reciprocal-rank fusion of several best-first row lists."""
+def _rrf(rankings: list[list[int]], k: int) -> list[tuple[int, float]]:
+    """Reciprocal-rank fusion of several best-first row lists (`Tuning.rrf_k`)."""
     fused: dict[int, float] = {}
     for rows in rankings:
         for rank, r in enumerate(rows):
-            fused[r] = fused.get(r, 0.0) + 1.0 / (RRF_K + rank + 1)
+            fused[r] = fused.get(r, 0.0) + 1.0 / (k + rank + 1)
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 

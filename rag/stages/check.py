@@ -21,6 +21,7 @@ from rag.evidence import EvidenceScorer
 from rag.selection import SentenceFacts
 from rag.stages.draft import Drafted
 from rag.stages.read import Question
+from rag.tuning import Tuning
 from rag.types import Citation, Evidence
 
 
@@ -35,9 +36,15 @@ class Checked:
 
 class Check:
     def __init__(
-        self, facts: SentenceFacts, scorer: EvidenceScorer, documents: Mapping[str, Document], fallback: Backend
+        self,
+        facts: SentenceFacts,
+        scorer: EvidenceScorer,
+        documents: Mapping[str, Document],
+        fallback: Backend,
+        tuning: Tuning,
     ):
         self.facts = facts
+        self.tuning = tuning
         self.scorer = scorer
         self.documents = documents
         self.fallback = fallback
@@ -91,7 +98,7 @@ class Check:
 
     def checker(self, query: str) -> Callable[[verify.Attempt], verify.Verdict]:
         speakers = self.speakers()
-        return lambda a: verify.check(a.text, a.cited, self.documents, query, speakers)
+        return lambda a: verify.check(a.text, a.cited, self.documents, query, speakers, self.tuning.min_word_share)
 
     def speakers(self) -> verify.Speakers:
         """Who speaks in each sentence and which people the corpus knows, for checking who said what."""

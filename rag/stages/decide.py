@@ -22,6 +22,7 @@ from rag.selection import Selection, SentenceFacts
 from rag.settings import Settings
 from rag.stages.read import Question
 from rag.stages.select import Selected
+from rag.tuning import Tuning
 from rag.types import Citation, Evidence
 
 ABSTAIN_TEXT = "The corpus does not cover this: no article states an answer to that question."
@@ -73,8 +74,11 @@ class Decision:
 class Decide:
     """Decides for one index: its sentence analyses, its vocabulary and the enabled forms."""
 
-    def __init__(self, settings: Settings, facts: SentenceFacts, scorer: EvidenceScorer, disabled: frozenset[str]):
+    def __init__(
+        self, settings: Settings, facts: SentenceFacts, scorer: EvidenceScorer, disabled: frozenset[str], tuning: Tuning
+    ):
         self.settings = settings
+        self.tuning = tuning
         self.facts = facts
         self.scorer = scorer
         self.disabled = disabled
@@ -93,7 +97,9 @@ class Decide:
             if self.reader.answers(others):
                 ranked, support, notice, answers = selection.other, selection.other[0].score, selection.notice, True
         if answers and notice is None:  # "latest ...": the newest dated candidate that answers leads
-            ranked = recency.newest_first(text, ranked, support_threshold(self.settings, kind))
+            ranked = recency.newest_first(
+                text, ranked, support_threshold(self.settings, kind), self.tuning.recency_margin
+            )
             ranked = recency.of_asked_day(text, ranked)  # "... on 3 December": that day's article
         missing = unknown_names(text, self.scorer.vocabulary) if "unknown_name" not in self.disabled else []
         refusal, reason = None, None

@@ -61,6 +61,7 @@ class Publish:
                 self.documents,
                 question.query.text,
                 verify.Speakers(self.facts.actors, self.facts.analysis),
+                self.tuning.min_word_share,
             )
             answer = Answer(
                 question.text,
@@ -79,7 +80,7 @@ class Publish:
         answer = replace(answer, passages=retrieved.passages, support=decision.support)
         if not answer.abstained:  # the answer card: other independent sources, and where they differ
             statements, conflicts = agreement.card(
-                answer.citations, decision.evidence, self.facts, self.stories, self.documents
+                answer.citations, decision.evidence, self.facts, self.stories, self.documents, self.tuning
             )
             answer = replace(answer, statements=statements, conflicts=conflicts)
         return answer

@@ -13,7 +13,7 @@ QUESTION = "How much must partners pay for Ukraine's defence in 2026?"
 def _setup(engine):
     question = read(QUESTION, (), engine.facts)
     evidence = engine.decide(question, engine.evidence(QUESTION, ask=question.ask)[1]).evidence
-    return question, evidence, Check(engine.facts, engine.scorer, engine.corpus.by_id, engine.fallback)
+    return question, evidence, Check(engine.facts, engine.scorer, engine.corpus.by_id, engine.fallback, engine.tuning)
 
 
 def test_the_extractive_draft_is_verified_with_exact_citations(engine):

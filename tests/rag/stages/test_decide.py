@@ -9,7 +9,7 @@ def _decided(engine, text: str):
     question = read(text, (), engine.facts)
     _, evidence = engine.evidence(text, ask=question.ask)
     selected = Select(engine.facts, engine.scorer, engine.disabled).run(question, tuple(evidence))
-    return Decide(engine.settings, engine.facts, engine.scorer, engine.disabled).run(question, selected)
+    return Decide(engine.settings, engine.facts, engine.scorer, engine.disabled, engine.tuning).run(question, selected)
 
 
 def test_an_answerable_question_is_decided_with_its_evidence_in_answering_order(engine):

@@ -18,7 +18,7 @@ def _published(engine, text: str):
     if decision.refusal is not None:
         return publish.refused(question, "extractive", decision, retrieved)
     *_, drafted = run(question, decision.evidence, "extractive", engine.fallback, BackendOptions(), stream=False)
-    checked = Check(engine.facts, engine.scorer, engine.corpus.by_id, engine.fallback).run(
+    checked = Check(engine.facts, engine.scorer, engine.corpus.by_id, engine.fallback, engine.tuning).run(
         question, decision.evidence, drafted
     )
     return publish.run(question, "extractive", decision, retrieved, checked)
