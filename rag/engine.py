@@ -17,6 +17,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence, TextIO
@@ -289,13 +290,12 @@ class Engine:
         """The stages in turn, each timed for the trace: read, retrieve, select, decide, then (unless
         decide refused) draft, check and publish."""
         t0 = time.perf_counter()
-        text = check_question(question, self.settings.max_question_chars)
-        parts = asks(text)
+        question = check_question(question, self.settings.max_question_chars)
+        parts = asks(question)
         if len(parts) > 1:
             # "How many ..., and what did X call ...?": each ask answered with its own citations.
-            answer = joined(
-                text, parts, [self.ask(p, k, backend, history, options) for p in parts], time.perf_counter() - t0
-            )
+            answers = [self.ask(part, k, backend, history, options) for part in parts]
+            answer = joined(question, parts, answers, time.perf_counter() - t0)
             if stream:
                 yield answer.text
             yield answer
@@ -304,17 +304,22 @@ class Engine:
         options = options or self.backend_options
         chosen = self.backend(name, options)
         clock = _Clock()
-        asked = clock.time("read", read, text, history, self.facts)
-        retrieved = clock.time("retrieve", self._retrieve.run, asked, self._k(k), self.settings.retrieval)
-        clock.note(passages=len(retrieved.passages), evidence=len(retrieved.evidence))
+        with clock("read"):
+            asked = read(question, history, self.facts)
+        with clock("retrieve") as note:
+            retrieved = self._retrieve.run(asked, self._k(k), self.settings.retrieval)
+            note(passages=len(retrieved.passages), evidence=len(retrieved.evidence))
         timings: dict[str, float] = {"retrieve_s": time.perf_counter() - t0}
-        selected = clock.time("select", self._select.run, asked, retrieved.evidence)
-        clock.note(candidates=len(selected.candidates), dropped=len(selected.dropped))
-        decision = clock.time("decide", self._decide.run, asked, selected)
-        clock.note(refusal=decision.reason.value if decision.reason else None, support=round(decision.support, 4))
+        with clock("select") as note:
+            selected = self._select.run(asked, retrieved.evidence)
+            note(candidates=len(selected.candidates), dropped=len(selected.dropped))
+        with clock("decide") as note:
+            decision = self._decide.run(asked, selected)
+            note(refusal=decision.reason.value if decision.reason else None, support=round(decision.support, 4))
         trace = decision.trace(asked, self.disabled)
         if decision.refusal is not None:
-            answer = clock.time("publish", self._publish.refused, asked, name, decision, retrieved)
+            with clock("publish"):
+                answer = self._publish.refused(asked, name, decision, retrieved)
             timings["total_s"] = time.perf_counter() - t0
             answer = replace(answer, timings=timings, trace={**trace, "stages": clock.stages})
             if stream:
@@ -322,24 +327,26 @@ class Engine:
             yield answer
             return
         drafted: Drafted | None = None
-        t_draft = time.perf_counter()
-        for piece in draft.run(asked, decision.evidence, name, chosen, options, stream):
-            if isinstance(piece, Drafted):
-                drafted = piece
-            else:
-                yield piece
-        assert drafted is not None, "the draft stage ends with what it drafted"
-        clock.took("draft", time.perf_counter() - t_draft, backend=name, failure=drafted.failure)
+        with clock("draft") as note:
+            for piece in draft.run(asked, decision.evidence, name, chosen, options, stream):
+                if isinstance(piece, Drafted):
+                    drafted = piece
+                else:
+                    yield piece
+            assert drafted is not None, "the draft stage ends with what it drafted"
+            note(backend=name, failure=drafted.failure)
         if drafted.first_token_s is not None:
             timings["first_token_s"] = drafted.first_token_s
         timings["generate_s"] = drafted.seconds
-        checked = clock.time("check", self._check.run, asked, decision.evidence, drafted)
-        clock.note(verification=checked.outcome.status, reason=checked.outcome.reason)
+        with clock("check") as note:
+            checked = self._check.run(asked, decision.evidence, drafted)
+            note(verification=checked.outcome.status, reason=checked.outcome.reason)
         if checked.repair_s is not None:
             timings["repair_s"] = checked.repair_s
         timings["verify_s"] = checked.seconds
-        answer = clock.time("publish", self._publish.run, asked, name, decision, retrieved, checked)
-        clock.note(citations=len(answer.citations), statements=len(answer.statements), conflicts=len(answer.conflicts))
+        with clock("publish") as note:
+            answer = self._publish.run(asked, name, decision, retrieved, checked)
+            note(citations=len(answer.citations), statements=len(answer.statements), conflicts=len(answer.conflicts))
         timings["total_s"] = time.perf_counter() - t0
         answer = replace(answer, timings=timings, trace={**trace, "stages": clock.stages})
         if stream and not drafted.streamed:
@@ -348,23 +355,21 @@ class Engine:
 
 
 class _Clock:
-    """Each stage's time and what it decided, for `rag ask --json --debug`."""
+    """Each stage's time and what it decided, in order, for `rag ask --json --debug` (`trace.stages`)."""
 
     def __init__(self) -> None:
         self.stages: list[dict] = []
 
-    def time(self, stage: str, run: Callable, *args):
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[Callable[..., None]]:
+        """Time the block as `stage`; the block notes what the stage decided with the callable given."""
+        entry: dict = {"stage": stage}
         t = time.perf_counter()
-        out = run(*args)
-        self.took(stage, time.perf_counter() - t)
-        return out
-
-    def took(self, stage: str, seconds: float, **decided) -> None:
-        self.stages.append({"stage": stage, "s": round(seconds, 4), **decided})
-
-    def note(self, **decided) -> None:
-        """What the last stage timed decided."""
-        self.stages[-1].update(decided)
+        try:
+            yield entry.update
+        finally:
+            entry["s"] = round(time.perf_counter() - t, 4)
+            self.stages.append(entry)
 
 
 def open_engine(corpus_dir: str | Path | None = None, index_dir: str | Path | None = None, **settings) -> Engine:
