@@ -26,7 +26,7 @@ from rag import opening
 from rag.settings import Settings
 from rag.stages import draft
 from rag.stages.check import Check
-from rag.stages.decide import Decide, Decision, Refusal
+from rag.stages.decide import Decide, Decision
 from rag.stages.draft import Backends, Drafted, extractive_fallback
 from rag.stages.publish import Publish, joined
 from rag.stages.read import Question, asks, check_k, check_question, query_of, read
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from rag.backends.base import Backend, BackendOptions
     from rag.question import Ask
 
-__all__ = ["Decision", "Engine", "Refusal", "open_engine"]
+__all__ = ["Engine", "open_engine"]
 
 
 @dataclass
@@ -69,15 +69,10 @@ class Engine:
     def __post_init__(self) -> None:
         """Wire the stages to this index generation (again after a re-open or a rebuild)."""
         parts = opening.parts(self.settings, self.store, self.embedder, self.tuning)
-        self.retriever, self.scorer, self.facts, self.disabled = (
-            parts.retriever,
-            parts.scorer,
-            parts.facts,
-            parts.disabled,
-        )
-        fallback = self.fallback = self.backends.fallback = extractive_fallback(
-            self.fallback, self.tuning, self.disabled
-        )
+        self.retriever, self.scorer, self.facts = parts.retriever, parts.scorer, parts.facts
+        self.disabled = parts.disabled
+        fallback = extractive_fallback(self.fallback, self.tuning, self.disabled)
+        self.fallback = self.backends.fallback = fallback
         docs = self.corpus.by_id
         self._docs = docs
         self._retrieve = Retrieve(self.retriever, self.scorer, self.facts, docs, self.tuning)

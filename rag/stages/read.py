@@ -4,7 +4,9 @@
 its grammar (`rag.question.Ask`), the figure kind it asks for (`index.terms.asked_kind`), the
 names it holds (`rag.conversation.names_in`), and the `Query` retrieval searches with, which for
 a follow-up is the question joined to the previous one (`rag.conversation.retrieval_query`) and
-is read the same way. Nothing later re-reads the text for these.
+is read the same way. No later stage reads the text again for these; a backend is handed the
+query's text, as its contract says (a model needs the words), and the extractive one reads the
+figure kind there itself.
 """
 
 from __future__ import annotations
