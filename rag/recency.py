@@ -40,7 +40,10 @@ _DAY_MONTH = re.compile(r"\b(\d{1,2})\s+" + _MONTH + r"(?:,?\s+(\d{4}))?", re.IG
 _MONTH_DAY = re.compile(r"\b" + _MONTH + r"\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+(\d{4}))?", re.IGNORECASE)
 
 
-def asked_day(question: str) -> tuple[int, int, int | None] | None:
+Day = tuple[int, int, int | None]  # (month, day, year or None)
+
+
+def asked_day(question: str) -> Day | None:
     """(month, day, year or None) of a day the question names ("as of 3 December 2025")."""
     for pattern, day_first in ((_DAY_MONTH, True), (_MONTH_DAY, False)):
         m = pattern.search(question)
@@ -53,12 +56,11 @@ def asked_day(question: str) -> tuple[int, int, int | None] | None:
     return None
 
 
-def of_asked_day(question: str, evidence: Sequence[Evidence]) -> list[Evidence]:
-    """For a question naming a day ("What did X put the bill at on 3 December?"), the evidence from
-    an article published that day leads (renumbered); otherwise unchanged. A figure later revised is
-    still what was said that day."""
+def of_asked_day(evidence: Sequence[Evidence], day: Day | None) -> list[Evidence]:
+    """For a question naming a `day` (`asked_day`: "What did X put the bill at on 3 December?"), the
+    evidence from an article published that day leads (renumbered); otherwise unchanged. A figure
+    later revised is still what was said that day."""
     evidence = list(evidence)
-    day = asked_day(question)
     if day is None or not evidence:
         return evidence
 
@@ -77,12 +79,13 @@ def of_asked_day(question: str, evidence: Sequence[Evidence]) -> list[Evidence]:
 
 
 def newest_first(
-    question: str, evidence: Sequence[Evidence], threshold: float, margin: float = DEFAULT.recency_margin
+    evidence: Sequence[Evidence], threshold: float, *, latest: bool, margin: float = DEFAULT.recency_margin
 ) -> list[Evidence]:
     """`evidence` with the newest dated sentence that answers (within `margin` of the best score)
-    moved to the front (renumbered from 1), for a question asking for the latest; otherwise unchanged."""
+    moved to the front (renumbered from 1), for a question asking for the `latest` (`asks_latest`);
+    otherwise unchanged."""
     evidence = list(evidence)
-    if not evidence or not asks_latest(question):
+    if not evidence or not latest:
         return evidence
     evidence = [_newest_telling(e) for e in evidence]
     best = max(e.score for e in evidence)
@@ -117,9 +120,9 @@ def _newest_telling(e: Evidence) -> Evidence:
     return replace(e, citation=replace(newest, corroborated_by=others))
 
 
-def dated(question: str, answer: Answer) -> Answer:
-    """The answer to a "latest" question, saying the date of the article it leads with."""
-    if answer.abstained or not answer.citations or not asks_latest(question):
+def dated(answer: Answer, *, latest: bool) -> Answer:
+    """The answer to a "latest" question (`asks_latest`), saying the date of the article it leads with."""
+    if answer.abstained or not answer.citations or not latest:
         return answer
     published = answer.citations[0].published
     if not is_day(published):

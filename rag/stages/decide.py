@@ -97,10 +97,9 @@ class Decide:
             if self.reader.answers(others):
                 ranked, support, notice, answers = selection.other, selection.other[0].score, selection.notice, True
         if answers and notice is None:  # "latest ...": the newest dated candidate that answers leads
-            ranked = recency.newest_first(
-                text, ranked, support_threshold(self.settings, kind), self.tuning.recency_margin
-            )
-            ranked = recency.of_asked_day(text, ranked)  # "... on 3 December": that day's article
+            threshold = support_threshold(self.settings, kind)
+            ranked = recency.newest_first(ranked, threshold, latest=question.latest, margin=self.tuning.recency_margin)
+            ranked = recency.of_asked_day(ranked, question.day)  # "... on 3 December": that day's article
         missing = unknown_names(text, self.scorer.vocabulary) if "unknown_name" not in self.disabled else []
         refusal, reason = None, None
         if missing:

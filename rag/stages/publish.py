@@ -76,7 +76,7 @@ class Publish:
             )
         if decision.notice and not answer.abstained:
             answer = replace(answer, text=f"{decision.notice} {answer.text}")
-        answer = recency.dated(question.text, answer)
+        answer = recency.dated(answer, latest=question.latest)
         answer = replace(answer, passages=retrieved.passages, support=decision.support)
         if not answer.abstained:  # the answer card: other independent sources, and where they differ
             statements, conflicts = agreement.card(

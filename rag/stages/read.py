@@ -18,6 +18,7 @@ from index.terms import asked_kind
 from rag.conversation import names_in, retrieval_query
 from rag.errors import QuestionError
 from rag.question import Ask, split_asks
+from rag.recency import Day, asked_day, asks_latest
 from rag.retrieval import search_terms
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ class Question:
     kind: str | None  # the figure kind asked for, before the figure_kind form is switched off or on
     names: tuple[str, ...]
     query: Query
+    latest: bool = False  # asks for the latest state of things ("latest", "current", "now": `rag.recency`)
+    day: Day | None = None  # the day it names ("as of 3 December"), its articles leading
 
     @property
     def follow_up(self) -> bool:
@@ -89,6 +92,5 @@ def read(question: str, history: Sequence[str], facts: SentenceFacts) -> Questio
     ask = facts.ask(question)
     query = retrieval_query(question, history)
     searched = query_of(query, ask)
-    if query == question:
-        return Question(question, ask, searched.kind, searched.names, searched)
-    return Question(question, ask, asked_kind(question), tuple(names_in(question)), searched)
+    kind, names = (searched.kind, searched.names) if query == question else (asked_kind(question), names_in(question))
+    return Question(question, ask, kind, tuple(names), searched, asks_latest(question), asked_day(question))

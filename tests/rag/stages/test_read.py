@@ -12,6 +12,12 @@ def test_a_question_is_read_once_with_its_kind_names_and_query(engine):
     assert question.names == ("Russia", "Ukraine")
     assert not question.follow_up and question.query.text == question.text
     assert question.query.ask is question.ask and "<count>" in question.query.terms[-1]
+    assert not question.latest and question.day is None
+
+
+def test_the_recency_cues_are_read_with_the_question(engine):
+    question = read("What is the latest figure Merz gave on 3 December?", (), engine.facts)
+    assert question.latest and question.day == (12, 3, None)
 
 
 def test_a_follow_up_is_searched_with_the_previous_question_and_keeps_its_own_names(engine):
