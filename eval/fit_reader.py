@@ -86,13 +86,13 @@ def external_questions(folder: Path) -> list[Question]:
 
 def collect(engine, questions: Sequence[Question]) -> list[Rows]:
     """The engine's candidate rows for every question (the reader's features, before its choice)."""
-    from rag.engine import Refusal
+    from rag.stages.decide import Refusal
 
     out = []
     for q in questions:
-        ask = engine.facts.ask(q.text)
-        _, evidence = engine.evidence(q.text, ask=ask)
-        decision = engine.decide(q.text, ask, evidence)
+        question = engine.read(q.text)
+        _, evidence = engine.evidence(q.text, ask=question.ask)
+        decision = engine.decide(question, evidence)
         ruled = decision.reason in (Refusal.UNKNOWN_NAME, Refusal.STRUCTURE)
         readings = [] if ruled else list(decision.readings)
         out.append(

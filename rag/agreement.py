@@ -10,12 +10,12 @@ figure's measure and owner, the sentence's speaker), never on corpus-specific wo
 - it *conflicts* when it gives a different value for the same quantity: the same measure (or
   measure family), the same owner and the same period (the same years named in both sentences);
 - it *agrees* when it states the same value for the same measure and owner;
-- it *adds* when it is strong evidence (score >= `ADDS_MIN_SCORE`) without either; a sentence
+- it *adds* when it is strong evidence (score >= `Tuning.adds_min_score`) without either; a sentence
   giving another value for the same measure whose owner or period is unclear is left out.
 
 A false conflict is worse than a missed one, so a quantity counts only when everything is known:
 a figure with no measure, no owner or no year is never in conflict; approximate figures ("around
-30") differ only beyond `APPROX_TOLERANCE`; an owner is inferred from the sentence's one actor only
+30") differ only beyond `Tuning.approx_tolerance`; an owner is inferred from the sentence's one actor only
 for money and shares, never for counts (a leader meeting 34 countries does not own them).
 """
 
@@ -35,11 +35,9 @@ from rag.dedup import Stories
 from rag.figures import Figure, figures, supports
 from rag.selection import SentenceFacts
 from rag.spans import overlaps
+from rag.tuning import DEFAULT, Tuning
 from rag.types import Citation, Conflict, Evidence, Side, Statement, is_day
 
-MAX_STATEMENTS = 3  # other sources' statements on one card
-ADDS_MIN_SCORE = 0.55  # evidence score a sentence needs to be shown as adding to the answer
-APPROX_TOLERANCE = 0.25  # relative gap below which an approximate figure does not contradict another
 VALUE_KINDS = ("money", "percent", "count")  # analysis kinds whose values can be compared
 INFER_OWNER_KINDS = ("money", "percent")  # kinds whose owner may be the sentence's single actor
 _APPROXIMATE = re.compile(
@@ -129,13 +127,14 @@ def agree(a: Quantity, b: Quantity, facts: SentenceFacts) -> bool:
     )
 
 
-def conflict(a: Quantity, b: Quantity, facts: SentenceFacts) -> bool:
-    """Different values for the same quantity in the same named period; see the module doc."""
+def conflict(a: Quantity, b: Quantity, facts: SentenceFacts, tolerance: float = DEFAULT.approx_tolerance) -> bool:
+    """Different values for the same quantity in the same named period; approximate figures only
+    beyond `tolerance` (relative); see the module doc."""
     if not (_comparable(a, b, facts) and a.period and a.period == b.period) or _same_value(a.value, b.value):
         return False
     if a.approximate or b.approximate:
         x, y = a.value.value, b.value.value
-        return not math.isclose(x, y, rel_tol=APPROX_TOLERANCE)
+        return not math.isclose(x, y, rel_tol=tolerance)
     return True
 
 
@@ -145,12 +144,14 @@ def card(
     facts: SentenceFacts,
     stories: Stories,
     documents: Mapping[str, Document],
+    tuning: Tuning = DEFAULT,
 ) -> tuple[tuple[Statement, ...], tuple[Conflict, ...]]:
-    """The other sources' statements (at most `MAX_STATEMENTS`) and the conflicts, for an answer
-    whose lead is `citations[0]`. `evidence` is the engine's scored evidence, best first."""
+    """The other sources' statements (at most `Tuning.max_statements`) and the conflicts, for an
+    answer whose lead is `citations[0]`. `evidence` is the engine's scored evidence, best first."""
     if not citations:
         return (), ()
     lead = citations[0]
+    tolerance = tuning.approx_tolerance
 
     def independent(doc_a: str, doc_b: str) -> bool:
         return doc_a != doc_b and not stories.same_story(doc_a, doc_b)
@@ -164,7 +165,7 @@ def card(
     lead_q = cited[0][2]
     for n, c, qs in cited[1:]:
         if independent(lead.doc_id, c.doc_id):
-            conflicts += _conflicts(lead_q, qs, (1, lead), (n, c), facts, documents)
+            conflicts += _conflicts(lead_q, qs, (1, lead), (n, c), facts, documents, tolerance)
     picked: list[tuple[str, Evidence, list[Quantity]]] = []
     for e in evidence:
         c = e.citation
@@ -172,13 +173,17 @@ def card(
             continue
         qs = of(c)
         clash = any(
-            conflict(a, b, facts) for _, y, lq in cited if independent(y.doc_id, c.doc_id) for a in lq for b in qs
+            conflict(a, b, facts, tolerance)
+            for _, y, lq in cited
+            if independent(y.doc_id, c.doc_id)
+            for a in lq
+            for b in qs
         )
         if clash:
             relation = "conflicts"
         elif any(agree(a, b, facts) for _, _, lq in cited for a in lq for b in qs):
             relation = "agrees"
-        elif e.score >= ADDS_MIN_SCORE and not _unclear(cited, c, facts):
+        elif e.score >= tuning.adds_min_score and not _unclear(cited, c, facts):
             relation = "adds"
         else:
             continue
@@ -186,7 +191,7 @@ def card(
     picked.sort(key=lambda p: (_ORDER[p[0]], -p[1].score))
     chosen: list[tuple[str, Evidence, list[Quantity]]] = []
     for p in picked:  # one statement per story: a retelling is not another source
-        if len(chosen) < MAX_STATEMENTS and all(
+        if len(chosen) < tuning.max_statements and all(
             independent(p[1].citation.doc_id, q[1].citation.doc_id) for q in chosen
         ):
             chosen.append(p)
@@ -199,7 +204,7 @@ def card(
             continue
         for n, c, lq in cited:
             if independent(c.doc_id, e.citation.doc_id):
-                found = _conflicts(lq, qs, (n, c), (i, e.citation), facts, documents)
+                found = _conflicts(lq, qs, (n, c), (i, e.citation), facts, documents, tolerance)
                 if found:
                     conflicts += found[:1]
                     break
@@ -247,11 +252,12 @@ def _conflicts(
     b: tuple[int, Citation],
     facts: SentenceFacts,
     documents: Mapping[str, Document],
+    tolerance: float,
 ) -> list[Conflict]:
     out = []
     for x in first:
         for y in second:
-            if conflict(x, y, facts):
+            if conflict(x, y, facts, tolerance):
                 out.append(
                     by_date(
                         Conflict(
@@ -319,9 +325,6 @@ def _overlaps_any(c: Citation, citations: Sequence[Citation]) -> bool:
 
 
 __all__ = [
-    "ADDS_MIN_SCORE",
-    "APPROX_TOLERANCE",
-    "MAX_STATEMENTS",
     "Quantity",
     "agree",
     "card",

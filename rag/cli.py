@@ -85,7 +85,7 @@ def _open_engine(settings: Settings):
 def cmd_index(args: argparse.Namespace) -> int:
     from index.documents import load_corpus
     from index.milvus_store import parse_store
-    from rag.engine import converted_dir
+    from rag.opening import converted_dir
 
     settings = Settings.from_args(args)
     on_ray = args.workers is not None or bool(args.ray_address)
@@ -109,7 +109,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def _index(args: argparse.Namespace, settings: Settings, corpus) -> int:
-    from rag.engine import build_store, embedder_cache, embedder_for, store_location
+    from rag.opening import build_store, embedder_cache, embedder_for, store_location
 
     progress, close = stderr_progress()
     try:
@@ -159,7 +159,7 @@ def read_batch(stream: BinaryIO, max_chars: int) -> Iterator[tuple[int, str | No
     Read as bytes so that one line that is not UTF-8, empty or too long becomes that line's error
     instead of ending the batch. Every line counts, blank ones too, so answer n is line n.
     """
-    from rag.engine import check_question
+    from rag.stages.read import check_question
 
     limit = max_chars * LINE_BYTES_PER_CHAR + 2
     number = 0
@@ -268,7 +268,7 @@ def _print_answer(args: argparse.Namespace, answer) -> None:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from rag.backends import get_backend
-    from rag.engine import check_question
+    from rag.stages.read import check_question
 
     settings = Settings.from_args(args)
     if args.question != "-":

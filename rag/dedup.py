@@ -32,6 +32,7 @@ from index.store import VectorTable
 from index.stories import StoryGroups, detect
 from index.unit_table import UnitSpans
 from rag.spans import cite, overlaps
+from rag.tuning import DEFAULT
 from rag.types import Citation
 
 T = TypeVar("T")
@@ -47,6 +48,9 @@ class Stories:
     twin_rows: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
     # Where each sentence lies; a store's table maps them, a list of units finds them on first use.
     spans: UnitSpans | None = None
+    # The share of a unit's sentences that must have a twin in another for it to repeat that one
+    # (`Tuning.repeat_share`).
+    repeat_share: float = DEFAULT.repeat_share
 
     @cached_property
     def _spans(self) -> UnitSpans:
@@ -55,9 +59,9 @@ class Stories:
     # -- building ----------------------------------------------------------------------------
 
     @classmethod
-    def of(cls, table: SearchTable, groups: StoryGroups) -> "Stories":
+    def of(cls, table: SearchTable, groups: StoryGroups, repeat_share: float = DEFAULT.repeat_share) -> "Stories":
         """The stories of a sentence table, as found at index time (`IndexStore.story_groups`)."""
-        return cls(table.units, groups.story, groups.overlap, groups.twin_rows, table.spans)
+        return cls(table.units, groups.story, groups.overlap, groups.twin_rows, table.spans, repeat_share)
 
     @classmethod
     def detect(cls, sentences: VectorTable) -> "Stories":
@@ -91,7 +95,7 @@ class Stories:
     def repeats(self, unit: TextUnit, kept: TextUnit) -> bool:
         """True when `unit` (from another article of `kept`'s story) mostly restates `kept`.
 
-        At least half of `unit`'s sentences must have a twin inside `kept`'s span.
+        At least `repeat_share` of `unit`'s sentences must have a twin inside `kept`'s span.
         """
         if not self.same_story(unit.doc_id, kept.doc_id):
             return False
@@ -99,7 +103,7 @@ class Stories:
         if not rows:
             return False
         inside = sum(any(self._within(t, kept) for t in self.twin_rows.get(r, ())) for r in rows)
-        return inside * 2 >= len(rows)
+        return inside >= self.repeat_share * len(rows)
 
     def _within(self, row: int, kept: TextUnit) -> bool:
         doc_id, start, end = self._spans.span(row)

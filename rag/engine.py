@@ -4,7 +4,12 @@
     answer = engine.ask("How much must partners pay for Ukraine's defence in 2026?")
     answer.to_dict()                           # exactly what `rag ask --json` prints
 
-The UI, the evaluation suite and the CLI all go through this class.
+The UI, the evaluation suite and the CLI all go through this class. It only wires the stages of
+`rag.stages`, one module each, with a typed input and output:
+
+    read -> retrieve -> select -> decide -> draft -> check -> publish
+
+and `rag.opening`, which opens the index they read. Only `decide` refuses.
 """
 
 from __future__ import annotations
@@ -12,117 +17,34 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence, TextIO
 
-from index import converted
-from index.analysis import SentenceAnalysis
-from index.build import BuildReport, EmbedMany, build_index, build_milvus, check_fresh, staleness
-from index.documents import Corpus, Document, load_corpus
-from index.embedding import Embedder, make_embedder
-from index.errors import CorpusChanged, IndexCorrupt, IndexMissing, IndexStale, RagError
-from index.milvus_store import parse_store
-from index.store import IndexStore, current_dir
-from rag import agreement, recency, spans, verify
-from rag.answerability import meeting_period, stating_kind, support_threshold, unknown_names
-from rag.backends import backend_class
-from rag.backends.base import Backend, BackendOptions, Deadline, Draft
-from rag.backends.extractive import ExtractiveBackend
-from rag.conversation import names_in, retrieval_query
-from rag.errors import BackendTimeout, CorpusError, QuestionError
-from rag.evidence import EvidenceScorer
-from rag.figures import asked_kind
-from rag.forms import disabled_forms
-from rag.markers import has_markers, renumber
-from rag.question import Ask, split_asks
-from rag.reader import FEATURES, Reader, Reading, Sources
-from rag.retrieval import Retriever, unit_terms
-from rag.selection import Selection, SentenceFacts
+from rag import opening
 from rag.settings import Settings
-from rag.short_answer import filler_span
-from rag.terms import tokenize
+from rag.stages import draft
+from rag.stages.check import Check
+from rag.stages.decide import Decide, Decision
+from rag.stages.draft import Backends, Drafted, extractive_fallback
+from rag.stages.publish import Publish, joined
+from rag.stages.read import Question, asks, check_k, check_question, query_of, read
+from rag.stages.retrieve import Retrieve
+from rag.stages.select import Select
 from rag.tuning import DEFAULT, Tuning
-from rag.types import Answer, Citation, Evidence, Passage
+from rag.types import Answer, Evidence, Passage
 
 if TYPE_CHECKING:
+    from index.build import BuildReport
+    from index.documents import Corpus, Document
+    from index.embedding import Embedder
     from index.milvus_store import MilvusStore
+    from index.store import IndexStore
+    from rag.backends.base import Backend, BackendOptions
+    from rag.question import Ask
 
-CLOSEST = 3  # passages shown with a refusal ("closest passages, not an answer")
-MAX_BACKENDS = 16  # backends kept per engine, one per (name, options); the oldest is closed beyond this
-# A reader whose files change under it (a rebuild is under way: an article it had not read yet
-# changed, or the generation it read went away) re-opens the newest index and asks again, this
-# many times at most, before the error reaches the user.
-REOPEN_ATTEMPTS = 3
-CHANGED_UNDER_US = (CorpusChanged, IndexCorrupt)
-REOPENING = "rag: the corpus or the index changed while it was read; reading the newest index"
-ABSTAIN_TEXT = "The corpus does not cover this: no article states an answer to that question."
-
-
-def _about(evidence: list[Evidence], names: list[str]) -> list[Evidence]:
-    """Keep the evidence that mentions one of `names` (a follow-up's new focus), renumbered."""
-    focus = {t for name in names for t in tokenize(name)}
-    if not focus:
-        return evidence
-    kept = [e for e in evidence if focus & set(tokenize(e.text))]
-    return [replace(e, id=i + 1) for i, e in enumerate(kept)]
-
-
-class Refusal(str, Enum):
-    """Why a question was refused: one code per rule that may refuse."""
-
-    UNKNOWN_NAME = "unknown_name"  # the question names something no article mentions
-    STRUCTURE = "structure"  # the structural checks (`rag.selection`) left no sentence for the asked actor/measure
-    LOW_SUPPORT = "low_support"  # the reader's choice does not clear the support threshold
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What may answer a question: the evidence in answering order, its best support, and the
-    refusal text when nothing may (then `evidence` is what came closest)."""
-
-    evidence: list[Evidence]
-    support: float
-    refusal: str | None = None
-    reason: Refusal | None = None
-    notice: str | None = None  # "The articles do not quote X on this; Y said: ..."
-    readings: tuple[Reading, ...] = ()
-    # Evidence no rule let through, with the rule: "structure (wrong_speaker)", "figure_kind", "period".
-    dropped: tuple[tuple[Citation, str], ...] = ()
-
-    def trace(self, ask: Ask, disabled: frozenset[str]) -> dict:
-        """What `rag ask --json --debug` shows of the decision: the question as read, each candidate
-        with its features and probability (most probable first), and what the rules dropped."""
-        return {
-            "ask": ask.to_dict(),
-            "disabled_forms": sorted(disabled),
-            "refusal_reason": self.reason.value if self.reason else None,
-            "candidates": [
-                {
-                    "source": r.evidence.citation.source,
-                    "start": r.evidence.citation.start,
-                    "end": r.evidence.citation.end,
-                    "probability": round(r.probability, 4),
-                    "features": {name: round(x, 4) for name, x in zip(FEATURES, r.features)},
-                }
-                for r in self.readings
-            ],
-            "dropped": [{"source": c.source, "start": c.start, "end": c.end, "by": why} for c, why in self.dropped],
-        }
-
-
-def check_question(question: str, max_chars: int) -> str:
-    """The question stripped of surrounding space; raises `QuestionError` if unusable."""
-    if not isinstance(question, str) or not question.strip():
-        raise QuestionError('the question is empty; ask something, e.g. rag ask "Who leads the US delegation?"')
-    question = question.strip()
-    if len(question) > max_chars:
-        raise QuestionError(
-            f"the question is {len(question)} characters, over the limit of {max_chars}; "
-            "shorten it or raise RAG_MAX_QUESTION_CHARS"
-        )
-    return question
+__all__ = ["Engine", "open_engine"]
 
 
 @dataclass
@@ -132,26 +54,32 @@ class Engine:
     store: IndexStore | MilvusStore
     embedder: Embedder
     build_report: BuildReport | None = None
-    # What a failed draft is replaced by; the verification step gets it from here.
-    fallback: Backend = field(default_factory=ExtractiveBackend, repr=False)
+    # What a failed draft is replaced by (None: the extractive backend with this engine's tuning
+    # and forms); the check stage gets it from here.
+    fallback: Backend | None = field(default=None, repr=False)
     # Ranking weights and cut-offs (`rag.tuning`); eval sweeps them by passing another.
     tuning: Tuning = field(default=DEFAULT, repr=False)
-    _backends: dict[tuple, Backend] = field(default_factory=dict, init=False, repr=False, compare=False)
-    _backends_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+    # The backends this engine opened, kept across re-opens: a model switch is never an index switch.
+    backends: Backends = field(default_factory=Backends, init=False, repr=False, compare=False)
     _follow_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
     # A generation `follow` found not to match the corpus: not loaded again for every question.
     _declined: Path | None = field(default=None, init=False, repr=False, compare=False)
     _reopen_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.retriever = Retriever(self.store, self.embedder, self.tuning)
-        self.scorer = EvidenceScorer(self.store, self.tuning)
-        self.disabled = disabled_forms(self.settings.disabled_forms)
-        self.facts = SentenceFacts.of_store(self.store, self.disabled)
-        self.reader = Reader()
-        if type(self.fallback) is ExtractiveBackend:  # the default: this engine's tuning and forms
-            self.fallback = ExtractiveBackend(self.tuning, cut="clause_cut" not in self.disabled)
-        self._docs = self.corpus.by_id
+        """Wire the stages to this index generation (again after a re-open or a rebuild)."""
+        parts = opening.parts(self.settings, self.store, self.embedder, self.tuning)
+        self.retriever, self.scorer, self.facts = parts.retriever, parts.scorer, parts.facts
+        self.disabled = parts.disabled
+        fallback = extractive_fallback(self.fallback, self.tuning, self.disabled)
+        self.fallback = self.backends.fallback = fallback
+        docs = self.corpus.by_id
+        self._docs = docs
+        self._retrieve = Retrieve(self.retriever, self.scorer, self.facts, docs, self.tuning)
+        self._select = Select(self.facts, self.scorer, self.disabled)
+        self._decide = Decide(self.settings, self.facts, self.scorer, self.disabled, self.tuning)
+        self._check = Check(self.facts, self.scorer, docs, fallback, self.tuning)
+        self._publish = Publish(self.facts, self.retriever.stories, docs, self.tuning)
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -174,44 +102,42 @@ class Engine:
 
         def embedder_of() -> Embedder:
             if not loaded:
-                loaded.append(embedder_for(settings))
+                loaded.append(opening.embedder_for(settings))
             return loaded[0]
 
-        corpus, store, report = _opened(settings, embedder_of, progress, log)
+        corpus, store, report = opening.opened(settings, embedder_of, progress, log)
         return cls(settings, corpus, store, embedder_of(), report)
 
     def reopen(self, log: TextIO | None = sys.stderr) -> None:
         """Read the newest index and the corpus again (rebuilding if stale, as `open` does)."""
         store = self.store
         if log is not None:
-            print(REOPENING, file=log)
+            print(opening.REOPENING, file=log)
         with self._reopen_lock:
             if self.store is not store:
                 return  # another thread re-opened meanwhile
-            corpus, store, report = _opened(self.settings, lambda: self.embedder, None, log)
+            corpus, store, report = opening.opened(self.settings, lambda: self.embedder, None, log)
             self.corpus, self.store, self.build_report = corpus, store, report or self.build_report
             self.__post_init__()
 
     def _retrying(self, answer: Callable[[], Iterator[str | Answer]]) -> Iterator[str | Answer]:
         """`answer()`'s pieces; if the files change under it before it yields, re-open and try again."""
-        for attempt in range(REOPEN_ATTEMPTS + 1):
+        for attempt in range(opening.REOPEN_ATTEMPTS + 1):
             started = False
             try:
                 for piece in answer():
                     started = True
                     yield piece
                 return
-            except CHANGED_UNDER_US:
-                if started or attempt == REOPEN_ATTEMPTS:
+            except opening.CHANGED_UNDER_US:
+                if started or attempt == opening.REOPEN_ATTEMPTS:
                     raise
             self.reopen()
 
     def rebuild(self, progress: Callable[[int, int], None] | None = None) -> BuildReport:
         """Re-read the corpus folder and bring the index up to date (incremental)."""
-        corpus = load_corpus(
-            self.settings.corpus_dir, self.settings.max_file_bytes, stored=converted_dir(self.settings)
-        )
-        store, report = build_store(self.settings, corpus, self.embedder, progress=progress)
+        corpus, store, report = opening.rebuilt(self.settings, self.embedder, progress)
+        assert report is not None, "a rebuild reports what it did"
         self.corpus, self.store, self.build_report = corpus, store, report
         self.__post_init__()
         return report
@@ -227,22 +153,13 @@ class Engine:
         """
         if not self.behind():
             return False
-        index_dir = self.settings.resolved_index_dir
         with self._follow_lock:
             if not self.behind():  # another question switched meanwhile
                 return False
-            try:
-                fresh = IndexStore.load(index_dir)
-                self._declined = fresh.folder
-                corpus = load_corpus(
-                    self.settings.corpus_dir,
-                    self.settings.max_file_bytes,
-                    fresh.known_documents(),
-                    converted_dir(self.settings),
-                )
-            except RagError:
-                return False
-            if staleness(fresh.manifest, corpus, self.embedder.name, self.settings.chunking):
+            folder, corpus, fresh = opening.newer_generation(self.settings, self.embedder)
+            if folder is not None:
+                self._declined = folder
+            if corpus is None or fresh is None:
                 return False
             self.corpus, self.store, self._declined = corpus, fresh, None
             self.__post_init__()
@@ -250,14 +167,7 @@ class Engine:
 
     def behind(self) -> bool:
         """Whether the index folder names another generation than the one this engine serves."""
-        store = self.store
-        if not isinstance(store, IndexStore) or store.folder is None:
-            return False
-        try:
-            now = current_dir(self.settings.resolved_index_dir)
-        except RagError:
-            return False
-        return now != store.folder and now != self._declined
+        return opening.behind(self.settings, self.store, self._declined)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -268,26 +178,18 @@ class Engine:
     def document(self, doc_id: str) -> Document:
         return self._docs[doc_id]
 
-    def _citation(self, unit) -> Citation:
-        return self.scorer.flagged(spans.cite(self._docs[unit.doc_id], unit.start, unit.end))
+    def read(self, question: str, history: Sequence[str] = ()) -> Question:
+        """One ask read once (`rag.stages.read`): what every later stage receives."""
+        return read(check_question(question, self.settings.max_question_chars), history, self.facts)
 
     def retrieve(self, question: str, k: int | None = None, mode: str | None = None) -> list[Passage]:
         """The top-`k` chunks for a question with their scores."""
         question = check_question(question, self.settings.max_question_chars)
         self.follow()
-        hits = self.retriever.search(question, self._k(k), "chunks", mode or self.settings.retrieval)
-        return [self._passage(h, i + 1) for i, h in enumerate(hits)]
-
-    def _passage(self, hit, rank: int) -> Passage:
-        """A retrieved chunk, with the same-story chunks folded into it listed as corroboration."""
-        citation = replace(self._citation(hit.unit), corroborated_by=tuple(map(self._citation, hit.corroborated_by)))
-        return Passage(citation, hit.score, hit.dense, hit.bm25, rank=rank)
+        return self._retrieve.chunks(query_of(question), self._k(k), mode or self.settings.retrieval)
 
     def _k(self, k: int | None) -> int:
-        k = self.settings.top_k if k is None else k
-        if k < 0:
-            raise QuestionError(f"k must be 0 or more, got {k}")
-        return k
+        return check_k(self.settings.top_k if k is None else k)
 
     def evidence(
         self, question: str, k: int | None = None, mode: str | None = None, ask: Ask | None = None
@@ -295,42 +197,20 @@ class Engine:
         """Retrieved passages, and the numbered, scored sentences inside them, best first. With the
         question's `ask`, a sentence its asked actor speaks meets the words naming that actor."""
         question = check_question(question, self.settings.max_question_chars)
-        k, mode = self._k(k), mode or self.settings.retrieval
-        qv = self.retriever.embed_question(question)
-        chunk_hits = self.retriever.search(question, k, "chunks", mode, query_vector=qv)
-        passages = [self._passage(h, i + 1) for i, h in enumerate(chunk_hits)]
-        units = [s for h in chunk_hits for s in self.scorer.sentences_in(h.unit)]
-        if k > 0:
-            units += [
-                h.unit
-                for h in self.retriever.search(question, self.tuning.sentence_hits, "sentences", mode, query_vector=qv)
-            ]
-        # Best support first; a sentence restating a better one from a same-story article is folded in.
-        kept = [
-            s
-            for s, _ in self.retriever.stories.collapse(
-                self.scorer.score(question, qv, units, self.facts.speaker_terms(ask) if ask else None),
-                unit_of=lambda s: s.unit,
-            )
-        ]
-        evidence = [
-            Evidence(
-                i + 1,
-                self.facts.with_speaker(self.retriever.stories.with_twins(self._citation(s.unit), self._docs)),
-                s.score,
-                s.dense,
-                s.lexical,
-            )
-            for i, s in enumerate(kept[: self.tuning.max_evidence])
-        ]
-        return passages, evidence
+        found = self._retrieve.search(query_of(question, ask), self._k(k), mode or self.settings.retrieval)
+        return list(found.passages), list(found.evidence)
+
+    def decide(self, question: Question, evidence: Sequence[Evidence]) -> Decision:
+        """Which evidence may answer, in the order to answer from, or why none may: the select and
+        decide stages (`rag.stages.select`, `rag.stages.decide`)."""
+        return self._decide.run(question, self._select.run(question, tuple(evidence)))
 
     # -- backends ----------------------------------------------------------------------------
 
     @property
     def backend_options(self) -> BackendOptions:
         """The options a question gets when it passes none: from this engine's settings."""
-        return BackendOptions.from_settings(self.settings)
+        return draft.options_of(self.settings)
 
     def backend(self, name: str | None = None, options: BackendOptions | None = None) -> Backend:
         """The backend `name` with `options`, created on first use and kept for this engine.
@@ -338,26 +218,11 @@ class Engine:
         One backend serves every question with the same name and options (what the backend
         depends on of them, `options_key`); a model switch is another backend, never another index.
         """
-        name = name or self.settings.backend
-        cls = backend_class(name)
-        if cls is type(self.fallback):
-            return self.fallback
-        key = (name, cls, cls.options_key(options or self.backend_options))
-        with self._backends_lock:
-            chosen = self._backends.get(key)
-            if chosen is None:
-                chosen = self._backends[key] = cls.create(key[2])
-                evicted = list(self._backends)[:-MAX_BACKENDS]
-                for old in evicted:
-                    self._backends.pop(old).close()
-            return chosen
+        return self.backends.get(name or self.settings.backend, options or self.backend_options)
 
     def close(self) -> None:
         """Close every backend this engine opened (stops a local model server)."""
-        with self._backends_lock:
-            backends, self._backends = list(self._backends.values()), {}
-        for chosen in (*backends, self.fallback):
-            chosen.close()
+        self.backends.close()
 
     def __enter__(self) -> "Engine":
         return self
@@ -417,10 +282,11 @@ class Engine:
         options: BackendOptions | None,
         stream: bool,
     ) -> Iterator[str | Answer]:
-        timings: dict[str, float] = {}
+        """The stages in turn, each timed for the trace: read, retrieve, select, decide, then (unless
+        decide refused) draft, check and publish."""
         t0 = time.perf_counter()
         question = check_question(question, self.settings.max_question_chars)
-        parts = split_asks(question)
+        parts = asks(question)
         if len(parts) > 1:
             # "How many ..., and what did X call ...?": each ask answered with its own citations.
             answers = [self.ask(part, k, backend, history, options) for part in parts]
@@ -432,429 +298,73 @@ class Engine:
         name = backend or self.settings.backend
         options = options or self.backend_options
         chosen = self.backend(name, options)
-        query = retrieval_query(question, history)
-        ask = self.facts.ask(question)
-        passages, evidence = self.evidence(query, k, ask=ask)
-        if query != question:
-            evidence = _about(evidence, names_in(question))
-        timings["retrieve_s"] = time.perf_counter() - t0
-        decision = self.decide(question, ask, evidence)
-        trace = decision.trace(ask, self.disabled)
-        closest = tuple(e.citation for e in evidence[:CLOSEST])  # shown with a refusal
-        evidence, support, notice = decision.evidence, decision.support, decision.notice
+        clock = _Clock()
+        with clock("read"):
+            asked = read(question, history, self.facts)
+        with clock("retrieve") as note:
+            retrieved = self._retrieve.run(asked, self._k(k), self.settings.retrieval)
+            note(passages=len(retrieved.passages), evidence=len(retrieved.evidence))
+        timings: dict[str, float] = {"retrieve_s": time.perf_counter() - t0}
+        with clock("select") as note:
+            selected = self._select.run(asked, retrieved.evidence)
+            note(candidates=len(selected.candidates), dropped=len(selected.dropped))
+        with clock("decide") as note:
+            decision = self._decide.run(asked, selected)
+            note(refusal=decision.reason.value if decision.reason else None, support=round(decision.support, 4))
+        trace = decision.trace(asked, self.disabled)
         if decision.refusal is not None:
+            with clock("publish"):
+                answer = self._publish.refused(asked, name, decision, retrieved)
             timings["total_s"] = time.perf_counter() - t0
-            answer = Answer(question, decision.refusal, (), True, name, timings, tuple(passages), support)
-            answer = replace(answer, closest=closest, refusal_reason=trace["refusal_reason"], trace=trace)
+            answer = replace(answer, timings=timings, trace={**trace, "stages": clock.stages})
             if stream:
                 yield answer.text
             yield answer
             return
-        chosen.open()  # a local server starts here, before the question's clock
-        deadline = Deadline(options.timeout)
-        streaming = stream and chosen.can_stream
-        t1 = time.perf_counter()
-        draft: Draft | None = None
-        late: BackendTimeout | None = None
-        try:
-            if streaming:
-                for piece in chosen.draft_stream(query, evidence, deadline=deadline):
-                    if isinstance(piece, Draft):
-                        draft = piece
-                    else:
-                        timings.setdefault("first_token_s", time.perf_counter() - t1)
-                        yield piece
-            else:
-                draft = chosen.draft(query, evidence, deadline=deadline)
-        except BackendTimeout as exc:
-            late = exc
-        timings["generate_s"] = time.perf_counter() - t1
-        if draft is None:
-            reason = str(late) if late is not None else f"the {name} backend's stream ended without a draft"
-            answer = self._checked_fallback(question, name, query, evidence, timings, reason)
-        else:
-            answer = self._checked(question, name, chosen, query, evidence, draft, timings, deadline)
-        if notice and not answer.abstained:
-            answer = replace(answer, text=f"{notice} {answer.text}")
-        answer = recency.dated(question, answer)
-        answer = replace(answer, short=self._short(question, answer))
+        drafted: Drafted | None = None
+        with clock("draft") as note:
+            for piece in draft.run(asked, decision.evidence, name, chosen, options, stream):
+                if isinstance(piece, Drafted):
+                    drafted = piece
+                else:
+                    yield piece
+            assert drafted is not None, "the draft stage ends with what it drafted"
+            note(backend=name, failure=drafted.failure)
+        if drafted.first_token_s is not None:
+            timings["first_token_s"] = drafted.first_token_s
+        timings["generate_s"] = drafted.seconds
+        with clock("check") as note:
+            checked = self._check.run(asked, decision.evidence, drafted)
+            note(verification=checked.outcome.status, reason=checked.outcome.reason)
+        if checked.repair_s is not None:
+            timings["repair_s"] = checked.repair_s
+        timings["verify_s"] = checked.seconds
+        with clock("publish") as note:
+            answer = self._publish.run(asked, name, decision, retrieved, checked)
+            note(citations=len(answer.citations), statements=len(answer.statements), conflicts=len(answer.conflicts))
         timings["total_s"] = time.perf_counter() - t0
-        answer = replace(answer, timings=timings, passages=tuple(passages), support=support, trace=trace)
-        if not answer.abstained:  # the answer card: other independent sources, and where they differ
-            statements, conflicts = agreement.card(
-                answer.citations, evidence, self.facts, self.retriever.stories, self._docs
-            )
-            answer = replace(answer, statements=statements, conflicts=conflicts)
-        if stream and not streaming:
+        answer = replace(answer, timings=timings, trace={**trace, "stages": clock.stages})
+        if stream and not drafted.streamed:
             yield answer.text
         yield answer
 
-    def decide(self, question: str, ask: Ask, evidence: list[Evidence]) -> Decision:
-        """Which evidence may answer, in the order to answer from, or why none may.
 
-        The enabled question-form rules (`rag.forms`: the structural checks of `rag.selection`,
-        the figure-kind filter, unknown names) keep the candidates; the reader (`rag.reader`)
-        orders them by the fitted probability that they hold the answer; the chosen one answers
-        when its support clears the threshold for the question (`support_threshold`)."""
-        selection = self.facts.select(ask, evidence)
-        kind = asked_kind(question) if "figure_kind" not in self.disabled else None
-        relevant = stating_kind(evidence, kind)  # before the structural check, to tell why it refused
-        of_kind = stating_kind(selection.evidence, kind)
-        candidates = meeting_period(of_kind, question, self._before) if "period" not in self.disabled else of_kind
-        dropped = _dropped(evidence, selection, of_kind, candidates)
-        readings = self._read(question, candidates, kind, selection)
-        ranked = [replace(r.evidence, id=i + 1) for i, r in enumerate(readings)]
-        support = ranked[0].score if ranked else 0.0
-        answers = self.reader.answers(readings)
-        notice = None
-        if not answers and selection.other:
-            # The asked actor's own sentences do not answer; someone else's does: say whose it is.
-            others = self._read(question, selection.other, kind, selection)
-            if self.reader.answers(others):
-                ranked, support, notice, answers = selection.other, selection.other[0].score, selection.notice, True
-        if answers and notice is None:  # "latest ...": the newest dated candidate that answers leads
-            ranked = recency.newest_first(question, ranked, support_threshold(self.settings, kind))
-            ranked = recency.of_asked_day(question, ranked)  # "... on 3 December": that day's article
-        missing = unknown_names(question, self.scorer.vocabulary) if "unknown_name" not in self.disabled else []
-        refusal, reason = None, None
-        if missing:
-            refusal = f"The corpus does not cover this: no article mentions {', '.join(missing)}."
-            reason = Refusal.UNKNOWN_NAME
-        elif selection.refusal:
-            threshold = support_threshold(self.settings, kind)
-            refusal = selection.refusal if relevant and relevant[0].score >= threshold else ABSTAIN_TEXT
-            reason = Refusal.STRUCTURE
-        elif not answers:
-            refusal, reason = ABSTAIN_TEXT, Refusal.LOW_SUPPORT
-        return Decision(ranked, support, refusal, reason, notice, tuple(readings), dropped)
+class _Clock:
+    """Each stage's time and what it decided, in order, for `rag ask --json --debug` (`trace.stages`)."""
 
-    def _read(self, question: str, candidates: list[Evidence], kind: str | None, selection: Selection) -> list[Reading]:
-        def threshold_of(e: Evidence) -> float:
-            return support_threshold(self.settings, kind, e.citation in selection.confirmed)
+    def __init__(self) -> None:
+        self.stages: list[dict] = []
 
-        return self.reader.read(
-            question, candidates, Sources(self._analysis, self._before, threshold_of, self.scorer.idf)
-        )
-
-    def _short(self, question: str, answer: Answer) -> Citation | None:
-        """The short answer inside the first citation (`rag.short_answer`), sliced from the article
-        itself so it is as exact as the citation."""
-        if answer.abstained or not answer.citations:
-            return None
-        c = answer.citations[0]
-        span = filler_span(question, c.text, self.facts.analysis(c.doc_id, c.start, c.end))
-        if span is None:
-            return None
-        return spans.cite(self._docs[c.doc_id], c.start + span[0], c.start + span[1])
-
-    def _analysis(self, e: Evidence) -> SentenceAnalysis:
-        return self.facts.analysis(e.citation.doc_id, e.citation.start, e.citation.end)
-
-    def _before(self, e: Evidence) -> str:
-        """The sentence before an evidence sentence in its article, where news sets the scene."""
-        return self.scorer.sentence_before(e.citation.doc_id, e.citation.start, e.citation.end)
-
-    def _checked(
-        self,
-        question: str,
-        name: str,
-        chosen: Backend,
-        query: str,
-        evidence: list[Evidence],
-        draft: Draft,
-        timings: dict[str, float],
-        deadline: Deadline,
-    ) -> Answer:
-        """Verify a draft; on failure one repair (if the backend offers it), then the fallback answer."""
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[Callable[..., None]]:
+        """Time the block as `stage`; the block notes what the stage decided with the callable given."""
+        entry: dict = {"stage": stage}
         t = time.perf_counter()
-        check = self._checker(query)
-        asked: list[str] = []
-
-        def attempt(d: Draft) -> verify.Attempt:
-            return verify.Attempt(d.text, self._resolve(d, evidence))
-
-        def repair(problems) -> verify.Attempt:
-            asked.extend(problems)
-            t_repair = time.perf_counter()
-            try:
-                return attempt(chosen.repair(query, evidence, draft, problems, deadline=deadline))
-            finally:
-                timings["repair_s"] = time.perf_counter() - t_repair
-
         try:
-            outcome = verify.settle(
-                attempt(draft),
-                check,
-                backend=name,
-                repair=repair if chosen.can_repair else None,
-                fallback=None if chosen is self.fallback else lambda: attempt(self.fallback.draft(query, evidence)),
-            )
-        except BackendTimeout as exc:  # the repair ran out of the question's time
-            failed = verify.Verdict((), tuple(asked)).reason
-            return self._checked_fallback(
-                question,
-                name,
-                query,
-                evidence,
-                timings,
-                f"the {name} answer failed verification ({failed}); its repair: {exc}",
-            )
-        return self._settled(question, name, query, outcome, timings, t)
-
-    def _checker(self, query: str) -> Callable[[verify.Attempt], verify.Verdict]:
-        speakers = self._speakers()
-        return lambda a: verify.check(a.text, a.cited, self._docs, query, speakers)
-
-    def _speakers(self) -> verify.Speakers:
-        """Who speaks in each sentence and which people the corpus knows, for checking who said what."""
-        return verify.Speakers(self.facts.actors, self.facts.analysis)
-
-    def _checked_fallback(
-        self, question: str, name: str, query: str, evidence: list[Evidence], timings: dict[str, float], reason: str
-    ) -> Answer:
-        """The fallback's answer, verified, in place of a backend that gave none in time."""
-        t = time.perf_counter()
-        d = self.fallback.draft(query, evidence)
-        plain = verify.Attempt(d.text, self._resolve(d, evidence))
-        verdict = self._checker(query)(plain)
-        outcome = verify.Outcome(
-            plain, verdict, verify.FALLBACK, f"{reason}; showing the {self.fallback.name} answer instead", (verdict,)
-        )
-        return self._settled(question, name, query, outcome, timings, t)
-
-    def _settled(
-        self, question: str, name: str, query: str, outcome: verify.Outcome, timings: dict[str, float], t: float
-    ) -> Answer:
-        """The answer users see for a settled outcome: renumbered, checked once more as published."""
-        text, citations = self._publish(outcome.attempt)
-        final = verify.check(text, dict(enumerate(citations, 1)), self._docs, query, self._speakers())
-        timings["verify_s"] = time.perf_counter() - t - timings.get("repair_s", 0.0)
-        if not citations or not text.strip():
-            return Answer(question, ABSTAIN_TEXT, (), True, name, fallback_reason=outcome.reason)
-        return Answer(
-            question,
-            text,
-            citations,
-            False,
-            name,
-            verified=outcome.status in (verify.VERIFIED, verify.REPAIRED),
-            fallback_reason=outcome.reason,
-            claims=tuple(c.to_dict() for c in final.claims),
-            verification=outcome.status,
-        )
-
-    def _resolve(self, draft: Draft, evidence: list[Evidence]) -> dict[int, Citation]:
-        """Map a draft's evidence ids (and sub-spans) to checked citations; unknown ids are dropped."""
-        by_id = {e.id: e for e in evidence}
-        narrowed = {i: (s, e) for i, s, e in draft.spans}
-        out: dict[int, Citation] = {}
-        for i in dict.fromkeys(draft.evidence_ids):
-            ev = by_id.get(i)
-            if ev is None:
-                continue
-            start, end = ev.citation.start, ev.citation.end
-            if i in narrowed and start <= narrowed[i][0] < narrowed[i][1] <= end:
-                start, end = narrowed[i]
-            doc = self._docs[ev.citation.doc_id]
-            out[i] = self.facts.with_speaker(self.scorer.flagged(spans.cite(doc, *spans.trim(doc, start, end))))
-        return out
-
-    def _publish(self, attempt: verify.Attempt) -> tuple[str, tuple[Citation, ...]]:
-        """The answer as users see it: citations numbered 1.. in order of use, markers renumbered."""
-        # Same-story twins become corroboration, never a second, "independent" citation.
-        citations = self.retriever.stories.corroborate(list(attempt.cited.values()), self._docs)
-
-        def number(c: Citation) -> int:
-            return next(
-                n
-                for n, final in enumerate(citations, 1)
-                if any(spans.overlaps(y, c) for y in (final, *final.corroborated_by))
-            )
-
-        mapping = {i: number(c) for i, c in attempt.cited.items()}
-        return renumber(attempt.text, mapping, quoted=[c.text for c in attempt.cited.values()]), citations
-
-
-def joined(question: str, parts: Sequence[str], answers: Sequence[Answer], seconds: float) -> Answer:
-    """One answer for a question with several asks: each part's answer in turn, citations renumbered
-    in one sequence, and a part the corpus does not cover named as such rather than dropped."""
-    texts: list[str] = []
-    citations: list[Citation] = []
-    for part, answer in zip(parts, answers):
-        if answer.abstained:
-            texts.append(f"On “{part}”: {answer.text}")
-            continue
-        offset = len(citations)
-        if has_markers(answer.text, quoted=[c.text for c in answer.citations]):
-            text = renumber(
-                answer.text,
-                {n: n + offset for n in range(1, len(answer.citations) + 1)},
-                quoted=[c.text for c in answer.citations],
-            )
-        else:  # an extractive answer cites all its citations at its end
-            text = answer.text + " " + "".join(f"[{offset + n}]" for n in range(1, len(answer.citations) + 1))
-        texts.append(text)
-        citations.extend(answer.citations)
-    answered = [a for a in answers if not a.abstained]
-    verified = None if not answered else all(a.verified for a in answered)
-    statuses = [a.verification for a in answered]
-    return Answer(
-        question,
-        "\n".join(texts),
-        tuple(citations),
-        not answered,
-        answers[0].backend,
-        timings={"total_s": seconds},
-        passages=tuple(p for a in answers for p in a.passages),
-        support=min((a.support for a in answered), default=0.0),
-        verified=verified,
-        fallback_reason="; ".join(a.fallback_reason for a in answers if a.fallback_reason),
-        claims=tuple(c for a in answers for c in a.claims),
-        verification=next(
-            (s for s in (verify.FAILED, verify.FALLBACK, verify.REPAIRED) if s in statuses),
-            verify.VERIFIED if answered else "",
-        ),
-    )
-
-
-def _opened(
-    settings: Settings,
-    embedder: Callable[[], Embedder],
-    progress: Callable[[int, int], None] | None,
-    log: TextIO | None,
-) -> tuple[Corpus, IndexStore | MilvusStore, BuildReport | None]:
-    """The corpus and the up-to-date store (see `Engine.open`); tried again, a bounded number of
-    times, when the files change under it (a rebuild by another process is under way)."""
-    for attempt in range(REOPEN_ATTEMPTS + 1):
-        try:
-            return _open_once(settings, embedder, progress, log)
-        except CHANGED_UNDER_US:
-            if attempt == REOPEN_ATTEMPTS:
-                raise
-            if log is not None:
-                print(REOPENING, file=log)
-    raise AssertionError("unreachable")
-
-
-def _open_once(
-    settings: Settings,
-    embedder_of: Callable[[], Embedder],
-    progress: Callable[[int, int], None] | None,
-    log: TextIO | None,
-) -> tuple[Corpus, IndexStore | MilvusStore, BuildReport | None]:
-    # The index first: it knows which corpus files were verified unchanged, so only new or
-    # touched articles are read and hashed here (`IndexStore.known_documents`).
-    store: IndexStore | MilvusStore | None = None
-    failure: RagError | None = None
-    try:
-        store = load_store(settings)
-    except (IndexMissing, IndexCorrupt) as exc:
-        failure = exc
-    known = store.known_documents() if isinstance(store, IndexStore) else None
-    corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes, known, converted_dir(settings))
-    if not corpus.documents:
-        raise CorpusError(f"no usable documents in {settings.corpus_dir}: " + "; ".join(map(str, corpus.problems)))
-    embedder = embedder_of()
-    report = None
-    try:
-        if store is None:
-            raise failure or IndexMissing("no index")
-        check_fresh(store, corpus, embedder.name, settings.chunking)
-    except (IndexMissing, IndexStale, IndexCorrupt) as exc:
-        if log is not None and not isinstance(exc, IndexMissing):
-            print(f"rag: {exc} - rebuilding", file=log)
-        elif log is not None:
-            print(f"rag: building the index at {store_location(settings)} (first use)", file=log)
-        store, report = build_store(
-            settings,
-            corpus,
-            embedder,
-            progress=progress,
-            log=None if log is None else lambda m: print(f"rag: {m}", file=log),
-        )
-    if isinstance(store, IndexStore):
-        store.remember(corpus)
-    return corpus, store, report
-
-
-def _dropped(
-    evidence: list[Evidence], selection: Selection, of_kind: list[Evidence], candidates: list[Evidence]
-) -> tuple[tuple[Citation, str], ...]:
-    """Each evidence sentence a rule kept from the candidates, with the rule that did."""
-    verdicts = dict(zip((e.citation for e in evidence), selection.verdicts))
-    kept = {e.citation for e in selection.evidence}
-    stating = {e.citation for e in of_kind}
-    meeting = {e.citation for e in candidates}
-    out = []
-    for e in evidence:
-        c = e.citation
-        if c not in kept:
-            out.append((c, f"structure ({verdicts[c].verdict})" if c in verdicts else "structure"))
-        elif c not in stating:
-            out.append((c, "figure_kind"))
-        elif c not in meeting:
-            out.append((c, "period"))
-    return tuple(out)
-
-
-def embedder_cache(settings: Settings) -> Path | None:
-    """Where an ONNX variant caches its export: the FAISS index folder, which the build claims
-    first. A Milvus store has no such folder, so `auto` runs torch there (the same top-5)."""
-    return settings.resolved_index_dir if parse_store(settings.store) is None else None
-
-
-def embedder_for(settings: Settings) -> Embedder:
-    """The embedder `settings` ask for (`index.embedding.make_embedder`)."""
-    return make_embedder(settings.embed_model, embedder_cache(settings), settings.embed_backend)
-
-
-def converted_dir(settings: Settings) -> Path | None:
-    """Where the index keeps converted articles' text (`index.converted`); a Milvus store keeps
-    none, and its pages are converted again when the corpus is read."""
-    if parse_store(settings.store) is not None:
-        return None
-    return settings.resolved_index_dir / converted.FOLDER
-
-
-def store_location(settings: Settings) -> str:
-    """Where the index lives, for messages: the FAISS folder or the Milvus URI."""
-    return settings.resolved_index_dir.as_posix() if parse_store(settings.store) is None else settings.store
-
-
-def load_store(settings: Settings) -> IndexStore | MilvusStore:
-    """The store `settings.store` names (FAISS files by default), as last built."""
-    target = parse_store(settings.store)
-    if target is None:
-        return IndexStore.load(settings.resolved_index_dir)
-    from index.milvus_store import MilvusStore
-
-    return MilvusStore.load(target, corpus_dir=settings.corpus_dir)  # a store inside the corpus is refused
-
-
-def build_store(
-    settings: Settings,
-    corpus: Corpus,
-    embedder: Embedder,
-    progress: Callable[[int, int], None] | None = None,
-    log: Callable[[str], None] | None = None,
-    embed: EmbedMany | None = None,
-) -> tuple[IndexStore | MilvusStore, BuildReport]:
-    """Bring the chosen store up to date with `corpus`; `embed` replaces in-process embedding (Ray)."""
-    target = parse_store(settings.store)
-    if target is None:
-        return build_index(
-            corpus,
-            settings.resolved_index_dir,
-            embedder,
-            settings.chunking,
-            progress=progress,
-            log=log,
-            index_kind=settings.index_kind,
-            embed=embed,
-        )
-    return build_milvus(
-        corpus, target, embedder, unit_terms, settings.chunking, progress=progress, embed=embed, log=log
-    )
+            yield entry.update
+        finally:
+            entry["s"] = round(time.perf_counter() - t, 4)
+            self.stages.append(entry)
 
 
 def open_engine(corpus_dir: str | Path | None = None, index_dir: str | Path | None = None, **settings) -> Engine:

@@ -5,12 +5,12 @@ Each gets a support score in 0..1 from three signals, all explainable (weights: 
   dense    cosine between question and sentence embeddings
   lexical  IDF-weighted share of the question's terms the sentence contains (a WordNet synonym
            of a term counts less: `rag.thesaurus`; a term in the sentence before, less still)
-  kind     the sentence holds the kind of figure the question asks for (`rag.figures.asked_kind`)
+  kind     the sentence holds the kind of figure the question asks for (`rag.stages.read.Query.kind`)
 The engine abstains when the best support is below `Settings.min_support` (or, for questions
 asking for a figure, `min_support_figure`, counting only sentences that state that kind of figure).
 
 A sentence flagged at index time as reading like instructions to an AI (`index.injection`) is
-demoted: its support is multiplied by `FLAGGED_WEIGHT`, so it sorts after every unflagged one and
+demoted: its support is multiplied by `Tuning.w_flagged`, so it sorts after every unflagged one and
 never lifts the abstention gate. It stays visible (with its flags) rather than silently vanishing.
 
 `score` returns candidates in the order a backend reads them (best support first); the engine only
@@ -24,25 +24,25 @@ from __future__ import annotations
 import math
 import re
 import sys
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from index.aliases import general_actor, is_demonym
 from index.chunking import Sentence, TextUnit
 from index.search_table import Store
-from rag.conversation import names_in
-from rag.figures import asked_kind, has_kind
+from rag.figures import has_kind
 from rag.terms import tokenize
 from rag.thesaurus import Synonym, expansions, lemmas_in
 from rag.tuning import DEFAULT, Tuning
 from rag.types import Citation
 
-# Support of a flagged sentence (it addresses an AI: "ignore previous instructions ..."), relative
-# to what its words would earn. Zero: it is quoted material and may never lead an answer.
-FLAGGED_WEIGHT = 0.0
+if TYPE_CHECKING:
+    from rag.stages.read import Query
+
 # Articles whose search terms a scorer keeps (`EvidenceScorer._article_terms`): a question's
 # evidence comes from a handful of articles, and a conversation keeps returning to them.
 ARTICLE_CACHE = 1024
@@ -67,14 +67,14 @@ class Scored:
     kind: bool
 
 
-def place_terms(question: str) -> set[str]:
-    """The search terms of the places a question names ("the Paris meeting", "talks in Lima"):
+def place_terms(names: Iterable[str]) -> set[str]:
+    """The search terms of the places among a question's names ("the Paris meeting", "talks in Lima"):
     countries and capitals by general knowledge, not their demonyms ("Peruvian" names people).
     News names an occasion's place once, in its lead: a sentence later in that article ("called
     the meeting a step forward") is about the meeting in that place."""
     return {
         term
-        for name in names_in(question)
+        for name in names
         for word in name.split()
         if general_actor(word) is not None and not is_demonym(word)
         for term in tokenize(word)
@@ -176,17 +176,17 @@ class EvidenceScorer:
 
     def score(
         self,
-        question: str,
+        query: Query,
         query_vector: np.ndarray,
         units: list[TextUnit],
         met: Callable[[TextUnit], Collection[str]] | None = None,
     ) -> list[Scored]:
-        """Support for each unit, best first; duplicates removed. `met(unit)` gives the question
-        terms a unit's structure meets without its words (see `lexical`)."""
-        terms = tokenize(question)
-        synonyms = expansions(question)
-        kind = asked_kind(question)
-        places = place_terms(question)
+        """Support for each unit against the question as read, best first; duplicates removed.
+        `met(unit)` gives the question terms a unit's structure meets without its words (see `lexical`)."""
+        terms = tokenize(query.text)
+        synonyms = expansions(query.text)
+        kind = query.kind
+        places = place_terms(query.names)
         out: dict[tuple, Scored] = {}
         for unit in units:
             key = (unit.doc_id, unit.start, unit.end)
@@ -209,6 +209,6 @@ class EvidenceScorer:
             t = self.tuning
             score = t.w_dense * max(dense, 0.0) + t.w_lexical * lexical + (t.w_kind if kind_ok else 0.0)
             if row is not None and self._spans.flagged(row):
-                score *= FLAGGED_WEIGHT
+                score *= t.w_flagged
             out[key] = Scored(unit, score, dense, lexical, kind_ok)
         return sorted(out.values(), key=lambda s: (-s.score, s.unit.doc_id, s.unit.start))

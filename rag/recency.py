@@ -4,7 +4,7 @@ News revises itself: the same measure changes from week to week. For such a ques
 leads with the newest dated article among the evidence that answers it, and names that date; a
 question without such a word keeps the best-supported evidence first. An article with no date is
 never taken for the newest. Evidence "answers" when it clears the question's support threshold and
-scores within `RECENCY_MARGIN` of the best: a newer sentence that only brushes the topic does not
+scores within `Tuning.recency_margin` of the best: a newer sentence that only brushes the topic does not
 displace the answer.
 
 A sentence's same-story retellings (`Citation.corroborated_by`, rag/dedup.py) count as tellings of
@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import Sequence
 
 from index.terms import MONTHS
+from rag.tuning import DEFAULT
 from rag.types import Answer, Evidence, day_label, is_day
 
 # Words asking for the newest state of things (a language-layer list: English only, like the rest).
@@ -27,8 +28,6 @@ LATEST = re.compile(
     r"\b(?:latest|newest|most\s+recent(?:ly)?|most\s+up[-\s]to[-\s]date|current(?:ly)?|now|as\s+of\s+today|today)\b",
     re.IGNORECASE,
 )
-# How far below the best evidence score a newer sentence may be and still lead the answer.
-RECENCY_MARGIN = 0.15
 
 
 def asks_latest(question: str) -> bool:
@@ -41,7 +40,10 @@ _DAY_MONTH = re.compile(r"\b(\d{1,2})\s+" + _MONTH + r"(?:,?\s+(\d{4}))?", re.IG
 _MONTH_DAY = re.compile(r"\b" + _MONTH + r"\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+(\d{4}))?", re.IGNORECASE)
 
 
-def asked_day(question: str) -> tuple[int, int, int | None] | None:
+Day = tuple[int, int, int | None]  # (month, day, year or None)
+
+
+def asked_day(question: str) -> Day | None:
     """(month, day, year or None) of a day the question names ("as of 3 December 2025")."""
     for pattern, day_first in ((_DAY_MONTH, True), (_MONTH_DAY, False)):
         m = pattern.search(question)
@@ -54,12 +56,11 @@ def asked_day(question: str) -> tuple[int, int, int | None] | None:
     return None
 
 
-def of_asked_day(question: str, evidence: Sequence[Evidence]) -> list[Evidence]:
-    """For a question naming a day ("What did X put the bill at on 3 December?"), the evidence from
-    an article published that day leads (renumbered); otherwise unchanged. A figure later revised is
-    still what was said that day."""
+def of_asked_day(evidence: Sequence[Evidence], day: Day | None) -> list[Evidence]:
+    """For a question naming a `day` (`asked_day`: "What did X put the bill at on 3 December?"), the
+    evidence from an article published that day leads (renumbered); otherwise unchanged. A figure
+    later revised is still what was said that day."""
     evidence = list(evidence)
-    day = asked_day(question)
     if day is None or not evidence:
         return evidence
 
@@ -77,18 +78,21 @@ def of_asked_day(question: str, evidence: Sequence[Evidence]) -> list[Evidence]:
     return [replace(e, id=i) for i, e in enumerate(ordered, 1)]
 
 
-def newest_first(question: str, evidence: Sequence[Evidence], threshold: float) -> list[Evidence]:
-    """`evidence` with the newest dated sentence that answers moved to the front (renumbered from
-    1), for a question asking for the latest; otherwise unchanged."""
+def newest_first(
+    evidence: Sequence[Evidence], threshold: float, *, latest: bool, margin: float = DEFAULT.recency_margin
+) -> list[Evidence]:
+    """`evidence` with the newest dated sentence that answers (within `margin` of the best score)
+    moved to the front (renumbered from 1), for a question asking for the `latest` (`asks_latest`);
+    otherwise unchanged."""
     evidence = list(evidence)
-    if not evidence or not asks_latest(question):
+    if not evidence or not latest:
         return evidence
     evidence = [_newest_telling(e) for e in evidence]
     best = max(e.score for e in evidence)
     able = [
         e
         for e in evidence
-        if is_day(e.citation.published) and not e.flags and e.score >= threshold and e.score >= best - RECENCY_MARGIN
+        if is_day(e.citation.published) and not e.flags and e.score >= threshold and e.score >= best - margin
     ]
     if not able:
         return evidence
@@ -116,9 +120,9 @@ def _newest_telling(e: Evidence) -> Evidence:
     return replace(e, citation=replace(newest, corroborated_by=others))
 
 
-def dated(question: str, answer: Answer) -> Answer:
-    """The answer to a "latest" question, saying the date of the article it leads with."""
-    if answer.abstained or not answer.citations or not asks_latest(question):
+def dated(answer: Answer, *, latest: bool) -> Answer:
+    """The answer to a "latest" question (`asks_latest`), saying the date of the article it leads with."""
+    if answer.abstained or not answer.citations or not latest:
         return answer
     published = answer.citations[0].published
     if not is_day(published):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import Sequence
 
 import numpy as np
 
@@ -39,16 +40,18 @@ from rag.tuning import DEFAULT, Tuning
 
 MODES = ("hybrid", "dense", "bm25")
 FUSIONS = ("weighted", "rrf")
-RRF_K = 60
-MIN_DEPTH = 20  # candidates taken from each mode before fusing, at least
 
 
-__all__ = ["Hit", "Retriever", "answer_type_token", "fuse", "question_terms", "unit_terms"]
+__all__ = ["Hit", "Retriever", "answer_type_token", "fuse", "question_terms", "search_terms", "unit_terms"]
 
 
 def question_terms(question: str) -> list[str]:
     """BM25 terms of a question: its tokens plus the answer-type token of the figure it asks for."""
-    kind = asked_kind(question)
+    return search_terms(question, asked_kind(question))
+
+
+def search_terms(question: str, kind: str | None) -> list[str]:
+    """BM25 terms of a question already read: its tokens plus the answer-type token of `kind`."""
     return tokenize(question) + ([answer_type_token(kind)] if kind else [])
 
 
@@ -71,7 +74,7 @@ class Retriever:
     @cached_property
     def stories(self) -> Stories:
         """Same-story articles and sentence twins, as the index persisted them."""
-        return Stories.of(self.store.sentences, self.store.story_groups())
+        return Stories.of(self.store.sentences, self.store.story_groups(), self.tuning.repeat_share)
 
     def table(self, name: str) -> SearchTable:
         return self.store.table(name)
@@ -88,8 +91,10 @@ class Retriever:
         query_vector: np.ndarray | None = None,
         collapse_duplicates: bool = True,
         fusion: str = "weighted",
+        terms: Sequence[str] | None = None,
     ) -> list[Hit]:
-        """Top-`k` units of `table` for `question`, best first.
+        """Top-`k` units of `table` for `question`, best first; `terms` are its BM25 terms when the
+        question was read already (`rag.stages.read.Query`), as `query_vector` is its embedding.
 
         With `collapse_duplicates`, units restating a better hit from a same-story article are
         folded into that hit instead of taking a slot (see `rag.dedup`).
@@ -102,9 +107,10 @@ class Retriever:
         if k <= 0 or not len(vt):
             return []
         qv = self.embed_question(question) if query_vector is None else query_vector
-        terms = question_terms(question)
+        terms = list(question_terms(question) if terms is None else terms)
         # Collapsing removes repeats, so look deeper than k to still fill k slots.
-        depth = min(len(vt), max(k * (8 if collapse_duplicates else 4), MIN_DEPTH))
+        t = self.tuning
+        depth = min(len(vt), max(k * (t.depth_collapsed if collapse_duplicates else t.depth_plain), t.min_depth))
         dense_rows = [r for r, _ in vt.dense(qv, depth)]
         bm25_rows = [r for r, _ in vt.lexical(terms, depth)]
         candidates = list(dict.fromkeys(dense_rows + bm25_rows))
@@ -116,7 +122,7 @@ class Retriever:
         elif mode == "bm25":
             ranked = [(r, bm25[r]) for r in bm25_rows]
         elif fusion == "rrf":
-            ranked = _rrf([dense_rows, bm25_rows])
+            ranked = _rrf([dense_rows, bm25_rows], self.tuning.rrf_k)
         else:
             bound = vt.lexical_bound(terms)
             fused = {r: fuse(dense[r], bm25[r], bound, self.tuning.w_bm25) for r in candidates}
@@ -133,12 +139,12 @@ def fuse(dense: float, bm25: float, bound: float, w_bm25: float = DEFAULT.w_bm25
     return (1 - w_bm25) * dense + w_bm25 * (bm25 / bound if bound > 0 else 0.0)
 
 
-def _rrf(rankings: list[list[int]]) -> list[tuple[int, float]]:
-    """Reciprocal-rank fusion of several best-first row lists."""
+def _rrf(rankings: list[list[int]], k: int) -> list[tuple[int, float]]:
+    """Reciprocal-rank fusion of several best-first row lists (`Tuning.rrf_k`)."""
     fused: dict[int, float] = {}
     for rows in rankings:
         for rank, r in enumerate(rows):
-            fused[r] = fused.get(r, 0.0) + 1.0 / (RRF_K + rank + 1)
+            fused[r] = fused.get(r, 0.0) + 1.0 / (k + rank + 1)
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 

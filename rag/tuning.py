@@ -3,8 +3,16 @@
 `DEFAULT` is what the engine uses; an experiment builds a variant with
 `dataclasses.replace(DEFAULT, w_bm25=0.4)` and passes it to `Engine(..., tuning=...)` (or to
 `Retriever`/`EvidenceScorer` directly). Why each value is what it is: the comments below, and the
-measurements in `eval/reports/latest/design_choices.md`. The abstention thresholds
-(`Settings.min_support`, `min_support_figure`) stay in `Settings`: users set them.
+measurements in `eval/reports/latest/design_choices.md`. The engine hands its tuning to every
+stage (`rag.stages`) and each passes on the fields its helpers use.
+
+Not here, on purpose: the abstention thresholds (`Settings.min_support`, `min_support_figure`,
+`min_support_confirmed`) stay in `Settings`, because users set them; the reader's fitted weights
+are data, with the script that fits them (`rag/reader_weights.json`, `eval/fit_reader.py`);
+thresholds fixed at index time (`index.stories.SENTENCE_MATCH`) belong to the index, which imports
+nothing of ours and whose stored groups a change would not reach without a rebuild; and limits
+that bound work rather than choose answers (cache sizes, retry counts, time budgets, the longest
+question) stay beside the code they bound.
 """
 
 from __future__ import annotations
@@ -33,15 +41,49 @@ class Tuning:
     # Hybrid retrieval (`rag.retrieval.fuse`): weight of BM25 (as a share of the most the question
     # could score) against the cosine.
     w_bm25: float = 0.3
+    # How deep each mode (dense, BM25) looks before fusing: `depth_collapsed` candidates per slot
+    # asked for when same-story repeats are folded away (each fold frees a slot to refill), else
+    # `depth_plain`, and never fewer than `min_depth`, so a small k still sees both modes' strong
+    # candidates. Deeper costs time and changed no dev answer.
+    depth_collapsed: int = 8
+    depth_plain: int = 4
+    min_depth: int = 20
+    # Reciprocal-rank fusion (`fusion="rrf"`, the measured alternative): the usual constant of
+    # Cormack et al. (2009), which damps the head of each ranking.
+    rrf_k: int = 60
+    # Same-story folding (`rag.dedup.Stories.repeats`): a unit from another article of the story
+    # repeats a kept one when this share of its sentences have a twin inside it. Half: a chunk that
+    # retells the kept one with a few sentences of its own is still a retelling.
+    repeat_share: float = 0.5
+    # Support of a flagged sentence (it addresses an AI: "ignore previous instructions ..."), as a
+    # share of what its words would earn (`rag.evidence`). Zero: quoted material may never lead.
+    w_flagged: float = 0.0
     # The extractive answer (`rag.backends.extractive`): a clause must keep this share of the
     # sentence's matched question terms. 0.9 (was 0.8) keeps "..., which could include troops"
     # for "What did X say the contribution could include?" (dev-94); 0.9 and 1.0 give the same dev
     # and gold answers, and no gold answer changes from 0.8.
     keep_share: float = 0.9
+    # ... and a clause run shorter than this many words is no answer ("said on Tuesday").
+    min_clause_words: int = 4
     # The engine's evidence (`Engine.evidence`): sentences found directly, besides those inside the
     # retrieved chunks, and how many scored sentences a backend is shown at most.
     sentence_hits: int = 8
     max_evidence: int = 12
+    # A "latest" question (`rag.recency.newest_first`): how far below the best evidence score a newer
+    # dated sentence may be and still lead; beyond it a newer sentence only brushes the topic.
+    recency_margin: float = 0.15
+    # Verification (`rag.verify.check_claim`): the share of an answer sentence's words that must be in
+    # what it cites. Low: a sentence may rephrase; a sentence citing unrelated text shares almost none.
+    min_word_share: float = 0.25
+    # The answer card (`rag.agreement.card`): other sources' statements shown at most; the evidence
+    # score a sentence needs to be shown as adding to the answer (lower adds loosely related
+    # sentences); the relative gap under which approximate figures ("around 30") do not conflict.
+    max_statements: int = 3
+    adds_min_score: float = 0.55
+    approx_tolerance: float = 0.25
+    # Passages shown with a refusal, labelled "closest passages, not an answer": enough to say where
+    # to read on, few enough that a refusal does not read like an answer.
+    closest: int = 3
 
 
 DEFAULT = Tuning()

@@ -234,7 +234,7 @@ class Answer:
     # For an abstention: the passages that came closest, as exact spans, labelled "closest passages,
     # not an answer" wherever they are shown, so a refusal still says where to read on.
     closest: tuple[Citation, ...] = ()
-    # Why it abstained, one code of `rag.engine.Refusal` ("unknown_name", "structure", "low_support").
+    # Why it abstained, one code of `rag.stages.decide.Refusal` ("unknown_name", "structure", "low_support").
     refusal_reason: str = ""
     # The short answer (`rag.short_answer`): the words of the first citation that fill the
     # question's gap ("France"), an exact span of its own; None when the question asks for no typed

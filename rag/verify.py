@@ -47,9 +47,9 @@ from rag import spans
 from rag.figures import Figure, figures, supported_by
 from rag.markers import Claim, has_markers, read_claims, strip_markers
 from rag.terms import tokenize
+from rag.tuning import DEFAULT
 from rag.types import Citation
 
-MIN_WORD_SHARE = 0.25  # share of a sentence's content words that must appear in its cited spans
 # Words a finished sentence does not end on.
 _DANGLING = frozenset(
     """a an the is are was were be been being am of to for in on at by with from into about as
@@ -330,6 +330,7 @@ def check_claim(
     *,
     written: bool = True,
     speakers: Speakers | None = None,
+    min_word_share: float = DEFAULT.min_word_share,
 ) -> ClaimCheck:
     """Every figure in one sentence must be stated in the spans that sentence cites, and every
     person it names as speaking must speak there (with `speakers`; see the module doc).
@@ -365,7 +366,7 @@ def check_claim(
     words = frozenset(tokenize(text))
     if cites_ok and words:  # with only flagged spans cited the sentence is reported above
         cited_words = {w for i in cites_ok if i in cited for t in _texts(cited[i]) for w in _words(t)}
-        if len(words & cited_words) < max(1.0, MIN_WORD_SHARE * len(words)):
+        if len(words & cited_words) < max(1.0, min_word_share * len(words)):
             problems.append(f"sentence {number} {_quote(text)} shares too few words with what it cites")
     if speakers is not None and written and cites_ok:
         problems += attribution_problems(number, text, cites_ok, cited, speakers)
@@ -378,8 +379,10 @@ def check(
     documents: Mapping[str, Document],
     question: str = "",
     speakers: Speakers | None = None,
+    min_word_share: float = DEFAULT.min_word_share,
 ) -> Verdict:
-    """Verify an answer whose markers "[n]" refer to `cited[n]`; with `speakers`, also who said what."""
+    """Verify an answer whose markers "[n]" refer to `cited[n]`; with `speakers`, also who said what;
+    each sentence must share `min_word_share` of its words with what it cites (`rag.tuning`)."""
     problems: list[str] = []
     if not text.strip():
         problems.append("the answer is empty")
@@ -398,7 +401,8 @@ def check(
         body = strip_markers(text, quoted)
         claims = [Claim(body, tuple(cited))] if body else []
     checked = tuple(
-        check_claim(n, c.text, c.ids, cited, written=written, speakers=speakers) for n, c in enumerate(claims, 1)
+        check_claim(n, c.text, c.ids, cited, written=written, speakers=speakers, min_word_share=min_word_share)
+        for n, c in enumerate(claims, 1)
     )
     if cited:  # with nothing cited at all, "cites no evidence" per sentence adds nothing
         problems += [p for c in checked for p in c.problems]

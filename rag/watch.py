@@ -44,7 +44,7 @@ def wanted(path: str) -> bool:
 def build_once(settings: Settings, embedder) -> None:
     """Read the corpus and bring the index up to date, reporting to stderr."""
     from rag.cli import report_problems
-    from rag.engine import build_store, converted_dir, store_location
+    from rag.opening import build_store, converted_dir, store_location
 
     started = time.perf_counter()
     corpus = load_corpus(settings.corpus_dir, settings.max_file_bytes, stored=converted_dir(settings))
@@ -59,7 +59,7 @@ def build_once(settings: Settings, embedder) -> None:
 def cmd_watch(args: argparse.Namespace) -> int:
     import watchfiles
 
-    from rag.engine import embedder_for
+    from rag.opening import embedder_for
 
     settings = Settings.from_args(args)
     corpus_dir = Path(settings.corpus_dir)

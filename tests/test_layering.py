@@ -205,3 +205,37 @@ def test_the_question_forms_are_registered_where_they_are_switched():
             checked |= set(re.findall(r'"([a-z_]+)" (?:not )?in (?:self\.)?(?:disabled|off)\b', path.read_text(encoding="utf-8")))
     assert checked and checked <= set(FORMS), checked - set(FORMS)
     assert set(FORMS) - checked <= {"clause_cut"}, set(FORMS) - checked  # the cut is switched where the backend is built
+
+
+# The engine only wires the stages of the answer path (`rag.stages`): at run time it imports them,
+# `rag.opening` (opening the index they read), the settings, the core types, and `rag.tuning`,
+# because the engine is where a `Tuning` enters (`Engine(tuning=...)`) and is handed to the stages.
+# Names used only in its signatures (under TYPE_CHECKING) may also come from the modules that
+# define those types: the index's corpus, store, embedder and build report, the backend
+# interface, and the question's `Ask`.
+ENGINE_RUNS = {"rag.opening", "rag.settings", "rag.types", "rag.tuning"}
+ENGINE_NAMES = {
+    "index.build",
+    "index.documents",
+    "index.embedding",
+    "index.milvus_store",
+    "index.store",
+    "rag.backends.base",
+    "rag.question",
+}
+
+
+def test_the_engine_imports_only_its_stages_settings_and_types():
+    run = _imports("rag.engine", top_level_only=True)
+    named = _imports("rag.engine", top_level_only=False) - run
+    assert {m for m in run if not m.startswith("rag.stages")} <= ENGINE_RUNS, run
+    assert {m for m in run if m.startswith("rag.stages.")} >= {
+        f"rag.stages.{stage}" for stage in ("read", "retrieve", "select", "decide", "draft", "check", "publish")
+    }
+    assert named <= ENGINE_NAMES, named - ENGINE_NAMES
+
+
+def test_only_the_decide_stage_refuses():
+    # A refusal is a `Refusal` reason set on a `Decision`: no other stage module names one.
+    naming = [p for p in _calls(r"\bRefusal\.") if p.startswith("rag/")]
+    assert {p.split(":")[0] for p in naming} == {"rag/stages/decide.py"}, naming

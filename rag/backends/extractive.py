@@ -35,9 +35,14 @@ def clauses(text: str) -> list[tuple[int, int]]:
     return [(cuts[i], cuts[i + 1]) for i in range(0, len(cuts), 2) if cuts[i + 1] > cuts[i]]
 
 
-def shortest_answering_span(question: str, sentence: str, keep_share: float = DEFAULT.keep_share) -> tuple[int, int]:
-    """Relative `(start, end)` of the shortest run of clauses that keeps `keep_share` of the
-    sentence's matched question terms (and the figure asked for)."""
+def shortest_answering_span(
+    question: str,
+    sentence: str,
+    keep_share: float = DEFAULT.keep_share,
+    min_words: int = DEFAULT.min_clause_words,
+) -> tuple[int, int]:
+    """Relative `(start, end)` of the shortest run of clauses, of `min_words` words at least, that
+    keeps `keep_share` of the sentence's matched question terms (and the figure asked for)."""
     q_terms = set(tokenize(question))
     kind = asked_kind(question)
     if re.match(r"\s*(?:why|how come)\b", question, re.I):
@@ -56,7 +61,7 @@ def shortest_answering_span(question: str, sentence: str, keep_share: float = DE
         for j in range(i, len(parts)):
             start, end = parts[i][0], parts[j][1]
             piece = sentence[start:end]
-            if end - start >= best[1] - best[0] or len(piece.split()) < 4:
+            if end - start >= best[1] - best[0] or len(piece.split()) < min_words:
                 continue
             if matched(piece) >= need and (not need_kind or has_kind(piece, kind)) and all(f in piece for f in fillers):
                 best = (start, end)
@@ -71,6 +76,7 @@ class ExtractiveBackend(Backend):
     def __init__(self, tuning: Tuning = DEFAULT, cut: bool = True):
         # The engine passes its own tuning, and `cut=False` when the clause_cut form is switched off.
         self.keep_share = tuning.keep_share
+        self.min_words = tuning.min_clause_words
         self.cut = cut
 
     @classmethod
@@ -82,7 +88,9 @@ class ExtractiveBackend(Backend):
         if top is None:
             return Draft("", ())
         rel_start, rel_end = (
-            shortest_answering_span(question, top.text, self.keep_share) if self.cut else (0, len(top.text))
+            shortest_answering_span(question, top.text, self.keep_share, self.min_words)
+            if self.cut
+            else (0, len(top.text))
         )
         start, end = top.citation.start + rel_start, top.citation.start + rel_end
         text = top.text[rel_start:rel_end]

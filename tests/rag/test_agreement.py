@@ -13,11 +13,12 @@ from index.analysis import Figure, SentenceAnalysis, Speaker
 from index.chunking import Sentence
 from index.documents import Document
 from rag import Engine, Settings
-from rag.agreement import MAX_STATEMENTS, card
+from rag.agreement import card
 from rag.cli import _print_human
 from rag.dedup import Stories
 from rag.selection import SentenceFacts
 from rag.spans import cite
+from rag.tuning import DEFAULT
 from rag.types import Conflict, Evidence
 
 COSTS_2026 = "What will Ukraine's defence cost in 2026?"
@@ -133,7 +134,7 @@ def test_at_most_three_statements_one_per_source():
     world = World(LEAD, *rows, story={"a": "a", "s0": "s0", "s1": "s0", "s2": "s2", "s3": "s3", "s4": "s4"})
     statements, _ = world.card("a", *(d.doc_id for d, _ in rows))
     docs = [s.citation.doc_id for s in statements]
-    assert len(statements) == MAX_STATEMENTS and not {"s0", "s1"} <= set(docs)
+    assert len(statements) == DEFAULT.max_statements and not {"s0", "s1"} <= set(docs)
 
 
 # -- end to end: a planted conflicting article, and the seed corpus ----------------------------------

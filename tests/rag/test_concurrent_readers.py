@@ -24,7 +24,7 @@ from index.documents import StoredDocument
 from index.errors import CorpusChanged
 from index.lock import index_lock
 from rag import Engine, Settings
-from rag import engine as engine_module
+from rag import opening
 
 QUESTION = "How much must partners pay for Ukraine's defence in 2026?"
 SOURCE = "001_b62e1636ae29b204.txt"  # the article that answers it
@@ -69,7 +69,7 @@ def test_a_reader_gives_up_after_three_reopens(engine, monkeypatch):
     monkeypatch.setattr(engine, "reopen", lambda: reopened.append(1))
     with pytest.raises(CorpusChanged):
         engine.ask(QUESTION)
-    assert len(reopened) == engine_module.REOPEN_ATTEMPTS == 3
+    assert len(reopened) == opening.REOPEN_ATTEMPTS == 3
 
 
 @pytest.mark.subprocess

@@ -18,7 +18,7 @@ from index.chunking import Sentence, split_sentences
 from index.documents import Document, load_corpus
 from index.injection import CHAT_TEMPLATE, INSTRUCTIONS, NEAR_INSTRUCTIONS, neutralised, paragraph_flags, sentence_flags
 from index.store import IndexStore, current_dir
-from rag import Engine, Settings, backends, evidence as evidence_module, spans, verify
+from rag import Engine, Settings, backends, spans, verify
 from rag.backends.base import Backend, Draft
 from rag.cli import _print_human
 from rag.display import printable
@@ -173,7 +173,7 @@ def test_sentence_rows_carry_flags_only_when_there_are_some(planted):
 # -- answering ------------------------------------------------------------------------------
 
 
-def test_the_answer_never_leads_with_or_cites_the_injection(planted, monkeypatch):
+def test_the_answer_never_leads_with_or_cites_the_injection(planted):
     flagged = [u for u in planted.store.sentences.units if u.flags]
     answer = planted.ask(QUESTION)
     assert not answer.abstained and answer.verified is True
@@ -181,8 +181,10 @@ def test_the_answer_never_leads_with_or_cites_the_injection(planted, monkeypatch
     assert not any(_overlaps(c, s) for c in answer.citations for s in flagged)
     assert all("flags" not in c for c in answer.to_dict()["citations"])
     # The demotion is what keeps it out: scored on its words alone, the payload leads.
-    monkeypatch.setattr(evidence_module, "FLAGGED_WEIGHT", 1.0)
-    _, ranked = planted.evidence(QUESTION)
+    unweighted = replace(planted.tuning, w_flagged=1.0)
+    _, ranked = Engine(planted.settings, planted.corpus, planted.store, planted.embedder, tuning=unweighted).evidence(
+        QUESTION
+    )
     assert "$1 trillion" in ranked[0].text and ranked[0].flags == (NEAR_INSTRUCTIONS,)
 
 

@@ -42,24 +42,24 @@ def test_the_words_that_ask_for_the_latest(question, latest):
 
 def test_a_latest_question_leads_with_the_newest_dated_sentence_that_answers():
     found = evidence(("old", 0.80, "2025-12-03"), ("new", 0.72, "2025-12-10"), ("undated", 0.79, ""))
-    ordered = newest_first("What is the latest figure?", found, threshold=0.5)
+    ordered = newest_first(found, threshold=0.5, latest=True)
     assert [e.citation.doc_id for e in ordered] == ["new", "old", "undated"]
     assert [e.id for e in ordered] == [1, 2, 3]
-    assert newest_first("What is the figure?", found, threshold=0.5) == found  # no "latest": unchanged
+    assert newest_first(found, threshold=0.5, latest=False) == found  # no "latest": unchanged
 
 
 def test_a_newer_sentence_that_does_not_answer_does_not_lead():
     below_threshold = evidence(("old", 0.80, "2025-12-03"), ("new", 0.40, "2025-12-10"))
-    assert newest_first("What is the latest figure?", below_threshold, 0.5)[0].citation.doc_id == "old"
+    assert newest_first(below_threshold, 0.5, latest=True)[0].citation.doc_id == "old"
     far_below_best = evidence(("old", 0.90, "2025-12-03"), ("new", 0.60, "2025-12-10"))
-    assert newest_first("What is the latest figure?", far_below_best, 0.5)[0].citation.doc_id == "old"
+    assert newest_first(far_below_best, 0.5, latest=True)[0].citation.doc_id == "old"
 
 
 def test_the_answer_names_the_date_of_its_lead():
     (lead,) = [e.citation for e in evidence(("new", 0.8, "2025-12-10"))]
     answer = Answer("What is the latest figure?", "It is 5.", (lead,), False, "extractive")
-    assert dated(answer.question, answer).text == "As of 10 Dec 2025 (the newest dated source): It is 5."
-    assert dated("What is the figure?", answer).text == "It is 5."
+    assert dated(answer, latest=asks_latest(answer.question)).text == "As of 10 Dec 2025 (the newest dated source): It is 5."
+    assert dated(answer, latest=asks_latest("What is the figure?")).text == "It is 5."
     assert day_label("2025-01-02") == "2 Jan 2025" and day_label("") == ""
 
 
@@ -101,6 +101,6 @@ def test_a_later_same_story_retelling_leads_a_latest_question():
     old, new = (e.citation for e in evidence(("old", 0.8, "2025-12-03"), ("new", 0.8, "2025-12-10")))
     (folded,) = evidence(("old", 0.8, "2025-12-03"))
     folded = replace(folded, citation=replace(old, corroborated_by=(new,)))
-    (lead,) = newest_first("What is the latest figure?", [folded], threshold=0.5)
+    (lead,) = newest_first([folded], threshold=0.5, latest=True)
     assert lead.citation.doc_id == "new" and [c.doc_id for c in lead.citation.corroborated_by] == ["old"]
-    assert newest_first("What is the figure?", [folded], threshold=0.5) == [folded]
+    assert newest_first([folded], threshold=0.5, latest=False) == [folded]

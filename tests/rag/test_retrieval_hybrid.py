@@ -11,6 +11,7 @@ from eval import retrieval_quality as rq
 from index.lexical import Lexical
 from rag.evidence import EvidenceScorer
 from rag.retrieval import _top, answer_type_token, fuse, question_terms, unit_terms
+from rag.stages.read import query_of
 
 
 def test_answer_type_tokens_mark_figures_in_units_and_asks_in_questions():
@@ -115,7 +116,7 @@ def test_support_order_with_twins_folded(engine):
     question = "What amount must come from Ukraine's partners?"
     q = engine.retriever.embed_question(question)
     units = [h.unit for h in engine.retriever.search(question, 12, "sentences", collapse_duplicates=False)]
-    scored = EvidenceScorer(engine.store).score(question, q, list(reversed(units)))
+    scored = EvidenceScorer(engine.store).score(query_of(question), q, list(reversed(units)))
     kept = engine.retriever.stories.collapse(scored, unit_of=lambda s: s.unit)
     assert [s.score for s, _ in kept] == sorted((s.score for s, _ in kept), reverse=True)
     assert sum(len(r) for _, r in kept) + len(kept) == len(scored)

@@ -122,19 +122,19 @@ def test_backends_are_built_once_per_name_and_options(engine, recording):
 
 
 def test_a_model_switch_rebuilds_no_retrieval_structure(engine, recording, monkeypatch):
-    import rag.engine
+    import rag.opening
     from ui.shared_engine import SharedEngine
 
     local = _fresh(engine)
     built = []
-    original = rag.engine.Retriever
+    original = rag.opening.Retriever
 
     class CountingRetriever(original):
         def __init__(self, *args, **kwargs):
             built.append(1)
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(rag.engine, "Retriever", CountingRetriever)
+    monkeypatch.setattr(rag.opening, "Retriever", CountingRetriever)
     shared = SharedEngine(local.settings, local)
     retriever, scorer = local.retriever, local.scorer
     for model, api_base in [("openai/one", "http://127.0.0.1:1/v1"), ("openai/two", ""), ("openai/one", "http://127.0.0.1:1/v1")]:
@@ -150,9 +150,9 @@ def test_a_model_switch_rebuilds_no_retrieval_structure(engine, recording, monke
 def test_closing_the_engine_closes_its_backends(engine, recording):
     local = _fresh(engine)
     local.ask(QUESTION, backend="recording")
-    (made,) = local._backends.values()
+    (made,) = local.backends.opened.values()
     local.close()
-    assert made.closed == 1 and local._backends == {}
+    assert made.closed == 1 and local.backends.opened == {}
     local.ask(QUESTION, backend="recording")  # usable again: a new backend is made on demand
     assert len(recording.built) == 2
 
@@ -285,13 +285,13 @@ def test_a_silent_server_ends_in_the_extractive_answer_within_the_budget(engine,
 
 def test_the_repair_gets_only_what_is_left_of_the_budget(engine, scripted, monkeypatch):
     # The draft is wrong and used up the budget: the repair request is never sent.
-    import rag.engine
+    import rag.stages.draft
 
     _, evidence = engine.evidence(QUESTION)
     i = next(e.id for e in evidence if "$60 billion" in e.text)
     scripted.enqueue(f"Partners must provide $70 billion [{i}].", f"Partners must provide $60 billion [{i}].")
     now = [0.0]
-    monkeypatch.setattr(rag.engine, "Deadline", lambda budget: Deadline(budget, clock=lambda: now[0]))
+    monkeypatch.setattr(rag.stages.draft, "Deadline", lambda budget: Deadline(budget, clock=lambda: now[0]))
     parse = scripted._draft
 
     def slow_parse(raw, shown):
