@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from index.aliases import ActorIndex, clean_name, general_actor
+from index.language.pipeline import pipeline
 from index.language.words import (
     ACTOR_NOUNS_IN_QUESTIONS,
     AID_NOUNS,
@@ -53,7 +54,7 @@ from index.language.words import (
     WORDING_VERBS,
     YES_NO_STARTS,
 )
-from index.parsing import is_title, pipeline
+from index.people import is_title
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -136,7 +137,7 @@ _load_lock = threading.Lock()
 def _pipeline() -> Language:
     # One load per process even when the UI asks from several threads at once.
     with _load_lock:
-        return pipeline()  # the index's loader (`index.parsing`): one spaCy pipeline per process
+        return pipeline()  # the index's loader (`index.language.pipeline`): one spaCy pipeline per process
 
 
 _parse_lock = threading.Lock()

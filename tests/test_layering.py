@@ -190,9 +190,9 @@ def _calls(pattern: str) -> list[str]:
 
 
 def test_there_is_one_spacy_loader():
-    # The question parser and the index's sentence analysis share index.parsing.pipeline.
+    # The question parser and the index's sentence analysis share index.language.pipeline.pipeline.
     loaders = _calls(r"\bspacy\.(load|blank)\(")
-    assert [place.split(":")[0] for place in loaders] == ["index/parsing.py"], loaders
+    assert [place.split(":")[0] for place in loaders] == ["index/language/pipeline.py"], loaders
 
 
 def test_the_question_forms_are_registered_where_they_are_switched():

@@ -8,7 +8,7 @@ import pytest
 
 from index.chunking import split_sentences
 from index.documents import Document
-from index.parsing import analyse
+from index.sentence_analysis import analyse
 from rag.selection import SentenceFacts
 from rag.spans import cite
 from rag.terms import tokenize
