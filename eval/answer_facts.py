@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eval.gold import ABSTAIN, ANSWERABLE_ALL
-from rag.spans import fold, overlaps
+from index.terms import fold
+from rag.spans import overlaps
 
 # -- what the span metrics know about each answer --------------------------------------------
 

@@ -22,26 +22,25 @@ from index.analysis import SentenceAnalysis
 from index.build import BuildReport, EmbedMany, build_index, build_milvus, check_fresh, staleness
 from index.documents import Corpus, Document, load_corpus
 from index.embedding import Embedder, make_embedder
-from index.errors import CorpusChanged, IndexCorrupt, IndexMissing, IndexStale, RagError
+from index.errors import CorpusChanged, CorpusError, IndexCorrupt, IndexMissing, IndexStale, QuestionError, RagError
 from index.milvus_store import parse_store
 from index.store import IndexStore, current_dir
+from index.terms import asked_kind, tokenize, unit_terms
 from rag import agreement, recency, spans, verify
 from rag.answerability import meeting_period, stating_kind, support_threshold, unknown_names
 from rag.backends import backend_class
 from rag.backends.base import Backend, BackendOptions, Deadline, Draft
 from rag.backends.extractive import ExtractiveBackend
 from rag.conversation import names_in, retrieval_query
-from rag.errors import BackendTimeout, CorpusError, QuestionError
+from rag.errors import BackendTimeout
 from rag.evidence import EvidenceScorer
-from rag.figures import asked_kind
 from rag.forms import disabled_forms
 from rag.markers import has_markers, renumber
 from rag.question import Ask, split_asks
 from rag.reader import FEATURES, Reader, Reading, Sources
-from rag.retrieval import Retriever, unit_terms
+from rag.retrieval import Retriever
 from rag.selection import Selection, SentenceFacts
 from rag.settings import Settings
-from rag.terms import tokenize
 from rag.tuning import DEFAULT, Tuning
 from rag.types import Answer, Citation, Evidence, Passage
 

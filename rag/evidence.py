@@ -33,9 +33,8 @@ import numpy as np
 from index.aliases import general_actor, is_demonym
 from index.chunking import Sentence, TextUnit
 from index.search_table import Store
+from index.terms import asked_kind, has_kind, tokenize
 from rag.conversation import names_in
-from rag.figures import asked_kind, has_kind
-from rag.terms import tokenize
 from rag.thesaurus import Synonym, expansions, lemmas_in
 from rag.tuning import DEFAULT, Tuning
 from rag.types import Citation

@@ -658,7 +658,7 @@ def _copular_thing(doc: Doc) -> str | None:
     A noun that asks for the filler itself ("the name of the count", "the type of art") is no
     thing a sentence mentions: the thing is its "of" object, or none."""
     words = [t.lower_ for t in doc]
-    if len(words) > 2 and words[0] == "what" and words[1] in ("is", "was", "are", "were", "'s"):
+    if len(words) > 2 and words[0] == "what" and (words[1] in BE_FORMS or words[1] == "'s"):
         noun = _noun_after(doc, 2)
         if noun is not None and _lemma(noun) in FILLER_NOUNS:
             noun = _of_object(noun)

@@ -33,7 +33,7 @@ from index.chunking import TextUnit
 from index.embedding import Embedder
 from index.search_table import SearchTable, Store
 from index.store import top_rows
-from index.terms import answer_type_token, asked_kind, tokenize, unit_terms
+from index.terms import answer_type_token, asked_kind, tokenize
 from rag.dedup import Stories
 from rag.tuning import DEFAULT, Tuning
 
@@ -43,7 +43,7 @@ RRF_K = 60
 MIN_DEPTH = 20  # candidates taken from each mode before fusing, at least
 
 
-__all__ = ["Hit", "Retriever", "answer_type_token", "fuse", "question_terms", "unit_terms"]
+__all__ = ["Hit", "Retriever", "fuse", "question_terms"]
 
 
 def question_terms(question: str) -> list[str]:

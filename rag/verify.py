@@ -52,10 +52,10 @@ from index.language.words import (
     REPORTING_VERBS,
     SPEECH_VERBS,
 )
+from index.terms import tokenize
 from rag import spans
 from rag.figures import Figure, figures, supported_by
 from rag.markers import Claim, has_markers, read_claims, strip_markers
-from rag.terms import tokenize
 from rag.types import Citation
 
 MIN_WORD_SHARE = 0.25  # share of a sentence's content words that must appear in its cited spans

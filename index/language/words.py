@@ -153,6 +153,13 @@ NAMED_NOUNS = {
     "PERSON": "person leader official politician",
 }
 
+# Number words whose position is their value ("zero" is 0, "nineteen" 19), and the tens from twenty.
+SMALL_NUMBER_WORDS = tuple(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen".split()
+)
+TENS_WORDS = tuple("twenty thirty forty fifty sixty seventy eighty ninety".split())
+
 # -- function words ---------------------------------------------------------------------------------
 
 WH_WORDS = frozenset("what how who whom whose which when where why".split())

@@ -11,7 +11,7 @@ from index.documents import Document
 from index.sentence_analysis import analyse
 from rag.selection import SentenceFacts
 from rag.spans import cite
-from rag.terms import tokenize
+from index.terms import tokenize
 from rag.types import Evidence
 
 pytest.importorskip("spacy")
