@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from index.language.words import SMALL_NUMBER_WORDS
+from index.language.words import IRREGULAR_PAST_FORMS, SEARCH_STOPWORDS, SMALL_NUMBER_WORDS, SPELLING_VARIANTS
 
 if TYPE_CHECKING:
     from nltk.stem import PorterStemmer
@@ -200,29 +200,6 @@ _NUMBER_WORDS = {w: str(i) for i, w in enumerate((*SMALL_NUMBER_WORDS, "twenty")
     "dozen": "12",
 }
 _PER_CENT = re.compile(r"\bper\s+cent\b", re.I)
-# British/American spellings that the articles mix.
-_SPELLING = {"defence": "defense", "favour": "favor", "programme": "program", "labour": "labor"}
-# Irregular verb forms Porter cannot join to their base ("led" vs "lead").
-_IRREGULAR = {
-    "led": "lead",
-    "held": "hold",
-    "met": "meet",
-    "took": "take",
-    "gave": "give",
-    "made": "make",
-    "sought": "seek",
-    "sent": "send",
-    "spent": "spend",
-    "paid": "pay",
-    "won": "win",
-    "told": "tell",
-    "brought": "bring",
-    "began": "begin",
-    "chose": "choose",
-    "drew": "draw",
-    "fought": "fight",
-}
-_EXTRA_STOP = {"also", "would", "could", "said", "say", "says", "according", "one", "much", "many", "whose"}
 
 # Country abbreviations that would otherwise vanish ("US" is the stopword "us", "U.S." splits
 # into single letters). Applied case-sensitively before lower-casing.
@@ -257,16 +234,17 @@ def stopwords() -> frozenset[str]:
         path = Path(folder).joinpath(*STOPWORDS_FILE)
         if path.is_file():
             return (
-                frozenset(w.strip() for w in path.read_text(encoding="utf-8").splitlines() if w.strip()) | _EXTRA_STOP
+                frozenset(w.strip() for w in path.read_text(encoding="utf-8").splitlines() if w.strip())
+                | SEARCH_STOPWORDS
             )
     from llama_index.core.utils import globals_helper  # another layout: ask the package
 
-    return frozenset(globals_helper.stopwords) | _EXTRA_STOP
+    return frozenset(globals_helper.stopwords) | SEARCH_STOPWORDS
 
 
 @lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    word = _IRREGULAR.get(word, _SPELLING.get(word, word))
+    word = IRREGULAR_PAST_FORMS.get(word, SPELLING_VARIANTS.get(word, word))
     if word.endswith(("ise", "ised", "ising", "isation")):
         word = word.replace("is", "iz", 1) if word.count("is") == 1 else word
     return _stemmer().stem(word)

@@ -160,6 +160,35 @@ SMALL_NUMBER_WORDS = tuple(
 )
 TENS_WORDS = tuple("twenty thirty forty fifty sixty seventy eighty ninety".split())
 
+# -- search terms -----------------------------------------------------------------------------------
+
+# British spellings searched as the American ones.
+SPELLING_VARIANTS = {"defence": "defense", "favour": "favor", "programme": "program", "labour": "labor"}
+# Irregular verb forms the search stemmer (Porter) cannot join to their base ("led" vs "lead").
+IRREGULAR_PAST_FORMS = {
+    "led": "lead",
+    "held": "hold",
+    "met": "meet",
+    "took": "take",
+    "gave": "give",
+    "made": "make",
+    "sought": "seek",
+    "sent": "send",
+    "spent": "spend",
+    "paid": "pay",
+    "won": "win",
+    "told": "tell",
+    "brought": "bring",
+    "began": "begin",
+    "chose": "choose",
+    "drew": "draw",
+    "fought": "fight",
+}
+# Words the search terms drop besides the standard English stopwords (index/terms.py).
+SEARCH_STOPWORDS = frozenset(
+    {"also", "would", "could", "said", "say", "says", "according", "one", "much", "many", "whose"}
+)
+
 # -- function words ---------------------------------------------------------------------------------
 
 WH_WORDS = frozenset("what how who whom whose which when where why".split())
