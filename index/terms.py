@@ -153,7 +153,12 @@ KIND_FIGURES = {
 
 
 def asked_kind(question: str) -> str | None:
-    """The kind of figure (one of `index.analysis.FIGURE_KINDS`) a question asks for, if any."""
+    """The kind of figure (one of `index.analysis.FIGURE_KINDS`) a question asks for, if any.
+
+    Cue patterns, no parse: retrieval, evidence scoring, the figure-kind filter and the extractive
+    backend use this one. The question reader's `Ask.kind` (rag/question.py) reads the parse and
+    can disagree ("What is the inflation rate ...?": None here, percent there); making either
+    follow the other changes answers, so both stay until that change is made on purpose."""
     q = fold(question).lower()
     for kind in ASKED_ORDER:
         if KIND_ASKS[kind].search(q):

@@ -95,7 +95,7 @@ class Ask:
     relation: str
     actor: AskedActor | None = None
     measure: str | None = None  # lemma of what the figure counts, or of X in "what is the X"
-    kind: str | None = None  # one of index.analysis.FIGURE_KINDS for figure questions
+    kind: str | None = None  # one of index.analysis.FIGURE_KINDS; may differ from index.terms.asked_kind
     topic: tuple[str, ...] = ()  # content lemmas the answer should be about ("trade", "deal")
     # For "which party ...?", "where ...?", "how old ...?": what the answer must name (a key of
     # `NAMED_LABELS`: "party", "place", "place within", "age").
