@@ -160,7 +160,7 @@ SMALL_NUMBER_WORDS = tuple(
 )
 TENS_WORDS = tuple("twenty thirty forty fifty sixty seventy eighty ninety".split())
 
-# -- search terms -----------------------------------------------------------------------------------
+# -- search terms ----------------------------------------------------------------------------------
 
 # British spellings searched as the American ones.
 SPELLING_VARIANTS = {"defence": "defense", "favour": "favor", "programme": "program", "labour": "labor"}
@@ -189,7 +189,7 @@ SEARCH_STOPWORDS = frozenset(
     {"also", "would", "could", "said", "say", "says", "according", "one", "much", "many", "whose"}
 )
 
-# -- function words ---------------------------------------------------------------------------------
+# -- function words --------------------------------------------------------------------------------
 
 WH_WORDS = frozenset("what how who whom whose which when where why".split())
 BE_FORMS = frozenset("is are was were".split())
