@@ -29,6 +29,14 @@ IRREGULAR_REPORTING_FORMS = {"said": "say", "says": "say", "told": "tell", "wrot
 # Reporting verbs that may follow a quote with the speaker after them (", said X"); "X told Y" or
 # "X warned Y" name the listener after the verb, so those are not read that way.
 INVERTING_VERBS = frozenset("say add write note explain continue".split())
+# Written forms, not lemmas, by which a text presents someone as its source (eval/answer_facts.py
+# reads answers with them, no parse).
+ATTRIBUTING_FORMS = tuple(
+    "said says say saying told tells stated states stating described describes called calls noted notes argued "
+    "argues warned warns stressed stresses emphasised emphasized added revealed highlighted remarked insisted "
+    "declared announced asserted explained urged reaffirmed signalled signaled indicated expressed predicted "
+    "claimed believe believes think thinks".split()
+)
 # Verbs a question uses to ask what someone said (rag/question.py: the `statement` relation).
 STATEMENT_VERBS = frozenset(
     "say announce warn tell state claim call describe add note insist stress emphasise emphasize declare write "
