@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eval.gold import ABSTAIN, ANSWERABLE_ALL
-from rag.spans import fold, overlaps
+from index.language.words import ATTRIBUTING_FORMS
+from index.terms import fold
+from rag.spans import overlaps
 
 # -- what the span metrics know about each answer --------------------------------------------
 
@@ -110,10 +112,7 @@ _DENIAL = re.compile(
 )
 # A sentence that presents someone as the source: a reporting verb or "according to".
 _ATTRIBUTES = re.compile(
-    r"\b(?:said|says|say|saying|told|tells|stated|states|stating|described|describes|called|calls|"
-    r"noted|notes|argued|argues|warned|warns|stressed|stresses|emphasi[sz]ed|added|revealed|"
-    r"highlighted|remarked|insisted|declared|announced|asserted|explained|urged|reaffirmed|"
-    r"signall?ed|indicated|expressed|predicted|claimed|believes?|thinks?|according\s+to|in\s+\w+'s\s+words)\b",
+    r"\b(?:" + "|".join(ATTRIBUTING_FORMS) + r"|according\s+to|in\s+\w+'s\s+words)\b",
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)\]]*\s+|\n+")

@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 
 import index.offline  # noqa: F401
+from index.terms import fold
 from rag import Engine, Settings
-from rag.spans import Range, fold
+from rag.spans import Range
 from rag.spans import overlaps as _overlaps
 
 DEV_SET = Path(__file__).resolve().parent / "dev_questions.jsonl"

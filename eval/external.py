@@ -27,8 +27,8 @@ from typing import Iterable, Sequence
 
 import index.offline  # noqa: F401  (offline switches before torch)
 from eval.gate import GateFailure, Threshold, load_thresholds
-from rag.errors import RagError
-from rag.spans import fold
+from index.errors import RagError
+from index.terms import fold
 
 EXTERNAL_THRESHOLDS = Path(__file__).resolve().parent / "external_thresholds.toml"
 # The external dev set beside a checkout (`../shared/external/`), where the project keeps it.

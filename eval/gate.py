@@ -15,7 +15,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.errors import RagError
+from index.errors import RagError
 
 THRESHOLDS_PATH = Path(__file__).resolve().parent / "thresholds.toml"
 

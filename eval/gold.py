@@ -42,7 +42,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.errors import RagError
+from index.errors import RagError
 
 GOLD_PATH = Path(__file__).resolve().parent / "gold.jsonl"
 CATEGORIES = ("figure", "position", "multi_source", "attribution", "misattribution", "unanswerable", "offtopic")

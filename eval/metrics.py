@@ -35,7 +35,7 @@ with warnings.catch_warnings():
     from ragas.metrics import NonLLMContextPrecisionWithReference, NonLLMContextRecall, StringPresence
 
 from eval.answer_facts import AnswerFacts, CorpusFiles, figures_in, key_form, wrong_speaker
-from rag.spans import fold
+from index.terms import fold
 
 NAN = float("nan")
 CONTEXT_MATCH = 0.9  # share of a gold sentence's characters that must align inside a chunk

@@ -3,7 +3,7 @@
 Variants, all run over the same engine and questions in one go:
 
     dense          FAISS cosine over sentences
-    bm25           bm25s over sentences, `rag.terms` tokens (figures kept whole) + answer-type tokens
+    bm25           bm25s over sentences, `index.terms` tokens (figures kept whole) + answer-type tokens
     hybrid         weighted fusion of the two (0.7 cosine + 0.3 BM25 share, see `rag.retrieval`)
     hybrid+rerank  what `Engine.evidence` hands a backend: hybrid chunk and sentence hits,
                    rescored by `rag.evidence`, near-duplicate twins folded into one entry whose

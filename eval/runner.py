@@ -26,8 +26,8 @@ from eval.gate import check, load_thresholds
 from eval.gold import ABSTAIN, ANSWERABLE, ANSWERABLE_ALL, CATEGORIES, GoldItem, load_gold
 from eval.recall import MODES, retrieval_recall
 from eval.results import BackendRun, EvalResult
+from index.errors import RagError
 from rag.backends import available as available_backends
-from rag.errors import RagError
 from rag.settings import Settings
 
 REPORTS = Path(__file__).resolve().parent / "reports"

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 import index.offline  # noqa: F401  (offline switches before torch)
 
 EVAL = Path(__file__).resolve().parent
+# Forms switched off for the run, as `RAG_DISABLE_FORMS` does for `rag` itself (a snapshot of an ablation).
+_DISABLED = os.environ.get("RAG_DISABLE_FORMS", "")
 
 
 def _questions(path: Path) -> list[tuple[str, str]]:
@@ -41,11 +44,11 @@ def snapshot(external: Path | None) -> list[dict]:
     from rag.settings import Settings
 
     rows: list[dict] = []
-    with Engine.open(Settings(backend="extractive")) as engine:
+    with Engine.open(Settings(backend="extractive", disabled_forms=_DISABLED)) as engine:
         for set_name, path in (("dev", EVAL / "dev_questions.jsonl"), ("gold", EVAL / "gold.jsonl")):
             rows += [_row(set_name, qid, engine.ask(q)) for qid, q in _questions(path)]
     if external is not None:
-        settings = Settings(backend="extractive", corpus_dir=external / "corpus")
+        settings = Settings(backend="extractive", corpus_dir=external / "corpus", disabled_forms=_DISABLED)
         with Engine.open(settings) as engine:
             rows += [_row(external.name, qid, engine.ask(q)) for qid, q in _questions(external / "questions.jsonl")]
     return rows

@@ -30,6 +30,7 @@ from functools import lru_cache
 
 from index.analysis import SentenceAnalysis
 from index.errors import RagError
+from index.language.words import NAME_PARTICLES
 
 # Seats of power named in place of their government (metonyms); general knowledge, not a corpus list.
 SEATS: Mapping[str, str] = {
@@ -181,10 +182,6 @@ def general_actor(name: str) -> str | None:
     if key.endswith("s") and key[:-1] in names:
         return names[key[:-1]]  # "Brazilians", "Kenyans"
     return None
-
-
-# Lower-case words that belong inside personal names ("Ada von der Berg", "Abu Bakr al-...").
-NAME_PARTICLES = frozenset("von van der den de del della da di du le la al bin ibn ben dos das y".split())
 
 
 def _is_group(name: str) -> bool:

@@ -1,6 +1,6 @@
 """What a sentence says about who speaks, who acts and what each figure counts.
 
-These records are computed once per sentence when the index is built (`index/parsing.py`, spaCy)
+These records are computed once per sentence when the index is built (`index/sentence_analysis.py`, spaCy)
 and stored with the sentence, so answering never parses text. They are the contract between
 the index and the answer side (`rag/question.py`, `rag/attribution.py`): names are kept as the
 article writes them (surface strings) and matched through `index/aliases.py` (demonyms, capitals,
@@ -68,7 +68,7 @@ class Figure:
 
 
 FIGURE_KINDS = ("money", "percent", "count", "date")
-# Raised whenever index/parsing.py would analyse the same text differently: it is part of the index
+# Raised whenever index/sentence_analysis.py (and the modules it calls) would analyse the same text differently: it is part of the index
 # key (`ChunkSettings.to_dict`), so an index analysed by older rules is stale and rebuilt.
 ANALYSIS_VERSION = 3
 

@@ -1,7 +1,7 @@
 """Building and refreshing the index incrementally.
 
 Unchanged documents (same sha256) keep their chunks, sentences (with their analysis) and vectors;
-new or changed ones are split, parsed (index/parsing.py) and embedded; removed ones drop out. A
+new or changed ones are split, parsed (index/sentence_analysis.py) and embedded; removed ones drop out. A
 change of embedding model or chunking makes every old vector unusable, so the whole corpus is
 embedded again.
 
@@ -28,8 +28,8 @@ from index.embedding import Embedder
 from index.errors import IndexMissing, IndexStale, RagError
 from index.lock import Log, index_lock
 from index.parallel_analysis import Analyses
-from index.parsing import analyse
 from index.search_table import Store
+from index.sentence_analysis import analyse
 from index.store import (
     INDEX_KINDS,
     DocEntry,
@@ -193,7 +193,7 @@ def chunk_means(chunks: list, sentences: list, sentence_vectors: np.ndarray) -> 
 def _split(docs: list[Document], chunking: ChunkSettings) -> tuple[Split, Analyses]:
     """Each new or changed document's chunks and sentences, and their analyses under way.
 
-    Unchanged documents keep their stored analysis; these are parsed once (index/parsing.py), in a
+    Unchanged documents keep their stored analysis; these are parsed once (index/sentence_analysis.py), in a
     worker process while the caller embeds when there are many (index/parallel_analysis.py).
     """
     split = []

@@ -40,7 +40,7 @@ class TextUnit:
 
 @dataclass(frozen=True)
 class Sentence(TextUnit):
-    # Who speaks, who acts, what each figure measures: filled in by index/parsing.py at build time.
+    # Who speaks, who acts, what each figure measures: filled in by index/sentence_analysis.py at build time.
     analysis: SentenceAnalysis | None = None
     # Why the sentence is suspect as evidence (`index.injection`: it addresses an AI, or carries
     # chat-template tokens); computed when the sentence is made, stored with it in the index.

@@ -2,7 +2,7 @@
 
 Why: spaCy's pipeline runs on one core (measured on the 300-article bench corpus: 57 CPU-s, wall
 the same), and the build then embeds on all cores, so on a 2-core machine the second core idled
-for the whole analysis. Here worker processes analyse the new documents (index/parsing.py, the
+for the whole analysis. Here worker processes analyse the new documents (index/sentence_analysis.py, the
 same code, one document at a time, so the result is byte for byte the in-process one:
 tests/index/test_parallel_analysis.py) while the building process embeds.
 
@@ -111,7 +111,7 @@ class Analyses:
 
 def _serve() -> None:
     """The worker: pickled (document, sentences) pairs on stdin, their analyses pickled to stdout."""
-    from index.parsing import analyse
+    from index.sentence_analysis import analyse
 
     items = pickle.loads(sys.stdin.buffer.read())
     found = [analyse(doc, sentences) for doc, sentences in items]

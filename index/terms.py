@@ -1,9 +1,9 @@
 """Search terms: the one tokenizer both the index (BM25 built at index time) and questions use.
 
 It lives in `index/` because the index persists what it derives from text (BM25, same-story
-groups) and `index/` imports nothing of `rag/`; `rag.terms`, `rag.figures`, `rag.spans` and
-`rag.retrieval` re-use these pieces, so a unit is tokenised the same way at build and at query
-time.
+groups) and `index/` imports nothing of `rag/`; the answer side (`rag.retrieval`, `rag.figures`,
+`rag.verify`, ...) imports these pieces from here, so a unit is tokenised the same way at build and
+at query time.
 
 Numbers survive intact ("800,000" -> "800000", "0.25%" -> "0.25" + "percent", "$60" -> "60" +
 "usd") because figures are what users ask about and what dense embeddings blur. The spelled-out
@@ -21,6 +21,8 @@ import unicodedata
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from index.language.words import IRREGULAR_PAST_FORMS, SEARCH_STOPWORDS, SMALL_NUMBER_WORDS, SPELLING_VARIANTS
 
 if TYPE_CHECKING:
     from nltk.stem import PorterStemmer
@@ -57,7 +59,7 @@ def fold(text: str) -> str:
     return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).translate(_FOLD)).strip()
 
 
-# Every written form of a currency, mapped to its ISO code (`rag.terms` derives its search terms from it).
+# Every written form of a currency, mapped to its ISO code (the tokenizer derives its search terms from it).
 CURRENCY = {
     "$": "USD",
     "us$": "USD",
@@ -92,8 +94,6 @@ MONTHS = (
 )
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
-# The kinds of figure, as `index.analysis.FIGURE_KINDS` names them.
-FIGURE_KINDS = ("money", "percent", "count", "date")
 # The order `asked_kind` tries them in: "how much of" asks for a share before an amount.
 ASKED_ORDER = ("percent", "money", "count", "date")
 # What a question says when it asks for each kind. A cue that is itself a question phrase ("how
@@ -153,7 +153,12 @@ KIND_FIGURES = {
 
 
 def asked_kind(question: str) -> str | None:
-    """The kind of figure (one of `FIGURE_KINDS`) a question asks for, if any."""
+    """The kind of figure (one of `index.analysis.FIGURE_KINDS`) a question asks for, if any.
+
+    Cue patterns, no parse: retrieval, evidence scoring, the figure-kind filter and the extractive
+    backend use this one. The question reader's `Ask.kind` (rag/question.py) reads the parse and
+    can disagree ("What is the inflation rate ...?": None here, percent there); making either
+    follow the other changes answers, so both stay until that change is made on purpose."""
     q = fold(question).lower()
     for kind in ASKED_ORDER:
         if KIND_ASKS[kind].search(q):
@@ -191,39 +196,15 @@ _UNIT_WORDS = _CURRENCY_WORDS | {
     "mn": "million",
     "tn": "trillion",
 }
-_NUMBER_WORDS = {
-    w: str(i)
-    for i, w in enumerate(
-        "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-        "sixteen seventeen eighteen nineteen twenty".split()
-    )
-    if w != "_"
-} | {"thirty": "30", "forty": "40", "fifty": "50", "hundred": "100", "dozen": "12"}
 # "one" stays a word: it is mostly a pronoun ("the one who..."), not a count.
-_PER_CENT = re.compile(r"\bper\s+cent\b", re.I)
-# British/American spellings that the articles mix.
-_SPELLING = {"defence": "defense", "favour": "favor", "programme": "program", "labour": "labor"}
-# Irregular verb forms Porter cannot join to their base ("led" vs "lead").
-_IRREGULAR = {
-    "led": "lead",
-    "held": "hold",
-    "met": "meet",
-    "took": "take",
-    "gave": "give",
-    "made": "make",
-    "sought": "seek",
-    "sent": "send",
-    "spent": "spend",
-    "paid": "pay",
-    "won": "win",
-    "told": "tell",
-    "brought": "bring",
-    "began": "begin",
-    "chose": "choose",
-    "drew": "draw",
-    "fought": "fight",
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate((*SMALL_NUMBER_WORDS, "twenty")) if w != "one"} | {
+    "thirty": "30",
+    "forty": "40",
+    "fifty": "50",
+    "hundred": "100",
+    "dozen": "12",
 }
-_EXTRA_STOP = {"also", "would", "could", "said", "say", "says", "according", "one", "much", "many", "whose"}
+_PER_CENT = re.compile(r"\bper\s+cent\b", re.I)
 
 # Country abbreviations that would otherwise vanish ("US" is the stopword "us", "U.S." splits
 # into single letters). Applied case-sensitively before lower-casing.
@@ -258,16 +239,17 @@ def stopwords() -> frozenset[str]:
         path = Path(folder).joinpath(*STOPWORDS_FILE)
         if path.is_file():
             return (
-                frozenset(w.strip() for w in path.read_text(encoding="utf-8").splitlines() if w.strip()) | _EXTRA_STOP
+                frozenset(w.strip() for w in path.read_text(encoding="utf-8").splitlines() if w.strip())
+                | SEARCH_STOPWORDS
             )
     from llama_index.core.utils import globals_helper  # another layout: ask the package
 
-    return frozenset(globals_helper.stopwords) | _EXTRA_STOP
+    return frozenset(globals_helper.stopwords) | SEARCH_STOPWORDS
 
 
 @lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    word = _IRREGULAR.get(word, _SPELLING.get(word, word))
+    word = IRREGULAR_PAST_FORMS.get(word, SPELLING_VARIANTS.get(word, word))
     if word.endswith(("ise", "ised", "ising", "isation")):
         word = word.replace("is", "iz", 1) if word.count("is") == 1 else word
     return _stemmer().stem(word)

@@ -5,8 +5,9 @@ answer = Engine.open().ask("How much must partners pay for Ukraine's defence in 
 """
 
 import index.offline  # noqa: F401  (hub libraries stay offline; must precede their import)
+from index.errors import CorpusError, IndexCorrupt, IndexMissing, IndexStale, QuestionError, RagError
 from rag.engine import Engine, open_engine
-from rag.errors import BackendError, CorpusError, IndexCorrupt, IndexMissing, IndexStale, QuestionError, RagError
+from rag.errors import BackendError
 from rag.settings import Settings
 from rag.types import Answer, Citation, Evidence, Passage
 

@@ -30,7 +30,7 @@ from index.aliases import general_actor
 from index.analysis import Figure as StatedFigure
 from index.analysis import SentenceAnalysis
 from index.documents import Document
-from rag.attribution import MEASURE_FAMILIES
+from index.language.words import MEASURE_FAMILIES
 from rag.dedup import Stories
 from rag.figures import Figure, figures, supports
 from rag.selection import SentenceFacts

@@ -15,12 +15,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable
 
-from index.terms import MONTHS, WEEKDAYS
+from index.terms import MONTHS, WEEKDAYS, has_kind, tokenize
 from rag.conversation import names_in
-from rag.figures import has_kind
 from rag.periods import overlap, periods_in
 from rag.settings import Settings
-from rag.terms import tokenize
 from rag.thesaurus import wordnet
 from rag.types import Evidence
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from index.aliases import ActorIndex, clean_name, fold_key, general_actor, is_country_or_body, is_demonym
 from index.analysis import Figure, SentenceAnalysis, Speaker
+from index.language.words import CITY_NOUNS, GENERIC_MEASURES, MEASURE_FAMILIES, STANCE_WORDS
 from rag.question import NAMED_LABELS, Ask, AskedActor
 
 MATCH = "match"
@@ -38,34 +39,8 @@ VERDICTS = (MATCH, WRONG_SPEAKER, WRONG_OWNER, WRONG_MEASURE, NO_FIGURE, NO_ACTO
 # that tells the reader most.
 _FAILURE_ORDER = (NO_ACTOR_INFO, WRONG_OWNER, WRONG_MEASURE, NO_FIGURE)
 
-# Words that name the same kind of thing counted; general English, not any corpus' figures.
-MEASURE_FAMILIES: tuple[frozenset[str], ...] = tuple(
-    frozenset(f.split())
-    for f in (
-        "troop soldier army force personnel serviceman servicemen serviceman military strength fighter",
-        "country nation state ally partner member government participant signatory",
-        "cost spending expenditure budget bill expense price need",
-        "aid assistance support help funding fund contribution pledge package money financing",
-        "gdp output economy product power income",
-        "person people civilian resident citizen inhabitant",
-        "death casualty fatality dead killed",
-        "territory land area region soil ground",
-        "part component element pillar piece section plank",
-        "asset wealth reserve holding property fund",
-    )
-)
 # "half", "a fifth", "two-thirds": a share written as a fraction (an index may file it as a count).
 _FRACTION = re.compile(r"\b(?:half|halves|thirds?|quarters?|fifths?|sixths?|tenths?)\b", re.IGNORECASE)
-# Lemmas by which a sentence tells someone's stance without quoting them; general English.
-STANCE_WORDS = frozenset(
-    "say state tell announce reject dismiss oppose opposition welcome accept insist insistence demand call "
-    "position stance view willingness unwillingness refuse refusal support back favour favor agree disagree "
-    "warn criticise criticize condemn deny respond response react reaction urge hope want seek believe think "
-    "consider argue object objection propose proposal endorse praise signal indicate express vow pledge "
-    "promise threaten claim suggest expect fear".split()
-)
-# An asked measure this general fits any figure of the asked kind.
-GENERIC_MEASURES = frozenset("amount number figure total sum value quantity size level".split())
 
 
 @dataclass(frozen=True)
@@ -121,8 +96,6 @@ def attribute(
 
 
 _AGE = re.compile(r"year-old|years? old|\baged\b", re.IGNORECASE)
-# "Which city / town / capital ...?": the answer names a city, which a country's name is not.
-CITY_NOUNS = frozenset("city town capital".split())
 
 
 def confirms(ask: Ask, result: Attribution, analysis: SentenceAnalysis, actors: ActorIndex | None = None) -> bool:

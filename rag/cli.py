@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
 import index.offline  # noqa: F401  (offline switches before any hub library loads)
+from index.errors import QuestionError, RagError
 from rag.display import printable
-from rag.errors import QuestionError, RagError
 from rag.progress import stderr_progress
 from rag.settings import Settings
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
+from index.language.words import WH_WORDS, YES_NO_STARTS
+
 _FOLLOW_UP = re.compile(
     r"^(?:and|but|also|what about|how about|and what about|what of|same for|then)\b"
     r"|\b(?:they|them|their|he|she|his|her|it|its|that|those|these|this one)\b",
@@ -19,34 +21,8 @@ _FOLLOW_UP = re.compile(
 MAX_FOLLOW_UP_WORDS = 8
 _NAME_RUN = re.compile(r"(?<![\w’'])(?:[A-Z][\w’'\-.]*)(?:\s+[A-Z][\w’'\-.]*)*")
 _PERSON_PRONOUN = re.compile(r"\b(?:he|she|his|her|him)\b", re.IGNORECASE)
-_NOT_NAMES = {
-    "What",
-    "Who",
-    "Whom",
-    "Which",
-    "When",
-    "Where",
-    "Why",
-    "How",
-    "Is",
-    "Are",
-    "Was",
-    "Were",
-    "Do",
-    "Does",
-    "Did",
-    "Can",
-    "Could",
-    "Will",
-    "Would",
-    "Should",
-    "Has",
-    "Have",
-    "Had",
-    "And",
-    "But",
-    "The",
-}
+# Capitalised words that start a question, not a name: the question words, yes/no openers, "And".
+_NOT_NAMES = {w.title() for w in (WH_WORDS - {"whose"}) | YES_NO_STARTS} | {"And", "But", "The"}
 
 
 def is_follow_up(question: str) -> bool:

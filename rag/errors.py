@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from index.errors import CorpusError, IndexCorrupt, IndexMissing, IndexStale, QuestionError, RagError
+from index.errors import RagError
 
 
 class BackendError(RagError):
@@ -27,10 +27,4 @@ class BackendTimeout(BackendError):
 __all__ = [
     "BackendError",
     "BackendTimeout",
-    "CorpusError",
-    "IndexCorrupt",
-    "IndexMissing",
-    "IndexStale",
-    "QuestionError",
-    "RagError",
 ]

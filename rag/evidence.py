@@ -34,8 +34,7 @@ import numpy as np
 from index.aliases import general_actor, is_demonym
 from index.chunking import Sentence, TextUnit
 from index.search_table import Store
-from rag.figures import has_kind
-from rag.terms import tokenize
+from index.terms import has_kind, tokenize
 from rag.thesaurus import Synonym, expansions, lemmas_in
 from rag.tuning import DEFAULT, Tuning
 from rag.types import Citation

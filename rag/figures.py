@@ -11,11 +11,10 @@ Written forms are normalised so that equal values compare equal:
     "20%" = "20 percent" = "a fifth"                      -> share 0.2
     "ten" = "10"                                          -> number 10
 
-Kinds of figure are one vocabulary, `FIGURE_KINDS` ("money", "percent", "count", "date"), the
-same strings as `index.analysis.FIGURE_KINDS` (index/ cannot import rag/). A `Figure` has one of
-them; `asked_kind` says which one a question asks for and `has_kind`/`kinds_in` which ones a text
-states (cheap pattern cues, no parsing: they run on every unit at index and query time). Those
-pieces live in `index.terms`, which the index uses to build BM25, and are re-exported here.
+Kinds of figure are one vocabulary, `index.analysis.FIGURE_KINDS` ("money", "percent", "count",
+"date"), and a `Figure` has one of them. Which kind a question asks for (`asked_kind`) and which
+kinds a text states (`has_kind`, `kinds_in`) are cheap pattern cues, no parsing, that run on every
+unit at index and query time: they live in `index.terms`, which the index uses to build BM25.
 
 Detection is deliberately generous (a digit inside a name such as "G7" counts): the same
 extractor runs over the answer and over the cited spans, so a name matches itself, and a figure
@@ -29,16 +28,8 @@ import re
 from dataclasses import dataclass
 from typing import Iterable
 
-from index.terms import (  # noqa: F401  (re-exported: the one vocabulary of currencies and kinds)
-    CURRENCY,
-    FIGURE_KINDS,
-    MONTHS,
-    WEEKDAYS,
-    asked_kind,
-    fold,
-    has_kind,
-    kinds_in,
-)
+from index.language.words import SMALL_NUMBER_WORDS, TENS_WORDS
+from index.terms import CURRENCY, MONTHS, WEEKDAYS, fold
 
 _SCALES = {
     "hundred": 1e2,
@@ -66,15 +57,9 @@ _NUMERIC = re.compile(
     re.IGNORECASE,
 )
 
-_UNITS = {
-    w: i
-    for i, w in enumerate(
-        "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-        "sixteen seventeen eighteen nineteen".split()
-    )
-}
-_UNITS.pop("_")  # "one" is left out: "one of the", "no one" are not figures
-_TENS = {w: 10 * (i + 2) for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())}
+# "one" is left out: "one of the", "no one" are not figures.
+_UNITS = {w: i for i, w in enumerate(SMALL_NUMBER_WORDS) if w != "one"}
+_TENS = {w: 10 * (i + 2) for i, w in enumerate(TENS_WORDS)}
 _WORD_NUMBER = (
     r"(?:(?:" + "|".join(_TENS) + r")(?:[-\s](?:one|" + "|".join(_UNITS) + r"))?"
     r"|" + "|".join(sorted(_UNITS, key=len, reverse=True)) + r"|dozen|a dozen|hundred|a hundred)"
@@ -117,7 +102,7 @@ class Figure:
     text: str
     start: int
     end: int
-    kind: str  # one of FIGURE_KINDS
+    kind: str  # one of index.analysis.FIGURE_KINDS
     value: float  # absolute: 6e10 for "$60 billion", 0.0025 for "0.25%", 3 for "March"
     unit: str = ""  # currency code for money; "month" or "weekday" for a date
     mantissa: float | None = None  # the digits as written, before scale: 60 for "$60 billion"
@@ -228,15 +213,8 @@ def supported_by(claimed: Figure, stated: Iterable[Figure]) -> Figure | None:
 
 
 __all__ = [
-    "CURRENCY",
-    "FIGURE_KINDS",
     "Figure",
-    "MONTHS",
-    "WEEKDAYS",
-    "asked_kind",
     "figures",
-    "has_kind",
-    "kinds_in",
     "supported_by",
     "supports",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rag.errors import RagError
+from index.errors import RagError
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,10 @@ from index import converted
 from index.build import BuildReport, EmbedMany, build_index, build_milvus, check_fresh, staleness
 from index.documents import Corpus, load_corpus
 from index.embedding import Embedder, make_embedder
-from index.errors import CorpusChanged, IndexCorrupt, IndexMissing, IndexStale, RagError
+from index.errors import CorpusChanged, CorpusError, IndexCorrupt, IndexMissing, IndexStale, RagError
 from index.milvus_store import parse_store
 from index.store import IndexStore, current_dir
 from index.terms import unit_terms
-from rag.errors import CorpusError
 from rag.evidence import EvidenceScorer
 from rag.forms import disabled_forms
 from rag.retrieval import Retriever

@@ -24,8 +24,37 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from index.aliases import NAME_PARTICLES, ActorIndex, clean_name, general_actor
-from index.parsing import PORTFOLIOS, is_title, pipeline
+from index.aliases import ActorIndex, clean_name, general_actor
+from index.language.pipeline import pipeline
+from index.language.words import (
+    ACTOR_NOUNS_IN_QUESTIONS,
+    AID_NOUNS,
+    AMOUNT_NOUNS,
+    BE_FORMS,
+    COUNT_NOUNS,
+    DATE_NOUNS,
+    FILLER_NOUNS,
+    HAPPEN_VERBS,
+    HAPPENED_AT_PREPS,
+    MONEY_NOUNS,
+    MONEY_VERBS,
+    NAME_PARTICLES,
+    NAMED_NOUNS,
+    PLACE_OBJECT_PREPS,
+    PORTFOLIOS,
+    POSITION_ADJECTIVES,
+    POSITION_NOUNS,
+    POSITION_VERBS,
+    SHARE_NOUNS,
+    SIZE_ADJECTIVES,
+    SIZE_NOUNS,
+    STATEMENT_VERBS,
+    WH_WORDS,
+    WORDING_NOUNS,
+    WORDING_VERBS,
+    YES_NO_STARTS,
+)
+from index.people import is_title
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -33,60 +62,10 @@ if TYPE_CHECKING:
 
 RELATIONS = ("statement", "position", "figure", "other")
 
-# Verbs (lemmas) that ask what someone said, and what someone thinks or did in response.
-STATEMENT_VERBS = frozenset(
-    "say announce warn tell state claim call describe add note insist stress emphasise emphasize declare write "
-    "argue comment mention urge suggest sum summarise summarize propose explain reply confirm deny admit predict ask demand pledge "
-    "promise vow threaten accuse criticise criticize praise characterise characterize label".split()
-)
-POSITION_VERBS = frozenset(
-    "think believe feel want hope expect respond react view see consider oppose support favour favor stand "
-    "seek prefer fear reject accept welcome regard plan intend judge assess evaluate".split()
-)
-# "Is X willing to ...", "Was X satisfied with ...": a stance asked with an adjective.
-POSITION_ADJECTIVES = frozenset(
-    "willing ready prepared satisfied opposed open keen reluctant eager happy unwilling dissatisfied".split()
-)
-POSITION_NOUNS = frozenset(
-    "position stance view opinion response reaction attitude stand take thinking assessment verdict "
-    "objection demand goal aim".split()
-)
-# Money: a "how much" about these (or with these verbs) asks for an amount of money.
-MONEY_NOUNS = frozenset(
-    "money cost price value amount sum budget bill fund funding aid assistance spending expenditure loan "
-    "debt payment contribution investment revenue salary wage fee tax subsidy support pledge grant asset "
-    "cash financing package".split()
-)
-MONEY_VERBS = frozenset(
-    "pay cost spend fund cover contribute allocate pledge lend borrow give raise owe invest donate earn charge".split()
-)
-SHARE_NOUNS = frozenset("share percentage percent proportion portion fraction part rate".split())
-DATE_NOUNS = frozenset("date day year month time week decade".split())
-AMOUNT_NOUNS = frozenset("amount sum value cost price".split())
-COUNT_NOUNS = frozenset("number".split())
-SIZE_ADJECTIVES = frozenset("big large strong small".split())
-# "what is the size of X", "what troop strength": the figure is X's count or amount.
-SIZE_NOUNS = frozenset("size strength scale".split())
-# Counted things that are actors themselves: a nationality before them classifies, not owns.
-ACTOR_NOUNS = frozenset(
-    "country nation state government ally partner member leader official minister party company firm".split()
-)
-# "How did X describe Y?", "What term did X use?": the answer is X's own wording, best a quotation.
-WORDING_VERBS = frozenset("describe call term characterize characterise label dub brand".split())
-WORDING_NOUNS = frozenset("term word words phrase expression label description".split())
-# Nouns that ask for the answer rather than name a thing: "What was the name / type / meaning of X?"
-FILLER_NOUNS = frozenset("name type kind sort form meaning".split())
-WH_WORDS = frozenset("what how who whom whose which when where why".split())
 # What "which X" asks to be named, by the kind of named entity (spaCy label) that names an X; and
 # the two asks that want a place or an age. General English, not any corpus' vocabulary.
-_NAMED_NOUNS = {
-    "ORG": "party company firm group organisation organization institute institution agency bank union "
-    "alliance bloc newspaper outlet ministry",
-    "GPE": "country nation city town capital region province",
-    "PERSON": "person leader official politician",
-}
 NAMED_LABELS: dict[str, tuple[str, ...]] = {
-    **{noun: (label,) for label, nouns in _NAMED_NOUNS.items() for noun in nouns.split()},
+    **{noun: (label,) for label, nouns in NAMED_NOUNS.items() for noun in nouns.split()},
     "place": ("GPE", "LOC", "FAC"),
     # "Where in X ...?": a place inside X, so a building, a site or a district, never a country.
     "place within": ("GPE", "LOC", "FAC"),
@@ -94,7 +73,6 @@ NAMED_LABELS: dict[str, tuple[str, ...]] = {
 }
 # Entity labels that name an actor; places are actors only as owners or speakers, never as "in X".
 ACTOR_LABELS = ("PERSON", "GPE", "NORP", "ORG", "FAC", "LOC")
-_LOCATIVE_PREPS = frozenset("in at into inside near from to across over within around on for toward towards".split())
 
 
 @dataclass(frozen=True)
@@ -117,7 +95,7 @@ class Ask:
     relation: str
     actor: AskedActor | None = None
     measure: str | None = None  # lemma of what the figure counts, or of X in "what is the X"
-    kind: str | None = None  # one of index.analysis.FIGURE_KINDS for figure questions
+    kind: str | None = None  # one of index.analysis.FIGURE_KINDS; may differ from index.terms.asked_kind
     topic: tuple[str, ...] = ()  # content lemmas the answer should be about ("trade", "deal")
     # For "which party ...?", "where ...?", "how old ...?": what the answer must name (a key of
     # `NAMED_LABELS`: "party", "place", "place within", "age").
@@ -159,7 +137,7 @@ _load_lock = threading.Lock()
 def _pipeline() -> Language:
     # One load per process even when the UI asks from several threads at once.
     with _load_lock:
-        return pipeline()  # the index's loader (`index.parsing`): one spaCy pipeline per process
+        return pipeline()  # the index's loader (`index.language.pipeline`): one spaCy pipeline per process
 
 
 _parse_lock = threading.Lock()
@@ -233,7 +211,6 @@ def analyse_question(text: str, actors: ActorIndex | None = None) -> Ask:
 
 
 # The verbs of "What happened ...?", and the modifiers that name an X ("the G7 summit").
-HAPPEN_VERBS = frozenset("happen occur unfold".split())
 _NAMING_DEPS = frozenset("compound nmod npadvmod amod poss".split())
 
 
@@ -247,7 +224,7 @@ def _happened_at(doc: Doc) -> tuple[str, ...]:
     if verb.tag_ != "VBD" or not (_lemma(verb) in HAPPEN_VERBS or took_place):
         return ()
     for prep in verb.children:
-        if prep.dep_ == "prep" and prep.lower_ in ("in", "at", "to", "on", "with"):
+        if prep.dep_ == "prep" and prep.lower_ in HAPPENED_AT_PREPS:
             place = next((c for c in prep.children if c.dep_ == "pobj"), None)
             if place is None:
                 continue
@@ -362,18 +339,13 @@ def _figure_ask(doc: Doc) -> tuple[str | None, Token | None, str | None]:
                 return "count", of_noun or noun, _lemma(of_noun) if of_noun is not None else None
             if lemma in SIZE_NOUNS:
                 return _size(noun)
-        if word == "what" and nxt.lower_ in ("is", "was", "are", "were") and i + 2 < len(doc):
+        if word == "what" and nxt.lower_ in BE_FORMS and i + 2 < len(doc):
             noun = _noun_after(doc, i + 2)
             if noun is not None and _lemma(noun) in SHARE_NOUNS:
                 return _share(noun)
             if noun is not None and _lemma(noun) in SIZE_NOUNS:
                 return _size(noun)
-            if noun is not None and _lemma(noun) in MONEY_NOUNS - AMOUNT_NOUNS - {
-                "support",
-                "aid",
-                "assistance",
-                "package",
-            }:
+            if noun is not None and _lemma(noun) in MONEY_NOUNS - AMOUNT_NOUNS - AID_NOUNS:
                 return "money", noun, _lemma(noun)  # "what is the annual budget of ..."
             if noun is not None and _lemma(noun) in AMOUNT_NOUNS | COUNT_NOUNS:
                 of_noun = _of_object(noun)
@@ -623,7 +595,7 @@ def _place_objects(noun: Token) -> list[Token]:
     return [
         obj
         for prep in noun.children
-        if prep.dep_ == "prep" and prep.lower_ in ("in", "from", "of")
+        if prep.dep_ == "prep" and prep.lower_ in PLACE_OBJECT_PREPS
         for obj in prep.children
         if obj.dep_ == "pobj"
     ]
@@ -645,7 +617,7 @@ def _figure_owner(doc: Doc, measured: Token | None) -> Span | None:
             # not "European countries", where the adjective says which countries, not whose.
             if (span.label_ in ("GPE", "NORP") or general_actor(span.text) is not None) and _lemma(
                 measured
-            ) not in ACTOR_NOUNS:
+            ) not in ACTOR_NOUNS_IN_QUESTIONS:
                 return span
     return _subject_actor(doc, exclude=measured)
 
@@ -686,16 +658,13 @@ def _copular_thing(doc: Doc) -> str | None:
     A noun that asks for the filler itself ("the name of the count", "the type of art") is no
     thing a sentence mentions: the thing is its "of" object, or none."""
     words = [t.lower_ for t in doc]
-    if len(words) > 2 and words[0] == "what" and words[1] in ("is", "was", "are", "were", "'s"):
+    if len(words) > 2 and words[0] == "what" and (words[1] in BE_FORMS or words[1] == "'s"):
         noun = _noun_after(doc, 2)
         if noun is not None and _lemma(noun) in FILLER_NOUNS:
             noun = _of_object(noun)
         if noun is not None and _lemma(noun) not in POSITION_NOUNS:
             return _lemma(noun)
     return None
-
-
-YES_NO_STARTS = frozenset("is are was were has have had does do did will would can could should".split())
 
 
 def _yes_no_object(doc: Doc) -> str | None:

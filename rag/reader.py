@@ -35,8 +35,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from index.analysis import SentenceAnalysis
-from index.terms import KIND_FIGURES
-from rag.terms import stopwords, tokenize
+from index.terms import KIND_FIGURES, stopwords, tokenize
 from rag.thesaurus import wordnet
 from rag.types import Evidence
 

@@ -2,7 +2,7 @@
 
 Three modes over the same store:
   dense   FAISS cosine between question and unit embeddings
-  bm25    bm25s over `rag.terms` tokens, which keep figures intact; every unit also carries an
+  bm25    bm25s over `index.terms` tokens, which keep figures intact; every unit also carries an
           answer-type token per kind of figure it states (`<money>`, `<percent>`, `<count>`,
           `<date>`), and a question asking for that kind ("how much", "what share") adds it, so
           "How many nations...?" prefers sentences that state a count
@@ -34,7 +34,7 @@ from index.chunking import TextUnit
 from index.embedding import Embedder
 from index.search_table import SearchTable, Store
 from index.store import top_rows
-from index.terms import answer_type_token, asked_kind, tokenize, unit_terms
+from index.terms import answer_type_token, asked_kind, tokenize
 from rag.dedup import Stories
 from rag.tuning import DEFAULT, Tuning
 
@@ -42,7 +42,7 @@ MODES = ("hybrid", "dense", "bm25")
 FUSIONS = ("weighted", "rrf")
 
 
-__all__ = ["Hit", "Retriever", "answer_type_token", "fuse", "question_terms", "search_terms", "unit_terms"]
+__all__ = ["Hit", "Retriever", "fuse", "question_terms"]
 
 
 def question_terms(question: str) -> list[str]:

@@ -30,6 +30,7 @@ from index.analysis import SentenceAnalysis
 from index.chunking import Sentence, TextUnit
 from index.search_table import Store
 from index.store import actors_of
+from index.terms import tokenize
 from index.unit_table import UnitSpans
 from rag.attribution import (
     MATCH,
@@ -44,7 +45,6 @@ from rag.attribution import (
 )
 from rag.evidence import refers_back
 from rag.question import Ask, analyse_question, parse
-from rag.terms import tokenize
 from rag.types import Citation, Evidence
 
 if TYPE_CHECKING:

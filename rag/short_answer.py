@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 
 from index.analysis import SentenceAnalysis
+from index.terms import tokenize
 from rag.reader import expected_filler
-from rag.terms import tokenize
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 # "Who is X?", "What was the Y?": asks what X is (a title, a description), which no single name fills.

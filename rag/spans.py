@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import NamedTuple, Protocol
 
 from index.documents import Document
-from index.terms import fold  # noqa: F401  (re-exported: matching folds text as the index does)
 from rag.types import Citation
 
 

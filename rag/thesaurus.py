@@ -23,9 +23,8 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
-from rag.errors import RagError
-from rag.spans import fold
-from rag.terms import tokenize
+from index.errors import RagError
+from index.terms import fold, tokenize
 
 POS = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
 # Only words with at most this many senses (all parts of speech together) are expanded. A word

@@ -39,40 +39,26 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Mapping, Sequence
 
-from index.aliases import NAME_PARTICLES, ActorIndex
+from index.aliases import ActorIndex
 from index.analysis import SentenceAnalysis
 from index.documents import Document
-from index.parsing import REPORTING_VERBS
+from index.language.words import (
+    BETWEEN_SPEAKER_AND_VERB,
+    DANGLING_WORDS,
+    INVERTING_VERBS,
+    IRREGULAR_REPORTING_FORMS,
+    NAME_PARTICLES,
+    NOT_BEFORE_SUBJECT,
+    REPORTING_VERBS,
+    SPEECH_VERBS,
+)
+from index.terms import tokenize
 from rag import spans
 from rag.figures import Figure, figures, supported_by
 from rag.markers import Claim, has_markers, read_claims, strip_markers
-from rag.terms import tokenize
 from rag.tuning import DEFAULT
 from rag.types import Citation
 
-# Words a finished sentence does not end on.
-_DANGLING = frozenset(
-    """a an the is are was were be been being am of to for in on at by with from into about as
-than that which who whom whose and or but nor if because while its their his her our your my this these those
-has have had do does did will would shall should can could may might must""".split()
-)
-
-# Irregular forms of reporting verbs; regular ones are found by stripping "-s", "-ed", "-d", "-ied".
-_IRREGULAR = {"said": "say", "says": "say", "told": "tell", "wrote": "write", "written": "write"}
-# Verbs of speech proper (and "according to"): "X said ..." must cite a sentence X speaks, even when
-# the sentence mentions X. After the other reporting verbs ("X called", "X signalled") a cited
-# sentence that names X is accepted, as those verbs also describe deeds ("X called Y on Monday").
-SPEECH_VERBS = frozenset("say tell state declare add warn stress insist claim argue assert write explain".split())
-# Words allowed between a speaker's name and the reporting verb ("X has said", "X also warned").
-_BETWEEN = frozenset(
-    "has have had also later then again previously earlier once further publicly repeatedly "
-    "reportedly already recently separately".split()
-)
-# Reporting verbs that may follow a quote with the speaker after them (", said X"); "X told Y" or
-# "X warned Y" name the listener after the verb, so those are not read that way.
-_INVERTING = frozenset("say add write note explain continue".split())
-# A name right after these is not the subject of what follows ("aides to X said", "X and Y said").
-_NOT_SUBJECT = frozenset("to of for with by from about on at in than and or against like as".split())
 _NAME_WORD = r"[A-Z][\w'\u2019.\-]*"
 # A run of capitalised words, with name particles inside ("Ada von der Berg").
 _NAME = re.compile(rf"{_NAME_WORD}(?:\s+(?:(?:{'|'.join(sorted(NAME_PARTICLES))})\s+)*{_NAME_WORD})*")
@@ -131,8 +117,8 @@ def _lemma(word: str) -> str | None:
 
     Bare forms ("say") are not read: after a person's name they are rarely that person speaking."""
     word = word.lower()
-    if word in _IRREGULAR:
-        return _IRREGULAR[word]
+    if word in IRREGULAR_REPORTING_FORMS:
+        return IRREGULAR_REPORTING_FORMS[word]
     for suffix, ending in (("ied", "y"), ("ies", "y"), ("ed", ""), ("d", ""), ("es", ""), ("s", "")):
         if word.endswith(suffix) and word[: -len(suffix)] + ending in REPORTING_VERBS:
             return word[: -len(suffix)] + ending
@@ -151,16 +137,16 @@ def named_speakers(text: str) -> list[tuple[str, str]]:
             out.append((name, "say"))
             continue
         inverted = _QUOTE_THEN_VERB.search(before)
-        if inverted and _lemma(inverted.group("verb")) in _INVERTING:
+        if inverted and _lemma(inverted.group("verb")) in INVERTING_VERBS:
             out.append((name, "say"))
             continue
         previous = re.findall(r"[A-Za-z]+", before)[-1:]
-        if previous and previous[0].lower() in _NOT_SUBJECT or _POSSESSIVE_END.search(name):
+        if previous and previous[0].lower() in NOT_BEFORE_SUBJECT or _POSSESSIVE_END.search(name):
             continue
         rest = text[m.end() : m.end() + _CONTEXT_CHARS]
         for tail in filter(None, (rest, (a := _APPOSITION.match(rest)) and rest[a.end() :])):
             words = re.findall(r"[A-Za-z]+|[^\sA-Za-z]", tail)
-            while words and (words[0] in _BETWEEN or words[0].endswith("ly") and words[0].islower()):
+            while words and (words[0] in BETWEEN_SPEAKER_AND_VERB or words[0].endswith("ly") and words[0].islower()):
                 words.pop(0)
             verb = _lemma(words[0]) if words and words[0].islower() else None
             if verb is not None:
@@ -250,7 +236,7 @@ def _unfinished(sentence: str) -> bool:
     if not words:
         return True
     last = words[-1]
-    return last.lower() in _DANGLING or (len(last) == 1 and last.isalpha() and last not in "IA")
+    return last.lower() in DANGLING_WORDS or (len(last) == 1 and last.isalpha() and last not in "IA")
 
 
 # What a cited span states is read once per span, not once per sentence citing it: a long answer
@@ -304,6 +290,9 @@ def attribution_problems(
         if any(speakers.same_person(person, s) or _names(person, s, speakers) for s in said):
             continue  # a speaker "X and Y officials" counts for X
         mentioned = any(_names(person, y.text, speakers) for y in sources)
+        # After a verb of speech proper, a sentence that only mentions X is not X's words; after
+        # the other reporting verbs ("X called", "X signalled") it is accepted, as those verbs
+        # also describe deeds ("X called Y on Monday").
         if mentioned and verb not in SPEECH_VERBS:
             continue
         whose = list(dict.fromkeys(said))
@@ -479,7 +468,6 @@ __all__ = [
     "FigureCheck",
     "Outcome",
     "REPAIRED",
-    "SPEECH_VERBS",
     "Speakers",
     "VERIFIED",
     "Verdict",

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from index.documents import MANIFEST_NAME, load_corpus
+from index.errors import RagError
 from index.readers import SUFFIXES
-from rag.errors import RagError
 from rag.settings import Settings
 
 # watchfiles groups changes into one batch until `STEP_MS` pass without a new one, for at most

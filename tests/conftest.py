@@ -17,10 +17,10 @@ fresh folder, another chunk size). The costly steps of a build are pure function
 text, so the session computes each distinct input once: the `embedder` fixture is the real model
 behind a memo of text -> vector, and it comes with the session index over `corpus/` built (or
 loaded), so the memos already hold every corpus text whichever test asks first;
-`index.parsing.parse` (spaCy) is wrapped in a memo of (text, sentence starts) -> parsed doc, and
+`index.sentence_analysis.parse` (spaCy) is wrapped in a memo of (text, sentence starts) -> parsed doc, and
 the build's sentence analysis in a memo of (document text, sentence bounds) -> analyses. Every
 build still runs the rest of its code; only a repeat of the same analysis of the same text is
-served from memory. `tests/index/test_parsing.py` calls `index.parsing.analyse` itself, unmemoised.
+served from memory. `tests/index/test_sentence_analysis.py` calls `index.sentence_analysis.analyse` itself, unmemoised.
 
 Under pytest-xdist (`-n 2 --dist loadfile`, the README's quick loop) each worker is a process with
 its own memos and imports, and runs whole modules. The modules in `SAME_WORKER` (those that import
@@ -68,7 +68,7 @@ SAME_WORKER = ("tests/ui/", "tests/rag/test_cli.py", "tests/rag/backends/", "tes
 # Then these, costliest first (CPU seconds measured 2026-11-29: ONNX exports ~15, spaCy labels ~8,
 # the others 4 to 6), so that no long module starts last while the other worker idles. Only the
 # order changes; every other module follows in collection order.
-START_FIRST = ("tests/index/test_onnx_embedding.py", "tests/index/test_parsing.py", "tests/index/test_index_safety.py",
+START_FIRST = ("tests/index/test_onnx_embedding.py", "tests/index/test_sentence_analysis.py", "tests/index/test_index_safety.py",
                "tests/index/test_milvus_store.py", "tests/index/test_milvus_safety.py", "tests/rag/test_injection.py",
                "tests/index/test_unit_table.py")
 
@@ -189,9 +189,9 @@ def embedding_model():
 def analyse_each_text_once():
     """spaCy parses, and a build analyses, a given text once per session; see the docstring."""
     import index.build
-    import index.parsing
+    import index.sentence_analysis
 
-    original_parse, original_analyse = index.parsing.parse, index.build.analyse
+    original_parse, original_analyse = index.sentence_analysis.parse, index.build.analyse
     parsed: dict[tuple[str, tuple[int, ...]], object] = {}
     analysed: dict[tuple[str, tuple[tuple[int, int], ...]], list] = {}
 
@@ -207,9 +207,9 @@ def analyse_each_text_once():
             analysed[key] = original_analyse(doc, sentences)
         return list(analysed[key])
 
-    index.parsing.parse, index.build.analyse = parse, analyse
+    index.sentence_analysis.parse, index.build.analyse = parse, analyse
     yield analysed
-    index.parsing.parse, index.build.analyse = original_parse, original_analyse
+    index.sentence_analysis.parse, index.build.analyse = original_parse, original_analyse
 
 
 def session_index_dir(tmp_path_factory) -> Path:

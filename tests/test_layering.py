@@ -4,7 +4,9 @@
 their CLI verbs through the `rag.commands` entry-point group); `ui/` and `eval/` sit on top. A
 circle among our modules makes import order matter and hides which module a concept belongs to.
 The engine declares what a backend can do on the backend class, so it never probes one with
-`getattr`.
+`getattr`. Word lists are written once, in the language layer (`index/language/words.py`); there
+is one spaCy loader; and no module passes on names it imports (a re-export shim), except the
+public API `rag/__init__.py`.
 
 Imports are read with `ast`, so a lazy import inside a function counts for the layers as much as
 one at the top of a file. Circles are looked for among module-level imports only (not those
@@ -30,9 +32,7 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-MODULES = {
-    _module_name(path): path for package in PACKAGES for path in sorted((ROOT / package).rglob("*.py"))
-}
+MODULES = {_module_name(path): path for package in PACKAGES for path in sorted((ROOT / package).rglob("*.py"))}
 
 
 def _resolve(importer: str, node: ast.ImportFrom) -> str:
@@ -190,9 +190,9 @@ def _calls(pattern: str) -> list[str]:
 
 
 def test_there_is_one_spacy_loader():
-    # The question parser and the index's sentence analysis share index.parsing.pipeline.
+    # The question parser and the index's sentence analysis share index.language.pipeline.pipeline.
     loaders = _calls(r"\bspacy\.(load|blank)\(")
-    assert [place.split(":")[0] for place in loaders] == ["index/parsing.py"], loaders
+    assert [place.split(":")[0] for place in loaders] == ["index/language/pipeline.py"], loaders
 
 
 def test_the_question_forms_are_registered_where_they_are_switched():
@@ -202,7 +202,9 @@ def test_the_question_forms_are_registered_where_they_are_switched():
     checked = set()
     for package in ("rag",):
         for path in sorted((ROOT / package).rglob("*.py")):
-            checked |= set(re.findall(r'"([a-z_]+)" (?:not )?in (?:self\.)?(?:disabled|off)\b', path.read_text(encoding="utf-8")))
+            checked |= set(
+                re.findall(r'"([a-z_]+)" (?:not )?in (?:self\.)?(?:disabled|off)\b', path.read_text(encoding="utf-8"))
+            )
     assert checked and checked <= set(FORMS), checked - set(FORMS)
     assert set(FORMS) - checked <= {"clause_cut"}, set(FORMS) - checked  # the cut is switched where the backend is built
 
@@ -239,3 +241,163 @@ def test_only_the_decide_stage_refuses():
     # A refusal is a `Refusal` reason set on a `Decision`: no other stage module names one.
     naming = [p for p in _calls(r"\bRefusal\.") if p.startswith("rag/")]
     assert {p.split(":")[0] for p in naming} == {"rag/stages/decide.py"}, naming
+
+
+
+
+# -- word lists live once, in the language layer -----------------------------------------------------
+
+LANGUAGE_LAYER = "index/language/words.py"
+# Modules whose word lists still wait to move: another change to them is under way (the reader and
+# the answerability checks, 2026-12-07); remove each name once its lists import from the layer.
+NOT_YET_MOVED = ("rag/reader.py", "rag/answerability.py")
+_WORD = re.compile(r"[a-z]+(?:[-'][a-z]+)*")
+
+
+def word_lists(source: str) -> list[tuple[int, frozenset[str]]]:
+    """(line, words) of every literal list of >= 3 lower-case words in `source`: a set, tuple or list
+    of strings, or a `"... ...".split()`, the way this house writes its word lists."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Set, ast.Tuple, ast.List)):
+            if not node.elts or not all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts):
+                continue
+            strings = [e.value for e in node.elts if isinstance(e, ast.Constant)]
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "split"
+            and not node.args
+            and isinstance(node.func.value, ast.Constant)
+            and isinstance(node.func.value.value, str)
+        ):
+            strings = node.func.value.value.split()
+        else:
+            continue
+        # Words, perhaps with symbols ("%", "$"); a name such as "doc_id" or "GPE" makes it no word list.
+        if any(not _WORD.fullmatch(s) and re.search(r"\w", s) for s in strings):
+            continue
+        words = frozenset(s for s in strings if _WORD.fullmatch(s))
+        if len(words) >= 3:
+            found.append((node.lineno, words))
+    return found
+
+
+def _labels() -> frozenset[str]:
+    """Lower-case strings that are labels, not English: spaCy's dependency labels and our own kinds."""
+    from spacy.glossary import GLOSSARY
+
+    from index.analysis import FIGURE_KINDS
+    from rag.question import RELATIONS
+    from rag.verify import FAILED, FALLBACK, REPAIRED, VERIFIED
+
+    return frozenset(k for k in GLOSSARY if k.islower()) | {
+        *FIGURE_KINDS,
+        *RELATIONS,
+        VERIFIED,
+        REPAIRED,
+        FALLBACK,
+        FAILED,
+    }
+
+
+def duplicated_word_lists(lists: dict[str, frozenset[str]], labels: frozenset[str] = frozenset()) -> list[str]:
+    """Pairs of word lists (named `path:line`) that are the same words, or share at least half the
+    smaller one's words (and at least 3). Lists side by side in the language layer may overlap (a
+    base list and its named extension); nowhere may the same list be written twice."""
+    words = {place: ws for place, ws in lists.items() if not ws <= labels}
+    places = sorted(words)
+    found = []
+    for i, a in enumerate(places):
+        for b in places[i + 1 :]:
+            shared = words[a] & words[b]
+            both_home = a.startswith(LANGUAGE_LAYER + ":") and b.startswith(LANGUAGE_LAYER + ":")
+            same = words[a] == words[b]
+            overlapping = len(shared) >= 3 and 2 * len(shared) >= min(len(words[a]), len(words[b]))
+            if same or (overlapping and not both_home):
+                found.append(f"{a} ~ {b}: {', '.join(sorted(shared)[:6])}")
+    return found
+
+
+def test_the_word_list_finder_finds_a_planted_duplicate():
+    """The check below could fail: a copy of a list, written either way, and a near copy are found."""
+    home = word_lists('SPEECH = frozenset("say tell state declare".split())\nBASE = frozenset({"a", "b"})\n')
+    copy = word_lists('def f(v):\n    return v in ("say", "tell", "state", "declare")\n')
+    near = word_lists('WORDS = {"say", "tell", "state", "warn", "urge", "ask"}\n')
+    unrelated = word_lists('KINDS = ("apple", "pear", "plum")\n')
+    assert word_lists('FIELDS = ("doc_id", "start", "end", "text")\n') == []  # names, not words
+    assert word_lists('SCALE = frozenset("level total sum % $".split())\n')[0][1] == {"level", "total", "sum"}
+    assert home == [(1, frozenset({"say", "tell", "state", "declare"}))]  # two words are not a list
+    lists = {
+        f"{LANGUAGE_LAYER}:1": home[0][1],
+        "rag/x.py:2": copy[0][1],
+        "rag/y.py:1": near[0][1],
+        "rag/z.py:1": unrelated[0][1],
+    }
+    found = duplicated_word_lists(lists)
+    assert len(found) == 3 and not any("rag/z.py" in pair for pair in found), found
+    # Labels are not words: a tuple of spaCy dependency labels may appear anywhere.
+    assert (
+        duplicated_word_lists(
+            {"a.py:1": frozenset({"amod", "nmod", "poss"}), "b.py:1": frozenset({"amod", "nmod", "poss"})},
+            frozenset({"amod", "nmod", "poss"}),
+        )
+        == []
+    )
+
+
+def test_every_word_list_is_written_once():
+    lists = {
+        f"{path.relative_to(ROOT)}:{line}": words
+        for package in ("rag", "index", "eval", "ui")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for line, words in word_lists(path.read_text(encoding="utf-8"))
+        if str(path.relative_to(ROOT)) not in NOT_YET_MOVED
+    }
+    assert any(place.startswith(LANGUAGE_LAYER) for place in lists)
+    assert all((ROOT / path).is_file() for path in NOT_YET_MOVED)
+    assert duplicated_word_lists(lists, _labels()) == []
+
+
+# -- no re-export shims -----------------------------------------------------------------------------
+
+# A package whose `__init__` is the public API names what it gathers from its modules: `rag`
+# (`from rag import Engine, Settings`). Every other module exports only what it defines.
+PUBLIC_APIS = ("rag/__init__.py",)
+
+
+def re_exports(source: str) -> list[str]:
+    """Names a module passes on without defining them: imported names listed in `__all__`, and
+    module-level `from x import y  # noqa: F401` (an import kept only for others to import)."""
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    imported: set[str] = set()
+    found = []
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            names = [alias.asname or alias.name for alias in node.names]
+            imported.update(names)
+            if "noqa: F401" in lines[node.lineno - 1]:
+                # `from ui import privacy` imports a module for its side effects: no re-export.
+                found += [n for n in names if f"{node.module}.{n}" not in MODULES]
+        elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            if isinstance(node.value, (ast.List, ast.Tuple)):
+                found += [e.value for e in node.value.elts if isinstance(e, ast.Constant) and e.value in imported]
+    return found
+
+
+def test_the_re_export_finder_finds_both_kinds():
+    assert re_exports("from a import b, c\n__all__ = ['b', 'd']\ndef d(): pass\n") == ["b"]
+    assert re_exports("from a import fold  # noqa: F401  (re-exported)\n") == ["fold"]
+    assert re_exports("import index.offline  # noqa: F401  (side effect)\n") == []
+    assert re_exports("from ui import privacy  # noqa: F401  (side effect)\n") == []
+
+
+def test_no_module_re_exports_another_modules_names():
+    shims = {
+        str(path.relative_to(ROOT)): names
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if str(path.relative_to(ROOT)) not in PUBLIC_APIS and (names := re_exports(path.read_text(encoding="utf-8")))
+    }
+    assert shims == {}

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 from rag import Answer, BackendError, CorpusError, IndexCorrupt, IndexMissing, IndexStale, QuestionError, RagError
 from rag.conversation import retrieval_query
+from rag.markers import without_draft_markers
 from ui import render
 from ui.endpoints import Endpoint, EndpointError, EndpointPolicy
-from ui.markers import without_draft_markers
 from ui.shared_engine import SharedEngine
 from ui.slots import AnswerSlots
 

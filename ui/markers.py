@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from rag import Citation
-from rag.markers import PUBLISHED_MARKER, without_draft_markers
+from rag.markers import PUBLISHED_MARKER
 
 _SENTENCE_END = re.compile(r"(?<=[.!?\u201d\"])\s+")
 _WORD = re.compile(r"\w{3,}")
@@ -30,7 +30,7 @@ class Placed:
     markers: tuple[tuple[int, tuple[int, ...]], ...]
 
 
-__all__ = ["Placed", "place_markers", "without_draft_markers"]
+__all__ = ["Placed", "place_markers"]
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from ui.endpoints import ENV_ENDPOINTS, EndpointPolicy, operator_endpoints
+from ui.endpoints import EndpointPolicy, operator_endpoints
 
 
 def add_ui_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,4 +43,4 @@ def endpoint_policy(args: argparse.Namespace) -> EndpointPolicy:
     return policy
 
 
-__all__ = ["ENV_ENDPOINTS", "add_ui_arguments", "endpoint_policy"]
+__all__ = ["add_ui_arguments", "endpoint_policy"]

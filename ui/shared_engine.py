@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 from rag import Engine, Settings
-from rag.backends import BackendOptions
+from rag.backends.base import BackendOptions
 
 ProgressFn = Callable[[int, int], None]
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import index.offline  # noqa: F401  (offline switches before torch)
 from eval.dev_check import DEV_SET, load_items
 from eval.external import load_set
-from rag.spans import fold
+from index.terms import fold
 
 EVAL = Path(__file__).resolve().parents[1]
 REPORT = EVAL / "reports" / "latest" / "answer_scorer.md"

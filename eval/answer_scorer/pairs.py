@@ -28,7 +28,8 @@ import re
 from dataclasses import dataclass
 from typing import Iterator
 
-from index.parsing import pipeline
+from index.language.pipeline import pipeline
+from index.language.words import PLACE_PREPOSITIONS, TIME_PREPOSITIONS
 from rag.thesaurus import wordnet
 
 WIKI_DUMP = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
@@ -91,7 +92,7 @@ _WH = {
     "PERCENT": "what percentage",
     "ORDINAL": "which",
 }
-_DROP_PREP = {"where": {"in", "at", "to", "from", "near", "into"}, "when": {"in", "on", "during", "by", "since", "at"}}
+_DROP_PREP = {"where": PLACE_PREPOSITIONS, "when": TIME_PREPOSITIONS}
 _DO = {"VBD": "did", "VBZ": "does", "VBP": "do"}
 
 

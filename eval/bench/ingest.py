@@ -227,7 +227,8 @@ def stages(articles: int) -> dict:
     embedding when there are many new documents: index/parallel_analysis.py.)"""
     from index.build import _embed_by_length
     from index.chunking import ChunkSettings, make_chunks
-    from index.parsing import analyse, pipeline
+    from index.language.pipeline import pipeline
+    from index.sentence_analysis import analyse
 
     work = Path(tempfile.mkdtemp(prefix="rag-stages-"))
     try:

@@ -32,11 +32,12 @@ from typing import Any
 
 import index.offline  # noqa: F401
 from index.chunking import split_sentences
+from index.terms import MONTHS, WEEKDAYS, fold
 from rag import Answer, Engine, Settings, spans
 from rag.backends.local import LocalServer, packaged_model_path
-from rag.figures import MONTHS, WEEKDAYS, Figure, figures
+from rag.figures import Figure, figures
 from rag.markers import strip_markers
-from rag.verify import check
+from rag.verify import FAILED, FALLBACK, REPAIRED, VERIFIED, check
 
 HERE = Path(__file__).resolve().parent.parent  # eval/
 OUT = HERE / "reports" / "latest"
@@ -87,8 +88,8 @@ def load_questions() -> list[dict]:
 
 
 def _has_key(answer: Answer, keys: list[str]) -> bool:
-    text = spans.fold(strip_markers(answer.text)).lower()
-    return any(spans.fold(k).lower() in text for k in keys)
+    text = fold(strip_markers(answer.text)).lower()
+    return any(fold(k).lower() in text for k in keys)
 
 
 def _problem_kinds(reason: str) -> list[str]:
@@ -159,9 +160,7 @@ def _stats(values: list[float]) -> dict:
 
 def summarise(rows: list[dict]) -> dict:
     answered = [r for r in rows if r["outcome"] != "abstained"]
-    outcomes = {
-        k: sum(r["outcome"] == k for r in rows) for k in ("verified", "repaired", "fallback", "failed", "abstained")
-    }
+    outcomes = {k: sum(r["outcome"] == k for r in rows) for k in (VERIFIED, REPAIRED, FALLBACK, FAILED, "abstained")}
     kinds: dict[str, int] = {}
     for r in rows:
         for k in r["problem_kinds"]:

@@ -144,7 +144,7 @@ def _faiss_store(units, vectors):
 def _milvus_store(units, vectors, folder: Path) -> tuple[object, dict]:
     from index.milvus_store import MilvusStore, MilvusTarget, MilvusWriter
     from index.store import DocEntry, Manifest
-    from rag.retrieval import unit_terms
+    from index.terms import unit_terms
 
     target = MilvusTarget(str(folder / f"bench-{len(units)}.db"))
     writer = MilvusWriter(target, unit_terms)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Callable, TypeVar
 
-from rag.backends.base import Backend, BackendOptions, Deadline, Draft
+from rag.backends.base import Backend, BackendOptions
 from rag.errors import BackendError
 
 if TYPE_CHECKING:
@@ -101,10 +101,6 @@ def get_backend(name: str, options: "BackendOptions | Settings | None" = None) -
 
 __all__ = [
     "ENTRY_POINT_GROUP",
-    "Backend",
-    "BackendOptions",
-    "Deadline",
-    "Draft",
     "available",
     "backend_class",
     "get_backend",

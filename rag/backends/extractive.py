@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
+from index.terms import asked_kind, has_kind, tokenize
 from rag.backends.base import Backend, BackendOptions, Deadline, Draft
-from rag.figures import asked_kind, has_kind
 from rag.reader import possible_fillers
-from rag.terms import tokenize
 from rag.tuning import DEFAULT, Tuning
 from rag.types import Evidence
 

@@ -36,7 +36,7 @@ from rag.types import Evidence
 
 BACKOFF_S = 0.5  # first pause between retries; doubles each time
 
-__all__ = ["DEFAULT_MAX_EVIDENCE", "DEFAULT_MAX_TOKENS", "LiteLLMBackend"]
+__all__ = ["LiteLLMBackend"]
 
 
 def _litellm():

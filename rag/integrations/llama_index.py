@@ -47,6 +47,7 @@ from pydantic import PrivateAttr
 
 from index.documents import Document
 from index.embedding import Embedder
+from index.terms import fold
 from rag import spans, verify
 from rag.backends.base import BackendOptions
 from rag.engine import Engine
@@ -276,12 +277,12 @@ class CitationReport:
 
 @lru_cache(maxsize=64)
 def _folded(text: str) -> tuple[str, tuple[int, ...]]:
-    """`text` folded character by character with `rag.spans.fold` (white space runs to one space),
+    """`text` folded character by character with `index.terms.fold` (white space runs to one space),
     and for each folded character the index of the original character it came from."""
     out: list[str] = []
     where: list[int] = []
     for i, ch in enumerate(text):
-        piece = " " if ch.isspace() else spans.fold(ch)
+        piece = " " if ch.isspace() else fold(ch)
         if piece == " " and (not out or out[-1] == " "):
             continue
         out.extend(piece)
@@ -291,7 +292,7 @@ def _folded(text: str) -> tuple[str, tuple[int, ...]]:
 
 def locate(doc: Document, text: str, near: int | None = None) -> Citation | None:
     """The span of `doc` that reads as `text`: an exact occurrence, else one equal under
-    `rag.spans.fold` (quotes, dashes, spaces); the occurrence nearest `near` when there are several.
+    `index.terms.fold` (quotes, dashes, spaces); the occurrence nearest `near` when there are several.
     The result is always a slice of the article (`rag.spans.cite`)."""
     needle = text.strip()
     if not needle:
@@ -301,7 +302,7 @@ def locate(doc: Document, text: str, near: int | None = None) -> Citation | None
         start = min(starts, key=lambda s: abs(s - near)) if near is not None else starts[0]
         return spans.cite(doc, start, start + len(needle))
     folded, where = _folded(doc.text)
-    key = spans.fold(needle)
+    key = fold(needle)
     hits = [m.start() for m in re.finditer(re.escape(key), folded)] if key else []
     if not hits:
         return None

@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
+from index.errors import QuestionError
 from index.terms import asked_kind
 from rag.conversation import names_in, retrieval_query
-from rag.errors import QuestionError
 from rag.question import Ask, split_asks
 from rag.recency import Day, asked_day, asks_latest
 from rag.retrieval import search_terms

@@ -14,12 +14,12 @@ from typing import Mapping
 
 from index.chunking import TextUnit
 from index.documents import Document
+from index.terms import tokenize
 from rag import spans
 from rag.evidence import EvidenceScorer
 from rag.retrieval import Hit, Retriever
 from rag.selection import SentenceFacts
 from rag.stages.read import Query, Question
-from rag.terms import tokenize
 from rag.tuning import Tuning
 from rag.types import Citation, Evidence, Passage
 

@@ -4,7 +4,7 @@ that change one fixed part of it (made-up text; gensim is not needed)."""
 import random
 
 from eval.answer_scorer.pairs import pairs_of, perturbed, question_for
-from index.parsing import pipeline
+from index.language.pipeline import pipeline
 
 TEXT = (
     "The harbour of Velmora was rebuilt by Ada Linnet in 1204. "

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from eval.gold import CATEGORIES, GOLD_PATH, GoldError, load_gold, locate, span_problems
-from rag.spans import fold
+from index.terms import fold
 
 
 @pytest.fixture(scope="module")

@@ -121,7 +121,7 @@ def test_scoring_stays_offline(engine, gold_items, monkeypatch):
 
 
 def test_an_unknown_backend_is_refused_before_any_work(engine, tmp_path, make_eval_args):
-    from rag.errors import RagError
+    from index.errors import RagError
 
     with pytest.raises(RagError, match="unknown backend.*nope.*extractive"):
         main(make_eval_args(engine, tmp_path / "r", backend="extractive,nope"))

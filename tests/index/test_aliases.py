@@ -72,7 +72,7 @@ def test_fold_key_and_clean_name():
 
 
 def _made_up_article() -> list[SentenceAnalysis]:
-    """Speakers as index/parsing.py would find them in an invented article about Freedonia and Chile."""
+    """Speakers as index/speakers.py would find them in an invented article about Freedonia and Chile."""
     return [
         SentenceAnalysis(speakers=(Speaker("Maria Okonkwo-Vance", "Chilean"),)),
         SentenceAnalysis(speakers=(Speaker("Okonkwo-Vance"),)),  # later mention, no title

@@ -1,7 +1,7 @@
 """The stored sentence analysis of corpus/ stays exactly what it was, whatever makes it faster.
 
 `tests/fixtures/analysis_corpus.json` holds every sentence's analysis (`SentenceAnalysis.to_dict`)
-as the rules of `ANALYSIS_VERSION` produce it. Speed work on index/parsing.py (how spaCy is run,
+as the rules of `ANALYSIS_VERSION` produce it. Speed work on the sentence analysis (how spaCy is run,
 batched or in worker processes) must not change a byte of it; a deliberate change of the rules
 raises `ANALYSIS_VERSION` and rewrites the file:
 
@@ -23,7 +23,7 @@ SNAPSHOT = ROOT / "tests" / "fixtures" / "analysis_corpus.json"
 
 
 def current() -> dict:
-    from index.parsing import analyse
+    from index.sentence_analysis import analyse
 
     documents = load_corpus(ROOT / "corpus").documents
     return {

@@ -66,7 +66,7 @@ QUESTIONS = (
 
 
 def unit_terms(text: str) -> list[str]:
-    from rag.retrieval import unit_terms as terms
+    from index.terms import unit_terms as terms
 
     return terms(text)
 

@@ -99,7 +99,7 @@ def test_incremental_rebuild_upserts_and_deletes_by_document(tmp_path, corpus_co
     from index.build import build_index, build_milvus
     from index.documents import load_corpus
     from index.milvus_store import MilvusStore
-    from rag.retrieval import unit_terms
+    from index.terms import unit_terms
 
     target = MilvusTarget(str(tmp_path / "inc.db"))
     first, report = build_milvus(load_corpus(corpus_copy), target, embedder, unit_terms)

@@ -16,7 +16,7 @@ from index.build import build_index
 from index.chunking import split_sentences
 from index.documents import load_corpus
 from index.embedding import Embedder
-from index.parsing import analyse
+from index.sentence_analysis import analyse
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "corpus"

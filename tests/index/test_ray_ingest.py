@@ -32,7 +32,7 @@ def test_ray_ingestion_into_milvus_holds_the_single_process_units_and_vectors(
     from index.embedding import DEFAULT_MODEL
     from index.milvus_store import MilvusTarget
     from index.ray_embed import RayEmbed, model_factory
-    from rag.retrieval import unit_terms
+    from index.terms import unit_terms
 
     embed = RayEmbed(model_factory(DEFAULT_MODEL), embedder.dimension, workers=2)
     seen: list[tuple[int, int]] = []

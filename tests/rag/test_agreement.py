@@ -183,10 +183,33 @@ def test_a_planted_conflicting_article_is_flagged(planted_engine, capsys):
     assert "Sources differ: " in capsys.readouterr().out
 
 
+def _rival_counts(engine, answer) -> list[str]:
+    """Counts of the lead's measure that independent articles in the evidence state differently:
+    what a comparer that ignored which meeting is meant would flag as a conflict."""
+    lead, stories = answer.citations[0], engine.retriever.stories
+    own = [f for f in engine.facts.analysis(lead.doc_id, lead.start, lead.end).figures if f.kind == "count"]
+    measures, values = {f.measure for f in own if f.measure}, {f.text for f in own}
+    _, evidence = engine.evidence(answer.question)
+    return [
+        f.text
+        for e in evidence
+        if e.citation.doc_id != lead.doc_id and not stories.same_story(e.citation.doc_id, lead.doc_id)
+        for f in engine.facts.analysis(e.citation.doc_id, e.citation.start, e.citation.end).figures
+        if f.kind == "count" and f.measure in measures and f.text not in values
+    ]
+
+
 def test_the_seed_articles_flag_no_conflict_on_meetings_or_costs(engine):
-    for question in (COSTS_2026, "How many countries joined the virtual meeting with Zelenskyy?",
+    # The card is on: an answer another independent article confirms shows that statement. With the
+    # card switched off, this fails, and the "no conflict" checks below could not pass for nothing.
+    assert [s.relation for s in engine.ask("How large will Ukraine's peacetime army be?").statements] == ["agrees"]
+    assert engine.ask(COSTS_2026).conflicts == ()
+    for question in ("How many countries joined the virtual meeting with Zelenskyy?",
                      "How many countries attended the Coalition of the Willing meeting in Paris?"):
-        assert engine.ask(question).conflicts == ()
+        answer = engine.ask(question)
+        # Other articles count the countries of other meetings: the card sees them and flags none.
+        assert _rival_counts(engine, answer), question
+        assert answer.conflicts == (), answer.to_dict()["conflicts"]
 
 
 def test_statements_come_from_independent_articles_with_exact_spans(engine):

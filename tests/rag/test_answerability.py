@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rag.answerability import unknown_names
-from rag.terms import tokenize
+from index.terms import tokenize
 from rag.thesaurus import wordnet
 
 VOCABULARY = frozenset(tokenize("Peru spends a share of its economic output on the canal, Ana Ruiz said in Lima."))

@@ -18,7 +18,8 @@ import pytest
 from index.store import current_dir
 
 from rag import cli
-from rag.errors import BackendError, CorpusError
+from rag.errors import BackendError
+from index.errors import CorpusError
 from rag.progress import PlainProgress, stderr_progress
 from rag.settings import Settings
 

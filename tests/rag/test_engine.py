@@ -12,7 +12,7 @@ import pytest
 from eval.dev_check import load_items, run
 from index.store import current_dir
 from rag import Engine, QuestionError, Settings
-from rag.errors import RagError
+from index.errors import RagError
 from rag.conversation import is_follow_up, retrieval_query
 from rag.answerability import unknown_names
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from index.analysis import FIGURE_KINDS as INDEX_KINDS
-from rag.figures import FIGURE_KINDS, asked_kind, figures, has_kind, kinds_in, supported_by, supports
+from index.analysis import FIGURE_KINDS
+from index.terms import asked_kind, has_kind, kinds_in
+from rag.figures import figures, supported_by, supports
 
 
 def only(text: str):
@@ -104,7 +105,6 @@ def test_every_figure_slices_its_text(text):
 
 
 def test_one_vocabulary_of_kinds_with_the_index():
-    assert FIGURE_KINDS == INDEX_KINDS
     text = "On Monday, 2026, the $60 billion plan took 20% of 800,000 troops."
     assert {f.kind for f in figures(text)} <= set(FIGURE_KINDS)
     assert set(kinds_in(text)) == set(FIGURE_KINDS)

@@ -131,16 +131,16 @@ def test_split_asks(question, parts):
 
 
 def test_the_question_parser_uses_the_index_loader_and_its_clear_error(monkeypatch):
-    from index import parsing
+    from index.language import pipeline as loader
     from rag import question
 
-    monkeypatch.setattr(parsing, "MODEL_PACKAGES", ("no_such_pipeline_xyz",))
-    parsing.pipeline.cache_clear()
+    monkeypatch.setattr(loader, "MODEL_PACKAGES", ("no_such_pipeline_xyz",))
+    loader.pipeline.cache_clear()
     try:
-        with pytest.raises(parsing.ParserMissing, match="no_such_pipeline_xyz.*pip install"):
+        with pytest.raises(loader.ParserMissing, match="no_such_pipeline_xyz.*pip install"):
             question.parse("What happened?")
     finally:
-        parsing.pipeline.cache_clear()
+        loader.pipeline.cache_clear()
 
 
 def test_a_title_names_the_asked_actor_and_is_not_the_topic():

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from eval import retrieval_quality as rq
 from index.lexical import Lexical
 from rag.evidence import EvidenceScorer
-from rag.retrieval import _top, answer_type_token, fuse, question_terms, unit_terms
+from index.terms import answer_type_token, unit_terms
+from rag.retrieval import _top, fuse, question_terms
 from rag.stages.read import query_of
 
 

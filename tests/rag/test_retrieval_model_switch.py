@@ -11,7 +11,7 @@ import rag.dedup
 import rag.engine
 import rag.evidence
 import rag.retrieval
-from rag.backends import BackendOptions
+from rag.backends.base import BackendOptions
 from ui.shared_engine import SharedEngine
 
 QUESTION = "How many countries pledged to provide troops?"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rag.terms import numbers_in, tokenize
+from index.terms import numbers_in, tokenize
 
 DASHES = ["\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2212"]
 

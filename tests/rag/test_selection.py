@@ -8,10 +8,10 @@ import pytest
 
 from index.chunking import split_sentences
 from index.documents import Document
-from index.parsing import analyse
+from index.sentence_analysis import analyse
 from rag.selection import SentenceFacts
 from rag.spans import cite
-from rag.terms import tokenize
+from index.terms import tokenize
 from rag.types import Evidence
 
 pytest.importorskip("spacy")

@@ -59,9 +59,10 @@ def test_chat_streams_intermediate_updates(ui_server):
     assert "rag-answer" in last_text(final[0])
 
 
-def test_bad_input_and_backend_errors_are_messages_and_the_app_keeps_serving(engine, serve_app, closed_port):
+def test_bad_input_and_backend_errors_are_messages_and_the_app_keeps_serving(engine, serve_app, closed_port, monkeypatch):
     from ui.endpoints import Endpoint, EndpointPolicy
 
+    monkeypatch.setattr("rag.backends.llm.BACKOFF_S", 0.0)  # the refused calls' retries need no pause here
     down = Endpoint("down", "openai/none", f"http://127.0.0.1:{closed_port}/v1")
     client = client_for(serve_app(engine, endpoints=EndpointPolicy((down,))))
     messages, _, _ = chat(client, "   ")

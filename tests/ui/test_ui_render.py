@@ -169,7 +169,7 @@ def test_passages_panel_marks_the_cited_ones():
 
 
 def test_streamed_draft_hides_prompt_evidence_ids():
-    from ui.markers import without_draft_markers
+    from rag.markers import without_draft_markers
 
     assert without_draft_markers("Costs rose [3]. Germany pledged [1, 4] aid [2].") == "Costs rose. Germany pledged aid."
 

@@ -210,7 +210,9 @@ def test_a_body_under_the_limit_still_reaches_the_app(ui_server):
 # -- one user cannot stall the others ---------------------------------------------------------
 
 
-def test_an_extractive_answer_completes_while_model_calls_are_stalled(engine, serve_app, listener):
+def test_an_extractive_answer_completes_while_model_calls_are_stalled(engine, serve_app, listener, monkeypatch):
+    # Once the server is gone each model call fails after its retries; their backoff pauses test nothing here.
+    monkeypatch.setattr("rag.backends.llm.BACKOFF_S", 0.0)
     stall = listener(stall=True)
     served = serve_app(engine, endpoints=EndpointPolicy((Endpoint("stalled", "openai/stalled", stall.url),)))
     client = Client(served.url, verbose=False)

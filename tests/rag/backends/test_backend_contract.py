@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from rag import Engine, Settings, backends
-from rag.backends import BackendOptions, available, backend_class, get_backend
+from rag.backends.base import BackendOptions
+from rag.backends import available, backend_class, get_backend
 from rag.backends.base import Backend, Deadline, Draft
 from rag.backends.extractive import ExtractiveBackend
 from rag.backends.llm import LiteLLMBackend

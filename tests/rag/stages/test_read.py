@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.errors import QuestionError
+from index.errors import QuestionError
 from rag.stages.read import asks, check_k, check_question, query_of, read
 
 

