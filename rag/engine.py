@@ -71,7 +71,7 @@ class Engine:
         parts = opening.parts(self.settings, self.store, self.embedder, self.tuning)
         self.retriever, self.scorer, self.facts = parts.retriever, parts.scorer, parts.facts
         self.disabled = parts.disabled
-        fallback = extractive_fallback(self.fallback, self.tuning, self.disabled)
+        fallback = extractive_fallback(self.fallback)
         self.fallback = self.backends.fallback = fallback
         docs = self.corpus.by_id
         self._docs = docs

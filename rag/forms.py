@@ -104,12 +104,6 @@ FORMS: dict[str, Form] = {
             "a sentence quoting X comes first",
             "rag.selection.SentenceFacts.select",
         ),
-        Form(
-            "clause_cut",
-            "every extractive answer",
-            "the answer is the shortest run of clauses keeping the question's terms",
-            "rag.backends.extractive.shortest_answering_span",
-        ),
     )
 }
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from index.analysis import SentenceAnalysis
-from index.terms import KIND_FIGURES, stopwords, tokenize
+from index.terms import stopwords, tokenize
 from rag.thesaurus import wordnet
 from rag.types import Evidence
 
@@ -129,32 +129,6 @@ def expected_filler(question: str) -> Expected:
         if lexfile is not None:
             return Expected(_LEXFILE_LABELS.get(lexfile, ()))
     return Expected()
-
-
-_NUMBER_LABELS = frozenset("CARDINAL QUANTITY MONEY PERCENT".split())
-_NAME = re.compile(r"\b[A-Z][\w’'-]+")
-_DIGITS = re.compile(r"\d[\d.,]*")
-# Entity labels whose filler a figure pattern finds (`index.terms.KIND_FIGURES`).
-_FIGURE_LABELS = {"DATE": "date", "TIME": "date", "PERCENT": "percent", "MONEY": "money"}
-
-
-def possible_fillers(text: str, question: str) -> set[str]:
-    """What in `text` could be the filler the question asks for, read from its surface alone (no
-    parse: the extractive cut tries many pieces): its dates for a date, its numbers for a count or
-    amount, its capitalised words the question does not hold for a person, body or place. Empty
-    when the question asks for no typed filler."""
-    labels = set(expected_filler(question).labels)
-    found: set[str] = set()
-    for label, kind in _FIGURE_LABELS.items():
-        if label in labels:
-            found |= {m.group() for m in KIND_FIGURES[kind].finditer(text)}
-    if labels & {"CARDINAL", "QUANTITY"}:
-        found |= {m.group() for m in _DIGITS.finditer(text)}
-    if labels - {"DATE", "TIME"} - _NUMBER_LABELS:
-        asked = {w.lower() for w in _WORD.findall(question)}
-        stop = stopwords()
-        found |= {m.group() for m in _NAME.finditer(text) if m.group().lower() not in asked | stop}
-    return found
 
 
 def _content(text: str) -> set[str]:

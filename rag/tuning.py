@@ -58,13 +58,6 @@ class Tuning:
     # Support of a flagged sentence (it addresses an AI: "ignore previous instructions ..."), as a
     # share of what its words would earn (`rag.evidence`). Zero: quoted material may never lead.
     w_flagged: float = 0.0
-    # The extractive answer (`rag.backends.extractive`): a clause must keep this share of the
-    # sentence's matched question terms. 0.9 (was 0.8) keeps "..., which could include troops"
-    # for "What did X say the contribution could include?" (dev-94); 0.9 and 1.0 give the same dev
-    # and gold answers, and no gold answer changes from 0.8.
-    keep_share: float = 0.9
-    # ... and a clause run shorter than this many words is no answer ("said on Tuesday").
-    min_clause_words: int = 4
     # The engine's evidence (`Engine.evidence`): sentences found directly, besides those inside the
     # retrieved chunks, and how many scored sentences a backend is shown at most.
     sentence_hits: int = 8

@@ -20,7 +20,6 @@ from rag.backends.extractive import ExtractiveBackend
 from rag.errors import BackendTimeout
 from rag.settings import Settings
 from rag.stages.read import Question
-from rag.tuning import Tuning
 from rag.types import Evidence
 
 # Not a quality knob: backends kept per engine, one per (name, options); the oldest is closed
@@ -42,12 +41,9 @@ class Drafted:
     first_token_s: float | None = None
 
 
-def extractive_fallback(backend: Backend | None, tuning: Tuning, disabled: frozenset[str]) -> Backend:
-    """What a failed draft is replaced by: the one given, or the extractive backend with this
-    engine's tuning and forms (`clause_cut` switched off answers with the whole sentence)."""
-    if backend is None or type(backend) is ExtractiveBackend:
-        return ExtractiveBackend(tuning, cut="clause_cut" not in disabled)
-    return backend
+def extractive_fallback(backend: Backend | None) -> Backend:
+    """What a failed draft is replaced by: the one given, or the extractive backend."""
+    return ExtractiveBackend() if backend is None else backend
 
 
 def options_of(settings: Settings) -> BackendOptions:

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from eval.dev_check import load_items, run
+from index.errors import RagError
 from index.store import current_dir
 from rag import Engine, QuestionError, Settings
-from index.errors import RagError
-from rag.conversation import is_follow_up, retrieval_query
 from rag.answerability import unknown_names
+from rag.conversation import is_follow_up, retrieval_query
 
 GOLD = Path(__file__).resolve().parents[2] / "eval" / "gold.jsonl"
 
@@ -109,15 +109,12 @@ def test_a_question_fixing_a_year_is_not_answered_by_another_year(tmp_path, embe
     assert "$30 million" in with_rule_off.text  # the rule, not retrieval, made the difference
 
 
-def test_the_engine_tuning_and_forms_reach_the_extractive_backend(engine):
-    question = "What share of their economic output should allies commit to Ukraine's defence?"
-    cut = engine.ask(question)
-    same_index = (engine.corpus, engine.store, engine.embedder)
-    whole = Engine(replace(engine.settings, disabled_forms="clause_cut"), *same_index).ask(question)
-    assert "0.25%" in cut.text and len(whole.text) > len(cut.text)  # the cut is the switchable form
-    assert whole.citations[0].text == whole.text
-    tuned = Engine(engine.settings, *same_index, tuning=replace(engine.tuning, keep_share=0.3))
-    assert tuned.fallback.keep_share == 0.3 and engine.fallback.keep_share == engine.tuning.keep_share
+def test_the_extractive_answer_is_the_whole_cited_sentence(engine):
+    answer = engine.ask("What share of their economic output should allies commit to Ukraine's defence?")
+    assert "0.25%" in answer.text
+    assert answer.text == answer.citations[0].text  # the sentence, whole: no clause is cut away
+    document = engine.document(answer.citations[0].doc_id)
+    assert document.text[answer.citations[0].start : answer.citations[0].end] == answer.text
 
 
 def test_an_unknown_form_name_is_one_clear_error(engine):
