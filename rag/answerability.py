@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable
 
+from index.language.words import QUESTION_OPENERS
 from index.terms import MONTHS, WEEKDAYS, has_kind, tokenize
 from rag.conversation import names_in
 from rag.periods import overlap, periods_in
@@ -23,44 +24,6 @@ from rag.thesaurus import wordnet
 from rag.types import Evidence
 
 _CALENDAR = frozenset((*MONTHS, *WEEKDAYS))
-_QUESTION_WORDS = {
-    "what",
-    "who",
-    "whom",
-    "which",
-    "when",
-    "where",
-    "why",
-    "how",
-    "is",
-    "are",
-    "was",
-    "were",
-    "do",
-    "does",
-    "did",
-    "can",
-    "could",
-    "will",
-    "would",
-    "should",
-    "has",
-    "have",
-    "had",
-    "in",
-    "on",
-    "according",
-    "under",
-    "after",
-    "before",
-    "and",
-    "but",
-    "so",
-    "tell",
-    "give",
-    "list",
-    "name",
-}
 NAME_PREFIX = 5  # "Belgian" is known through "Belgium", "German" through "Germany"
 
 
@@ -76,7 +39,7 @@ def unknown_names(question: str, vocabulary: frozenset[str]) -> list[str]:
     out = []
     for name in names_in(question):
         # A month or weekday dates the question ("as of 3 December"); it names nobody.
-        words = [w for w in name.split() if w.lower() not in _QUESTION_WORDS and w.title() not in _CALENDAR]
+        words = [w for w in name.split() if w.lower() not in QUESTION_OPENERS and w.title() not in _CALENDAR]
         terms = [t for t in tokenize(" ".join(words)) if not t[0].isdigit()]
         known = any(t in vocabulary or (len(t) >= NAME_PREFIX and t[:NAME_PREFIX] in prefixes) for t in terms)
         # An abbreviation of a common concept ("GDP") is a term, not a name: the article may say

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from index.analysis import SentenceAnalysis
+from index.language.words import QUESTION_AUXILIARIES, SHARE_ASKING_NOUNS, WH_WORDS
 from index.terms import stopwords, tokenize
 from rag.thesaurus import wordnet
 from rag.types import Evidence
@@ -70,8 +71,8 @@ _LEXFILE_LABELS: dict[int, tuple[str, ...]] = {
     23: ("CARDINAL", "QUANTITY", "MONEY", "PERCENT"),
     28: ("DATE", "TIME"),
 }
-_SHARE_WORDS = frozenset("percent percentage share proportion fraction".split())
 _WORD = re.compile(r"[A-Za-z]+|\d[\d.,]*")
+_ASKING = WH_WORDS - {"why"}  # "why" asks for a reason, which no typed filler fills
 # Features, in the order the weights are stored.
 FEATURES = (
     "support",
@@ -107,9 +108,7 @@ def expected_filler(question: str) -> Expected:
     "how many N", the kind of thing N is (WordNet), so "which leader" wants a person and "what
     century" a date without a list of nouns."""
     words = [w.lower() for w in _WORD.findall(question)]
-    at = next(
-        (i for i, w in enumerate(words) if w in ("who", "whom", "whose", "when", "where", "what", "which", "how")), None
-    )
+    at = next((i for i, w in enumerate(words) if w in _ASKING), None)
     if at is None:
         return Expected()
     wh, rest = words[at], words[at + 1 : at + 5]
@@ -120,10 +119,10 @@ def expected_filler(question: str) -> Expected:
     # what / which: the first noun within the next few words, before the verb.
     for w in rest:
         if w in stopwords() and w not in ("year", "date"):
-            if w in ("is", "are", "was", "were", "do", "does", "did", "has", "have", "had", "can", "will"):
+            if w in QUESTION_AUXILIARIES:
                 break
             continue
-        if w in _SHARE_WORDS:
+        if w in SHARE_ASKING_NOUNS:
             return Expected(("PERCENT",))
         lexfile = wordnet().noun_lexfile(w)
         if lexfile is not None:

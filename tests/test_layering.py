@@ -248,9 +248,6 @@ def test_only_the_decide_stage_refuses():
 # -- word lists live once, in the language layer -----------------------------------------------------
 
 LANGUAGE_LAYER = "index/language/words.py"
-# Modules whose word lists still wait to move: another change to them is under way (the reader and
-# the answerability checks, 2026-12-07); remove each name once its lists import from the layer.
-NOT_YET_MOVED = ("rag/reader.py", "rag/answerability.py")
 _WORD = re.compile(r"[a-z]+(?:[-'][a-z]+)*")
 
 
@@ -352,10 +349,8 @@ def test_every_word_list_is_written_once():
         for package in ("rag", "index", "eval", "ui")
         for path in sorted((ROOT / package).rglob("*.py"))
         for line, words in word_lists(path.read_text(encoding="utf-8"))
-        if str(path.relative_to(ROOT)) not in NOT_YET_MOVED
     }
     assert any(place.startswith(LANGUAGE_LAYER) for place in lists)
-    assert all((ROOT / path).is_file() for path in NOT_YET_MOVED)
     assert duplicated_word_lists(lists, _labels()) == []
 
 

@@ -205,6 +205,15 @@ BE_FORMS = frozenset("is are was were".split())
 YES_NO_STARTS = BE_FORMS | frozenset("has have had does do did will would can could should".split())
 # "What happened in / at / to X?"
 HAPPENED_AT_PREPS = frozenset("in at to on with".split())
+# What a question may open with, capitalised, that is no name: "Is", "According to", "Tell me".
+QUESTION_OPENERS = (
+    WH_WORDS | YES_NO_STARTS | frozenset("in on according under after before and but so tell give list name".split())
+)
+# "What / which N is ...": the question's verb, where the search for its noun N stops.
+QUESTION_AUXILIARIES = BE_FORMS | frozenset("do does did has have had can will".split())
+# Nouns that ask for a share ("what share of ..."): fewer than SHARE_NOUNS, since "part", "portion"
+# or "rate" in a question ("what part of the country") seldom asks for a percentage.
+SHARE_ASKING_NOUNS = frozenset("percent percentage share proportion fraction".split())
 # Prepositions before where / when something is ("in Paris", "on Monday"): a question about the
 # place or time drops them with the answer ("When was X signed?" from "X was signed in 911").
 PLACE_PREPOSITIONS = frozenset("in at to from near into".split())
