@@ -46,10 +46,9 @@ def filler_span(question: str, sentence: str, analysis: SentenceAnalysis) -> tup
         if set(tokenize(text)) <= asked:  # only words the question already has: not the gap
             continue
         at = sentence.find(text)
-        if label == "NORP" and not text.endswith("s") and _BEFORE_NOUN.match(sentence, at + len(text)):
+        if at < 0 or label == "NORP" and not text.endswith("s") and _BEFORE_NOUN.match(sentence, at + len(text)):
             continue
-        if at >= 0:
-            spans.append((expected.labels.index(label), at, at + len(text)))
+        spans.append((expected.labels.index(label), at, at + len(text)))
     if not spans:
         return None
     anchors = [m.start() for m in _TOKEN.finditer(sentence) if set(tokenize(m.group())) & asked]

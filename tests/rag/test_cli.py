@@ -67,8 +67,9 @@ def test_human_output_shows_answer_and_bracketed_citations(index_args):
     result = rag("ask", "How large should Ukraine's peacetime army be?", *index_args)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert "800,000" in lines[0]
-    assert lines[1].startswith("  [0") and ".txt:" in lines[1]
+    assert lines[0].startswith("Short answer: 800,000 [0") and ".txt:" in lines[0]  # the filler's own span
+    assert "800,000" in lines[1]
+    assert lines[2].startswith("  [0") and ".txt:" in lines[2]
 
 
 @pytest.mark.subprocess
