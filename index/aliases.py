@@ -14,7 +14,7 @@ those to compare equal, and it must not rely on a list of one corpus' names. Two
   full name or surname resolves to their country or body.
 
 `canonical(name)` gives the actor's canonical name ("Japan" for "Japanese", "Tokyo", "Japan's");
-a name no table knows comes back cleaned ("the Kiel Institute's" -> "Kiel Institute"), so equal
+a name no table knows comes back cleaned ("the Velmora Institute's" -> "Velmora Institute"), so equal
 unknown names still compare equal through `same_actor`.
 """
 

@@ -82,7 +82,7 @@ class SentenceAnalysis:
     figures: tuple[Figure, ...] = ()
     # Lemmas of the sentence's content words, so question matching needs no parser at answer time.
     lemmas: tuple[str, ...] = field(default=(), compare=False)
-    # The named entities as (spaCy label, text): ("ORG", "the Kiel Institute"), ("GPE", "Lima"). A
+    # The named entities as (spaCy label, text): ("ORG", "the Velmora Institute"), ("GPE", "Lima"). A
     # question asking "which party" or "where" is answered only by a sentence naming one.
     entities: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 

@@ -1,7 +1,7 @@
 """Who an article names as a person: the fullest form of each name, its affiliation and titles.
 
-"Shmyhal" -> "Denys Shmyhal"; an affiliation read from a title ("German Chancellor Friedrich Merz")
-or an apposition ("..., the Ukrainian minister of defense") anywhere in the article. Speakers and
+"Linnet" -> "Ada Linnet"; an affiliation read from a title ("Estravan Premier Tomas Brell")
+or an apposition ("..., the Estravan minister of ports") anywhere in the article. Speakers and
 figure owners (`index/speakers.py`, `index/figure_analysis.py`) are resolved against these.
 """
 
@@ -48,8 +48,8 @@ def is_title(token: Token) -> bool:
 
 
 def read_mention(head: Token) -> Mention:
-    """The proper-name chain ending at `head`: "Ukrainian President Volodymyr Zelenskyy" is the name
-    "Volodymyr Zelenskyy" after the prefix "Ukrainian President" (titled)."""
+    """The proper-name chain ending at `head`: "Estravan President Ada Linnet" is the name
+    "Ada Linnet" after the prefix "Estravan President" (titled)."""
     doc = head.doc
     i = head.i
     while i > 0:
@@ -114,7 +114,7 @@ class People:
     titles: list[tuple[int, str, str]] = field(default_factory=list)  # (offset, title lemma, fullest form)
 
     def _forms(self, name: str) -> list[str]:
-        """Known full names that end with `name`, word for word ("Von der Leyen" -> "Ursula von der Leyen")."""
+        """Known full names that end with `name`, word for word ("Van der Berg" -> "Ada van der Berg")."""
         words = name_words(name)
         if not words:
             return []

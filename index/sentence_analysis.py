@@ -12,9 +12,9 @@ This module puts one document's sentences together; each concern has its module:
 - speakers (`index/speakers.py`): the subject of a reporting verb ("X said", "X warned", "X described ... as"), the object
   of "according to", a pronoun resolved to the last person named before it, and for a sentence
   that is nothing but a quotation, the speaker of the sentence before it;
-- names (`index/people.py`): the fullest form the article gives ("Shmyhal" -> "Denys Shmyhal"), with an affiliation
-  read from a title ("German Chancellor Friedrich Merz") or an apposition ("..., the Ukrainian
-  minister of defense") anywhere in the article;
+- names (`index/people.py`): the fullest form the article gives ("Linnet" -> "Ada Linnet"), with an affiliation
+  read from a title ("Estravan Premier Tomas Brell") or an apposition ("..., the Estravan
+  minister of ports") anywhere in the article;
 - actors (`index/speakers.py`): named subjects, possessors ("Ukraine's army"), "of" owners ("the army of Ukraine") and
   nationality modifiers of subjects ("Russian troops");
 - figures (`index/figure_analysis.py`): spaCy's MONEY, PERCENT, CARDINAL, QUANTITY and DATE entities plus bare fractions and

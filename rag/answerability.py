@@ -62,11 +62,6 @@ def stating_kind(evidence: list[Evidence], kind: str | None) -> list[Evidence]:
     return [replace(e, id=i + 1) for i, e in enumerate(kept)]
 
 
-def years_in(text: str, published: str = "") -> set[str]:
-    """The single years a text names, "next / this / last year" included (`rag.periods`)."""
-    return {str(lo) for lo, hi in periods_in(text, published) if lo == hi}
-
-
 def meeting_period(evidence: list[Evidence], question: str, context_of: Callable[[Evidence], str]) -> list[Evidence]:
     """For a question that fixes a period ("What were X's costs in 2025?", "Who ruled in the 10th
     century?"), drop the sentences that name periods, none of them in the asked one, in
@@ -94,4 +89,4 @@ def support_threshold(settings: Settings, kind: str | None, confirmed: bool = Fa
     )
 
 
-__all__ = ["NAME_PREFIX", "meeting_period", "stating_kind", "support_threshold", "unknown_names", "years_in"]
+__all__ = ["NAME_PREFIX", "meeting_period", "stating_kind", "support_threshold", "unknown_names"]

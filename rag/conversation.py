@@ -1,8 +1,8 @@
 """Follow-up questions: "and what about Germany?" only makes sense with the previous turn.
 
 A follow-up is searched together with the previous question, or, when it points at a person by
-pronoun, with that question's subject: "and what did he say about Putin?" after a question about
-Keir Starmer becomes "Keir Starmer and what did he say about Putin?". The answer still has to be supported by what is retrieved; nothing from
+pronoun, with that question's subject: "and what did he say about Estrava?" after a question about
+Tomas Brell becomes "Tomas Brell and what did he say about Estrava?". The answer still has to be supported by what is retrieved; nothing from
 the earlier answer is taken on trust.
 """
 
@@ -31,7 +31,7 @@ def is_follow_up(question: str) -> bool:
 
 
 def names_in(text: str) -> list[str]:
-    """Runs of capitalised words, minus question words: "Keir Starmer", "UK", "France"."""
+    """Runs of capitalised words, minus question words: "Tomas Brell", "UK", "France"."""
     names = []
     for m in _NAME_RUN.finditer(text):
         words = [w for w in m.group().split() if w.strip(".") not in _NOT_NAMES]
@@ -44,7 +44,7 @@ def retrieval_query(question: str, history: Sequence[str] = ()) -> str:
     """The text to search with: the question itself, or the follow-up joined to the last question.
 
     "and what about Germany?" keeps the whole earlier question (its topic is what is being asked
-    about again); a follow-up that points at a person by pronoun ("what did he say about Putin?")
+    about again); a follow-up that points at a person by pronoun ("what did he say about Estrava?")
     keeps only the earlier question's first name, its likely subject, so the old topic does not
     drown the new one.
     """

@@ -511,7 +511,7 @@ def _with_particles(span: Span) -> Span:
 
 def _looks_named(token: Token) -> bool:
     """A capitalised word inside the question that the small model tagged as a common noun
-    ("Was Zelenskyy satisfied"): a name it does not know."""
+    ("Was Linnet satisfied"): a name it does not know."""
     return token.i > 0 and token.pos_ == "NOUN" and token.text[:1].isupper() and token.dep_ in ("nsubj", "nsubjpass")
 
 

@@ -1,7 +1,7 @@
 """The short answer: the words of the cited sentence that fill the question's gap.
 
-"In what country is Normandy located?" answered by "..., a region in France." leads with
-"France", cited as its own exact span, and the whole sentence follows as the evidence. Only a
+"In what country is Velmora?" answered by "..., a town in Estrava." leads with
+"Estrava", cited as its own exact span, and the whole sentence follows as the evidence. Only a
 question that asks for a typed filler (a person, place, body, date, count, amount, share:
 `rag.reader.expected_filler`) gets one; a "why" or "what did X say" question is answered by the
 sentence itself.

@@ -15,7 +15,6 @@ not earn a place in the answer path, so it stays here, in eval/, with what it ta
 from __future__ import annotations
 
 import threading
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -82,10 +81,4 @@ class AnswerScorer:
         return [float(p) for p in self._torch.sigmoid(logits).tolist()]
 
 
-@lru_cache(maxsize=1)
-def answer_scorer() -> AnswerScorer:
-    """One scorer per process: loading it takes about a second."""
-    return AnswerScorer()
-
-
-__all__ = ["AnswerScorer", "ScorerMissing", "answer_scorer", "trained_names"]
+__all__ = ["AnswerScorer", "ScorerMissing", "trained_names"]

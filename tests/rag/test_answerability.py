@@ -53,10 +53,11 @@ def test_a_year_in_the_question_must_be_the_sentences_year_or_its_settings():
 
 
 def test_next_year_is_read_against_the_articles_date():
-    from rag.answerability import meeting_period, years_in
+    from rag.answerability import meeting_period
+    from rag.periods import periods_in
 
-    assert years_in("It will cost $30 million next year.", "2025-06-02") == {"2026"}
-    assert years_in("It will cost $30 million next year.", "") == set()  # no date: no year
+    assert periods_in("It will cost $30 million next year.", "2025-06-02") == {(2026, 2026)}
+    assert periods_in("It will cost $30 million next year.", "") == set()  # no date: no year
     dated = _ev(1, "It will cost $30 million next year.", published="2025-06-02")
     assert meeting_period([dated], "What will it cost in 2025?", lambda e: "") == []
     assert meeting_period([dated], "What will it cost in 2026?", lambda e: "") == [dated]
