@@ -59,6 +59,7 @@ import importlib
 import json
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from functools import cached_property, wraps
 from pathlib import Path
@@ -100,6 +101,8 @@ ITERATOR_LOGGER = "pymilvus.client.iterator.query_iterator"
 FAILURE_LOGGERS = ("pymilvus.decorators", "milvus_lite.server_manager", "milvus_lite.adapter.grpc.servicer")
 # What a Milvus Lite 3 store folder holds; a folder with neither of the first two is not one.
 LITE_ENTRIES = ("collections", "LOCK", "databases", ".database-staging")
+INDEX_WAIT_S = 60.0  # longest wait for an empty collection's index to be built
+INDEX_POLL_S = 0.005  # between asks for its state
 SHOWN_DOCS = 3  # documents named in a mismatch message
 SETTING = "--store or RAG_STORE"
 
@@ -428,7 +431,7 @@ def _create_units(client: Client, name: str, dimension: int, lite: bool) -> None
         metric_type="BM25",
         params={"bm25_k1": BM25_K1, "bm25_b": BM25_B},
     )
-    client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
+    _create_collection(client, name, schema, index)
 
 
 def _create_manifest(client: Client, name: str) -> None:
@@ -440,7 +443,29 @@ def _create_manifest(client: Client, name: str) -> None:
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=2)  # Milvus wants a vector field in every collection
     index = client.prepare_index_params()
     index.add_index("vector", index_type="FLAT", metric_type="L2")
-    client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
+    _create_collection(client, name, schema, index)
+
+
+def _create_collection(client: Client, name: str, schema: Any, index: Any) -> None:
+    """Create, index and load an empty collection, waiting on the index by polling its state.
+
+    `create_collection(index_params=...)` waits through pymilvus' `wait_for_creating_index`, which
+    sleeps half a second before it first asks, for every index; an index on an empty collection is
+    finished at once, so a new store (five indexes) took 2.5 s of sleep. Asked every few
+    milliseconds instead, the wait ends when the index does.
+    """
+    client.create_collection(name, schema=schema, consistency_level="Strong")
+    client.create_index(name, index, sync=False)
+    deadline = time.monotonic() + INDEX_WAIT_S
+    for index_name in client.list_indexes(name):
+        while (state := client.describe_index(name, index_name).get("state")) != "Finished":
+            if state == "Failed" or time.monotonic() > deadline:
+                raise StoreUnavailable(
+                    f"Milvus did not build the {index_name!r} index of {name!r} (state {state}); "
+                    f"run the command again ({SETTING})"
+                )
+            time.sleep(INDEX_POLL_S)
+    client.load_collection(name)
 
 
 # -- reading ----------------------------------------------------------------------------------------

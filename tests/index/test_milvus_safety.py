@@ -42,7 +42,7 @@ from index.milvus_store import (  # noqa: E402
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-WRITES = ("insert", "upsert", "delete", "drop_collection", "create_collection", "flush")
+WRITES = ("insert", "upsert", "delete", "drop_collection", "create_collection", "create_index", "flush")
 EDITED = "002_4b307b057087a346.txt"  # the article the tests edit, then put back
 NOTE = "An editor's note added at the top of this story, moving every offset along by a hundred characters.\n"
 # The writes of an incremental build after one article changed, in order: its manifest row goes
@@ -257,9 +257,9 @@ def test_a_v1_store_is_rebuilt(store, corpus_copy, embedder, engine):
 
 def test_a_first_build_killed_is_missing_until_rebuilt(tmp_path, embedder, monkeypatch):
     """Two articles into a new store: until the META row, the last write but the flushes, the
-    store counts as never built; the next build makes it whole. Killed once the first article is
-    listed, and before the META row (each kill costs a new store, ~4 s: creating the three
-    collections takes most of it; every kill before the META row leaves the same `IndexMissing`)."""
+    store counts as never built; the next build makes it whole. Killed between a collection and
+    its index, once the first article is listed, and before the META row (every kill before the
+    META row leaves the same `IndexMissing`)."""
     corpus = tmp_path / "articles"
     corpus.mkdir()
     for name in ("000_75e6e878609b9bfe.txt", EDITED):
@@ -271,8 +271,9 @@ def test_a_first_build_killed_is_missing_until_rebuilt(tmp_path, embedder, monke
     release(clean.target)
     meta = max(i for i, call in enumerate(calls, 1) if call == ("upsert", "rag_manifest"))
     assert calls[meta:] == [("flush", "rag_chunks"), ("flush", "rag_sentences"), ("flush", "rag_manifest")]
+    first_index = calls.index(("create_index", "rag_chunks")) + 1
     first_listed = calls.index(("upsert", "rag_manifest")) + 1
-    for kill_at in (first_listed, meta):
+    for kill_at in (first_index, first_listed, meta):
         target = MilvusTarget(str(tmp_path / f"killed-{kill_at}.db"))
         record_writes(monkeypatch, kill_at)
         with pytest.raises(KeyboardInterrupt):
