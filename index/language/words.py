@@ -127,7 +127,9 @@ MONEY_NOUNS = (
 MONEY_VERBS = frozenset(
     "pay cost spend fund cover contribute allocate pledge lend borrow give raise owe invest donate earn charge".split()
 )
-SHARE_NOUNS = frozenset("share percentage percent proportion portion fraction part rate".split())
+# Nouns after "what" that make a question ask for a share. Not "part": "What part of France ...?"
+# asks for a region, "What part did X play?" for a role.
+SHARE_NOUNS = frozenset("share percentage percent proportion portion fraction rate".split())
 DATE_NOUNS = frozenset("date day year month time week decade".split())
 COUNT_NOUNS = frozenset({"number"})
 SIZE_ADJECTIVES = frozenset("big large strong small".split())

@@ -161,3 +161,10 @@ def test_according_to_someone_asks_what_they_said():
     assert ask.actor is not None and ask.actor.canonical == "Chile"
     assert ask.actor_words == ("Chilean", "president")
     assert "president" not in ask.topic
+
+
+@pytest.mark.parametrize("question", ["What part of Estrava did the settlers farm?", "What part did Ada Linnet play?"])
+def test_what_part_asks_for_a_region_or_a_role_not_a_share(question):
+    ask = analyse_question(question)
+    assert ask.kind is None and ask.relation != "figure"
+    assert analyse_question("What portion of Estrava's land did the settlers farm?").kind == "percent"
