@@ -96,8 +96,10 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 
 # The order `asked_kind` tries them in: "how much of" asks for a share before an amount.
 ASKED_ORDER = ("percent", "money", "count", "date")
-# What a question says when it asks for each kind. A cue that is itself a question phrase ("how
-# much", "what share", "since when") asks for the figure wherever it stands.
+# What a question says when it asks for each kind: a question phrase ("how much", "what share"),
+# or for a date a question that opens with "when" ("Who led X when Y fell?" asks for a person).
+# Words that merely name a kind ("assets", "funding", "budget") do not ask for it: "What motive lay
+# behind the decision to freeze the assets?" asks for a reason.
 KIND_ASKS = {
     "money": re.compile(r"\bhow much\b|\bwhat (?:amount|sum|price|value)\b"),
     "percent": re.compile(
@@ -105,30 +107,8 @@ KIND_ASKS = {
         r"\bhow many times\b|\bhow much of\b"
     ),
     "count": re.compile(r"\bhow many\b|\bhow large\b|\bhow big\b|\bhow strong\b|\bwhat number\b"),
-    "date": re.compile(r"\bwhen\b|\b(?:what|which) (?:year|day|date|month)\b|\bsince when\b"),
+    "date": re.compile(r"^\W*(?:since |by |until |till )?when\b|\b(?:what|which) (?:year|day|date|month)\b"),
 }
-# Words that name a kind of figure without asking for it. They count only in a question that asks
-# "what" or "how" about a thing: "Who should carry the cost?" asks for someone, "What did X say
-# about funding?" for words; neither is answered by a sum.
-KIND_WORDS = {
-    "money": re.compile(
-        r"\bamount\b|\bsum\b|\bcost|\bpay\b|\bfund|\bfinanc|\bmoney|\bbudget|\bspend|"
-        r"\bdollars?\b|\beuros?\b|\bworth\b|\bassets?\b|\bbill\b|\bprice\b"
-    ),
-    "percent": re.compile(r"percent|percentage|\bshare\b|\bportion\b|\bfraction\b|%|\bproportion\b"),
-    "count": re.compile(r"\bnumber of\b|\bsize\b|\bstrength\b"),
-    "date": re.compile(r"\bdate\b"),
-}
-# Questions whose kind words do not ask for a figure: asking who, which one, why or where, yes
-# or no ("Has X agreed to freeze the assets?"), or what someone said, called or thought (a
-# statement or position question).
-NOT_A_FIGURE = re.compile(
-    r"^\W*(?:who|whom|whose|which|why|where)\b"
-    r"|^\W*(?:is|are|was|were|has|have|had|does|do|did|will|would|can|could|should)\b"
-    r"|^\W*(?:what|how)\s+(?:did|does|do|has|have|had|will|would)\b.*?\b"
-    r"(?:say|said|tell|told|call|called|describe|described|sum|summed|mean|think|view|react|respond|"
-    r"characteri[sz]e|warn|argue|announce)\b"
-)
 _CURRENCY_SYMBOLS = "".join(sorted(c for c in CURRENCY if len(c) == 1))
 # A quick test that a text states a kind of figure (looser than `figures`: "times", "doubles").
 KIND_FIGURES = {
@@ -153,22 +133,14 @@ KIND_FIGURES = {
 
 
 def asked_kind(question: str) -> str | None:
-    """The kind of figure (one of `index.analysis.FIGURE_KINDS`) a question asks for, if any.
+    """The kind of figure (one of `index.analysis.FIGURE_KINDS`) a question's wording asks for.
 
-    Cue patterns, no parse: retrieval, evidence scoring, the figure-kind filter and the extractive
-    backend use this one. The question reader's `Ask.kind` (rag/question.py) reads the parse and
-    can disagree ("What is the inflation rate ...?": None here, percent there); making either
-    follow the other changes answers, so both stay until that change is made on purpose."""
+    Cue phrases, no parse. The question reader (`rag.question.analyse_question`) reads the parse
+    first and takes this only where the parse finds no figure asked, so that `Ask.kind` is the one
+    reading every stage uses; BM25's answer-type token (`rag.retrieval.question_terms`) uses this
+    alone."""
     q = fold(question).lower()
-    for kind in ASKED_ORDER:
-        if KIND_ASKS[kind].search(q):
-            return kind
-    if NOT_A_FIGURE.search(q):
-        return None
-    for kind in ASKED_ORDER:
-        if KIND_WORDS[kind].search(q):
-            return kind
-    return None
+    return next((kind for kind in ASKED_ORDER if KIND_ASKS[kind].search(q)), None)
 
 
 def has_kind(text: str, kind: str | None) -> bool:

@@ -55,6 +55,7 @@ from index.language.words import (
     YES_NO_STARTS,
 )
 from index.people import is_title
+from index.terms import asked_kind
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -95,7 +96,7 @@ class Ask:
     relation: str
     actor: AskedActor | None = None
     measure: str | None = None  # lemma of what the figure counts, or of X in "what is the X"
-    kind: str | None = None  # one of index.analysis.FIGURE_KINDS; may differ from index.terms.asked_kind
+    kind: str | None = None  # one of index.analysis.FIGURE_KINDS: the one reading of the figure asked for
     topic: tuple[str, ...] = ()  # content lemmas the answer should be about ("trade", "deal")
     # For "which party ...?", "where ...?", "how old ...?": what the answer must name (a key of
     # `NAMED_LABELS`: "party", "place", "place within", "age").
@@ -200,7 +201,8 @@ def analyse_question(text: str, actors: ActorIndex | None = None) -> Ask:
         relation,
         actor,
         measure,
-        kind,
+        # The parse's reading; where it finds no figure asked at all, the wording's cue ("when ...").
+        kind if kind is not None or measure_token is not None else asked_kind(text),
         topic,
         named,
         _asks_wording(doc),
@@ -294,9 +296,11 @@ def _named(doc: Doc) -> str | None:
         return "place within" if words[1:2] == ["in"] else "place"
     if words[:2] == ["how", "old"]:
         return "age"
-    if words[0] in ("which", "what") and len(words) > 1:
-        noun = _noun_after(doc, 1)
-        if noun is not None and _lemma(noun) in NAMED_LABELS and noun.i <= 3:
+    # The question word may follow a preposition: "In which city ...?", "From what country ...?".
+    first = 1 if doc[0].pos_ == "ADP" and len(words) > 2 else 0
+    if words[first] in ("which", "what") and len(words) > first + 1:
+        noun = _noun_after(doc, first + 1)
+        if noun is not None and _lemma(noun) in NAMED_LABELS and noun.i <= first + 3:
             return _lemma(noun)
     return None
 
@@ -339,6 +343,8 @@ def _figure_ask(doc: Doc) -> tuple[str | None, Token | None, str | None]:
                 return "count", of_noun or noun, _lemma(of_noun) if of_noun is not None else None
             if lemma in SIZE_NOUNS:
                 return _size(noun)
+            if lemma in MONEY_NOUNS - AMOUNT_NOUNS - AID_NOUNS:
+                return "money", noun, lemma  # "what annual budget did X set"
         if word == "what" and nxt.lower_ in BE_FORMS and i + 2 < len(doc):
             noun = _noun_after(doc, i + 2)
             if noun is not None and _lemma(noun) in SHARE_NOUNS:

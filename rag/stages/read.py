@@ -1,7 +1,7 @@
 """Stage 0, read: the question is read once, here, and every later stage receives what was read.
 
 `check_question` refuses an unusable question before anything loads; `read` gives the `Question`:
-its grammar (`rag.question.Ask`), the figure kind it asks for (`index.terms.asked_kind`), the
+its grammar (`rag.question.Ask`, whose `kind` is the figure kind it asks for), the
 names it holds (`rag.conversation.names_in`), and the `Query` retrieval searches with, which for
 a follow-up is the question joined to the previous one (`rag.conversation.retrieval_query`) and
 is read the same way. No later stage reads the text again for these; a backend is handed the
@@ -82,8 +82,10 @@ def asks(question: str) -> list[str]:
 
 
 def query_of(text: str, ask: Ask | None = None) -> Query:
-    """`text` read as a search: what `Retriever.search` and `EvidenceScorer.score` take."""
-    kind = asked_kind(text)
+    """`text` read as a search: what `Retriever.search` and `EvidenceScorer.score` take. The figure
+    kind is the ask's when `text` is the question it read, else the wording's cue (a follow-up
+    joined to the question before it: "and France?" asks what that one asked)."""
+    kind = ask.kind if ask is not None and ask.text == text else asked_kind(text)
     return Query(text, tuple(search_terms(text, kind)), kind, tuple(names_in(text)), ask)
 
 
@@ -92,5 +94,5 @@ def read(question: str, history: Sequence[str], facts: SentenceFacts) -> Questio
     ask = facts.ask(question)
     query = retrieval_query(question, history)
     searched = query_of(query, ask)
-    kind, names = (searched.kind, searched.names) if query == question else (asked_kind(question), names_in(question))
-    return Question(question, ask, kind, tuple(names), searched, asks_latest(question), asked_day(question))
+    names = searched.names if query == question else names_in(question)
+    return Question(question, ask, ask.kind, tuple(names), searched, asks_latest(question), asked_day(question))

@@ -116,10 +116,12 @@ def test_one_vocabulary_of_kinds_with_the_index():
     ("How many troops will deploy?", "count"),
     ("When was the summit held?", "date"),
     ("Who leads the delegation?", None),
-    # A yes/no question asks whether, not how much, whatever money words it holds.
+    # Only a question phrase asks: words that name a kind of figure do not.
     ("Has the bloc agreed to freeze the assets?", None),
-    ("Is the fund's budget above last year's?", None),
-    ("What budget did the ministry set?", "money"),
+    ("What motive lay behind the decision to freeze the funds?", None),
+    # "when" asks for a date where the question opens with it, not inside it.
+    ("Who was the leader when the rebels entered the valley?", None),
+    ("Since when has the border been closed?", "date"),
 ])
 def test_asked_kind(question, kind):
     assert asked_kind(question) == kind
@@ -129,20 +131,3 @@ def test_has_kind_needs_a_figure_of_that_kind():
     assert has_kind("It costs $5 million.", "money")
     assert not has_kind("It costs a lot.", "money")
     assert not has_kind("It costs $5 million.", None)
-
-
-@pytest.mark.parametrize(
-    "question, kind",
-    [
-        ("Who should carry most of the cost of the new bridge?", None),
-        ("What did the mayor say about funding for the schools?", None),
-        ("How did the minister sum up the budget talks?", None),
-        ("Which companies will fund the rebuilding?", None),
-        ("What is the size of the city's projected budget for 2027?", "money"),
-        ("What yearly bill does the council foresee?", "money"),
-        ("How much of the forest burned?", "percent"),
-        ("What did the mayor say about when the bridge opens?", "date"),
-    ],
-)
-def test_kind_words_ask_for_a_figure_only_in_what_or_how_questions(question, kind):
-    assert asked_kind(question) == kind

@@ -168,3 +168,37 @@ def test_what_part_asks_for_a_region_or_a_role_not_a_share(question):
     ask = analyse_question(question)
     assert ask.kind is None and ask.relation != "figure"
     assert analyse_question("What portion of Estrava's land did the settlers farm?").kind == "percent"
+
+
+@pytest.mark.parametrize(
+    "question, kind",
+    [
+        ("Who should carry most of the cost of the new bridge?", None),
+        ("What did the mayor say about funding for the schools?", None),
+        ("How did the minister sum up the budget talks?", None),
+        ("Which companies will fund the rebuilding?", None),
+        ("What motive lay behind the council's decision to freeze the funds?", None),
+        ("Who was the leader when the rebels entered the valley?", None),
+        ("What did the mayor say about when the bridge opens?", None),
+        ("What is the size of the city's projected budget for 2027?", "money"),
+        ("What yearly bill does the council foresee?", "money"),
+        ("What budget did the ministry set?", "money"),
+        # An amount of something that is no kind of figure: the parse's reading, not the cue's share.
+        ("How much of the forest burned?", None),
+        ("When did the bridge open?", "date"),
+        ("Since when has the border been closed?", "date"),
+    ],
+)
+def test_one_reading_of_the_figure_asked_for(question, kind):
+    """`Ask.kind` is the only figure-kind reading: the parse's, else the wording's cue phrase. Words
+    that name money ("funding", "funds") ask for no sum; "when" inside a question asks for no date."""
+    assert analyse_question(question).kind == kind
+
+
+@pytest.mark.parametrize("question, named", [
+    ("Which city hosted the fair?", "city"),
+    ("In which Velmoran city are the archives kept?", "city"),
+    ("From what country did the settlers come?", "country"),
+])
+def test_the_question_word_may_follow_a_preposition(question, named):
+    assert analyse_question(question).named == named

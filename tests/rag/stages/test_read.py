@@ -34,3 +34,14 @@ def test_reading_refuses_what_cannot_be_asked():
         check_k(-1)
     assert len(asks("How many troops will deploy, and what did Macron call the plan?")) == 2
     assert query_of("What share of GDP?").kind == "percent"
+
+
+@pytest.mark.parametrize("text", [
+    "What budget did the ministry set for 2027?",  # the parse reads a sum; no cue phrase asks one
+    "What motive lay behind the decision to freeze the funds?",  # a money word, no sum asked
+    "Who was the leader when the rebels entered the valley?",  # "when" inside, no date asked
+])
+def test_every_stage_gets_the_one_figure_kind_reading(engine, text):
+    question = read(text, (), engine.facts)
+    assert question.kind == question.ask.kind == question.query.kind
+    assert [t for t in question.query.terms if t.startswith("<")] == ([f"<{question.kind}>"] if question.kind else [])
