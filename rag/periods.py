@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from index.language.words import ORDINAL_WORDS
+
 Period = tuple[int, int]  # first and last year, inclusive
 
 _YEAR = re.compile(r"(?<![\d,.$€£])(?:1\d|20)\d\d(?![\d%]|[.,]\d|'?s\b)")
@@ -21,14 +23,7 @@ _EARLY_YEAR = re.compile(
 )
 _DECADES = re.compile(r"\b((?:1\d|20)\d)0'?s\b")  # "1990s", "1990's"; "1100s" is a century (below)
 _CENTURY_YEARS = re.compile(r"\b(\d{1,2})00'?s\b")  # "the 1100s" = 1100 to 1199
-_ORDINALS = {
-    word: n
-    for n, word in enumerate(
-        "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
-        "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth".split(),
-        start=1,
-    )
-}
+_ORDINALS = {word: n for n, word in enumerate(ORDINAL_WORDS, start=1)}
 _CENTURY = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)[\s-]+century\b|\b([a-z]+)[\s-]+century\b", re.I)
 # Years told relative to the article's date: "next year" in an article of 2025 is 2026.
 _RELATIVE_YEAR = {

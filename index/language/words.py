@@ -169,6 +169,11 @@ SMALL_NUMBER_WORDS = tuple(
     "seventeen eighteen nineteen".split()
 )
 TENS_WORDS = tuple("twenty thirty forty fifty sixty seventy eighty ninety".split())
+# Ordinal words whose position is their value ("tenth" is 10): "the tenth century".
+ORDINAL_WORDS = tuple(
+    "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
+    "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth".split()
+)
 
 # -- search terms ----------------------------------------------------------------------------------
 
